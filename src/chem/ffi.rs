@@ -1,0 +1,82 @@
+//! The only place where xfstore crosses into C++: a `cxx` bridge to Debian's RDKit.
+//!
+//! Everything `unsafe` in the crate lives in this file. The safe wrappers in
+//! [`crate::chem`] own the `UniquePtr`s and expose only safe methods. The C++ side is
+//! `src/chem/cpp/bridge.{h,cc}`, compiled by `build.rs` against `/usr/include/rdkit` with
+//! `-DRDK_BUILD_THREADSAFE_SSS` (Debian built RDKit with it; it changes a class layout).
+
+#[cxx::bridge(namespace = "xfstore_ffi")]
+pub(crate) mod bridge {
+    /// Result of parsing a SMILES: 0 = ok, 1 = syntax error, 2 = sanitization error.
+    struct ParseStatus {
+        kind: u8,
+        message: String,
+    }
+
+    /// Properties of a molecule, as RDKit's Descriptors module computes them.
+    #[derive(Clone, Copy, Debug, Default, PartialEq)]
+    struct MolProps {
+        mw: f64,
+        tpsa: f64,
+        hbd: u32,
+        hba: u32,
+        clogp: f64,
+        rotb: u32,
+    }
+
+    /// One product of one matched site (`runReactants` result set).
+    struct SiteProduct {
+        ok: bool,
+        smiles: String,
+        error: String,
+        site_atoms: Vec<u32>,
+        props: MolProps,
+    }
+
+    unsafe extern "C++" {
+        include!("xfstore/src/chem/cpp/bridge.h");
+
+        type Molecule;
+        type Pattern;
+        type Reaction;
+
+        fn silence_logs();
+        fn rdkit_version() -> String;
+
+        fn mol_from_smiles(smiles: &str, status: &mut ParseStatus) -> Result<UniquePtr<Molecule>>;
+        fn mol_to_smiles(mol: &Molecule) -> Result<String>;
+        fn mol_props(mol: &Molecule) -> Result<MolProps>;
+        fn mol_num_atoms(mol: &Molecule) -> u32;
+
+        fn pattern_from_smarts(smarts: &str) -> Result<UniquePtr<Pattern>>;
+        fn pattern_count_matches(pattern: &Pattern, mol: &Molecule) -> Result<u32>;
+
+        fn reaction_from_smarts(smarts: &str) -> Result<UniquePtr<Reaction>>;
+        fn reaction_num_reactant_templates(rxn: &Reaction) -> u32;
+        fn reaction_num_product_templates(rxn: &Reaction) -> u32;
+        fn reaction_run(
+            rxn: &Reaction,
+            mol: &Molecule,
+            max_products: u32,
+            with_props: bool,
+        ) -> Result<Vec<SiteProduct>>;
+    }
+}
+
+// SAFETY: a `Molecule` exclusively owns its RDKit `ROMol`; no other object aliases it. Moving
+// that ownership to another thread is sound. It is deliberately NOT `Sync`: RDKit caches
+// computed properties inside the molecule (MolToSmiles, descriptors), so two threads must not
+// use one molecule at once.
+unsafe impl Send for bridge::Molecule {}
+
+// SAFETY: a `Pattern` is an immutable SMARTS query molecule after construction. RDKit's
+// substructure search on a const query is thread-safe in builds with RDK_BUILD_THREADSAFE_SSS
+// (Debian's build), so sharing `&Pattern` across threads is sound.
+unsafe impl Send for bridge::Pattern {}
+unsafe impl Sync for bridge::Pattern {}
+
+// SAFETY: a `Reaction` has `initReactantMatchers()` called in its constructor and is only ever
+// used through `const` methods afterwards (`runReactants` is const). With
+// RDK_BUILD_THREADSAFE_SSS, concurrent `runReactants` calls on one reaction are thread-safe.
+unsafe impl Send for bridge::Reaction {}
+unsafe impl Sync for bridge::Reaction {}

@@ -1,0 +1,95 @@
+//! Typed errors of the library, one enum per subsystem, gathered in [`Error`].
+//!
+//! Every variant carries the context a user needs (which file, which rule, which column).
+//! The binary adds its own context with `anyhow`; the library never panics on bad input.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// RDKit-level failures.
+#[derive(Debug, Error)]
+pub enum ChemError {
+    #[error("cannot parse SMILES {smiles:?}: {reason}")]
+    Parse { smiles: String, reason: String },
+    #[error("cannot sanitize molecule {smiles:?}: {reason}")]
+    Sanitize { smiles: String, reason: String },
+    #[error("invalid SMARTS {smarts:?}: {reason}")]
+    Smarts { smarts: String, reason: String },
+    #[error("RDKit error: {0}")]
+    Rdkit(String),
+}
+
+/// Problems with the rule file.
+#[derive(Debug, Error)]
+pub enum RuleError {
+    #[error("cannot read rule file {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("rule file {path} is not valid: {reason}")]
+    Format { path: PathBuf, reason: String },
+    #[error("rule {rule}: {reason}")]
+    Invalid { rule: String, reason: String },
+    #[error("unknown rule {name:?}; known rules: {known}")]
+    Unknown { name: String, known: String },
+}
+
+/// Problems with an input file.
+#[derive(Debug, Error)]
+pub enum InputError {
+    #[error("cannot open input {path}: {source}")]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a readable Parquet file: {reason}")]
+    Parquet { path: PathBuf, reason: String },
+    #[error("{path} has no column {column:?}; columns are: {available}")]
+    MissingColumn { path: PathBuf, column: String, available: String },
+    #[error("{path}: column {column:?} has type {found}, expected a string column")]
+    ColumnType { path: PathBuf, column: String, found: String },
+    #[error("{path} contains no rows")]
+    Empty { path: PathBuf },
+}
+
+/// Problems with the store (RocksDB and the value codec).
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("store {path}: {context}: {reason}")]
+    Db { path: PathBuf, context: &'static str, reason: String },
+    #[error("store {path} has format version {found}, this build reads version {expected}")]
+    FormatVersion { path: PathBuf, found: u32, expected: u32 },
+    #[error("corrupt value in store ({what}): {reason}")]
+    Codec { what: String, reason: String },
+    #[error("no store at {path} (run `xfstore ingest` first)")]
+    Missing { path: PathBuf },
+    #[error("no job {job:?} in store; jobs: {known}")]
+    UnknownJob { job: String, known: String },
+}
+
+/// Problems while exporting.
+#[derive(Debug, Error)]
+pub enum ExportError {
+    #[error("export to {path}: {context}: {source}")]
+    Io { path: PathBuf, context: &'static str, source: std::io::Error },
+    #[error("export to {path}: Parquet writer: {reason}")]
+    Parquet { path: PathBuf, reason: String },
+    #[error("export to {path} failed validation: {reason}")]
+    Validation { path: PathBuf, reason: String },
+}
+
+/// Any library error.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Chem(#[from] ChemError),
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error("{context}: {reason}")]
+    Other { context: &'static str, reason: String },
+}
+
+/// Result alias for the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

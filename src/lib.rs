@@ -1,0 +1,19 @@
+//! xfstore: an embedded-database-backed incremental transform store for virtual chemical
+//! libraries.
+//!
+//! Subsystems, one folder each:
+//! - [`chem`]: safe RDKit wrappers (the only FFI lives in `chem/ffi.rs`);
+//! - [`rules`]: the transform rule file, validated and compiled;
+//! - [`transform`]: one input molecule through a set of rules, per matched site;
+//! - [`store`]: the RocksDB schema, codec and the only code that touches RocksDB;
+//! - [`ingest`]: streaming Parquet input, parallel transform, ordered atomic commits;
+//! - [`export`]: atomic, validated Parquet export;
+//! - [`query`]: lookups of products by any SMILES spelling.
+//!
+//! See ARCHITECTURE.md for the write path and the crash-safety protocol.
+
+pub mod chem;
+pub mod error;
+pub mod rules;
+
+pub use error::{Error, Result};
