@@ -24,7 +24,10 @@ pub enum ChemError {
 #[derive(Debug, Error)]
 pub enum RuleError {
     #[error("cannot read rule file {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("rule file {path} is not valid: {reason}")]
     Format { path: PathBuf, reason: String },
     #[error("rule {rule}: {reason}")]
@@ -37,13 +40,24 @@ pub enum RuleError {
 #[derive(Debug, Error)]
 pub enum InputError {
     #[error("cannot open input {path}: {source}")]
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a readable Parquet file: {reason}")]
     Parquet { path: PathBuf, reason: String },
     #[error("{path} has no column {column:?}; columns are: {available}")]
-    MissingColumn { path: PathBuf, column: String, available: String },
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        available: String,
+    },
     #[error("{path}: column {column:?} has type {found}, expected a string column")]
-    ColumnType { path: PathBuf, column: String, found: String },
+    ColumnType {
+        path: PathBuf,
+        column: String,
+        found: String,
+    },
     #[error("{path} contains no rows")]
     Empty { path: PathBuf },
 }
@@ -52,9 +66,17 @@ pub enum InputError {
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("store {path}: {context}: {reason}")]
-    Db { path: PathBuf, context: &'static str, reason: String },
+    Db {
+        path: PathBuf,
+        context: &'static str,
+        reason: String,
+    },
     #[error("store {path} has format version {found}, this build reads version {expected}")]
-    FormatVersion { path: PathBuf, found: u32, expected: u32 },
+    FormatVersion {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
     #[error("corrupt value in store ({what}): {reason}")]
     Codec { what: String, reason: String },
     #[error("no store at {path} (run `xfstore ingest` first)")]
@@ -63,11 +85,32 @@ pub enum StoreError {
     UnknownJob { job: String, known: String },
 }
 
+/// Refusals of an ingest run.
+#[derive(Debug, Error)]
+pub enum IngestError {
+    #[error("job {job}: {what} changed since the job started ({detail}); rerun with --restart to start the job afresh")]
+    Mismatch {
+        job: String,
+        what: &'static str,
+        detail: String,
+    },
+    #[error("store was built with RDKit {store}, this binary links RDKit {linked}: canonical SMILES may differ")]
+    RdkitVersion { store: String, linked: String },
+    #[error("no rule given: pass --rule NAME (repeatable)")]
+    NoRule,
+    #[error("writer thread failed: {0}")]
+    Writer(String),
+}
+
 /// Problems while exporting.
 #[derive(Debug, Error)]
 pub enum ExportError {
     #[error("export to {path}: {context}: {source}")]
-    Io { path: PathBuf, context: &'static str, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        context: &'static str,
+        source: std::io::Error,
+    },
     #[error("export to {path}: Parquet writer: {reason}")]
     Parquet { path: PathBuf, reason: String },
     #[error("export to {path} failed validation: {reason}")]
@@ -87,8 +130,13 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error(transparent)]
     Export(#[from] ExportError),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
     #[error("{context}: {reason}")]
-    Other { context: &'static str, reason: String },
+    Other {
+        context: &'static str,
+        reason: String,
+    },
 }
 
 /// Result alias for the library.

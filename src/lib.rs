@@ -17,3 +17,8 @@ pub mod error;
 pub mod rules;
 
 pub use error::{Error, Result};
+pub mod export;
+pub mod ingest;
+pub mod query;
+pub mod store;
+pub mod transform;

@@ -1,0 +1,146 @@
+//! `xfstore export`: stream a job's products into a Parquet file, atomically and validated.
+//!
+//! The scan reads a read-only (point-in-time) view of the store; rows are written in record
+//! batches of `batch_rows` and row groups of `row_group_rows`, so memory is bounded by one row
+//! group whatever the job's size. The file then goes through [`atomic::AtomicFile`]: fsync,
+//! re-open and validate (footer, schema, row count), rename, fsync the folder.
+
+pub mod atomic;
+mod columns;
+pub mod schema;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::error::{ExportError, Result};
+use crate::store::{JobMeta, Store};
+use atomic::AtomicFile;
+use columns::ColumnsBuilder;
+pub use schema::products_schema;
+
+/// Export settings.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub output: PathBuf,
+    pub batch_rows: usize,
+    pub row_group_rows: usize,
+}
+
+impl ExportOptions {
+    pub fn new(output: impl Into<PathBuf>) -> Self {
+        Self {
+            output: output.into(),
+            batch_rows: 8192,
+            row_group_rows: 131_072,
+        }
+    }
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone)]
+pub struct ExportReport {
+    pub rows: u64,
+    pub bytes: u64,
+    pub elapsed_secs: f64,
+}
+
+/// Exports all products of `job` to `opts.output`.
+pub fn export(store: &Store, job: &JobMeta, opts: &ExportOptions) -> Result<ExportReport> {
+    let started = Instant::now();
+    let dest = &opts.output;
+    let parquet_err = |e: parquet::errors::ParquetError| ExportError::Parquet {
+        path: dest.clone(),
+        reason: e.to_string(),
+    };
+    let (target, file) = AtomicFile::create(dest)?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).map_err(parquet_err)?,
+        ))
+        .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
+        .set_created_by(format!("xfstore {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let schema = products_schema();
+    let mut writer =
+        ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(parquet_err)?;
+    let mut cols = ColumnsBuilder::new(job, schema.clone());
+    let mut rows = 0u64;
+    for item in store.scan(&job.id)? {
+        let (smiles, rec) = item?;
+        cols.push(&smiles, &rec);
+        rows += 1;
+        if cols.len() >= opts.batch_rows.max(1) {
+            writer
+                .write(&cols.finish().map_err(|e| ExportError::Parquet {
+                    path: dest.clone(),
+                    reason: e.to_string(),
+                })?)
+                .map_err(parquet_err)?;
+        }
+    }
+    if cols.len() > 0 {
+        writer
+            .write(&cols.finish().map_err(|e| ExportError::Parquet {
+                path: dest.clone(),
+                reason: e.to_string(),
+            })?)
+            .map_err(parquet_err)?;
+    }
+    writer.close().map_err(parquet_err)?;
+    target.commit(|tmp| validate(tmp, dest, rows))?;
+    let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    Ok(ExportReport {
+        rows,
+        bytes,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Re-opens a written file and checks footer, schema and row count; returns the row count.
+pub fn validate_file(path: &Path) -> Result<u64, ExportError> {
+    let invalid = |reason: String| ExportError::Validation {
+        path: path.into(),
+        reason,
+    };
+    let file = File::open(path).map_err(|source| ExportError::Io {
+        path: path.into(),
+        context: "open",
+        source,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| invalid(format!("unreadable footer: {e}")))?;
+    let expected = products_schema();
+    let found = builder.schema();
+    let same = found.fields().len() == expected.fields().len()
+        && found
+            .fields()
+            .iter()
+            .zip(expected.fields())
+            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+    if !same {
+        return Err(invalid(format!(
+            "schema differs from schemas/products.parquet.json: {found:?}"
+        )));
+    }
+    Ok(u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
+}
+
+fn validate(tmp: &Path, dest: &Path, rows: u64) -> Result<(), ExportError> {
+    let found = validate_file(tmp).map_err(|e| ExportError::Validation {
+        path: dest.into(),
+        reason: e.to_string(),
+    })?;
+    if found != rows {
+        return Err(ExportError::Validation {
+            path: dest.into(),
+            reason: format!("file has {found} rows, {rows} were written"),
+        });
+    }
+    Ok(())
+}

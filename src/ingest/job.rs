@@ -1,0 +1,111 @@
+//! Creating or resuming a job: identity, fingerprints and the refusal to resume on a changed
+//! input, rule or RDKit.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::reader::InputFile;
+use crate::chem::rdkit_version;
+use crate::error::{IngestError, Result};
+use crate::rules::Rule;
+use crate::store::{Counters, JobMeta, JobState, RuleInfo, Store};
+
+pub(crate) fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Job id of `input` x `rule`: `<input file stem>/<rule name>`.
+pub fn job_id(input: &InputFile, rule: &Rule) -> String {
+    let stem = std::path::Path::new(&input.info().path)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".into());
+    format!("{stem}/{}", rule.def.name)
+}
+
+/// Refuses to add keys canonicalized by a different RDKit.
+pub(super) fn check_rdkit(store: &Store) -> Result<()> {
+    let linked = rdkit_version();
+    match store.rdkit_version()? {
+        Some(v) if v != linked => Err(IngestError::RdkitVersion { store: v, linked }.into()),
+        _ => Ok(()),
+    }
+}
+
+/// Returns the job's metadata: resumed if it exists and matches, fresh otherwise.
+pub(super) fn prepare_job(
+    store: &Store,
+    input: &InputFile,
+    rule: &Rule,
+    restart: bool,
+) -> Result<JobMeta> {
+    let id = job_id(input, rule);
+    if let Some(existing) = store.job(&id)? {
+        if restart {
+            store.drop_job(&id)?;
+        } else {
+            check_same(&existing, input, rule)?;
+            return Ok(existing);
+        }
+    }
+    let now = now_unix();
+    let meta = JobMeta {
+        id,
+        input: input.info().clone(),
+        rule: RuleInfo {
+            name: rule.def.name.clone(),
+            label: rule.def.label.clone(),
+            family: rule.def.family.clone(),
+            smirks: rule.def.smirks.clone(),
+            hash: rule.hash,
+        },
+        rdkit_version: rdkit_version(),
+        offset: 0,
+        counters: Counters::default(),
+        state: JobState::Partial,
+        busy_secs: 0.0,
+        created_unix: now,
+        updated_unix: now,
+    };
+    store.register_job(&meta)?;
+    Ok(meta)
+}
+
+fn check_same(job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<()> {
+    let mismatch = |what, detail: String| {
+        Err(IngestError::Mismatch {
+            job: job.id.clone(),
+            what,
+            detail,
+        }
+        .into())
+    };
+    let (old, new) = (&job.input, input.info());
+    if old.size != new.size || old.footer_hash != new.footer_hash || old.rows != new.rows {
+        return mismatch(
+            "the input file",
+            format!(
+                "was {} bytes / {} rows, now {} bytes / {} rows",
+                old.size, old.rows, new.size, new.rows
+            ),
+        );
+    }
+    if old.smiles_column != new.smiles_column || old.id_column != new.id_column {
+        return mismatch(
+            "the input columns",
+            format!("were {:?}/{:?}", old.smiles_column, old.id_column),
+        );
+    }
+    if job.rule.hash != rule.hash {
+        return mismatch(
+            "the rule definition",
+            format!(
+                "smirks was {:?}, now {:?}",
+                job.rule.smirks, rule.def.smirks
+            ),
+        );
+    }
+    Ok(())
+}

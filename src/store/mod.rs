@@ -1,0 +1,67 @@
+//! The store: RocksDB behind a small typed API. This folder is the only code that touches
+//! RocksDB.
+//!
+//! - `schema.rs`: column families, keys, format version;
+//! - `codec.rs`: versioned value encoding;
+//! - `records.rs`: the stored records;
+//! - `open.rs`: opening (read-write or read-only) and tuning;
+//! - `write.rs`: the atomic batch commit (products + counters + input offset in one WriteBatch);
+//! - `read.rs`: lookups and scans.
+
+mod codec;
+mod open;
+mod read;
+pub mod records;
+pub mod schema;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use rocksdb::{DBWithThreadMode, MultiThreaded};
+
+pub use open::{Durability, OpenMode, StoreOptions};
+pub use read::ProductScan;
+pub use records::{Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RuleInfo};
+pub use write::JobBatch;
+
+use crate::error::StoreError;
+
+type Db = DBWithThreadMode<MultiThreaded>;
+
+/// Default store directory, relative to the working directory.
+pub const DEFAULT_STORE_DIR: &str = ".xfstore";
+
+/// An open store.
+pub struct Store {
+    db: Db,
+    path: PathBuf,
+    mode: OpenMode,
+    durability: Durability,
+    /// Options for column families created later (shares the block cache).
+    cf_options: rocksdb::Options,
+}
+
+impl Store {
+    /// Opens (creating if needed) a store for writing. Fails if another process holds it.
+    pub fn open(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        open::open(path, OpenMode::ReadWrite, options)
+    }
+
+    /// Opens an existing store read-only: a consistent point-in-time view that works while
+    /// another process ingests into it.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        open::open(path, OpenMode::ReadOnly, &StoreOptions::default())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn db_err(&self, context: &'static str, e: rocksdb::Error) -> StoreError {
+        StoreError::Db {
+            path: self.path.clone(),
+            context,
+            reason: e.into_string(),
+        }
+    }
+}

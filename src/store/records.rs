@@ -1,0 +1,131 @@
+//! Records stored as values (see `schema.rs` for where they live).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Computed properties of a product (RDKit Descriptors).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Props {
+    pub mw: f64,
+    pub tpsa: f64,
+    pub hbd: u32,
+    pub hba: u32,
+    pub clogp: f64,
+    pub rotb: u32,
+}
+
+impl From<crate::chem::MolProps> for Props {
+    fn from(p: crate::chem::MolProps) -> Self {
+        Self {
+            mw: p.mw,
+            tpsa: p.tpsa,
+            hbd: p.hbd,
+            hba: p.hba,
+            clogp: p.clogp,
+            rotb: p.rotb,
+        }
+    }
+}
+
+/// One distinct product of a job, keyed by its canonical SMILES.
+/// Provenance is that of the first (parent, site) in input order that produced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductRecord {
+    /// 0-based row of the parent in the input file.
+    pub parent_row: u64,
+    /// Value of the input's id column for that row, when one was given.
+    pub parent_id: Option<String>,
+    pub parent_smiles: String,
+    /// Index of the matched site among the parent's sites (RDKit match order).
+    pub site_index: u32,
+    /// Parent atom indices of the mapped site atoms, ordered by atom-map number.
+    pub site_atoms: Vec<u32>,
+    /// Number of (parent, site) pairs that produced this product, over the whole input.
+    pub occurrences: u64,
+    pub props: Option<Props>,
+}
+
+/// Where a job reads from, with enough to recognise the same file again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputInfo {
+    pub path: String,
+    pub size: u64,
+    pub rows: u64,
+    /// xxh3 of the Parquet footer (schema + row-group metadata).
+    pub footer_hash: u64,
+    pub smiles_column: String,
+    pub id_column: Option<String>,
+}
+
+/// The rule a job applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleInfo {
+    pub name: String,
+    pub label: String,
+    pub family: String,
+    pub smirks: String,
+    pub hash: u64,
+}
+
+/// Running totals of a job; exact, because they are committed with the products.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Input rows consumed (successful or not).
+    pub inputs: u64,
+    /// Input rows rejected, by reason (`null_smiles`, `parse_error`, `sanitize_error`).
+    pub failed: BTreeMap<String, u64>,
+    /// Parsed inputs where the rule matched no site.
+    pub no_site: u64,
+    /// Products made, one per (parent, site), before dedup.
+    pub site_products: u64,
+    /// Sites whose product RDKit could not sanitize.
+    pub product_failed: u64,
+    /// Distinct products in the job's column family.
+    pub unique_products: u64,
+}
+
+impl Counters {
+    pub fn failed_total(&self) -> u64 {
+        self.failed.values().sum()
+    }
+}
+
+/// Lifecycle of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobState {
+    /// Some input rows are not yet committed (running now, or interrupted).
+    Partial,
+    /// All input rows are committed.
+    Complete,
+}
+
+/// Everything the store knows about one job (input x rule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobMeta {
+    pub id: String,
+    pub input: InputInfo,
+    pub rule: RuleInfo,
+    pub rdkit_version: String,
+    /// Number of input rows whose results are committed; ingest resumes here.
+    pub offset: u64,
+    pub counters: Counters,
+    pub state: JobState,
+    /// Seconds spent ingesting, summed over runs.
+    pub busy_secs: f64,
+    pub created_unix: u64,
+    pub updated_unix: u64,
+}
+
+impl Counters {
+    /// Adds a batch's counters (everything but `unique_products`, which the commit computes).
+    pub fn add(&mut self, d: &Counters) {
+        self.inputs += d.inputs;
+        for (k, v) in &d.failed {
+            *self.failed.entry(k.clone()).or_default() += v;
+        }
+        self.no_site += d.no_site;
+        self.site_products += d.site_products;
+        self.product_failed += d.product_failed;
+    }
+}

@@ -1,0 +1,101 @@
+//! One input molecule through a set of rules: parse once, run every rule, one outcome per
+//! matched site. Pure chemistry, no storage; safe to call from many threads at once.
+
+use crate::chem::{Molecule, SiteOutcome};
+use crate::error::ChemError;
+use crate::rules::Rule;
+
+/// Why an input row produced nothing at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reject {
+    /// The SMILES cell is null.
+    NullSmiles,
+    /// The SMILES does not parse.
+    Parse(String),
+    /// The SMILES parses but RDKit cannot sanitize the molecule.
+    Sanitize(String),
+    /// RDKit raised an unexpected error on this molecule.
+    Rdkit(String),
+}
+
+impl Reject {
+    /// Stable reason key used in counters and rejects files.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Reject::NullSmiles => "null_smiles",
+            Reject::Parse(_) => "parse_error",
+            Reject::Sanitize(_) => "sanitize_error",
+            Reject::Rdkit(_) => "rdkit_error",
+        }
+    }
+
+    /// Human-readable detail.
+    pub fn detail(&self) -> &str {
+        match self {
+            Reject::NullSmiles => "SMILES is null",
+            Reject::Parse(s) | Reject::Sanitize(s) | Reject::Rdkit(s) => s,
+        }
+    }
+}
+
+/// The outcome of one input row: a rejection, or per rule (same order as given) the outcome
+/// of every matched site.
+pub type RowOutcome = Result<Vec<Vec<SiteOutcome>>, Reject>;
+
+/// Transforms one input SMILES with each of `rules`.
+pub fn transform(smiles: Option<&str>, rules: &[&Rule], with_props: bool) -> RowOutcome {
+    let smiles = smiles.ok_or(Reject::NullSmiles)?;
+    let mol = Molecule::from_smiles(smiles).map_err(|e| match e {
+        ChemError::Parse { reason, .. } => Reject::Parse(reason),
+        ChemError::Sanitize { reason, .. } => Reject::Sanitize(reason),
+        other => Reject::Rdkit(other.to_string()),
+    })?;
+    rules
+        .iter()
+        .map(|rule| {
+            rule.reaction
+                .run(&mol, rule.max_sites, with_props)
+                .map_err(|e| Reject::Rdkit(e.to_string()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSet;
+
+    #[test]
+    fn rows_are_classified() {
+        let set = RuleSet::builtin().unwrap();
+        let ome = set.get("FG_PHENOL_OH__OH__TO__OMe").unwrap();
+        let ester = set.get("FG_CARBOXYL__COOH__TO__COOMe").unwrap();
+        let rules = [ome, ester];
+        assert_eq!(transform(None, &rules, false), Err(Reject::NullSmiles));
+        assert_eq!(
+            transform(Some("C1CC"), &rules, false).unwrap_err().key(),
+            "parse_error"
+        );
+        assert_eq!(
+            transform(Some("c1cccc1"), &rules, false).unwrap_err().key(),
+            "sanitize_error"
+        );
+        // 4-hydroxybenzoic acid: one phenolic site, one acid site
+        let out = transform(Some("OC(=O)c1ccc(O)cc1"), &rules, false).unwrap();
+        let smiles = |v: &Vec<SiteOutcome>| -> Vec<String> {
+            v.iter()
+                .map(|o| match o {
+                    SiteOutcome::Product { smiles, .. } => smiles.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(smiles(&out[0]), vec!["COc1ccc(C(=O)O)cc1"]);
+        assert_eq!(smiles(&out[1]), vec!["COC(=O)c1ccc(O)cc1"]);
+        // no site at all is not a rejection
+        assert_eq!(
+            transform(Some("CCCC"), &rules, false).unwrap(),
+            vec![vec![], vec![]]
+        );
+    }
+}
