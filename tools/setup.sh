@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine lacks to build, run and test xfstore. Idempotent and
+# quick when everything is present. Used by tools/quickstart.sh, tools/test.sh and .ci/run.
+#
+#   - Debian packages: the C++ toolchain, RDKit 2022.09 headers/libs, Boost headers (not pulled
+#     by librdkit-dev), RocksDB 7.8 (linked by the rocksdb crate, see ARCHITECTURE.md), libclang
+#     (bindgen in librocksdb-sys), RDKit's Python bindings (reference oracle) and test data.
+#   - A Python venv in target/py on Debian's python3 with system site-packages (so it sees
+#     python3-rdkit) plus pinned pyarrow and duckdb (real Parquet readers for the tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PKGS=(g++ make pkg-config librdkit-dev libboost-dev librocksdb-dev clang libclang-dev
+  python3 python3-venv python3-yaml python3-rdkit rdkit-data)
+# pyarrow 17 is the newest that accepts the numpy 1.24 python3-rdkit is built against.
+PY_PKGS=(pyarrow==17.0.0 duckdb==2.0.0)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "setup: cargo not found; install Rust (https://rustup.rs) first" >&2
+    exit 1
+  fi
+fi
+
+PY=target/py/bin/python
+if [ ! -x "$PY" ]; then
+  echo "setup: creating Python venv target/py (Debian python3 + system site-packages)" >&2
+  mkdir -p target
+  /usr/bin/python3 -m venv --system-site-packages target/py
+fi
+if ! "$PY" -c "import pyarrow, duckdb, rdkit, yaml" >/dev/null 2>&1; then
+  echo "setup: installing ${PY_PKGS[*]} into target/py" >&2
+  "$PY" -m pip install -q --disable-pip-version-check "${PY_PKGS[@]}"
+fi
+"$PY" -c "import pyarrow, duckdb, rdkit, yaml" || { echo "setup: Python test dependencies unusable" >&2; exit 1; }
