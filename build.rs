@@ -1,11 +1,7 @@
 //! Compiles the project's RDKit bridge (src/chem/cpp) against Debian's librdkit-dev.
 fn main() {
-    let rdkit_include =
-        std::env::var("RDKIT_INCLUDE_DIR").unwrap_or_else(|_| "/usr/include/rdkit".into());
-    if !std::path::Path::new(&rdkit_include)
-        .join("GraphMol/GraphMol.h")
-        .exists()
-    {
+    let rdkit_include = std::env::var("RDKIT_INCLUDE_DIR").unwrap_or_else(|_| "/usr/include/rdkit".into());
+    if !std::path::Path::new(&rdkit_include).join("GraphMol/GraphMol.h").exists() {
         panic!(
             "RDKit headers not found in {rdkit_include}: install Debian's librdkit-dev and libboost-dev \
              (tools/setup.sh does), or set RDKIT_INCLUDE_DIR"

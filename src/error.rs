@@ -24,10 +24,7 @@ pub enum ChemError {
 #[derive(Debug, Error)]
 pub enum RuleError {
     #[error("cannot read rule file {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("rule file {path} is not valid: {reason}")]
     Format { path: PathBuf, reason: String },
     #[error("rule {rule}: {reason}")]
@@ -40,24 +37,13 @@ pub enum RuleError {
 #[derive(Debug, Error)]
 pub enum InputError {
     #[error("cannot open input {path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Open { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a readable Parquet file: {reason}")]
     Parquet { path: PathBuf, reason: String },
     #[error("{path} has no column {column:?}; columns are: {available}")]
-    MissingColumn {
-        path: PathBuf,
-        column: String,
-        available: String,
-    },
+    MissingColumn { path: PathBuf, column: String, available: String },
     #[error("{path}: column {column:?} has type {found}, expected a string column")]
-    ColumnType {
-        path: PathBuf,
-        column: String,
-        found: String,
-    },
+    ColumnType { path: PathBuf, column: String, found: String },
     #[error("{path} contains no rows")]
     Empty { path: PathBuf },
 }
@@ -66,19 +52,13 @@ pub enum InputError {
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("store {path}: {context}: {reason}")]
-    Db {
-        path: PathBuf,
-        context: &'static str,
-        reason: String,
-    },
+    Db { path: PathBuf, context: &'static str, reason: String },
     #[error("store {path} has format version {found}, this build reads version {expected}")]
-    FormatVersion {
-        path: PathBuf,
-        found: u32,
-        expected: u32,
-    },
+    FormatVersion { path: PathBuf, found: u32, expected: u32 },
     #[error("corrupt value in store ({what}): {reason}")]
     Codec { what: String, reason: String },
+    #[error("store {path} is locked by pid {} (an ingest is running); read-only commands (status, query, export) still work", pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into()))]
+    Locked { path: PathBuf, pid: Option<u32> },
     #[error("no store at {path} (run `xfstore ingest` first)")]
     Missing { path: PathBuf },
     #[error("no job {job:?} in store; jobs: {known}")]
@@ -88,12 +68,10 @@ pub enum StoreError {
 /// Refusals of an ingest run.
 #[derive(Debug, Error)]
 pub enum IngestError {
-    #[error("job {job}: {what} changed since the job started ({detail}); rerun with --restart to start the job afresh")]
-    Mismatch {
-        job: String,
-        what: &'static str,
-        detail: String,
-    },
+    #[error(
+        "job {job}: {what} changed since the job started ({detail}); rerun with --restart to start the job afresh"
+    )]
+    Mismatch { job: String, what: &'static str, detail: String },
     #[error("store was built with RDKit {store}, this binary links RDKit {linked}: canonical SMILES may differ")]
     RdkitVersion { store: String, linked: String },
     #[error("no rule given: pass --rule NAME (repeatable)")]
@@ -106,11 +84,7 @@ pub enum IngestError {
 #[derive(Debug, Error)]
 pub enum ExportError {
     #[error("export to {path}: {context}: {source}")]
-    Io {
-        path: PathBuf,
-        context: &'static str,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, context: &'static str, source: std::io::Error },
     #[error("export to {path}: Parquet writer: {reason}")]
     Parquet { path: PathBuf, reason: String },
     #[error("export to {path} failed validation: {reason}")]
@@ -133,10 +107,7 @@ pub enum Error {
     #[error(transparent)]
     Ingest(#[from] IngestError),
     #[error("{context}: {reason}")]
-    Other {
-        context: &'static str,
-        reason: String,
-    },
+    Other { context: &'static str, reason: String },
 }
 
 /// Result alias for the library.

@@ -6,17 +6,13 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use xfstore::export::{export, ExportOptions};
-use xfstore::ingest::{ingest, IngestOptions, IngestReport};
-use xfstore::query::{lookup, select_jobs, to_json_line, to_text};
+use xfstore::ingest::{IngestOptions, IngestPlan, IngestReport};
+use xfstore::query::{lookup, select_jobs, status, to_json_line, to_text};
 use xfstore::rules::RuleSet;
 use xfstore::store::{Durability, Store, StoreOptions, DEFAULT_STORE_DIR};
 
 #[derive(Parser)]
-#[command(
-    name = "xfstore",
-    version,
-    about = "Incremental reaction-transform store for virtual chemical libraries"
-)]
+#[command(name = "xfstore", version, about = "Incremental reaction-transform store for virtual chemical libraries")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,6 +58,9 @@ enum Command {
         /// fsync the WAL at every commit (survives power loss, not only process death).
         #[arg(long)]
         sync: bool,
+        /// Total memtable budget in bytes (tests use tiny values to force frequent flushes).
+        #[arg(long, hide = true)]
+        write_buffer_bytes: Option<usize>,
     },
     /// Write a job's products to a Parquet file, atomically and validated.
     Export {
@@ -99,6 +98,9 @@ enum Command {
     Status {
         #[command(flatten)]
         store: StoreArg,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -125,20 +127,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             no_props,
             restart,
             sync,
+            write_buffer_bytes,
         } => {
             let rule_set = match rules_file {
                 Some(p) => RuleSet::load(&p)?,
                 None => RuleSet::builtin()?,
             };
-            let so = StoreOptions {
-                durability: if sync {
-                    Durability::Sync
-                } else {
-                    Durability::Process
-                },
-                ..StoreOptions::default()
-            };
-            let db = Store::open(&store.store, &so)?;
             let mut opts = IngestOptions::new(input, rules);
             opts.smiles_column = smiles_column;
             opts.id_column = id_column;
@@ -146,17 +140,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             opts.with_props = !no_props;
             opts.restart = restart;
             opts.progress = true;
-            let report = ingest(&db, &rule_set, &opts)?;
+            // Validate input and rules before the store is created or touched.
+            let plan = IngestPlan::new(&rule_set, opts)?;
+            let mut so = StoreOptions {
+                durability: if sync { Durability::Sync } else { Durability::Process },
+                ..StoreOptions::default()
+            };
+            if let Some(bytes) = write_buffer_bytes {
+                so.write_buffer_bytes = bytes;
+            }
+            let db = Store::open(&store.store, &so)?;
+            let report = plan.run(&db)?;
             print_ingest(&report);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export {
-            store,
-            rule,
-            job,
-            output,
-            row_group_rows,
-        } => {
+        Command::Export { store, rule, job, output, row_group_rows } => {
             let db = Store::open_read_only(&store.store)?;
             let jobs = select_jobs(&db, job.as_deref(), rule.as_deref())?;
             let job = match jobs.as_slice() {
@@ -165,10 +163,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 many => bail!(
                     "{} jobs match; pick one with --job: {}",
                     many.len(),
-                    many.iter()
-                        .map(|j| j.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    many.iter().map(|j| j.id.as_str()).collect::<Vec<_>>().join(", ")
                 ),
             };
             let mut opts = ExportOptions::new(&output);
@@ -185,13 +180,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Query {
-            store,
-            smiles,
-            rule,
-            job,
-            json,
-        } => {
+        Command::Query { store, smiles, rule, job, json } => {
             let db = Store::open_read_only(&store.store)?;
             let jobs = select_jobs(&db, job.as_deref(), rule.as_deref())?;
             let mut all_found = true;
@@ -204,26 +193,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     print!("{}", to_text(&outcome));
                 }
             }
-            Ok(if all_found {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(if all_found { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Status { store } => {
+        Command::Status { store, json } => {
             let db = Store::open_read_only(&store.store)?;
-            for j in db.jobs()? {
-                let c = &j.counters;
-                println!(
-                    "{}: {:?} {}/{} rows, {} failed {:?}, {} no site, {} products, {} unique, input {}",
-                    j.id, j.state, j.offset, j.input.rows, c.failed_total(), c.failed, c.no_site, c.site_products, c.unique_products, j.input.path
-                );
+            let st = status(&db)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&st)?);
+            } else {
+                print!("{}", st.to_text());
             }
-            println!(
-                "store {} ({} bytes on disk)",
-                db.path().display(),
-                db.disk_bytes()
-            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -238,12 +217,7 @@ fn print_ingest(r: &IngestReport) {
             n if n >= m.input.rows => " (already complete, nothing to do)".to_owned(),
             n => format!(" (resumed at row {n})"),
         };
-        let failed = c
-            .failed
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let failed = c.failed.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
         println!(
             "ingest {}{resumed}: {} inputs, {} failed [{}], {} without site, {} products ({} unsanitizable), {} unique",
             m.id,
@@ -264,12 +238,7 @@ fn print_ingest(r: &IngestReport) {
         r.site_products as f64 / r.elapsed_secs.max(1e-9)
     );
     for rej in r.rejected.iter().take(5) {
-        eprintln!(
-            "  rejected row {}: {} ({})",
-            rej.row,
-            rej.reject.key(),
-            rej.reject.detail()
-        );
+        eprintln!("  rejected row {}: {} ({})", rej.row, rej.reject.key(), rej.reject.detail());
     }
     if r.rejected.len() > 5 {
         eprintln!("  ... {} more rejected rows", r.rejected.len() - 5);

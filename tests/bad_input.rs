@@ -6,10 +6,7 @@ use common::*;
 
 fn stderr_of(args: &[&str]) -> (Option<i32>, String) {
     let out = run(args);
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]
@@ -43,15 +40,7 @@ fn bad_rows_are_counted_by_reason_not_lost() {
     ]);
     assert!(out.contains("8 inputs, 4 failed [null_smiles 1, parse_error 1, sanitize_error 2], 1 without site, 4 products (0 unsanitizable), 2 unique"), "{out}");
     let export = dir.path().join("e.parquet");
-    run_ok(&[
-        "export",
-        "--store",
-        store.to_str().unwrap(),
-        "--rule",
-        OME,
-        "--output",
-        export.to_str().unwrap(),
-    ]);
+    run_ok(&["export", "--store", store.to_str().unwrap(), "--rule", OME, "--output", export.to_str().unwrap()]);
     let rows = read_export(&export);
     assert_eq!(rows.get("COc1ccccc1"), Some(&2));
     assert_eq!(rows.get("COc1ccc(O)cc1"), Some(&2));
@@ -66,43 +55,19 @@ fn unusable_inputs_fail_before_writing() {
 
     let truncated = dir.path().join("truncated.parquet");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let (code, err) = stderr_of(&[
-        "ingest",
-        "--store",
-        s,
-        "--input",
-        truncated.to_str().unwrap(),
-        "--rule",
-        OME,
-    ]);
+    let (code, err) = stderr_of(&["ingest", "--store", s, "--input", truncated.to_str().unwrap(), "--rule", OME]);
     assert_eq!(code, Some(2));
     assert!(err.contains("not a readable Parquet file"), "{err}");
 
     let text = dir.path().join("not.parquet");
     std::fs::write(&text, "smiles\nCCO\n").unwrap();
-    let (code, err) = stderr_of(&[
-        "ingest",
-        "--store",
-        s,
-        "--input",
-        text.to_str().unwrap(),
-        "--rule",
-        OME,
-    ]);
+    let (code, err) = stderr_of(&["ingest", "--store", s, "--input", text.to_str().unwrap(), "--rule", OME]);
     assert_eq!(code, Some(2));
     assert!(err.contains("not a readable Parquet file"), "{err}");
 
     let empty = dir.path().join("empty.parquet");
     write_smiles_parquet(&empty, &[]);
-    let (code, err) = stderr_of(&[
-        "ingest",
-        "--store",
-        s,
-        "--input",
-        empty.to_str().unwrap(),
-        "--rule",
-        OME,
-    ]);
+    let (code, err) = stderr_of(&["ingest", "--store", s, "--input", empty.to_str().unwrap(), "--rule", OME]);
     assert_eq!(code, Some(2));
     assert!(err.contains("contains no rows"), "{err}");
 
@@ -119,33 +84,15 @@ fn unusable_inputs_fail_before_writing() {
         "SMILES",
     ]);
     assert_eq!(code, Some(2));
-    assert!(
-        err.contains("no column \"SMILES\"") && err.contains("smiles"),
-        "{err}"
-    );
+    assert!(err.contains("no column \"SMILES\"") && err.contains("smiles"), "{err}");
 
-    let (code, err) = stderr_of(&[
-        "ingest",
-        "--store",
-        s,
-        "--input",
-        sample_path.to_str().unwrap(),
-        "--rule",
-        "FG_NOPE",
-    ]);
+    let (code, err) =
+        stderr_of(&["ingest", "--store", s, "--input", sample_path.to_str().unwrap(), "--rule", "FG_NOPE"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("unknown rule") && err.contains(OME), "{err}");
 
     let missing = dir.path().join("missing.parquet");
-    let (code, err) = stderr_of(&[
-        "ingest",
-        "--store",
-        s,
-        "--input",
-        missing.to_str().unwrap(),
-        "--rule",
-        OME,
-    ]);
+    let (code, err) = stderr_of(&["ingest", "--store", s, "--input", missing.to_str().unwrap(), "--rule", OME]);
     assert_eq!(code, Some(2));
     assert!(err.contains("cannot open input"), "{err}");
 
@@ -177,10 +124,7 @@ fn bad_rule_file_is_rejected_with_the_rule_name() {
         rules.to_str().unwrap(),
     ]);
     assert_eq!(code, Some(2));
-    assert!(
-        err.contains("rule BROKEN") && err.contains("smirks"),
-        "{err}"
-    );
+    assert!(err.contains("rule BROKEN") && err.contains("smirks"), "{err}");
 }
 
 #[test]
@@ -190,8 +134,5 @@ fn query_and_export_on_a_missing_store_are_clear_errors() {
     let (code, err) = stderr_of(&["query", "--store", store.to_str().unwrap(), "CCO"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("no store at"), "{err}");
-    assert!(
-        !store.exists(),
-        "a read-only command must not create a store"
-    );
+    assert!(!store.exists(), "a read-only command must not create a store");
 }

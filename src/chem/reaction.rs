@@ -14,26 +14,17 @@ pub struct Reaction {
 pub enum SiteOutcome {
     /// A sanitized product: canonical SMILES, reactant atom indices of the mapped site atoms
     /// (ordered by atom-map number), and its properties when asked for.
-    Product {
-        smiles: String,
-        site_atoms: Vec<u32>,
-        props: Option<MolProps>,
-    },
+    Product { smiles: String, site_atoms: Vec<u32>, props: Option<MolProps> },
     /// RDKit could not sanitize the product of this site.
-    SanitizeFailed {
-        site_atoms: Vec<u32>,
-        reason: String,
-    },
+    SanitizeFailed { site_atoms: Vec<u32>, reason: String },
 }
 
 impl Reaction {
     /// Compiles a single-reactant, single-product reaction SMARTS.
     pub fn from_smarts(smarts: &str) -> Result<Self, ChemError> {
         init();
-        let inner = bridge::reaction_from_smarts(smarts).map_err(|e| ChemError::Smarts {
-            smarts: smarts.to_owned(),
-            reason: e.what().to_owned(),
-        })?;
+        let inner = bridge::reaction_from_smarts(smarts)
+            .map_err(|e| ChemError::Smarts { smarts: smarts.to_owned(), reason: e.what().to_owned() })?;
         let rxn = Self { inner };
         let (r, p) = (
             bridge::reaction_num_reactant_templates(rxn.as_ref()),
@@ -50,12 +41,7 @@ impl Reaction {
 
     /// Runs the reaction on `mol`: one outcome per matched site, in RDKit's match order.
     /// `max_sites` = 0 means no cap.
-    pub fn run(
-        &self,
-        mol: &Molecule,
-        max_sites: u32,
-        with_props: bool,
-    ) -> Result<Vec<SiteOutcome>, ChemError> {
+    pub fn run(&self, mol: &Molecule, max_sites: u32, with_props: bool) -> Result<Vec<SiteOutcome>, ChemError> {
         let cap = if max_sites == 0 { u32::MAX } else { max_sites };
         let raw = bridge::reaction_run(self.as_ref(), mol_ref(mol), cap, with_props)
             .map_err(|e| ChemError::Rdkit(e.what().to_owned()))?;
@@ -69,10 +55,7 @@ impl Reaction {
                         props: with_props.then_some(sp.props),
                     }
                 } else {
-                    SiteOutcome::SanitizeFailed {
-                        site_atoms: sp.site_atoms,
-                        reason: sp.error,
-                    }
+                    SiteOutcome::SanitizeFailed { site_atoms: sp.site_atoms, reason: sp.error }
                 }
             })
             .collect())
@@ -91,18 +74,15 @@ pub struct Pattern {
 impl Pattern {
     pub fn from_smarts(smarts: &str) -> Result<Self, ChemError> {
         init();
-        let inner = bridge::pattern_from_smarts(smarts).map_err(|e| ChemError::Smarts {
-            smarts: smarts.to_owned(),
-            reason: e.what().to_owned(),
-        })?;
+        let inner = bridge::pattern_from_smarts(smarts)
+            .map_err(|e| ChemError::Smarts { smarts: smarts.to_owned(), reason: e.what().to_owned() })?;
         Ok(Self { inner })
     }
 
     /// Number of unique matches of the pattern in `mol`.
     pub fn count_matches(&self, mol: &Molecule) -> Result<u32, ChemError> {
         let p = self.inner.as_ref().expect("non-null pattern");
-        bridge::pattern_count_matches(p, mol_ref(mol))
-            .map_err(|e| ChemError::Rdkit(e.what().to_owned()))
+        bridge::pattern_count_matches(p, mol_ref(mol)).map_err(|e| ChemError::Rdkit(e.what().to_owned()))
     }
 }
 
@@ -130,10 +110,7 @@ mod tests {
     fn one_product_per_phenolic_site() {
         let rxn = Reaction::from_smarts("[c:1][OX2H:2]>>[c:1][O:2]C").unwrap();
         // catechol: two OH sites, symmetric -> same product twice
-        assert_eq!(
-            products(&rxn, "Oc1ccccc1O"),
-            vec!["COc1ccccc1O", "COc1ccccc1O"]
-        );
+        assert_eq!(products(&rxn, "Oc1ccccc1O"), vec!["COc1ccccc1O", "COc1ccccc1O"]);
         // aliphatic OH is not phenolic
         assert!(products(&rxn, "OCCc1ccccc1").is_empty());
         // Kekulé input is perceived as aromatic
@@ -145,11 +122,7 @@ mod tests {
         let rxn = Reaction::from_smarts("[c:1][OX2H:2]>>[c:1][O:2]C").unwrap();
         let mol = Molecule::from_smiles("Cc1ccc(O)cc1").unwrap();
         match &rxn.run(&mol, 0, true).unwrap()[..] {
-            [SiteOutcome::Product {
-                site_atoms,
-                props: Some(p),
-                ..
-            }] => {
+            [SiteOutcome::Product { site_atoms, props: Some(p), .. }] => {
                 assert_eq!(site_atoms, &vec![4, 5]);
                 assert!(p.mw > 100.0);
             }

@@ -17,15 +17,8 @@ pub struct AtomicFile {
     committed: bool,
 }
 
-fn io_err<'a>(
-    path: &'a Path,
-    context: &'static str,
-) -> impl FnOnce(std::io::Error) -> ExportError + 'a {
-    move |source| ExportError::Io {
-        path: path.into(),
-        context,
-        source,
-    }
+fn io_err<'a>(path: &'a Path, context: &'static str) -> impl FnOnce(std::io::Error) -> ExportError + 'a {
+    move |source| ExportError::Io { path: path.into(), context, source }
 }
 
 impl AtomicFile {
@@ -49,14 +42,7 @@ impl AtomicFile {
             .truncate(true)
             .open(&tmp)
             .map_err(io_err(dest, "create temp file"))?;
-        Ok((
-            Self {
-                dest: dest.into(),
-                tmp,
-                committed: false,
-            },
-            file,
-        ))
+        Ok((Self { dest: dest.into(), tmp, committed: false }, file))
     }
 
     /// Path of the temp file (to re-open it for validation).
@@ -66,13 +52,8 @@ impl AtomicFile {
 
     /// fsyncs the temp file, runs `validate` on it, renames it over the destination and
     /// fsyncs the folder.
-    pub fn commit(
-        mut self,
-        validate: impl FnOnce(&Path) -> Result<(), ExportError>,
-    ) -> Result<(), ExportError> {
-        File::open(&self.tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(io_err(&self.dest, "fsync temp file"))?;
+    pub fn commit(mut self, validate: impl FnOnce(&Path) -> Result<(), ExportError>) -> Result<(), ExportError> {
+        File::open(&self.tmp).and_then(|f| f.sync_all()).map_err(io_err(&self.dest, "fsync temp file"))?;
         validate(&self.tmp)?;
         std::fs::rename(&self.tmp, &self.dest).map_err(io_err(&self.dest, "rename into place"))?;
         self.committed = true;
@@ -105,10 +86,7 @@ fn remove_stale_temps(dir: &Path, name: &str) {
     };
     for e in entries.flatten() {
         let fname = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = fname
-            .strip_prefix(&prefix)
-            .and_then(|p| p.parse::<u32>().ok())
-        {
+        if let Some(pid) = fname.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) {
             let ours = pid == std::process::id();
             if ours || !Path::new(&format!("/proc/{pid}")).exists() {
                 let _ = std::fs::remove_file(e.path());
@@ -136,29 +114,16 @@ mod tests {
         f.write_all(b"new").unwrap();
         drop(f);
         assert_eq!(std::fs::read(&dest).unwrap(), b"old");
-        let failed = af.commit(|_| {
-            Err(ExportError::Validation {
-                path: dest.clone(),
-                reason: "no".into(),
-            })
-        });
+        let failed = af.commit(|_| Err(ExportError::Validation { path: dest.clone(), reason: "no".into() }));
         assert!(failed.is_err());
-        assert_eq!(
-            std::fs::read(&dest).unwrap(),
-            b"old",
-            "failed validation keeps the old file"
-        );
+        assert_eq!(std::fs::read(&dest).unwrap(), b"old", "failed validation keeps the old file");
 
         let (af, mut f) = AtomicFile::create(&dest).unwrap();
         f.write_all(b"new").unwrap();
         drop(f);
         af.commit(|_| Ok(())).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"new");
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(leftovers.len(), 1, "{leftovers:?}");
     }
 }

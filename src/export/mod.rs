@@ -34,11 +34,7 @@ pub struct ExportOptions {
 
 impl ExportOptions {
     pub fn new(output: impl Into<PathBuf>) -> Self {
-        Self {
-            output: output.into(),
-            batch_rows: 8192,
-            row_group_rows: 131_072,
-        }
+        Self { output: output.into(), batch_rows: 8192, row_group_rows: 131_072 }
     }
 }
 
@@ -54,21 +50,16 @@ pub struct ExportReport {
 pub fn export(store: &Store, job: &JobMeta, opts: &ExportOptions) -> Result<ExportReport> {
     let started = Instant::now();
     let dest = &opts.output;
-    let parquet_err = |e: parquet::errors::ParquetError| ExportError::Parquet {
-        path: dest.clone(),
-        reason: e.to_string(),
-    };
+    let parquet_err =
+        |e: parquet::errors::ParquetError| ExportError::Parquet { path: dest.clone(), reason: e.to_string() };
     let (target, file) = AtomicFile::create(dest)?;
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).map_err(parquet_err)?,
-        ))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(parquet_err)?))
         .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
         .set_created_by(format!("xfstore {}", env!("CARGO_PKG_VERSION")))
         .build();
     let schema = products_schema();
-    let mut writer =
-        ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(parquet_err)?;
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(parquet_err)?;
     let mut cols = ColumnsBuilder::new(job, schema.clone());
     let mut rows = 0u64;
     for item in store.scan(&job.id)? {
@@ -77,44 +68,27 @@ pub fn export(store: &Store, job: &JobMeta, opts: &ExportOptions) -> Result<Expo
         rows += 1;
         if cols.len() >= opts.batch_rows.max(1) {
             writer
-                .write(&cols.finish().map_err(|e| ExportError::Parquet {
-                    path: dest.clone(),
-                    reason: e.to_string(),
-                })?)
+                .write(&cols.finish().map_err(|e| ExportError::Parquet { path: dest.clone(), reason: e.to_string() })?)
                 .map_err(parquet_err)?;
         }
     }
     if cols.len() > 0 {
         writer
-            .write(&cols.finish().map_err(|e| ExportError::Parquet {
-                path: dest.clone(),
-                reason: e.to_string(),
-            })?)
+            .write(&cols.finish().map_err(|e| ExportError::Parquet { path: dest.clone(), reason: e.to_string() })?)
             .map_err(parquet_err)?;
     }
     writer.close().map_err(parquet_err)?;
     target.commit(|tmp| validate(tmp, dest, rows))?;
     let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
-    Ok(ExportReport {
-        rows,
-        bytes,
-        elapsed_secs: started.elapsed().as_secs_f64(),
-    })
+    Ok(ExportReport { rows, bytes, elapsed_secs: started.elapsed().as_secs_f64() })
 }
 
 /// Re-opens a written file and checks footer, schema and row count; returns the row count.
 pub fn validate_file(path: &Path) -> Result<u64, ExportError> {
-    let invalid = |reason: String| ExportError::Validation {
-        path: path.into(),
-        reason,
-    };
-    let file = File::open(path).map_err(|source| ExportError::Io {
-        path: path.into(),
-        context: "open",
-        source,
-    })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| invalid(format!("unreadable footer: {e}")))?;
+    let invalid = |reason: String| ExportError::Validation { path: path.into(), reason };
+    let file = File::open(path).map_err(|source| ExportError::Io { path: path.into(), context: "open", source })?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| invalid(format!("unreadable footer: {e}")))?;
     let expected = products_schema();
     let found = builder.schema();
     let same = found.fields().len() == expected.fields().len()
@@ -124,18 +98,13 @@ pub fn validate_file(path: &Path) -> Result<u64, ExportError> {
             .zip(expected.fields())
             .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
     if !same {
-        return Err(invalid(format!(
-            "schema differs from schemas/products.parquet.json: {found:?}"
-        )));
+        return Err(invalid(format!("schema differs from schemas/products.parquet.json: {found:?}")));
     }
     Ok(u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
 }
 
 fn validate(tmp: &Path, dest: &Path, rows: u64) -> Result<(), ExportError> {
-    let found = validate_file(tmp).map_err(|e| ExportError::Validation {
-        path: dest.into(),
-        reason: e.to_string(),
-    })?;
+    let found = validate_file(tmp).map_err(|e| ExportError::Validation { path: dest.into(), reason: e.to_string() })?;
     if found != rows {
         return Err(ExportError::Validation {
             path: dest.into(),

@@ -35,13 +35,9 @@ fn data_type(ty: &str) -> DataType {
 /// Arrow schema of exported product files.
 pub fn products_schema() -> SchemaRef {
     // The document is compiled in and covered by a unit test, so parsing cannot fail at run time.
-    let doc: Doc =
-        serde_json::from_str(PRODUCTS_SCHEMA_JSON).expect("valid embedded schema document");
+    let doc: Doc = serde_json::from_str(PRODUCTS_SCHEMA_JSON).expect("valid embedded schema document");
     Arc::new(Schema::new(
-        doc.fields
-            .iter()
-            .map(|f| Field::new(&f.name, data_type(&f.ty), f.nullable))
-            .collect::<Vec<_>>(),
+        doc.fields.iter().map(|f| Field::new(&f.name, data_type(&f.ty), f.nullable)).collect::<Vec<_>>(),
     ))
 }
 

@@ -38,19 +38,10 @@ pub struct PreparedBatch {
 
 /// Transforms `batch` for every job. Rows before a job's `offsets[j]` are already committed
 /// for that job and are not counted again.
-pub fn prepare(
-    batch: &InputBatch,
-    rules: &[&Rule],
-    offsets: &[u64],
-    with_props: bool,
-) -> PreparedBatch {
-    let outcomes: Vec<RowOutcome> = (0..batch.len())
-        .into_par_iter()
-        .map(|i| transform(batch.smiles(i), rules, with_props))
-        .collect();
-    let jobs = (0..rules.len())
-        .map(|j| fold_job(batch, &outcomes, j, offsets[j]))
-        .collect();
+pub fn prepare(batch: &InputBatch, rules: &[&Rule], offsets: &[u64], with_props: bool) -> PreparedBatch {
+    let outcomes: Vec<RowOutcome> =
+        (0..batch.len()).into_par_iter().map(|i| transform(batch.smiles(i), rules, with_props)).collect();
+    let jobs = (0..rules.len()).map(|j| fold_job(batch, &outcomes, j, offsets[j])).collect();
     let rejected = outcomes
         .iter()
         .enumerate()
@@ -63,11 +54,7 @@ pub fn prepare(
             })
         })
         .collect();
-    PreparedBatch {
-        end_row: batch.first_row + batch.len() as u64,
-        jobs,
-        rejected,
-    }
+    PreparedBatch { end_row: batch.first_row + batch.len() as u64, jobs, rejected }
 }
 
 fn fold_job(batch: &InputBatch, outcomes: &[RowOutcome], job: usize, offset: u64) -> JobDelta {
@@ -93,11 +80,7 @@ fn fold_job(batch: &InputBatch, outcomes: &[RowOutcome], job: usize, offset: u64
         for (site_index, site) in sites.iter().enumerate() {
             match site {
                 SiteOutcome::SanitizeFailed { .. } => delta.counters.product_failed += 1,
-                SiteOutcome::Product {
-                    smiles,
-                    site_atoms,
-                    props,
-                } => {
+                SiteOutcome::Product { smiles, site_atoms, props } => {
                     delta.counters.site_products += 1;
                     match index.get(smiles) {
                         Some(&k) => delta.products[k].1.occurrences += 1,

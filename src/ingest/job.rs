@@ -10,10 +10,7 @@ use crate::rules::Rule;
 use crate::store::{Counters, JobMeta, JobState, RuleInfo, Store};
 
 pub(crate) fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Job id of `input` x `rule`: `<input file stem>/<rule name>`.
@@ -35,12 +32,7 @@ pub(super) fn check_rdkit(store: &Store) -> Result<()> {
 }
 
 /// Returns the job's metadata: resumed if it exists and matches, fresh otherwise.
-pub(super) fn prepare_job(
-    store: &Store,
-    input: &InputFile,
-    rule: &Rule,
-    restart: bool,
-) -> Result<JobMeta> {
+pub(super) fn prepare_job(store: &Store, input: &InputFile, rule: &Rule, restart: bool) -> Result<JobMeta> {
     let id = job_id(input, rule);
     if let Some(existing) = store.job(&id)? {
         if restart {
@@ -74,38 +66,19 @@ pub(super) fn prepare_job(
 }
 
 fn check_same(job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<()> {
-    let mismatch = |what, detail: String| {
-        Err(IngestError::Mismatch {
-            job: job.id.clone(),
-            what,
-            detail,
-        }
-        .into())
-    };
+    let mismatch = |what, detail: String| Err(IngestError::Mismatch { job: job.id.clone(), what, detail }.into());
     let (old, new) = (&job.input, input.info());
     if old.size != new.size || old.footer_hash != new.footer_hash || old.rows != new.rows {
         return mismatch(
             "the input file",
-            format!(
-                "was {} bytes / {} rows, now {} bytes / {} rows",
-                old.size, old.rows, new.size, new.rows
-            ),
+            format!("was {} bytes / {} rows, now {} bytes / {} rows", old.size, old.rows, new.size, new.rows),
         );
     }
     if old.smiles_column != new.smiles_column || old.id_column != new.id_column {
-        return mismatch(
-            "the input columns",
-            format!("were {:?}/{:?}", old.smiles_column, old.id_column),
-        );
+        return mismatch("the input columns", format!("were {:?}/{:?}", old.smiles_column, old.id_column));
     }
     if job.rule.hash != rule.hash {
-        return mismatch(
-            "the rule definition",
-            format!(
-                "smirks was {:?}, now {:?}",
-                job.rule.smirks, rule.def.smirks
-            ),
-        );
+        return mismatch("the rule definition", format!("smirks was {:?}, now {:?}", job.rule.smirks, rule.def.smirks));
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 pub use batch::{prepare, PreparedBatch, RejectedRow};
+pub use job::job_id;
 pub use reader::InputFile;
 
 use crate::error::{IngestError, Result};
@@ -38,7 +39,7 @@ pub struct IngestOptions {
     pub with_props: bool,
     /// Drop existing jobs of this input x rules and start afresh.
     pub restart: bool,
-    /// Draw a progress bar on stderr (only when it is a terminal).
+    /// Talk on stderr: where a job resumes, and a progress bar when stderr is a terminal.
     pub progress: bool,
 }
 
@@ -79,35 +80,55 @@ pub struct IngestReport {
     pub rejected: Vec<RejectedRow>,
 }
 
-/// Runs an ingest into an open (read-write) store.
+/// A validated ingest: the input file is open and checked and the rules are resolved, without
+/// touching any store, so bad input fails before anything is written.
+pub struct IngestPlan<'r> {
+    input: InputFile,
+    rules: Vec<&'r Rule>,
+    opts: IngestOptions,
+}
+
+/// Runs an ingest into an open (read-write) store: [`IngestPlan::new`] then [`IngestPlan::run`].
 pub fn ingest(store: &Store, rule_set: &RuleSet, opts: &IngestOptions) -> Result<IngestReport> {
-    let started = Instant::now();
-    if opts.rules.is_empty() {
-        return Err(IngestError::NoRule.into());
+    IngestPlan::new(rule_set, opts.clone())?.run(store)
+}
+
+impl<'r> IngestPlan<'r> {
+    /// Checks the input (readable Parquet, SMILES column present and textual, not empty) and
+    /// resolves the rule names.
+    pub fn new(rule_set: &'r RuleSet, opts: IngestOptions) -> Result<Self> {
+        if opts.rules.is_empty() {
+            return Err(IngestError::NoRule.into());
+        }
+        let rules: Vec<&Rule> = opts.rules.iter().map(|n| rule_set.get(n)).collect::<Result<_, _>>()?;
+        let input = InputFile::open(&opts.input, &opts.smiles_column, opts.id_column.as_deref())?;
+        Ok(Self { input, rules, opts })
     }
-    let input = InputFile::open(&opts.input, &opts.smiles_column, opts.id_column.as_deref())?;
-    let rules: Vec<&Rule> = opts
-        .rules
-        .iter()
-        .map(|n| rule_set.get(n))
-        .collect::<Result<_, _>>()?;
+
+    pub fn input(&self) -> &InputFile {
+        &self.input
+    }
+
+    /// Creates or resumes the jobs and streams the remaining rows into `store`.
+    pub fn run(&self, store: &Store) -> Result<IngestReport> {
+        run(store, &self.input, &self.rules, &self.opts)
+    }
+}
+
+fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) -> Result<IngestReport> {
+    let started = Instant::now();
     job::check_rdkit(store)?;
-    let mut metas: Vec<JobMeta> = rules
-        .iter()
-        .map(|r| job::prepare_job(store, &input, r, opts.restart))
-        .collect::<Result<_>>()?;
+    let mut metas: Vec<JobMeta> =
+        rules.iter().map(|r| job::prepare_job(store, input, r, opts.restart)).collect::<Result<_>>()?;
     let resumed: Vec<u64> = metas.iter().map(|m| m.offset).collect();
     let offsets = resumed.clone();
     let rows_total = input.info().rows;
     let start = offsets.iter().copied().min().unwrap_or(rows_total);
-    let mut report = IngestReport {
-        jobs: vec![],
-        rows: 0,
-        site_products: 0,
-        elapsed_secs: 0.0,
-        rejected: vec![],
-    };
+    let mut report = IngestReport { jobs: vec![], rows: 0, site_products: 0, elapsed_secs: 0.0, rejected: vec![] };
 
+    if opts.progress && start > 0 && start < rows_total {
+        eprintln!("resuming at row {start} of {rows_total} ({} rows already committed)", start);
+    }
     if start < rows_total {
         let progress = Progress::new(opts.progress, rows_total, start);
         let batches = input.batches(start, opts.batch_rows.max(1))?;
@@ -134,10 +155,7 @@ pub fn ingest(store: &Store, rule_set: &RuleSet, opts: &IngestOptions) -> Result
                         if meta.offset >= rows_total {
                             meta.state = JobState::Complete;
                         }
-                        batch_jobs.push(JobBatch {
-                            meta,
-                            products: delta.products,
-                        });
+                        batch_jobs.push(JobBatch { meta, products: delta.products });
                     }
                     store.commit(&mut batch_jobs)?;
                     progress.advance(prepared.end_row, made);
@@ -150,7 +168,7 @@ pub fn ingest(store: &Store, rule_set: &RuleSet, opts: &IngestOptions) -> Result
             let feed = || -> Result<()> {
                 for batch in batches {
                     let batch = batch?;
-                    let prepared = prepare(&batch, &rules, &offsets, opts.with_props);
+                    let prepared = prepare(&batch, rules, &offsets, opts.with_props);
                     if tx.send(prepared).is_err() {
                         break; // writer failed; its error is reported below
                     }
@@ -159,9 +177,7 @@ pub fn ingest(store: &Store, rule_set: &RuleSet, opts: &IngestOptions) -> Result
             };
             let fed = feed();
             drop(tx);
-            let written = writer
-                .join()
-                .map_err(|_| IngestError::Writer("writer thread panicked".into()))?;
+            let written = writer.join().map_err(|_| IngestError::Writer("writer thread panicked".into()))?;
             let (rejected, made) = written?;
             fed?;
             report.rejected = rejected;
@@ -172,10 +188,6 @@ pub fn ingest(store: &Store, rule_set: &RuleSet, opts: &IngestOptions) -> Result
         report.rows = rows_total - start;
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();
-    report.jobs = metas
-        .into_iter()
-        .zip(resumed)
-        .map(|(meta, resumed_from)| JobReport { meta, resumed_from })
-        .collect();
+    report.jobs = metas.into_iter().zip(resumed).map(|(meta, resumed_from)| JobReport { meta, resumed_from }).collect();
     Ok(report)
 }

@@ -26,50 +26,23 @@ pub struct InputFile {
 impl InputFile {
     /// Opens `path`, checks it is a complete Parquet file with a string `smiles_column` (and
     /// `id_column` if given), and fingerprints it.
-    pub fn open(
-        path: &Path,
-        smiles_column: &str,
-        id_column: Option<&str>,
-    ) -> Result<Self, InputError> {
-        let parquet_err = |reason: String| InputError::Parquet {
-            path: path.into(),
-            reason,
-        };
-        let file = File::open(path).map_err(|source| InputError::Open {
-            path: path.into(),
-            source,
-        })?;
-        let size = file
-            .metadata()
-            .map_err(|source| InputError::Open {
-                path: path.into(),
-                source,
-            })?
-            .len();
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| parquet_err(e.to_string()))?;
+    pub fn open(path: &Path, smiles_column: &str, id_column: Option<&str>) -> Result<Self, InputError> {
+        let parquet_err = |reason: String| InputError::Parquet { path: path.into(), reason };
+        let file = File::open(path).map_err(|source| InputError::Open { path: path.into(), source })?;
+        let size = file.metadata().map_err(|source| InputError::Open { path: path.into(), source })?.len();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(e.to_string()))?;
         let schema = builder.schema().clone();
         let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
         let find = |name: &str| {
-            schema
-                .index_of(name)
-                .map_err(|_| InputError::MissingColumn {
-                    path: path.into(),
-                    column: name.to_owned(),
-                    available: schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })
+            schema.index_of(name).map_err(|_| InputError::MissingColumn {
+                path: path.into(),
+                column: name.to_owned(),
+                available: schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
+            })
         };
         let smiles_idx = find(smiles_column)?;
         let dt = schema.field(smiles_idx).data_type();
-        if !matches!(
-            dt,
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-        ) {
+        if !matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
             return Err(InputError::ColumnType {
                 path: path.into(),
                 column: smiles_column.into(),
@@ -99,8 +72,7 @@ impl InputFile {
         if rows == 0 {
             return Err(InputError::Empty { path: path.into() });
         }
-        let footer_hash =
-            footer_hash(path).map_err(|e| parquet_err(format!("reading footer: {e}")))?;
+        let footer_hash = footer_hash(path).map_err(|e| parquet_err(format!("reading footer: {e}")))?;
         let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.into());
         let info = InputInfo {
             path: abs.display().to_string(),
@@ -110,12 +82,7 @@ impl InputFile {
             smiles_column: smiles_column.to_owned(),
             id_column: id_column.map(str::to_owned),
         };
-        Ok(Self {
-            path: path.into(),
-            info,
-            smiles_idx,
-            id_idx,
-        })
+        Ok(Self { path: path.into(), info, smiles_idx, id_idx })
     }
 
     pub fn info(&self) -> &InputInfo {
@@ -124,19 +91,10 @@ impl InputFile {
 
     /// Batches of at most `batch_rows` rows, starting at row `offset`.
     pub fn batches(&self, offset: u64, batch_rows: usize) -> Result<Batches, InputError> {
-        let parquet_err = |reason: String| InputError::Parquet {
-            path: self.path.clone(),
-            reason,
-        };
-        let file = File::open(&self.path).map_err(|source| InputError::Open {
-            path: self.path.clone(),
-            source,
-        })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| parquet_err(e.to_string()))?;
-        let roots: Vec<usize> = std::iter::once(self.smiles_idx)
-            .chain(self.id_idx)
-            .collect();
+        let parquet_err = |reason: String| InputError::Parquet { path: self.path.clone(), reason };
+        let file = File::open(&self.path).map_err(|source| InputError::Open { path: self.path.clone(), source })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(e.to_string()))?;
+        let roots: Vec<usize> = std::iter::once(self.smiles_idx).chain(self.id_idx).collect();
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
         let reader = builder
             .with_projection(mask)
@@ -233,24 +191,16 @@ impl Iterator for Batches {
     fn next(&mut self) -> Option<Self::Item> {
         let batch: RecordBatch = match self.reader.next()? {
             Ok(b) => b,
-            Err(e) => {
-                return Some(Err(InputError::Parquet {
-                    path: self.path.clone(),
-                    reason: e.to_string(),
-                }))
-            }
+            Err(e) => return Some(Err(InputError::Parquet { path: self.path.clone(), reason: e.to_string() })),
         };
         let first_row = self.next_row;
         self.next_row += batch.num_rows() as u64;
         // Projected columns come back in file order, so look them up by name.
         let column = |name: &str| {
-            batch
-                .column_by_name(name)
-                .cloned()
-                .ok_or_else(|| InputError::Parquet {
-                    path: self.path.clone(),
-                    reason: format!("column {name:?} missing from a record batch"),
-                })
+            batch.column_by_name(name).cloned().ok_or_else(|| InputError::Parquet {
+                path: self.path.clone(),
+                reason: format!("column {name:?} missing from a record batch"),
+            })
         };
         let smiles = match column(&self.smiles_column) {
             Ok(c) => c,
@@ -260,10 +210,6 @@ impl Iterator for Batches {
             Ok(c) => c,
             Err(e) => return Some(Err(e)),
         };
-        Some(Ok(InputBatch {
-            first_row,
-            smiles,
-            ids,
-        }))
+        Some(Ok(InputBatch { first_row, smiles, ids }))
     }
 }

@@ -6,8 +6,7 @@ use super::QueryOutcome;
 
 /// One JSON object (no trailing newline).
 pub fn to_json_line(o: &QueryOutcome) -> String {
-    serde_json::to_string(o)
-        .unwrap_or_else(|e| format!("{{\"status\":\"error\",\"error\":{:?}}}", e.to_string()))
+    serde_json::to_string(o).unwrap_or_else(|e| format!("{{\"status\":\"error\",\"error\":{:?}}}", e.to_string()))
 }
 
 /// Human-readable block.
@@ -20,16 +19,8 @@ pub fn to_text(o: &QueryOutcome) -> String {
         QueryOutcome::NotFound { query, canonical } => {
             let _ = writeln!(s, "{query}: not found (canonical {canonical})");
         }
-        QueryOutcome::Found {
-            query,
-            canonical,
-            hits,
-        } => {
-            let _ = writeln!(
-                s,
-                "{query}: found in {} job(s) (canonical {canonical})",
-                hits.len()
-            );
+        QueryOutcome::Found { query, canonical, hits } => {
+            let _ = writeln!(s, "{query}: found in {} job(s) (canonical {canonical})", hits.len());
             for h in hits {
                 let r = &h.record;
                 let _ = writeln!(s, "  job        {}", h.job);
@@ -38,10 +29,7 @@ pub fn to_text(o: &QueryOutcome) -> String {
                     s,
                     "  parent     row {}{} {}",
                     r.parent_row,
-                    r.parent_id
-                        .as_deref()
-                        .map(|i| format!(" id {i}"))
-                        .unwrap_or_default(),
+                    r.parent_id.as_deref().map(|i| format!(" id {i}")).unwrap_or_default(),
                     r.parent_smiles
                 );
                 let _ = writeln!(s, "  site       #{} atoms {:?}", r.site_index, r.site_atoms);

@@ -1,11 +1,13 @@
-//! `xfstore query`: look products up by any SMILES spelling (canonicalized with the same RDKit
-//! settings as ingest) across the selected jobs.
+//! Reads for users: `xfstore query` (look products up by any SMILES spelling (canonicalized with the same RDKit
+//! settings as ingest) across the selected jobs) and `xfstore status` (`status.rs`).
 
 mod format;
+mod status;
 
 use serde::Serialize;
 
 pub use format::{to_json_line, to_text};
+pub use status::{status, JobStatus, RunState, StoreStatus};
 
 use crate::chem::canonicalize;
 use crate::error::{Result, StoreError};
@@ -25,19 +27,9 @@ pub struct Hit {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum QueryOutcome {
-    Found {
-        query: String,
-        canonical: String,
-        hits: Vec<Hit>,
-    },
-    NotFound {
-        query: String,
-        canonical: String,
-    },
-    Invalid {
-        query: String,
-        error: String,
-    },
+    Found { query: String, canonical: String, hits: Vec<Hit> },
+    NotFound { query: String, canonical: String },
+    Invalid { query: String, error: String },
 }
 
 impl QueryOutcome {
@@ -49,12 +41,7 @@ impl QueryOutcome {
 /// Jobs selected by an optional job id and/or rule name (all jobs when both are None).
 pub fn select_jobs(store: &Store, job: Option<&str>, rule: Option<&str>) -> Result<Vec<JobMeta>> {
     let all = store.jobs()?;
-    let known = || {
-        all.iter()
-            .map(|j| j.id.clone())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let known = || all.iter().map(|j| j.id.clone()).collect::<Vec<_>>().join(", ");
     let picked: Vec<JobMeta> = all
         .iter()
         .filter(|j| job.is_none_or(|id| j.id == id) && rule.is_none_or(|r| j.rule.name == r))
@@ -62,11 +49,7 @@ pub fn select_jobs(store: &Store, job: Option<&str>, rule: Option<&str>) -> Resu
         .collect();
     if picked.is_empty() && (job.is_some() || rule.is_some()) {
         let wanted = job.or(rule).unwrap_or_default().to_owned();
-        return Err(StoreError::UnknownJob {
-            job: wanted,
-            known: known(),
-        }
-        .into());
+        return Err(StoreError::UnknownJob { job: wanted, known: known() }.into());
     }
     Ok(picked)
 }
@@ -75,34 +58,17 @@ pub fn select_jobs(store: &Store, job: Option<&str>, rule: Option<&str>) -> Resu
 pub fn lookup(store: &Store, jobs: &[JobMeta], query: &str) -> Result<QueryOutcome> {
     let canonical = match canonicalize(query) {
         Ok(c) => c,
-        Err(e) => {
-            return Ok(QueryOutcome::Invalid {
-                query: query.to_owned(),
-                error: e.to_string(),
-            })
-        }
+        Err(e) => return Ok(QueryOutcome::Invalid { query: query.to_owned(), error: e.to_string() }),
     };
     let mut hits = Vec::new();
     for job in jobs {
         if let Some(record) = store.product(&job.id, &canonical)? {
-            hits.push(Hit {
-                job: job.id.clone(),
-                rule: job.rule.name.clone(),
-                label: job.rule.label.clone(),
-                record,
-            });
+            hits.push(Hit { job: job.id.clone(), rule: job.rule.name.clone(), label: job.rule.label.clone(), record });
         }
     }
     Ok(if hits.is_empty() {
-        QueryOutcome::NotFound {
-            query: query.to_owned(),
-            canonical,
-        }
+        QueryOutcome::NotFound { query: query.to_owned(), canonical }
     } else {
-        QueryOutcome::Found {
-            query: query.to_owned(),
-            canonical,
-            hits,
-        }
+        QueryOutcome::Found { query: query.to_owned(), canonical, hits }
     })
 }

@@ -27,9 +27,7 @@ pub struct Defaults {
 
 impl Default for Defaults {
     fn default() -> Self {
-        Self {
-            max_sites_per_mol: -1,
-        }
+        Self { max_sites_per_mol: -1 }
     }
 }
 
@@ -58,30 +56,19 @@ impl RuleFile {
         if self.version != 1 {
             return Err(RuleError::Format {
                 path: origin.into(),
-                reason: format!(
-                    "unsupported rule file version {} (expected 1)",
-                    self.version
-                ),
+                reason: format!("unsupported rule file version {} (expected 1)", self.version),
             });
         }
         let mut seen = HashSet::new();
         for r in &self.rules {
-            if r.name.is_empty()
-                || !r
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
+            if r.name.is_empty() || !r.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
                 return Err(RuleError::Invalid {
                     rule: r.name.clone(),
                     reason: "name must be non-empty ASCII letters, digits, '_' or '-'".into(),
                 });
             }
             if !seen.insert(r.name.as_str()) {
-                return Err(RuleError::Invalid {
-                    rule: r.name.clone(),
-                    reason: "duplicate rule name".into(),
-                });
+                return Err(RuleError::Invalid { rule: r.name.clone(), reason: "duplicate rule name".into() });
             }
         }
         Ok(())

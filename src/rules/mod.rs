@@ -35,33 +35,21 @@ pub struct RuleSet {
 impl RuleSet {
     /// Loads the embedded default rule file.
     pub fn builtin() -> Result<Self, RuleError> {
-        Self::from_yaml(
-            DEFAULT_RULES_YAML,
-            Path::new("<builtin configs/transforms.yaml>"),
-        )
+        Self::from_yaml(DEFAULT_RULES_YAML, Path::new("<builtin configs/transforms.yaml>"))
     }
 
     /// Loads a rule file from disk.
     pub fn load(path: &Path) -> Result<Self, RuleError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RuleError::Io {
-            path: path.into(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| RuleError::Io { path: path.into(), source })?;
         Self::from_yaml(&text, path)
     }
 
     /// Parses and compiles rule YAML; `origin` names the source in error messages.
     pub fn from_yaml(text: &str, origin: &Path) -> Result<Self, RuleError> {
-        let file: RuleFile = serde_yaml_ng::from_str(text).map_err(|e| RuleError::Format {
-            path: origin.into(),
-            reason: e.to_string(),
-        })?;
+        let file: RuleFile = serde_yaml_ng::from_str(text)
+            .map_err(|e| RuleError::Format { path: origin.into(), reason: e.to_string() })?;
         file.validate(origin)?;
-        let rules = file
-            .rules
-            .iter()
-            .map(|d| compile(d, &file.defaults))
-            .collect::<Result<Vec<_>, _>>()?;
+        let rules = file.rules.iter().map(|d| compile(d, &file.defaults)).collect::<Result<Vec<_>, _>>()?;
         Ok(Self { rules })
     }
 
@@ -71,50 +59,25 @@ impl RuleSet {
 
     /// Looks a rule up by name.
     pub fn get(&self, name: &str) -> Result<&Rule, RuleError> {
-        self.rules
-            .iter()
-            .find(|r| r.def.name == name)
-            .ok_or_else(|| RuleError::Unknown {
-                name: name.to_owned(),
-                known: self
-                    .rules
-                    .iter()
-                    .map(|r| r.def.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        self.rules.iter().find(|r| r.def.name == name).ok_or_else(|| RuleError::Unknown {
+            name: name.to_owned(),
+            known: self.rules.iter().map(|r| r.def.name.as_str()).collect::<Vec<_>>().join(", "),
+        })
     }
 }
 
 fn compile(def: &RuleDef, defaults: &Defaults) -> Result<Rule, RuleError> {
-    let invalid = |reason: String| RuleError::Invalid {
-        rule: def.name.clone(),
-        reason,
-    };
-    let reaction =
-        Reaction::from_smarts(&def.smirks).map_err(|e| invalid(format!("smirks: {e}")))?;
-    let query = Pattern::from_smarts(&def.query_smarts)
-        .map_err(|e| invalid(format!("query_smarts: {e}")))?;
+    let invalid = |reason: String| RuleError::Invalid { rule: def.name.clone(), reason };
+    let reaction = Reaction::from_smarts(&def.smirks).map_err(|e| invalid(format!("smirks: {e}")))?;
+    let query = Pattern::from_smarts(&def.query_smarts).map_err(|e| invalid(format!("query_smarts: {e}")))?;
     let cap = def.max_sites_per_mol.unwrap_or(defaults.max_sites_per_mol);
     let max_sites = match cap {
         -1 => 0,
-        n if n >= 1 => {
-            u32::try_from(n).map_err(|_| invalid(format!("max_sites_per_mol {n} is too large")))?
-        }
-        n => {
-            return Err(invalid(format!(
-                "max_sites_per_mol must be -1 (no cap) or >= 1, got {n}"
-            )))
-        }
+        n if n >= 1 => u32::try_from(n).map_err(|_| invalid(format!("max_sites_per_mol {n} is too large")))?,
+        n => return Err(invalid(format!("max_sites_per_mol must be -1 (no cap) or >= 1, got {n}"))),
     };
     let hash = def.fingerprint(cap);
-    Ok(Rule {
-        def: def.clone(),
-        reaction,
-        query,
-        max_sites,
-        hash,
-    })
+    Ok(Rule { def: def.clone(), reaction, query, max_sites, hash })
 }
 
 #[cfg(test)]
@@ -142,17 +105,13 @@ mod tests {
 
     #[test]
     fn unknown_field_is_rejected() {
-        let err = load(&GOOD.replace("family: f", "family: f\n    colour: red"))
-            .err()
-            .unwrap();
+        let err = load(&GOOD.replace("family: f", "family: f\n    colour: red")).err().unwrap();
         assert!(err.to_string().contains("colour"), "{err}");
     }
 
     #[test]
     fn invalid_smarts_names_the_rule() {
-        let err = load(&GOOD.replace("[c:1][O:2]C\"", "[c:1][O:2\""))
-            .err()
-            .unwrap();
+        let err = load(&GOOD.replace("[c:1][O:2]C\"", "[c:1][O:2\"")).err().unwrap();
         let msg = err.to_string();
         assert!(msg.contains("R1") && msg.contains("smirks"), "{msg}");
     }
@@ -162,10 +121,6 @@ mod tests {
         let dup = format!("{GOOD}{}", &GOOD[GOOD.find("  - name").unwrap()..]);
         assert!(load(&dup).err().unwrap().to_string().contains("duplicate"));
         let bad_cap = GOOD.replace("max_sites_per_mol: -1", "max_sites_per_mol: 0");
-        assert!(load(&bad_cap)
-            .err()
-            .unwrap()
-            .to_string()
-            .contains("max_sites_per_mol"));
+        assert!(load(&bad_cap).err().unwrap().to_string().contains("max_sites_per_mol"));
     }
 }

@@ -22,15 +22,11 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// Decodes a record; `what` names it in errors.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
-    let err = |reason: String| StoreError::Codec {
-        what: what.to_owned(),
-        reason,
-    };
+    let err = |reason: String| StoreError::Codec { what: what.to_owned(), reason };
     match bytes.split_first() {
         Some((&CODEC_VERSION, body)) => {
             let (value, used) =
-                bincode::serde::decode_from_slice(body, bincode::config::standard())
-                    .map_err(|e| err(e.to_string()))?;
+                bincode::serde::decode_from_slice(body, bincode::config::standard()).map_err(|e| err(e.to_string()))?;
             if used != body.len() {
                 return Err(err(format!("{} trailing bytes", body.len() - used)));
             }
@@ -54,14 +50,7 @@ mod tests {
             site_index: 0,
             site_atoms: vec![1, 0],
             occurrences: 3,
-            props: Some(Props {
-                mw: 108.1,
-                tpsa: 9.2,
-                hbd: 0,
-                hba: 1,
-                clogp: 1.7,
-                rotb: 1,
-            }),
+            props: Some(Props { mw: 108.1, tpsa: 9.2, hbd: 0, hba: 1, clogp: 1.7, rotb: 1 }),
         }
     }
 
@@ -78,10 +67,7 @@ mod tests {
         let mut bytes = encode(&sample());
         assert!(decode::<ProductRecord>(&bytes[..bytes.len() - 3], "t").is_err());
         bytes[0] = 99;
-        assert!(decode::<ProductRecord>(&bytes, "t")
-            .unwrap_err()
-            .to_string()
-            .contains("version 99"));
+        assert!(decode::<ProductRecord>(&bytes, "t").unwrap_err().to_string().contains("version 99"));
         assert!(decode::<ProductRecord>(&[], "t").is_err());
     }
 }

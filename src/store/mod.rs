@@ -5,10 +5,12 @@
 //! - `codec.rs`: versioned value encoding;
 //! - `records.rs`: the stored records;
 //! - `open.rs`: opening (read-write or read-only) and tuning;
+//! - `lock.rs`: the single-writer lock (pid file + flock);
 //! - `write.rs`: the atomic batch commit (products + counters + input offset in one WriteBatch);
 //! - `read.rs`: lookups and scans.
 
 mod codec;
+pub mod lock;
 mod open;
 mod read;
 pub mod records;
@@ -39,6 +41,8 @@ pub struct Store {
     durability: Durability,
     /// Options for column families created later (shares the block cache).
     cf_options: rocksdb::Options,
+    /// Writer lock (read-write mode only). Declared after `db` so it is released last.
+    _lock: Option<lock::WriterLock>,
 }
 
 impl Store {
@@ -57,11 +61,15 @@ impl Store {
         &self.path
     }
 
-    fn db_err(&self, context: &'static str, e: rocksdb::Error) -> StoreError {
-        StoreError::Db {
-            path: self.path.clone(),
-            context,
-            reason: e.into_string(),
+    /// Pid of the process currently writing to this store, if any (never this read-only one).
+    pub fn writer_pid(&self) -> Option<u32> {
+        match self.mode {
+            OpenMode::ReadWrite => Some(std::process::id()),
+            OpenMode::ReadOnly => lock::holder(&self.path),
         }
+    }
+
+    fn db_err(&self, context: &'static str, e: rocksdb::Error) -> StoreError {
+        StoreError::Db { path: self.path.clone(), context, reason: e.into_string() }
     }
 }

@@ -38,11 +38,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self {
-            block_cache_bytes: 128 << 20,
-            write_buffer_bytes: 128 << 20,
-            durability: Durability::Process,
-        }
+        Self { block_cache_bytes: 128 << 20, write_buffer_bytes: 128 << 20, durability: Durability::Process }
     }
 }
 
@@ -60,42 +56,32 @@ fn cf_options(cache: &Cache, write_buffer_bytes: usize) -> Options {
     o.set_block_based_table_factory(&table);
     o.set_compression_type(DBCompressionType::Lz4);
     o.set_bottommost_compression_type(DBCompressionType::Zstd);
-    o.set_write_buffer_size((write_buffer_bytes / 4).max(4 << 20));
+    o.set_write_buffer_size((write_buffer_bytes / 4).max(64 << 10));
     o.set_level_compaction_dynamic_level_bytes(true);
     o
 }
 
 pub(super) fn open(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<Store, StoreError> {
     let db_err = |context: &'static str| {
-        move |e: rocksdb::Error| StoreError::Db {
-            path: path.into(),
-            context,
-            reason: e.into_string(),
-        }
+        move |e: rocksdb::Error| StoreError::Db { path: path.into(), context, reason: e.into_string() }
     };
     let cache = Cache::new_lru_cache(so.block_cache_bytes).map_err(db_err("create block cache"))?;
     let mut db_opts = cf_options(&cache, so.write_buffer_bytes);
     db_opts.set_db_write_buffer_size(so.write_buffer_bytes);
     db_opts.set_max_open_files(512);
     db_opts.set_max_background_jobs(2);
-    db_opts.set_keep_log_file_num(5);
+    db_opts.set_keep_log_file_num(20);
     let exists = path.join("CURRENT").exists();
     if mode == OpenMode::ReadOnly && !exists {
         return Err(StoreError::Missing { path: path.into() });
     }
-    let mut cfs = if exists {
-        Db::list_cf(&db_opts, path).map_err(db_err("list column families"))?
-    } else {
-        vec![]
-    };
+    let mut cfs = if exists { Db::list_cf(&db_opts, path).map_err(db_err("list column families"))? } else { vec![] };
     if !cfs.iter().any(|c| c == CF_META) {
         cfs.push(CF_META.to_owned());
     }
-    let descriptors: Vec<_> = cfs
-        .iter()
-        .map(|name| ColumnFamilyDescriptor::new(name, cf_options(&cache, so.write_buffer_bytes)))
-        .collect();
-    let db = match mode {
+    let descriptors: Vec<_> =
+        cfs.iter().map(|name| ColumnFamilyDescriptor::new(name, cf_options(&cache, so.write_buffer_bytes))).collect();
+    let (db, lock) = match mode {
         OpenMode::ReadWrite => {
             db_opts.create_if_missing(true);
             db_opts.create_missing_column_families(true);
@@ -104,83 +90,43 @@ pub(super) fn open(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<Sto
                 context: "create store directory",
                 reason: e.to_string(),
             })?;
-            Db::open_cf_descriptors(&db_opts, path, descriptors).map_err(|e| locked_or(path, e))?
+            let lock = super::lock::acquire(path)?;
+            let db = Db::open_cf_descriptors(&db_opts, path, descriptors).map_err(db_err("open for writing"))?;
+            (db, Some(lock))
         }
-        OpenMode::ReadOnly => Db::open_cf_descriptors_read_only(&db_opts, path, descriptors, false)
-            .map_err(db_err("open read-only"))?,
+        OpenMode::ReadOnly => {
+            let db = Db::open_cf_descriptors_read_only(&db_opts, path, descriptors, false)
+                .map_err(db_err("open read-only"))?;
+            (db, None)
+        }
     };
     let cf_options = cf_options(&cache, so.write_buffer_bytes);
-    let store = Store {
-        db,
-        path: path.into(),
-        mode,
-        durability: so.durability,
-        cf_options,
-    };
+    let store = Store { db, path: path.into(), mode, durability: so.durability, cf_options, _lock: lock };
     store.check_format()?;
     Ok(store)
-}
-
-fn locked_or(path: &Path, e: rocksdb::Error) -> StoreError {
-    let reason = e.into_string();
-    if reason.contains("lock") || reason.contains("LOCK") {
-        StoreError::Db {
-            path: path.into(),
-            context: "open for writing",
-            reason: format!(
-                "the store is in use by another writer (an ingest is running?): {reason}"
-            ),
-        }
-    } else {
-        StoreError::Db {
-            path: path.into(),
-            context: "open for writing",
-            reason,
-        }
-    }
 }
 
 impl Store {
     /// Checks (or, on a new store, writes) the format version and RDKit version.
     fn check_format(&self) -> Result<(), StoreError> {
         let meta = self.meta_cf()?;
-        let found = self
-            .db
-            .get_cf(&meta, KEY_FORMAT_VERSION)
-            .map_err(|e| self.db_err("read format version", e))?;
+        let found = self.db.get_cf(&meta, KEY_FORMAT_VERSION).map_err(|e| self.db_err("read format version", e))?;
         match found {
             Some(bytes) => {
                 let found = <[u8; 4]>::try_from(bytes.as_slice())
                     .map(u32::from_le_bytes)
-                    .map_err(|_| StoreError::Codec {
-                        what: "format_version".into(),
-                        reason: "not 4 bytes".into(),
-                    })?;
+                    .map_err(|_| StoreError::Codec { what: "format_version".into(), reason: "not 4 bytes".into() })?;
                 if found != FORMAT_VERSION {
-                    return Err(StoreError::FormatVersion {
-                        path: self.path.clone(),
-                        found,
-                        expected: FORMAT_VERSION,
-                    });
+                    return Err(StoreError::FormatVersion { path: self.path.clone(), found, expected: FORMAT_VERSION });
                 }
             }
             None if self.mode == OpenMode::ReadWrite => {
                 let mut batch = rocksdb::WriteBatch::default();
                 batch.put_cf(&meta, KEY_FORMAT_VERSION, FORMAT_VERSION.to_le_bytes());
-                batch.put_cf(
-                    &meta,
-                    KEY_RDKIT_VERSION,
-                    crate::chem::rdkit_version().as_bytes(),
-                );
-                self.db
-                    .write(batch)
-                    .map_err(|e| self.db_err("initialise store", e))?;
+                batch.put_cf(&meta, KEY_RDKIT_VERSION, crate::chem::rdkit_version().as_bytes());
+                self.db.write(batch).map_err(|e| self.db_err("initialise store", e))?;
             }
-            None => {
-                return Err(StoreError::Missing {
-                    path: self.path.clone(),
-                })
-            }
+            None => return Err(StoreError::Missing { path: self.path.clone() }),
         }
         Ok(())
     }
@@ -188,16 +134,11 @@ impl Store {
     /// RDKit version that wrote the store's keys.
     pub fn rdkit_version(&self) -> Result<Option<String>, StoreError> {
         let meta = self.meta_cf()?;
-        let v = self
-            .db
-            .get_cf(&meta, KEY_RDKIT_VERSION)
-            .map_err(|e| self.db_err("read rdkit version", e))?;
+        let v = self.db.get_cf(&meta, KEY_RDKIT_VERSION).map_err(|e| self.db_err("read rdkit version", e))?;
         Ok(v.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
-    pub(super) fn meta_cf(
-        &self,
-    ) -> Result<std::sync::Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
+    pub(super) fn meta_cf(&self) -> Result<std::sync::Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
         self.db.cf_handle(CF_META).ok_or_else(|| StoreError::Db {
             path: self.path.clone(),
             context: "open meta column family",

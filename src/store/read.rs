@@ -15,10 +15,7 @@ impl Store {
     pub fn jobs(&self) -> Result<Vec<JobMeta>, StoreError> {
         let meta = self.meta_cf()?;
         let mut out = Vec::new();
-        let iter = self.db.iterator_cf(
-            &meta,
-            IteratorMode::From(KEY_JOB_PREFIX, rocksdb::Direction::Forward),
-        );
+        let iter = self.db.iterator_cf(&meta, IteratorMode::From(KEY_JOB_PREFIX, rocksdb::Direction::Forward));
         for item in iter {
             let (k, v) = item.map_err(|e| self.db_err("scan jobs", e))?;
             if !k.starts_with(KEY_JOB_PREFIX) {
@@ -32,28 +29,16 @@ impl Store {
     /// One job's metadata, if it exists.
     pub fn job(&self, id: &str) -> Result<Option<JobMeta>, StoreError> {
         let meta = self.meta_cf()?;
-        match self
-            .db
-            .get_cf(&meta, job_key(id))
-            .map_err(|e| self.db_err("read job", e))?
-        {
+        match self.db.get_cf(&meta, job_key(id)).map_err(|e| self.db_err("read job", e))? {
             Some(v) => Ok(Some(decode(&v, id)?)),
             None => Ok(None),
         }
     }
 
     /// The job's record for a canonical SMILES.
-    pub fn product(
-        &self,
-        job: &str,
-        canonical_smiles: &str,
-    ) -> Result<Option<ProductRecord>, StoreError> {
+    pub fn product(&self, job: &str, canonical_smiles: &str) -> Result<Option<ProductRecord>, StoreError> {
         let cf = self.products_cf(job)?;
-        match self
-            .db
-            .get_pinned_cf(&cf, canonical_smiles.as_bytes())
-            .map_err(|e| self.db_err("lookup", e))?
-        {
+        match self.db.get_pinned_cf(&cf, canonical_smiles.as_bytes()).map_err(|e| self.db_err("lookup", e))? {
             Some(v) => Ok(Some(decode(&v, canonical_smiles)?)),
             None => Ok(None),
         }
@@ -71,31 +56,20 @@ impl Store {
     }
 
     pub(super) fn products_cf(&self, job: &str) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
-        self.db
-            .cf_handle(&products_cf(job))
-            .ok_or_else(|| StoreError::UnknownJob {
-                job: job.to_owned(),
-                known: self
-                    .jobs()
-                    .map(|j| {
-                        j.iter()
-                            .map(|j| j.id.clone())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default(),
-            })
+        self.db.cf_handle(&products_cf(job)).ok_or_else(|| StoreError::UnknownJob {
+            job: job.to_owned(),
+            known: self
+                .jobs()
+                .map(|j| j.iter().map(|j| j.id.clone()).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default(),
+        })
     }
 
     /// Approximate bytes on disk (SST files + WAL) of the whole store.
     pub fn disk_bytes(&self) -> u64 {
         fn walk(p: &std::path::Path) -> u64 {
             std::fs::read_dir(p)
-                .map(|rd| {
-                    rd.flatten()
-                        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
-                        .sum()
-                })
+                .map(|rd| rd.flatten().map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).sum())
                 .unwrap_or(0)
         }
         walk(&self.path)
@@ -113,16 +87,11 @@ impl Iterator for ProductScan<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let item = self.iter.next()?;
-        Some(
-            item.map_err(|e| self.store.db_err("scan products", e))
-                .and_then(|(k, v)| {
-                    let key = String::from_utf8(k.into_vec()).map_err(|e| StoreError::Codec {
-                        what: "product key".into(),
-                        reason: e.to_string(),
-                    })?;
-                    let rec = decode(&v, &key)?;
-                    Ok((key, rec))
-                }),
-        )
+        Some(item.map_err(|e| self.store.db_err("scan products", e)).and_then(|(k, v)| {
+            let key = String::from_utf8(k.into_vec())
+                .map_err(|e| StoreError::Codec { what: "product key".into(), reason: e.to_string() })?;
+            let rec = decode(&v, &key)?;
+            Ok((key, rec))
+        }))
     }
 }

@@ -17,14 +17,7 @@ pub struct Props {
 
 impl From<crate::chem::MolProps> for Props {
     fn from(p: crate::chem::MolProps) -> Self {
-        Self {
-            mw: p.mw,
-            tpsa: p.tpsa,
-            hbd: p.hbd,
-            hba: p.hba,
-            clogp: p.clogp,
-            rotb: p.rotb,
-        }
+        Self { mw: p.mw, tpsa: p.tpsa, hbd: p.hbd, hba: p.hba, clogp: p.clogp, rotb: p.rotb }
     }
 }
 
@@ -91,8 +84,9 @@ impl Counters {
     }
 }
 
-/// Lifecycle of a job.
+/// Lifecycle of a job. (bincode stores the variant index; names only matter for JSON.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Some input rows are not yet committed (running now, or interrupted).
     Partial,
@@ -110,6 +104,8 @@ pub struct JobMeta {
     /// Number of input rows whose results are committed; ingest resumes here.
     pub offset: u64,
     pub counters: Counters,
+    /// Shown as `committed_state` in JSON, next to the live run state of `xfstore status`.
+    #[serde(rename = "committed_state")]
     pub state: JobState,
     /// Seconds spent ingesting, summed over runs.
     pub busy_secs: f64,

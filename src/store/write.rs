@@ -30,16 +30,12 @@ impl Store {
         self.ensure_writable()?;
         let cf_name = products_cf(&meta.id);
         if self.db.cf_handle(&cf_name).is_none() {
-            self.db
-                .create_cf(&cf_name, &self.cf_options)
-                .map_err(|e| self.db_err("create job column family", e))?;
+            self.db.create_cf(&cf_name, &self.cf_options).map_err(|e| self.db_err("create job column family", e))?;
         }
         let meta_cf = self.meta_cf()?;
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
-        self.db
-            .put_cf_opt(&meta_cf, job_key(&meta.id), encode(meta), &opts)
-            .map_err(|e| self.db_err("write job", e))
+        self.db.put_cf_opt(&meta_cf, job_key(&meta.id), encode(meta), &opts).map_err(|e| self.db_err("write job", e))
     }
 
     /// Atomically commits one input batch for one or more jobs.
@@ -49,11 +45,7 @@ impl Store {
         let mut batch = WriteBatch::default();
         for job in jobs.iter_mut() {
             let cf = self.products_cf(&job.meta.id)?;
-            let existing = self.db.batched_multi_get_cf(
-                &cf,
-                job.products.iter().map(|(k, _)| k.as_bytes()),
-                false,
-            );
+            let existing = self.db.batched_multi_get_cf(&cf, job.products.iter().map(|(k, _)| k.as_bytes()), false);
             let mut new_keys = 0u64;
             for ((key, mut rec), old) in job.products.drain(..).zip(existing) {
                 match old.map_err(|e| self.db_err("read product", e))? {
@@ -72,9 +64,7 @@ impl Store {
         }
         let mut opts = WriteOptions::default();
         opts.set_sync(self.durability == Durability::Sync);
-        self.db
-            .write_opt(batch, &opts)
-            .map_err(|e| self.db_err("commit batch", e))
+        self.db.write_opt(batch, &opts).map_err(|e| self.db_err("commit batch", e))
     }
 
     /// Deletes a job and its products (used by `ingest --restart`).
@@ -82,14 +72,10 @@ impl Store {
         self.ensure_writable()?;
         let cf_name = products_cf(job);
         if self.db.cf_handle(&cf_name).is_some() {
-            self.db
-                .drop_cf(&cf_name)
-                .map_err(|e| self.db_err("drop job column family", e))?;
+            self.db.drop_cf(&cf_name).map_err(|e| self.db_err("drop job column family", e))?;
         }
         let meta_cf = self.meta_cf()?;
-        self.db
-            .delete_cf(&meta_cf, job_key(job))
-            .map_err(|e| self.db_err("delete job", e))
+        self.db.delete_cf(&meta_cf, job_key(job)).map_err(|e| self.db_err("delete job", e))
     }
 
     fn ensure_writable(&self) -> Result<(), StoreError> {

@@ -52,11 +52,7 @@ pub fn transform(smiles: Option<&str>, rules: &[&Rule], with_props: bool) -> Row
     })?;
     rules
         .iter()
-        .map(|rule| {
-            rule.reaction
-                .run(&mol, rule.max_sites, with_props)
-                .map_err(|e| Reject::Rdkit(e.to_string()))
-        })
+        .map(|rule| rule.reaction.run(&mol, rule.max_sites, with_props).map_err(|e| Reject::Rdkit(e.to_string())))
         .collect()
 }
 
@@ -72,14 +68,8 @@ mod tests {
         let ester = set.get("FG_CARBOXYL__COOH__TO__COOMe").unwrap();
         let rules = [ome, ester];
         assert_eq!(transform(None, &rules, false), Err(Reject::NullSmiles));
-        assert_eq!(
-            transform(Some("C1CC"), &rules, false).unwrap_err().key(),
-            "parse_error"
-        );
-        assert_eq!(
-            transform(Some("c1cccc1"), &rules, false).unwrap_err().key(),
-            "sanitize_error"
-        );
+        assert_eq!(transform(Some("C1CC"), &rules, false).unwrap_err().key(), "parse_error");
+        assert_eq!(transform(Some("c1cccc1"), &rules, false).unwrap_err().key(), "sanitize_error");
         // 4-hydroxybenzoic acid: one phenolic site, one acid site
         let out = transform(Some("OC(=O)c1ccc(O)cc1"), &rules, false).unwrap();
         let smiles = |v: &Vec<SiteOutcome>| -> Vec<String> {
@@ -93,9 +83,6 @@ mod tests {
         assert_eq!(smiles(&out[0]), vec!["COc1ccc(C(=O)O)cc1"]);
         assert_eq!(smiles(&out[1]), vec!["COC(=O)c1ccc(O)cc1"]);
         // no site at all is not a rejection
-        assert_eq!(
-            transform(Some("CCCC"), &rules, false).unwrap(),
-            vec![vec![], vec![]]
-        );
+        assert_eq!(transform(Some("CCCC"), &rules, false).unwrap(), vec![vec![], vec![]]);
     }
 }

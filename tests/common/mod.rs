@@ -25,10 +25,7 @@ pub fn sample() -> PathBuf {
 
 /// Runs `xfstore <args> --store <store>`-style commands (the caller places --store).
 pub fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xfstore"))
-        .args(args)
-        .output()
-        .expect("spawn xfstore")
+    Command::new(env!("CARGO_BIN_EXE_xfstore")).args(args).output().expect("spawn xfstore")
 }
 
 /// Runs and requires exit code 0; returns stdout.
@@ -46,44 +43,25 @@ pub fn run_ok(args: &[&str]) -> String {
 
 /// The Python with python3-rdkit, pyarrow and duckdb (made by tools/setup.sh).
 pub fn python() -> PathBuf {
-    let p = std::env::var_os("XFSTORE_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target/py/bin/python"));
-    assert!(
-        p.exists(),
-        "{} not found: run tools/setup.sh (or tools/test.sh) first",
-        p.display()
-    );
+    let p =
+        std::env::var_os("XFSTORE_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join("target/py/bin/python"));
+    assert!(p.exists(), "{} not found: run tools/setup.sh (or tools/test.sh) first", p.display());
     p
 }
 
 /// Runs a Python snippet with the test Python; returns stdout, panics on failure.
 pub fn python_ok(code: &str, args: &[&str]) -> String {
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(code)
-        .args(args)
-        .output()
-        .expect("spawn python");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(python()).arg("-c").arg(code).args(args).output().expect("spawn python");
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Writes a Parquet file with a `smiles` (nullable) and an `id` column.
 pub fn write_smiles_parquet(path: &Path, rows: &[Option<&str>]) {
     let smiles: ArrayRef = Arc::new(StringArray::from(rows.to_vec()));
-    let ids: ArrayRef = Arc::new(StringArray::from(
-        (0..rows.len())
-            .map(|i| Some(format!("T{i}")))
-            .collect::<Vec<_>>(),
-    ));
+    let ids: ArrayRef = Arc::new(StringArray::from((0..rows.len()).map(|i| Some(format!("T{i}"))).collect::<Vec<_>>()));
     let batch = RecordBatch::try_from_iter([("id", ids), ("smiles", smiles)]).unwrap();
-    let mut w =
-        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
 }
@@ -91,29 +69,14 @@ pub fn write_smiles_parquet(path: &Path, rows: &[Option<&str>]) {
 /// Reads an export back: canonical SMILES -> occurrences.
 pub fn read_export(path: &Path) -> BTreeMap<String, u64> {
     let file = std::fs::File::open(path).unwrap();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
     let mut out = BTreeMap::new();
     for batch in reader {
         let batch = batch.unwrap();
-        let smiles = batch
-            .column_by_name("smiles")
-            .unwrap()
-            .as_string::<i32>()
-            .clone();
-        let occ = batch
-            .column_by_name("occurrences")
-            .unwrap()
-            .as_primitive::<UInt64Type>()
-            .clone();
+        let smiles = batch.column_by_name("smiles").unwrap().as_string::<i32>().clone();
+        let occ = batch.column_by_name("occurrences").unwrap().as_primitive::<UInt64Type>().clone();
         for i in 0..batch.num_rows() {
-            assert!(
-                out.insert(smiles.value(i).to_owned(), occ.value(i))
-                    .is_none(),
-                "duplicate key in export"
-            );
+            assert!(out.insert(smiles.value(i).to_owned(), occ.value(i)).is_none(), "duplicate key in export");
         }
     }
     out
@@ -141,4 +104,20 @@ pub fn golden_stat(header: &str, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("{key} missing in {header}"))
         .parse()
         .unwrap()
+}
+
+/// `xfstore status --json` of a store, parsed.
+pub fn status_json(store: &str) -> serde_json::Value {
+    serde_json::from_str(&run_ok(&["status", "--store", store, "--json"])).expect("status --json is JSON")
+}
+
+/// The status entry of the job for `rule`.
+pub fn job_status(status: &serde_json::Value, rule: &str) -> serde_json::Value {
+    status["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["rule"]["name"] == rule)
+        .unwrap_or_else(|| panic!("no job for {rule} in {status}"))
+        .clone()
 }

@@ -1,0 +1,102 @@
+//! `xfstore status`: every job with its progress, counters and state, and the store's size.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::store::{JobMeta, JobState, Store};
+
+/// Whether a job is done, being worked on right now, or stopped part-way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Complete,
+    /// Partial, and a writer process holds the store.
+    Running,
+    /// Partial, and nobody is writing: rerun the same ingest to resume.
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobStatus {
+    pub state: RunState,
+    #[serde(flatten)]
+    pub meta: JobMeta,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreStatus {
+    pub path: String,
+    pub disk_bytes: u64,
+    pub writer_pid: Option<u32>,
+    pub jobs: Vec<JobStatus>,
+}
+
+/// Collects the status of every job in `store`.
+pub fn status(store: &Store) -> Result<StoreStatus> {
+    let writer_pid = store.writer_pid();
+    let jobs = store
+        .jobs()?
+        .into_iter()
+        .map(|meta| {
+            let state = match (meta.state, writer_pid) {
+                (JobState::Complete, _) => RunState::Complete,
+                (JobState::Partial, Some(_)) => RunState::Running,
+                (JobState::Partial, None) => RunState::Interrupted,
+            };
+            JobStatus { state, meta }
+        })
+        .collect();
+    Ok(StoreStatus { path: store.path().display().to_string(), disk_bytes: store.disk_bytes(), writer_pid, jobs })
+}
+
+impl StoreStatus {
+    /// Readable table.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{:<48} {:<11} {:>21} {:>8} {:>9} {:>11} {:>11}",
+            "JOB", "STATE", "ROWS DONE/TOTAL", "FAILED", "NO SITE", "PRODUCTS", "UNIQUE"
+        );
+        for j in &self.jobs {
+            let (m, c) = (&j.meta, &j.meta.counters);
+            let state = format!("{:?}", j.state).to_lowercase();
+            let rows = format!("{}/{}", m.offset, m.input.rows);
+            let _ = writeln!(
+                s,
+                "{:<48} {:<11} {:>21} {:>8} {:>9} {:>11} {:>11}",
+                m.id,
+                state,
+                rows,
+                c.failed_total(),
+                c.no_site,
+                c.site_products,
+                c.unique_products
+            );
+            let reasons = c.failed.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+            let _ = writeln!(
+                s,
+                "    input {} (column {}), rule {} [{}], unsanitizable products {}, failed: {}, {:.1} s busy",
+                m.input.path,
+                m.input.smiles_column,
+                m.rule.name,
+                m.rule.smirks,
+                c.product_failed,
+                if reasons.is_empty() { "none".into() } else { reasons },
+                m.busy_secs
+            );
+        }
+        let writer =
+            self.writer_pid.map(|p| format!("ingest running as pid {p}")).unwrap_or_else(|| "no writer".into());
+        let _ = writeln!(
+            s,
+            "store {}: {} job(s), {:.1} MiB on disk, {writer}",
+            self.path,
+            self.jobs.len(),
+            self.disk_bytes as f64 / (1 << 20) as f64
+        );
+        s
+    }
+}
