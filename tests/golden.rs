@@ -35,10 +35,20 @@ fn products_equal_rdkit_python_reference() {
         let extra: Vec<_> = ours.keys().filter(|k| !golden.contains_key(*k)).take(5).collect();
         assert!(missing.is_empty() && extra.is_empty(), "{rule}: missing {missing:?}, extra {extra:?}");
         assert_eq!(ours, golden, "{rule}: occurrence counts differ");
-        let status = run_ok(&["status", "--store", s]);
-        let line = status.lines().find(|l| l.contains(rule)).unwrap();
-        assert!(line.contains(&format!("{} products", golden_stat(&header, "site_products"))), "{line} vs {header}");
-        assert!(line.contains(&format!("{} no site", golden_stat(&header, "no_site"))), "{line} vs {header}");
+        let job = job_status(&status_json(s), rule);
+        let c = &job["counters"];
+        let pairs = [
+            ("inputs", "inputs"),
+            ("site_products", "site_products"),
+            ("no_site", "no_site"),
+            ("product_failed", "product_failed"),
+            ("unique_products", "unique"),
+        ];
+        for (ours, theirs) in pairs {
+            assert_eq!(c[ours].as_u64(), Some(golden_stat(&header, theirs)), "{rule}: {ours} vs reference {header}");
+        }
+        let failed: u64 = c["failed"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        assert_eq!(failed, golden_stat(&header, "failed"), "{rule}: failed inputs");
     }
 }
 
