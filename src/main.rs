@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use xfstore::export::{export, ExportOptions};
-use xfstore::ingest::{IngestOptions, IngestPlan, IngestReport};
+use xfstore::export::{export, write_rejects, ExportOptions};
+use xfstore::ingest::{input_key, IngestOptions, IngestPlan, IngestReport};
 use xfstore::query::{lookup, select_jobs, status, to_json_line, to_text};
 use xfstore::rules::RuleSet;
 use xfstore::store::{Durability, Store, StoreOptions, DEFAULT_STORE_DIR};
@@ -58,6 +58,12 @@ enum Command {
         /// fsync the WAL at every commit (survives power loss, not only process death).
         #[arg(long)]
         sync: bool,
+        /// Process at most this many input rows in this run, then stop (resume later).
+        #[arg(long)]
+        max_rows: Option<u64>,
+        /// Write every rejected input row (row, id, SMILES, reason, RDKit message) to this TSV.
+        #[arg(long)]
+        rejects: Option<PathBuf>,
         /// Total memtable budget in bytes (tests use tiny values to force frequent flushes).
         #[arg(long, hide = true)]
         write_buffer_bytes: Option<usize>,
@@ -127,6 +133,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             no_props,
             restart,
             sync,
+            rejects,
+            max_rows,
             write_buffer_bytes,
         } => {
             let rule_set = match rules_file {
@@ -139,6 +147,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             opts.batch_rows = batch_rows;
             opts.with_props = !no_props;
             opts.restart = restart;
+            opts.max_rows = max_rows;
             opts.progress = true;
             // Validate input and rules before the store is created or touched.
             let plan = IngestPlan::new(&rule_set, opts)?;
@@ -152,6 +161,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let db = Store::open(&store.store, &so)?;
             let report = plan.run(&db)?;
             print_ingest(&report);
+            if let Some(path) = rejects {
+                let n = write_rejects(&db, &input_key(plan.input()), &path)?;
+                println!("rejects: {n} rows -> {}", path.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Export { store, rule, job, output, row_group_rows } => {

@@ -27,6 +27,7 @@ fn bad_rows_are_counted_by_reason_not_lost() {
         ],
     );
     let store = dir.path().join("s");
+    let rejects = dir.path().join("reports/rejects.tsv");
     let out = run_ok(&[
         "ingest",
         "--store",
@@ -37,7 +38,17 @@ fn bad_rows_are_counted_by_reason_not_lost() {
         OME,
         "--id-column",
         "id",
+        "--rejects",
+        rejects.to_str().unwrap(),
     ]);
+    let tsv = std::fs::read_to_string(&rejects).unwrap();
+    let lines: Vec<&str> = tsv.lines().collect();
+    assert_eq!(lines[0], "row\tid\tsmiles\treason\tdetail");
+    assert!(lines[1].starts_with("1\tT1\tC1CC\tparse_error\t"), "{tsv}");
+    assert!(lines[2].starts_with("2\tT2\t\tnull_smiles\t"), "{tsv}");
+    assert!(lines[3].starts_with("3\tT3\tc1cccc1\tsanitize_error\t") && lines[3].contains("kekulize"), "{tsv}");
+    assert!(lines[4].starts_with("4\tT4\tC(C)(C)(C)(C)C\tsanitize_error\t") && lines[4].contains("valence"), "{tsv}");
+    assert_eq!(lines.len(), 5, "{tsv}");
     assert!(out.contains("8 inputs, 4 failed [null_smiles 1, parse_error 1, sanitize_error 2], 1 without site, 4 products (0 unsanitizable), 2 unique"), "{out}");
     let export = dir.path().join("e.parquet");
     run_ok(&["export", "--store", store.to_str().unwrap(), "--rule", OME, "--output", export.to_str().unwrap()]);

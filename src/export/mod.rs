@@ -7,6 +7,7 @@
 
 pub mod atomic;
 mod columns;
+mod rejects;
 pub mod schema;
 
 use std::fs::File;
@@ -22,6 +23,7 @@ use crate::error::{ExportError, Result};
 use crate::store::{JobMeta, Store};
 use atomic::AtomicFile;
 use columns::ColumnsBuilder;
+pub use rejects::write_rejects;
 pub use schema::products_schema;
 
 /// Export settings.

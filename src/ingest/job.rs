@@ -13,13 +13,17 @@ pub(crate) fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// Job id of `input` x `rule`: `<input file stem>/<rule name>`.
-pub fn job_id(input: &InputFile, rule: &Rule) -> String {
-    let stem = std::path::Path::new(&input.info().path)
+/// Key of an input in the store: its file stem (names its reject column family).
+pub fn input_key(input: &InputFile) -> String {
+    std::path::Path::new(&input.info().path)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "input".into());
-    format!("{stem}/{}", rule.def.name)
+        .unwrap_or_else(|| "input".into())
+}
+
+/// Job id of `input` x `rule`: `<input key>/<rule name>`.
+pub fn job_id(input: &InputFile, rule: &Rule) -> String {
+    format!("{}/{}", input_key(input), rule.def.name)
 }
 
 /// Refuses to add keys canonicalized by a different RDKit.
@@ -37,6 +41,7 @@ pub(super) fn prepare_job(store: &Store, input: &InputFile, rule: &Rule, restart
     if let Some(existing) = store.job(&id)? {
         if restart {
             store.drop_job(&id)?;
+            store.drop_rejects(&existing.input_key)?;
         } else {
             check_same(&existing, input, rule)?;
             return Ok(existing);
@@ -45,6 +50,7 @@ pub(super) fn prepare_job(store: &Store, input: &InputFile, rule: &Rule, restart
     let now = now_unix();
     let meta = JobMeta {
         id,
+        input_key: input_key(input),
         input: input.info().clone(),
         rule: RuleInfo {
             name: rule.def.name.clone(),

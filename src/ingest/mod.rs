@@ -16,12 +16,12 @@ use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 pub use batch::{prepare, PreparedBatch, RejectedRow};
-pub use job::job_id;
+pub use job::{input_key, job_id};
 pub use reader::InputFile;
 
 use crate::error::{IngestError, Result};
 use crate::rules::{Rule, RuleSet};
-use crate::store::{JobBatch, JobMeta, JobState, Store};
+use crate::store::{JobBatch, JobMeta, JobState, RejectBatch, RejectRecord, Store};
 use progress::Progress;
 
 /// Prepared batches allowed to wait for the writer.
@@ -39,6 +39,8 @@ pub struct IngestOptions {
     pub with_props: bool,
     /// Drop existing jobs of this input x rules and start afresh.
     pub restart: bool,
+    /// Stop after this many input rows in this run (the job stays resumable).
+    pub max_rows: Option<u64>,
     /// Talk on stderr: where a job resumes, and a progress bar when stderr is a terminal.
     pub progress: bool,
 }
@@ -53,6 +55,7 @@ impl IngestOptions {
             batch_rows: 1024,
             with_props: true,
             restart: false,
+            max_rows: None,
             progress: false,
         }
     }
@@ -120,6 +123,7 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
     job::check_rdkit(store)?;
     let mut metas: Vec<JobMeta> =
         rules.iter().map(|r| job::prepare_job(store, input, r, opts.restart)).collect::<Result<_>>()?;
+    let input_key = job::input_key(input);
     let resumed: Vec<u64> = metas.iter().map(|m| m.offset).collect();
     let offsets = resumed.clone();
     let rows_total = input.info().rows;
@@ -131,7 +135,7 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
     }
     if start < rows_total {
         let progress = Progress::new(opts.progress, rows_total, start);
-        let batches = input.batches(start, opts.batch_rows.max(1))?;
+        let batches = input.batches(start, opts.batch_rows.max(1), opts.max_rows)?;
         let (tx, rx) = sync_channel::<PreparedBatch>(IN_FLIGHT);
         let run = std::thread::scope(|s| -> Result<()> {
             let writer = s.spawn(|| -> Result<(Vec<RejectedRow>, u64)> {
@@ -157,7 +161,20 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
                         }
                         batch_jobs.push(JobBatch { meta, products: delta.products });
                     }
-                    store.commit(&mut batch_jobs)?;
+                    let reject_rows = prepared
+                        .rejected
+                        .iter()
+                        .map(|r| {
+                            let rec = RejectRecord {
+                                id: r.id.clone(),
+                                smiles: r.smiles.clone(),
+                                reason: r.reject.key().to_owned(),
+                                detail: r.reject.detail().to_owned(),
+                            };
+                            (r.row, rec)
+                        })
+                        .collect();
+                    store.commit(&mut batch_jobs, RejectBatch { input_key: &input_key, rows: reject_rows })?;
                     progress.advance(prepared.end_row, made);
                     let room = 10_000usize.saturating_sub(rejected.len());
                     rejected.extend(prepared.rejected.into_iter().take(room));
@@ -185,7 +202,7 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
             Ok(())
         });
         run?;
-        report.rows = rows_total - start;
+        report.rows = opts.max_rows.map_or(rows_total - start, |m| m.min(rows_total - start));
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();
     report.jobs = metas.into_iter().zip(resumed).map(|(meta, resumed_from)| JobReport { meta, resumed_from }).collect();

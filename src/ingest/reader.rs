@@ -89,13 +89,17 @@ impl InputFile {
         &self.info
     }
 
-    /// Batches of at most `batch_rows` rows, starting at row `offset`.
-    pub fn batches(&self, offset: u64, batch_rows: usize) -> Result<Batches, InputError> {
+    /// Batches of at most `batch_rows` rows, starting at row `offset`, at most `limit` rows.
+    pub fn batches(&self, offset: u64, batch_rows: usize, limit: Option<u64>) -> Result<Batches, InputError> {
         let parquet_err = |reason: String| InputError::Parquet { path: self.path.clone(), reason };
         let file = File::open(&self.path).map_err(|source| InputError::Open { path: self.path.clone(), source })?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(e.to_string()))?;
         let roots: Vec<usize> = std::iter::once(self.smiles_idx).chain(self.id_idx).collect();
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        let builder = match limit {
+            Some(n) => builder.with_limit(usize::try_from(n).unwrap_or(usize::MAX)),
+            None => builder,
+        };
         let reader = builder
             .with_projection(mask)
             .with_batch_size(batch_rows)

@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 use rocksdb::{DBWithThreadMode, MultiThreaded};
 
 pub use open::{Durability, OpenMode, StoreOptions};
-pub use read::ProductScan;
-pub use records::{Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RuleInfo};
-pub use write::JobBatch;
+pub use read::{ProductScan, RejectScan};
+pub use records::{Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RejectRecord, RuleInfo};
+pub use write::{JobBatch, RejectBatch};
 
 use crate::error::StoreError;
 

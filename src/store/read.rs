@@ -1,12 +1,12 @@
-//! Reads: the job table, point lookups and full scans of a job's products.
+//! Reads: the job table, point lookups and full scans of a job's products or an input's rejects.
 
 use std::sync::Arc;
 
 use rocksdb::{BoundColumnFamily, DBIteratorWithThreadMode, IteratorMode, ReadOptions};
 
 use super::codec::decode;
-use super::records::{JobMeta, ProductRecord};
-use super::schema::{job_key, products_cf, KEY_JOB_PREFIX};
+use super::records::{JobMeta, ProductRecord, RejectRecord};
+use super::schema::{job_key, products_cf, rejects_cf, KEY_JOB_PREFIX};
 use super::{Db, Store};
 use crate::error::StoreError;
 
@@ -48,11 +48,27 @@ impl Store {
     /// point-in-time view; blocks read by the scan bypass the block cache.
     pub fn scan(&self, job: &str) -> Result<ProductScan<'_>, StoreError> {
         let cf = self.products_cf(job)?;
+        Ok(ProductScan { inner: self.scan_cf(&cf) })
+    }
+
+    /// Streams the rejected rows of an input (see `JobMeta::input_key`) in row order.
+    pub fn rejects(&self, input_key: &str) -> Result<RejectScan<'_>, StoreError> {
+        let cf = self.rejects_cf(input_key)?;
+        Ok(RejectScan { inner: self.scan_cf(&cf) })
+    }
+
+    fn scan_cf(&self, cf: &Arc<BoundColumnFamily<'_>>) -> RawScan<'_> {
         let mut opts = ReadOptions::default();
         opts.fill_cache(false);
         opts.set_readahead_size(4 << 20);
-        let iter = self.db.iterator_cf_opt(&cf, opts, IteratorMode::Start);
-        Ok(ProductScan { iter, store: self })
+        RawScan { iter: self.db.iterator_cf_opt(cf, opts, IteratorMode::Start), store: self }
+    }
+
+    pub(super) fn rejects_cf(&self, input_key: &str) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
+        self.db.cf_handle(&rejects_cf(input_key)).ok_or_else(|| StoreError::UnknownJob {
+            job: format!("input {input_key}"),
+            known: "see `xfstore status`".into(),
+        })
     }
 
     pub(super) fn products_cf(&self, job: &str) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
@@ -76,22 +92,53 @@ impl Store {
     }
 }
 
-/// Iterator over `(canonical SMILES, record)` of one job.
-pub struct ProductScan<'a> {
+/// Raw `(key, value)` scan of one column family, decoding values.
+struct RawScan<'a> {
     iter: DBIteratorWithThreadMode<'a, Db>,
     store: &'a Store,
+}
+
+impl RawScan<'_> {
+    fn next_decoded<T: serde::de::DeserializeOwned>(&mut self) -> Option<Result<(Box<[u8]>, T), StoreError>> {
+        let item = self.iter.next()?;
+        Some(item.map_err(|e| self.store.db_err("scan", e)).and_then(|(k, v)| {
+            let rec = decode(&v, &String::from_utf8_lossy(&k))?;
+            Ok((k, rec))
+        }))
+    }
+}
+
+/// Iterator over `(canonical SMILES, record)` of one job.
+pub struct ProductScan<'a> {
+    inner: RawScan<'a>,
 }
 
 impl Iterator for ProductScan<'_> {
     type Item = Result<(String, ProductRecord), StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let item = self.iter.next()?;
-        Some(item.map_err(|e| self.store.db_err("scan products", e)).and_then(|(k, v)| {
+        Some(self.inner.next_decoded::<ProductRecord>()?.and_then(|(k, rec)| {
             let key = String::from_utf8(k.into_vec())
                 .map_err(|e| StoreError::Codec { what: "product key".into(), reason: e.to_string() })?;
-            let rec = decode(&v, &key)?;
             Ok((key, rec))
+        }))
+    }
+}
+
+/// Iterator over `(input row, record)` of one input's rejects.
+pub struct RejectScan<'a> {
+    inner: RawScan<'a>,
+}
+
+impl Iterator for RejectScan<'_> {
+    type Item = Result<(u64, RejectRecord), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.inner.next_decoded::<RejectRecord>()?.and_then(|(k, rec)| {
+            let row = <[u8; 8]>::try_from(&k[..])
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Codec { what: "reject key".into(), reason: "not 8 bytes".into() })?;
+            Ok((row, rec))
         }))
     }
 }

@@ -39,6 +39,17 @@ pub struct ProductRecord {
     pub props: Option<Props>,
 }
 
+/// An input row that produced nothing, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectRecord {
+    pub id: Option<String>,
+    pub smiles: Option<String>,
+    /// Stable reason key: `null_smiles`, `parse_error`, `sanitize_error`, `rdkit_error`.
+    pub reason: String,
+    /// RDKit's message.
+    pub detail: String,
+}
+
 /// Where a job reads from, with enough to recognise the same file again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputInfo {
@@ -95,9 +106,11 @@ pub enum JobState {
 }
 
 /// Everything the store knows about one job (input x rule).
+/// `input_key` names the input's reject column family (shared by the input's jobs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobMeta {
     pub id: String,
+    pub input_key: String,
     pub input: InputInfo,
     pub rule: RuleInfo,
     pub rdkit_version: String,

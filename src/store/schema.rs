@@ -7,6 +7,8 @@
 //!   "job/" + <job id>       -> codec(JobMeta)               (input, rule, offset, counters)
 //! CF "products/" + <job id>    (one per job = input x rule)
 //!   <canonical SMILES>      -> codec(ProductRecord)         (first provenance, occurrences)
+//! CF "rejects/" + <input key>  (one per input; shared by the jobs of that input)
+//!   <row: u64 big-endian>   -> codec(RejectRecord)          (why the row produced nothing)
 //! ```
 //! Changing any layout here means bumping [`FORMAT_VERSION`]; changing a record's fields means
 //! bumping the codec version in `codec.rs`.
@@ -20,6 +22,9 @@ pub const CF_META: &str = "meta";
 /// Prefix of the per-job product column families.
 pub const CF_PRODUCTS_PREFIX: &str = "products/";
 
+/// Prefix of the per-input reject column families.
+pub const CF_REJECTS_PREFIX: &str = "rejects/";
+
 pub const KEY_FORMAT_VERSION: &[u8] = b"format_version";
 pub const KEY_RDKIT_VERSION: &[u8] = b"rdkit_version";
 pub const KEY_JOB_PREFIX: &[u8] = b"job/";
@@ -27,6 +32,16 @@ pub const KEY_JOB_PREFIX: &[u8] = b"job/";
 /// Column family holding the products of `job`.
 pub fn products_cf(job: &str) -> String {
     format!("{CF_PRODUCTS_PREFIX}{job}")
+}
+
+/// Column family holding the rejected rows of an input.
+pub fn rejects_cf(input_key: &str) -> String {
+    format!("{CF_REJECTS_PREFIX}{input_key}")
+}
+
+/// Key of a rejected row: big-endian, so a scan lists rows in input order.
+pub fn reject_key(row: u64) -> [u8; 8] {
+    row.to_be_bytes()
 }
 
 /// Meta key of a job.

@@ -9,10 +9,16 @@ use rocksdb::{WriteBatch, WriteOptions};
 
 use super::codec::{decode, encode};
 use super::open::Durability;
-use super::records::{JobMeta, ProductRecord};
-use super::schema::{job_key, products_cf};
+use super::records::{JobMeta, ProductRecord, RejectRecord};
+use super::schema::{job_key, products_cf, reject_key, rejects_cf};
 use super::{OpenMode, Store};
 use crate::error::StoreError;
+
+/// Rejected rows of one input batch (shared by all the input's jobs).
+pub struct RejectBatch<'a> {
+    pub input_key: &'a str,
+    pub rows: Vec<(u64, RejectRecord)>,
+}
 
 /// What one input batch adds to one job.
 pub struct JobBatch<'a> {
@@ -28,9 +34,10 @@ impl Store {
     /// Creates the job's product column family if needed and records the job's metadata.
     pub fn register_job(&self, meta: &JobMeta) -> Result<(), StoreError> {
         self.ensure_writable()?;
-        let cf_name = products_cf(&meta.id);
-        if self.db.cf_handle(&cf_name).is_none() {
-            self.db.create_cf(&cf_name, &self.cf_options).map_err(|e| self.db_err("create job column family", e))?;
+        for cf_name in [products_cf(&meta.id), rejects_cf(&meta.input_key)] {
+            if self.db.cf_handle(&cf_name).is_none() {
+                self.db.create_cf(&cf_name, &self.cf_options).map_err(|e| self.db_err("create column family", e))?;
+            }
         }
         let meta_cf = self.meta_cf()?;
         let mut opts = WriteOptions::default();
@@ -38,11 +45,17 @@ impl Store {
         self.db.put_cf_opt(&meta_cf, job_key(&meta.id), encode(meta), &opts).map_err(|e| self.db_err("write job", e))
     }
 
-    /// Atomically commits one input batch for one or more jobs.
-    pub fn commit(&self, jobs: &mut [JobBatch<'_>]) -> Result<(), StoreError> {
+    /// Atomically commits one input batch for one or more jobs, with its rejected rows.
+    pub fn commit(&self, jobs: &mut [JobBatch<'_>], rejects: RejectBatch<'_>) -> Result<(), StoreError> {
         self.ensure_writable()?;
         let meta_cf = self.meta_cf()?;
         let mut batch = WriteBatch::default();
+        if !rejects.rows.is_empty() {
+            let cf = self.rejects_cf(rejects.input_key)?;
+            for (row, rec) in &rejects.rows {
+                batch.put_cf(&cf, reject_key(*row), encode(rec));
+            }
+        }
         for job in jobs.iter_mut() {
             let cf = self.products_cf(&job.meta.id)?;
             let existing = self.db.batched_multi_get_cf(&cf, job.products.iter().map(|(k, _)| k.as_bytes()), false);
@@ -76,6 +89,17 @@ impl Store {
         }
         let meta_cf = self.meta_cf()?;
         self.db.delete_cf(&meta_cf, job_key(job)).map_err(|e| self.db_err("delete job", e))
+    }
+
+    /// Deletes an input's rejected rows (used by `ingest --restart`, which re-reads the input
+    /// from row 0 and so rebuilds them).
+    pub fn drop_rejects(&self, input_key: &str) -> Result<(), StoreError> {
+        self.ensure_writable()?;
+        let cf_name = rejects_cf(input_key);
+        if self.db.cf_handle(&cf_name).is_some() {
+            self.db.drop_cf(&cf_name).map_err(|e| self.db_err("drop rejects column family", e))?;
+        }
+        Ok(())
     }
 
     fn ensure_writable(&self) -> Result<(), StoreError> {

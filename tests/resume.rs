@@ -1,0 +1,76 @@
+//! Resuming: a partial run resumes exactly where it stopped and ends equal to a single run; a
+//! changed input or rule is refused with a clear message unless `--restart`.
+
+mod common;
+
+use common::*;
+
+fn ingest(store: &str, input: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["ingest", "--store", store, "--input", input, "--rule", OME, "--no-props"];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn partial_runs_resume_and_equal_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample();
+    let input = sample.to_str().unwrap();
+    let (one, parts) = (dir.path().join("one"), dir.path().join("parts"));
+    let (one, parts) = (one.to_str().unwrap(), parts.to_str().unwrap());
+    assert!(ingest(one, input, &[]).status.success());
+
+    let first = ingest(parts, input, &["--max-rows", "1000", "--batch-rows", "100"]);
+    assert!(first.status.success());
+    let st = status_json(parts);
+    assert_eq!(st["jobs"][0]["offset"], 1000);
+    assert_eq!(st["jobs"][0]["state"], "interrupted");
+    let second = ingest(parts, input, &["--max-rows", "777", "--batch-rows", "64"]);
+    assert!(String::from_utf8_lossy(&second.stderr).contains("resuming at row 1000 of 2700"));
+    assert_eq!(status_json(parts)["jobs"][0]["offset"], 1777);
+    let third = ingest(parts, input, &[]);
+    assert!(String::from_utf8_lossy(&third.stdout).contains("(resumed at row 1777)"));
+    assert_eq!(status_json(parts)["jobs"][0]["state"], "complete");
+
+    let counters = |s: &str| job_status(&status_json(s), OME)["counters"].clone();
+    assert_eq!(counters(one), counters(parts));
+    let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+    run_ok(&["export", "--store", one, "--rule", OME, "--output", a.to_str().unwrap()]);
+    run_ok(&["export", "--store", parts, "--rule", OME, "--output", b.to_str().unwrap()]);
+    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "exports differ");
+}
+
+#[test]
+fn changed_input_or_rule_is_refused_unless_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let s = store.to_str().unwrap();
+    // an input named like the sample but with other content
+    let other_dir = dir.path().join("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let other = other_dir.join("sample.parquet");
+    write_smiles_parquet(&other, &[Some("Oc1ccccc1"), Some("Oc1ccc(O)cc1")]);
+    let sample = sample();
+    assert!(ingest(s, sample.to_str().unwrap(), &["--max-rows", "500"]).status.success());
+
+    let refused = ingest(s, other.to_str().unwrap(), &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("the input file changed") && err.contains("--restart"), "{err}");
+
+    let rules = dir.path().join("rules.yaml");
+    let yaml =
+        xfstore::rules::DEFAULT_RULES_YAML.replace("[c:1][OX2H:2]>>[c:1][O:2]C\"", "[c:1][OX2H:2]>>[c:1][O:2]CC\"");
+    std::fs::write(&rules, yaml).unwrap();
+    let refused = ingest(s, sample.to_str().unwrap(), &["--rules-file", rules.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("the rule definition changed"), "{err}");
+
+    let restarted = ingest(s, other.to_str().unwrap(), &["--restart"]);
+    assert!(restarted.status.success(), "{}", String::from_utf8_lossy(&restarted.stderr));
+    let job = job_status(&status_json(s), OME);
+    assert_eq!(job["offset"], 2);
+    assert_eq!(job["counters"]["site_products"], 3);
+    assert_eq!(job["counters"]["unique_products"], 2);
+}
