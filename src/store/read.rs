@@ -98,8 +98,11 @@ struct RawScan<'a> {
     store: &'a Store,
 }
 
+/// One decoded entry of a raw scan: the key bytes and the decoded value.
+type Decoded<T> = Result<(Box<[u8]>, T), StoreError>;
+
 impl RawScan<'_> {
-    fn next_decoded<T: serde::de::DeserializeOwned>(&mut self) -> Option<Result<(Box<[u8]>, T), StoreError>> {
+    fn next_decoded<T: serde::de::DeserializeOwned>(&mut self) -> Option<Decoded<T>> {
         let item = self.iter.next()?;
         Some(item.map_err(|e| self.store.db_err("scan", e)).and_then(|(k, v)| {
             let rec = decode(&v, &String::from_utf8_lossy(&k))?;
