@@ -46,6 +46,9 @@ enum Command {
         /// Optional id column carried into provenance.
         #[arg(long)]
         id_column: Option<String>,
+        /// Input column to carry into the export as `source_<COL>` (repeatable).
+        #[arg(long = "carry")]
+        carry: Vec<String>,
         /// Input rows per batch (one atomic commit per batch).
         #[arg(long, default_value_t = 1024)]
         batch_rows: usize,
@@ -129,6 +132,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rules_file,
             smiles_column,
             id_column,
+            carry,
             batch_rows,
             no_props,
             restart,
@@ -144,6 +148,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut opts = IngestOptions::new(input, rules);
             opts.smiles_column = smiles_column;
             opts.id_column = id_column;
+            opts.carry_columns = carry;
             opts.batch_rows = batch_rows;
             opts.with_props = !no_props;
             opts.restart = restart;

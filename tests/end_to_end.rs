@@ -96,3 +96,31 @@ fn export_replaces_an_existing_file_atomically() {
     run_ok(&["export", "--store", store, "--job", &format!("sample/{COOME}"), "--output", out.to_str().unwrap()]);
     assert_eq!(read_export(&out).len(), 528);
 }
+
+#[test]
+fn carried_input_columns_reach_the_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let s = store.to_str().unwrap();
+    let sample = sample();
+    let input = sample.to_str().unwrap();
+    let args = ["ingest", "--store", s, "--input", input, "--rule", COOME, "--no-props"];
+    run_ok(&[&args[..], &["--id-column", "id", "--carry", "name", "--carry", "source"]].concat());
+    let out = dir.path().join("carried.parquet");
+    run_ok(&["export", "--store", s, "--rule", COOME, "--output", out.to_str().unwrap()]);
+    let py = python_ok(
+        "import sys, pyarrow.parquet as pq\n\
+         t = pq.read_table(sys.argv[1]).to_pylist()\n\
+         srcs = {r['source_source'].split('/')[0] for r in t}\n\
+         print(len(t), sorted(srcs), t[0]['source_id'] is not None, all(r['source_name'] is not None for r in t))",
+        &[out.to_str().unwrap()],
+    );
+    assert_eq!(py.trim(), "528 ['datamol', 'phytoClassifier'] True True");
+    // a different carry set is a different job definition: refused without --restart
+    let again = run(&[&args[..], &["--id-column", "id", "--carry", "name"]].concat());
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("the input columns changed"));
+    // asking to carry a missing column is a clear error
+    let missing = run(&[&args[..], &["--carry", "nope"]].concat());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no column \"nope\""));
+}

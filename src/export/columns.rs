@@ -28,6 +28,7 @@ pub(super) struct ColumnsBuilder {
     hba: UInt32Builder,
     clogp: Float64Builder,
     rotb: UInt32Builder,
+    carried: Vec<StringBuilder>,
 }
 
 impl ColumnsBuilder {
@@ -52,6 +53,7 @@ impl ColumnsBuilder {
             hba: UInt32Builder::new(),
             clogp: Float64Builder::new(),
             rotb: UInt32Builder::new(),
+            carried: job.input.carry_columns.iter().map(|_| StringBuilder::new()).collect(),
         }
     }
 
@@ -78,12 +80,15 @@ impl ColumnsBuilder {
         self.hba.append_option(p.map(|p| p.hba));
         self.clogp.append_option(p.map(|p| p.clogp));
         self.rotb.append_option(p.map(|p| p.rotb));
+        for (i, b) in self.carried.iter_mut().enumerate() {
+            b.append_option(r.carried.get(i).and_then(|v| v.as_deref()));
+        }
     }
 
     /// Takes the rows pushed so far as a record batch (the builders are reset).
     pub(super) fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         self.len = 0;
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.smiles.finish()),
             Arc::new(self.rule_col.finish()),
             Arc::new(self.label_col.finish()),
@@ -100,6 +105,7 @@ impl ColumnsBuilder {
             Arc::new(self.clogp.finish()),
             Arc::new(self.rotb.finish()),
         ];
+        columns.extend(self.carried.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         RecordBatch::try_new(self.schema.clone(), columns)
     }
 }

@@ -24,7 +24,7 @@ use crate::store::{JobMeta, Store};
 use atomic::AtomicFile;
 use columns::ColumnsBuilder;
 pub use rejects::write_rejects;
-pub use schema::products_schema;
+pub use schema::{job_schema, products_schema};
 
 /// Export settings.
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ pub fn export(store: &Store, job: &JobMeta, opts: &ExportOptions) -> Result<Expo
         .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
         .set_created_by(format!("xfstore {}", env!("CARGO_PKG_VERSION")))
         .build();
-    let schema = products_schema();
+    let schema = schema::job_schema(&job.input.carry_columns);
     let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(parquet_err)?;
     let mut cols = ColumnsBuilder::new(job, schema.clone());
     let mut rows = 0u64;
@@ -91,17 +91,7 @@ pub fn validate_file(path: &Path) -> Result<u64, ExportError> {
     let file = File::open(path).map_err(|source| ExportError::Io { path: path.into(), context: "open", source })?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| invalid(format!("unreadable footer: {e}")))?;
-    let expected = products_schema();
-    let found = builder.schema();
-    let same = found.fields().len() == expected.fields().len()
-        && found
-            .fields()
-            .iter()
-            .zip(expected.fields())
-            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
-    if !same {
-        return Err(invalid(format!("schema differs from schemas/products.parquet.json: {found:?}")));
-    }
+    schema::check_schema(builder.schema()).map_err(invalid)?;
     Ok(u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
 }
 

@@ -32,7 +32,40 @@ fn data_type(ty: &str) -> DataType {
     }
 }
 
-/// Arrow schema of exported product files.
+/// Prefix of the export columns that carry input columns (`--carry COL` -> `source_COL`).
+pub const CARRIED_PREFIX: &str = "source_";
+
+/// Export schema of a job: the fixed columns, then one nullable text column per carried input
+/// column.
+pub fn job_schema(carry_columns: &[String]) -> SchemaRef {
+    let fixed = products_schema();
+    let mut fields: Vec<Field> = fixed.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(carry_columns.iter().map(|c| Field::new(format!("{CARRIED_PREFIX}{c}"), DataType::Utf8, true)));
+    Arc::new(Schema::new(fields))
+}
+
+/// Checks that `found` is the fixed schema followed only by carried text columns.
+pub fn check_schema(found: &Schema) -> Result<(), String> {
+    let fixed = products_schema();
+    let n = fixed.fields().len();
+    let head_ok = found.fields().len() >= n
+        && found
+            .fields()
+            .iter()
+            .zip(fixed.fields())
+            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+    if !head_ok {
+        return Err(format!("columns differ from schemas/products.parquet.json: {found:?}"));
+    }
+    for f in found.fields().iter().skip(n) {
+        if !f.name().starts_with(CARRIED_PREFIX) || f.data_type() != &DataType::Utf8 {
+            return Err(format!("unexpected extra column {:?} ({})", f.name(), f.data_type()));
+        }
+    }
+    Ok(())
+}
+
+/// Arrow schema of exported product files (the fixed columns).
 pub fn products_schema() -> SchemaRef {
     // The document is compiled in and covered by a unit test, so parsing cannot fail at run time.
     let doc: Doc = serde_json::from_str(PRODUCTS_SCHEMA_JSON).expect("valid embedded schema document");
@@ -51,5 +84,15 @@ mod tests {
         assert_eq!(s.field(0).name(), "smiles");
         assert!(s.index_of("occurrences").is_ok());
         assert_eq!(s.fields().len(), 15);
+    }
+
+    #[test]
+    fn carried_columns_extend_the_schema() {
+        let s = job_schema(&["k".into(), "halogen".into()]);
+        assert_eq!(s.fields().len(), 17);
+        assert_eq!(s.field(16).name(), "source_halogen");
+        assert!(check_schema(&s).is_ok());
+        let bad = Schema::new(vec![Field::new("smiles", DataType::Utf8, false)]);
+        assert!(check_schema(&bad).is_err());
     }
 }

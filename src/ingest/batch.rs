@@ -94,6 +94,7 @@ fn fold_job(batch: &InputBatch, outcomes: &[RowOutcome], job: usize, offset: u64
                                 site_atoms: site_atoms.clone(),
                                 occurrences: 1,
                                 props: props.map(Into::into),
+                                carried: batch.carried(i),
                             };
                             delta.products.push((smiles.clone(), rec));
                         }

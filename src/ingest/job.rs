@@ -80,8 +80,12 @@ fn check_same(job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<()> {
             format!("was {} bytes / {} rows, now {} bytes / {} rows", old.size, old.rows, new.size, new.rows),
         );
     }
-    if old.smiles_column != new.smiles_column || old.id_column != new.id_column {
-        return mismatch("the input columns", format!("were {:?}/{:?}", old.smiles_column, old.id_column));
+    if old.smiles_column != new.smiles_column
+        || old.id_column != new.id_column
+        || old.carry_columns != new.carry_columns
+    {
+        let was = format!("smiles {:?}, id {:?}, carry {:?}", old.smiles_column, old.id_column, old.carry_columns);
+        return mismatch("the input columns", format!("were {was}"));
     }
     if job.rule.hash != rule.hash {
         return mismatch("the rule definition", format!("smirks was {:?}, now {:?}", job.rule.smirks, rule.def.smirks));

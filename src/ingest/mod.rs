@@ -7,6 +7,7 @@
 //! the writer, so memory does not grow with the input.
 
 mod batch;
+mod cells;
 mod job;
 mod progress;
 pub mod reader;
@@ -17,7 +18,7 @@ use std::time::Instant;
 
 pub use batch::{prepare, PreparedBatch, RejectedRow};
 pub use job::{input_key, job_id};
-pub use reader::InputFile;
+pub use reader::{InputColumns, InputFile};
 
 use crate::error::{IngestError, Result};
 use crate::rules::{Rule, RuleSet};
@@ -34,6 +35,8 @@ pub struct IngestOptions {
     pub rules: Vec<String>,
     pub smiles_column: String,
     pub id_column: Option<String>,
+    /// Input columns carried (as text) into each product's provenance and the export.
+    pub carry_columns: Vec<String>,
     pub batch_rows: usize,
     /// Compute MW, TPSA, HBD, HBA, cLogP, RotB for each product.
     pub with_props: bool,
@@ -52,6 +55,7 @@ impl IngestOptions {
             rules,
             smiles_column: "smiles".into(),
             id_column: None,
+            carry_columns: vec![],
             batch_rows: 1024,
             with_props: true,
             restart: false,
@@ -104,7 +108,12 @@ impl<'r> IngestPlan<'r> {
             return Err(IngestError::NoRule.into());
         }
         let rules: Vec<&Rule> = opts.rules.iter().map(|n| rule_set.get(n)).collect::<Result<_, _>>()?;
-        let input = InputFile::open(&opts.input, &opts.smiles_column, opts.id_column.as_deref())?;
+        let cols = InputColumns {
+            smiles: opts.smiles_column.clone(),
+            id: opts.id_column.clone(),
+            carry: opts.carry_columns.clone(),
+        };
+        let input = InputFile::open(&opts.input, &cols)?;
         Ok(Self { input, rules, opts })
     }
 

@@ -5,70 +5,56 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, Int64Type, UInt32Type, UInt64Type};
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::DataType;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Schema};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
+use super::cells::{is_text, is_textual, text_at};
 use crate::error::InputError;
 use crate::store::InputInfo;
+
+/// Which columns of the input to read besides nothing else.
+#[derive(Debug, Clone, Default)]
+pub struct InputColumns {
+    pub smiles: String,
+    pub id: Option<String>,
+    /// Columns copied (as text) into each product's provenance and export.
+    pub carry: Vec<String>,
+}
 
 /// An input file, opened and checked.
 pub struct InputFile {
     path: PathBuf,
     info: InputInfo,
-    smiles_idx: usize,
-    id_idx: Option<usize>,
+    roots: Vec<usize>,
 }
 
 impl InputFile {
-    /// Opens `path`, checks it is a complete Parquet file with a string `smiles_column` (and
-    /// `id_column` if given), and fingerprints it.
-    pub fn open(path: &Path, smiles_column: &str, id_column: Option<&str>) -> Result<Self, InputError> {
+    /// Opens `path`, checks it is a complete, non-empty Parquet file with a string SMILES
+    /// column and the other requested columns (of types that can be rendered as text), and
+    /// fingerprints it.
+    pub fn open(path: &Path, cols: &InputColumns) -> Result<Self, InputError> {
         let parquet_err = |reason: String| InputError::Parquet { path: path.into(), reason };
         let file = File::open(path).map_err(|source| InputError::Open { path: path.into(), source })?;
         let size = file.metadata().map_err(|source| InputError::Open { path: path.into(), source })?.len();
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(e.to_string()))?;
         let schema = builder.schema().clone();
         let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-        let find = |name: &str| {
-            schema.index_of(name).map_err(|_| InputError::MissingColumn {
-                path: path.into(),
-                column: name.to_owned(),
-                available: schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
-            })
-        };
-        let smiles_idx = find(smiles_column)?;
-        let dt = schema.field(smiles_idx).data_type();
-        if !matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
-            return Err(InputError::ColumnType {
-                path: path.into(),
-                column: smiles_column.into(),
-                found: dt.to_string(),
-            });
-        }
-        let id_idx = id_column.map(find).transpose()?;
-        if let Some(i) = id_idx {
-            let dt = schema.field(i).data_type();
-            if !matches!(
-                dt,
-                DataType::Utf8
-                    | DataType::LargeUtf8
-                    | DataType::Utf8View
-                    | DataType::Int32
-                    | DataType::Int64
-                    | DataType::UInt32
-                    | DataType::UInt64
-            ) {
+        let smiles_idx = find(path, &schema, &cols.smiles, is_text)?;
+        let mut roots = vec![smiles_idx];
+        for name in cols.id.iter().chain(&cols.carry) {
+            if name == &cols.smiles {
                 return Err(InputError::ColumnType {
                     path: path.into(),
-                    column: schema.field(i).name().clone(),
-                    found: dt.to_string(),
+                    column: name.clone(),
+                    found: "the SMILES column itself".into(),
                 });
             }
+            roots.push(find(path, &schema, name, is_textual)?);
         }
+        roots.sort_unstable();
+        roots.dedup();
         if rows == 0 {
             return Err(InputError::Empty { path: path.into() });
         }
@@ -79,10 +65,11 @@ impl InputFile {
             size,
             rows,
             footer_hash,
-            smiles_column: smiles_column.to_owned(),
-            id_column: id_column.map(str::to_owned),
+            smiles_column: cols.smiles.clone(),
+            id_column: cols.id.clone(),
+            carry_columns: cols.carry.clone(),
         };
-        Ok(Self { path: path.into(), info, smiles_idx, id_idx })
+        Ok(Self { path: path.into(), info, roots })
     }
 
     pub fn info(&self) -> &InputInfo {
@@ -94,8 +81,7 @@ impl InputFile {
         let parquet_err = |reason: String| InputError::Parquet { path: self.path.clone(), reason };
         let file = File::open(&self.path).map_err(|source| InputError::Open { path: self.path.clone(), source })?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(e.to_string()))?;
-        let roots: Vec<usize> = std::iter::once(self.smiles_idx).chain(self.id_idx).collect();
-        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        let mask = ProjectionMask::roots(builder.parquet_schema(), self.roots.iter().copied());
         let builder = match limit {
             Some(n) => builder.with_limit(usize::try_from(n).unwrap_or(usize::MAX)),
             None => builder,
@@ -106,14 +92,21 @@ impl InputFile {
             .with_offset(usize::try_from(offset).unwrap_or(usize::MAX))
             .build()
             .map_err(|e| parquet_err(e.to_string()))?;
-        Ok(Batches {
-            reader,
-            path: self.path.clone(),
-            smiles_column: self.info.smiles_column.clone(),
-            id_column: self.info.id_column.clone(),
-            next_row: offset,
-        })
+        Ok(Batches { reader, path: self.path.clone(), info: self.info.clone(), next_row: offset })
     }
+}
+
+fn find(path: &Path, schema: &Schema, name: &str, ok: fn(&DataType) -> bool) -> Result<usize, InputError> {
+    let idx = schema.index_of(name).map_err(|_| InputError::MissingColumn {
+        path: path.into(),
+        column: name.to_owned(),
+        available: schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
+    })?;
+    let dt = schema.field(idx).data_type();
+    if !ok(dt) {
+        return Err(InputError::ColumnType { path: path.into(), column: name.to_owned(), found: dt.to_string() });
+    }
+    Ok(idx)
 }
 
 /// xxh3 of the Parquet footer (metadata + length + magic).
@@ -131,11 +124,12 @@ fn footer_hash(path: &Path) -> std::io::Result<u64> {
     Ok(xxhash_rust::xxh3::xxh3_64(&footer))
 }
 
-/// A batch of input rows: their first row number, SMILES and optional ids.
+/// A batch of input rows: their first row number, SMILES, optional ids and carried columns.
 pub struct InputBatch {
     pub first_row: u64,
     pub smiles: ArrayRef,
     pub ids: Option<ArrayRef>,
+    pub carried: Vec<ArrayRef>,
 }
 
 impl InputBatch {
@@ -149,34 +143,17 @@ impl InputBatch {
 
     /// SMILES of row `i` of the batch (None when null).
     pub fn smiles(&self, i: usize) -> Option<&str> {
-        string_at(&self.smiles, i)
+        super::cells::str_at(&self.smiles, i)
     }
 
     /// Id of row `i` as text (None when there is no id column or the cell is null).
     pub fn id(&self, i: usize) -> Option<String> {
-        let a = self.ids.as_ref()?;
-        if a.is_null(i) {
-            return None;
-        }
-        match a.data_type() {
-            DataType::Int32 => Some(a.as_primitive::<Int32Type>().value(i).to_string()),
-            DataType::Int64 => Some(a.as_primitive::<Int64Type>().value(i).to_string()),
-            DataType::UInt32 => Some(a.as_primitive::<UInt32Type>().value(i).to_string()),
-            DataType::UInt64 => Some(a.as_primitive::<UInt64Type>().value(i).to_string()),
-            _ => string_at(a, i).map(str::to_owned),
-        }
+        text_at(self.ids.as_ref()?, i)
     }
-}
 
-fn string_at(a: &ArrayRef, i: usize) -> Option<&str> {
-    if a.is_null(i) {
-        return None;
-    }
-    match a.data_type() {
-        DataType::Utf8 => Some(a.as_string::<i32>().value(i)),
-        DataType::LargeUtf8 => Some(a.as_string::<i64>().value(i)),
-        DataType::Utf8View => Some(a.as_string_view().value(i)),
-        _ => None,
+    /// Carried cells of row `i`, as text, in `carry_columns` order.
+    pub fn carried(&self, i: usize) -> Vec<Option<String>> {
+        self.carried.iter().map(|a| text_at(a, i)).collect()
     }
 }
 
@@ -184,21 +161,12 @@ fn string_at(a: &ArrayRef, i: usize) -> Option<&str> {
 pub struct Batches {
     reader: ParquetRecordBatchReader,
     path: PathBuf,
-    smiles_column: String,
-    id_column: Option<String>,
+    info: InputInfo,
     next_row: u64,
 }
 
-impl Iterator for Batches {
-    type Item = Result<InputBatch, InputError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let batch: RecordBatch = match self.reader.next()? {
-            Ok(b) => b,
-            Err(e) => return Some(Err(InputError::Parquet { path: self.path.clone(), reason: e.to_string() })),
-        };
-        let first_row = self.next_row;
-        self.next_row += batch.num_rows() as u64;
+impl Batches {
+    fn split(&self, batch: &RecordBatch) -> Result<InputBatch, InputError> {
         // Projected columns come back in file order, so look them up by name.
         let column = |name: &str| {
             batch.column_by_name(name).cloned().ok_or_else(|| InputError::Parquet {
@@ -206,14 +174,25 @@ impl Iterator for Batches {
                 reason: format!("column {name:?} missing from a record batch"),
             })
         };
-        let smiles = match column(&self.smiles_column) {
-            Ok(c) => c,
-            Err(e) => return Some(Err(e)),
+        Ok(InputBatch {
+            first_row: self.next_row,
+            smiles: column(&self.info.smiles_column)?,
+            ids: self.info.id_column.as_deref().map(column).transpose()?,
+            carried: self.info.carry_columns.iter().map(|c| column(c)).collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+impl Iterator for Batches {
+    type Item = Result<InputBatch, InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = match self.reader.next()? {
+            Ok(b) => b,
+            Err(e) => return Some(Err(InputError::Parquet { path: self.path.clone(), reason: e.to_string() })),
         };
-        let ids = match self.id_column.as_deref().map(column).transpose() {
-            Ok(c) => c,
-            Err(e) => return Some(Err(e)),
-        };
-        Some(Ok(InputBatch { first_row, smiles, ids }))
+        let out = self.split(&batch);
+        self.next_row += batch.num_rows() as u64;
+        Some(out)
     }
 }

@@ -51,6 +51,7 @@ mod tests {
             site_atoms: vec![1, 0],
             occurrences: 3,
             props: Some(Props { mw: 108.1, tpsa: 9.2, hbd: 0, hba: 1, clogp: 1.7, rotb: 1 }),
+            carried: vec![Some("2".into()), None],
         }
     }
 

@@ -37,6 +37,8 @@ pub struct ProductRecord {
     /// Number of (parent, site) pairs that produced this product, over the whole input.
     pub occurrences: u64,
     pub props: Option<Props>,
+    /// The parent row's values of the job's carried input columns, as text.
+    pub carried: Vec<Option<String>>,
 }
 
 /// An input row that produced nothing, and why.
@@ -60,6 +62,8 @@ pub struct InputInfo {
     pub footer_hash: u64,
     pub smiles_column: String,
     pub id_column: Option<String>,
+    /// Input columns carried into product records (`ProductRecord::carried`).
+    pub carry_columns: Vec<String>,
 }
 
 /// The rule a job applies.
