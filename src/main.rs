@@ -1,13 +1,18 @@
 //! `xfstore` command line: argument parsing and printing only; the library does the work.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use xfstore::export::{export, write_rejects, ExportOptions};
 use xfstore::ingest::{input_key, IngestOptions, IngestPlan, IngestReport};
-use xfstore::query::{lookup, select_jobs, status, to_json_line, to_text};
+use xfstore::query::{
+    lookup_query, lookup_stream, parse_query_line, select_jobs, status, to_json_line, to_text, Query, QueryOutcome,
+};
 use xfstore::rules::RuleSet;
 use xfstore::store::{Durability, Store, StoreOptions, DEFAULT_STORE_DIR};
 
@@ -93,8 +98,11 @@ enum Command {
         #[command(flatten)]
         store: StoreArg,
         /// SMILES to look up.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "file")]
         smiles: Vec<String>,
+        /// Query file: one SMILES per line, optionally followed by an id ("-" = stdin).
+        #[arg(long)]
+        file: Option<PathBuf>,
         #[arg(long)]
         rule: Option<String>,
         #[arg(long)]
@@ -102,6 +110,12 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Look queries up one after another on one thread (default for a file: parallel).
+        #[arg(long)]
+        sequential: bool,
+        /// Print lookups/s (and p50/p99 latency when sequential) on stderr.
+        #[arg(long)]
+        timing: bool,
     },
     /// List the store's jobs with their progress and counters.
     Status {
@@ -198,18 +212,45 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Query { store, smiles, rule, job, json } => {
+        Command::Query { store, smiles, file, rule, job, json, sequential, timing } => {
             let db = Store::open_read_only(&store.store)?;
             let jobs = select_jobs(&db, job.as_deref(), rule.as_deref())?;
+            let mut queries: Vec<Query> = smiles.into_iter().map(|s| Query { smiles: s, id: None }).collect();
             let mut all_found = true;
-            for q in &smiles {
-                let outcome = lookup(&db, &jobs, q)?;
-                all_found &= outcome.is_found();
+            let mut print = |o: &QueryOutcome| {
+                all_found &= o.is_found();
                 if json {
-                    println!("{}", to_json_line(&outcome));
+                    println!("{}", to_json_line(o));
                 } else {
-                    print!("{}", to_text(&outcome));
+                    print!("{}", to_text(o));
                 }
+            };
+            let started = Instant::now();
+            let mut latencies = Vec::new();
+            let mut n = 0u64;
+            if let Some(path) = &file {
+                let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+                    Box::new(std::io::stdin().lock())
+                } else {
+                    Box::new(BufReader::new(File::open(path).with_context(|| format!("opening {}", path.display()))?))
+                };
+                if sequential {
+                    for line in reader.lines() {
+                        queries.extend(parse_query_line(&line?));
+                    }
+                } else {
+                    n += lookup_stream(&db, &jobs, reader, true, |o| print(&o))?;
+                }
+            }
+            for q in &queries {
+                let t = Instant::now();
+                let o = lookup_query(&db, &jobs, q)?;
+                latencies.push(t.elapsed());
+                print(&o);
+                n += 1;
+            }
+            if timing {
+                report_timing(n, started.elapsed(), &mut latencies);
             }
             Ok(if all_found { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
@@ -261,4 +302,15 @@ fn print_ingest(r: &IngestReport) {
     if r.rejected.len() > 5 {
         eprintln!("  ... {} more rejected rows", r.rejected.len() - 5);
     }
+}
+
+fn report_timing(n: u64, total: Duration, latencies: &mut [Duration]) {
+    let secs = total.as_secs_f64().max(1e-9);
+    eprint!("timing: {n} lookups in {secs:.3} s = {:.0} lookups/s", n as f64 / secs);
+    if !latencies.is_empty() {
+        latencies.sort_unstable();
+        let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+        eprint!(", latency p50 {:.1} us, p99 {:.1} us", at(0.50).as_secs_f64() * 1e6, at(0.99).as_secs_f64() * 1e6);
+    }
+    eprintln!();
 }

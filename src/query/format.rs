@@ -13,13 +13,13 @@ pub fn to_json_line(o: &QueryOutcome) -> String {
 pub fn to_text(o: &QueryOutcome) -> String {
     let mut s = String::new();
     match o {
-        QueryOutcome::Invalid { query, error } => {
+        QueryOutcome::Invalid { query, error, .. } => {
             let _ = writeln!(s, "{query}: invalid query: {error}");
         }
-        QueryOutcome::NotFound { query, canonical } => {
+        QueryOutcome::NotFound { query, canonical, .. } => {
             let _ = writeln!(s, "{query}: not found (canonical {canonical})");
         }
-        QueryOutcome::Found { query, canonical, hits } => {
+        QueryOutcome::Found { query, canonical, hits, .. } => {
             let _ = writeln!(s, "{query}: found in {} job(s) (canonical {canonical})", hits.len());
             for h in hits {
                 let r = &h.record;

@@ -1,10 +1,43 @@
-//! Reads for users: `xfstore query` (look products up by any SMILES spelling (canonicalized with the same RDKit
-//! settings as ingest) across the selected jobs) and `xfstore status` (`status.rs`).
+//! Reads for users: `xfstore query` looks products up by any SMILES spelling (canonicalized with
+//! the same RDKit settings as ingest) across the selected jobs, one at a time or as a streamed
+//! batch (`batch.rs`); `xfstore status` (`status.rs`).
+//!
+//! Embedding the store in another Rust program:
+//!
+//! ```
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("store");
+//! # let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.parquet");
+//! # {
+//! #     let rules = xfstore::rules::RuleSet::builtin().unwrap();
+//! #     let store = xfstore::store::Store::open(&path, &Default::default()).unwrap();
+//! #     let mut opts = xfstore::ingest::IngestOptions::new(sample, vec!["FG_PHENOL_OH__OH__TO__OMe".into()]);
+//! #     opts.with_props = false;
+//! #     xfstore::ingest::ingest(&store, &rules, &opts).unwrap();
+//! # }
+//! use xfstore::query::QueryOutcome;
+//! use xfstore::store::Store;
+//!
+//! let store = Store::open_read_only(&path)?; // works while another process ingests
+//! // anisole, written in Kekulé form: canonicalized before the lookup
+//! match store.lookup("C1=CC=C(OC)C=C1")? {
+//!     QueryOutcome::Found { canonical, hits, .. } => {
+//!         assert_eq!(canonical, "COc1ccccc1");
+//!         assert_eq!(hits[0].record.parent_smiles, "C1=CC=C(C=C1)O"); // phenol, row 8
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! assert!(!store.lookup("CCCC")?.is_found());
+//! # Ok::<(), xfstore::Error>(())
+//! ```
 
+mod batch;
 mod format;
 mod status;
 
 use serde::Serialize;
+
+pub use batch::{lookup_query, lookup_stream, parse_query_line, Query};
 
 pub use format::{to_json_line, to_text};
 pub use status::{status, JobStatus, RunState, StoreStatus};
@@ -27,14 +60,46 @@ pub struct Hit {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum QueryOutcome {
-    Found { query: String, canonical: String, hits: Vec<Hit> },
-    NotFound { query: String, canonical: String },
-    Invalid { query: String, error: String },
+    Found {
+        query: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        canonical: String,
+        hits: Vec<Hit>,
+    },
+    NotFound {
+        query: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        canonical: String,
+    },
+    Invalid {
+        query: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        error: String,
+    },
 }
 
 impl QueryOutcome {
     pub fn is_found(&self) -> bool {
         matches!(self, QueryOutcome::Found { .. })
+    }
+
+    fn with_id(mut self, new_id: Option<String>) -> Self {
+        match &mut self {
+            QueryOutcome::Found { id, .. } | QueryOutcome::NotFound { id, .. } | QueryOutcome::Invalid { id, .. } => {
+                *id = new_id
+            }
+        }
+        self
+    }
+}
+
+impl Store {
+    /// Looks a SMILES (any spelling) up in every job of the store.
+    pub fn lookup(&self, smiles: &str) -> Result<QueryOutcome> {
+        lookup(self, &self.jobs()?, smiles)
     }
 }
 
@@ -58,7 +123,7 @@ pub fn select_jobs(store: &Store, job: Option<&str>, rule: Option<&str>) -> Resu
 pub fn lookup(store: &Store, jobs: &[JobMeta], query: &str) -> Result<QueryOutcome> {
     let canonical = match canonicalize(query) {
         Ok(c) => c,
-        Err(e) => return Ok(QueryOutcome::Invalid { query: query.to_owned(), error: e.to_string() }),
+        Err(e) => return Ok(QueryOutcome::Invalid { query: query.to_owned(), id: None, error: e.to_string() }),
     };
     let mut hits = Vec::new();
     for job in jobs {
@@ -67,8 +132,8 @@ pub fn lookup(store: &Store, jobs: &[JobMeta], query: &str) -> Result<QueryOutco
         }
     }
     Ok(if hits.is_empty() {
-        QueryOutcome::NotFound { query: query.to_owned(), canonical }
+        QueryOutcome::NotFound { query: query.to_owned(), id: None, canonical }
     } else {
-        QueryOutcome::Found { query: query.to_owned(), canonical, hits }
+        QueryOutcome::Found { query: query.to_owned(), id: None, canonical, hits }
     })
 }

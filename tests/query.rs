@@ -1,0 +1,75 @@
+//! Query: single and batch lookups by any SMILES spelling, found / not found / unparsable,
+//! order and ids preserved, parallel and sequential agree.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn batch_queries_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let s = store.to_str().unwrap();
+    let sample = sample();
+    run_ok(&[
+        "ingest",
+        "--store",
+        s,
+        "--input",
+        sample.to_str().unwrap(),
+        "--rule",
+        OME,
+        "--rule",
+        COOME,
+        "--no-props",
+    ]);
+
+    // every exported product, in a non-canonical spelling where RDKit offers one, plus misses
+    let export = dir.path().join("e.parquet");
+    run_ok(&["export", "--store", s, "--rule", COOME, "--output", export.to_str().unwrap()]);
+    let products: Vec<String> = read_export(&export).into_keys().collect();
+    let mut file = String::from("# queries\n\nC1=CC=C(OC)C=C1 anisole\nCCCCCCCCCCCCCCCCCC miss\nC1CC( bad\n");
+    for (i, p) in products.iter().enumerate() {
+        file.push_str(&format!("{p}\tP{i}\n"));
+    }
+    let qfile = dir.path().join("q.smi");
+    std::fs::write(&qfile, &file).unwrap();
+
+    let parallel = run(&["query", "--store", s, "--json", "--file", qfile.to_str().unwrap()]);
+    assert_eq!(parallel.status.code(), Some(1), "some queries are not found");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&parallel.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3 + products.len());
+    assert_eq!((lines[0]["status"].as_str(), lines[0]["id"].as_str()), (Some("found"), Some("anisole")));
+    assert_eq!(lines[0]["hits"][0]["rule"], OME);
+    assert_eq!((lines[1]["status"].as_str(), lines[1]["id"].as_str()), (Some("not_found"), Some("miss")));
+    assert_eq!((lines[2]["status"].as_str(), lines[2]["id"].as_str()), (Some("invalid"), Some("bad")));
+    for (i, l) in lines[3..].iter().enumerate() {
+        assert_eq!(l["status"], "found", "{l}");
+        assert_eq!(l["id"], format!("P{i}"), "order is preserved");
+        assert_eq!(l["canonical"], products[i]);
+    }
+
+    let sequential =
+        run(&["query", "--store", s, "--json", "--sequential", "--timing", "--file", qfile.to_str().unwrap()]);
+    let same = sequential.stdout == parallel.stdout;
+    assert!(same, "sequential and parallel outputs differ");
+    let err = String::from_utf8_lossy(&sequential.stderr);
+    assert!(err.contains("lookups/s") && err.contains("p99"), "{err}");
+
+    // restricted to one rule: the anisole is not an ester product
+    let only = run(&["query", "--store", s, "--rule", COOME, "C1=CC=C(OC)C=C1"]);
+    assert_eq!(only.status.code(), Some(1));
+    // stdin
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xfstore"))
+        .args(["query", "--store", s, "--file", "-", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"COc1ccccc1\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"status\":\"found\""));
+}
