@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use xfstore::export::{export, write_rejects, ExportOptions};
 use xfstore::ingest::{input_key, IngestOptions, IngestPlan, IngestReport};
 use xfstore::query::{
-    lookup_query, lookup_stream, parse_query_line, select_jobs, status, to_json_line, to_text, Query, QueryOutcome,
+    lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, to_json_line, to_text,
+    Query, QueryOutcome,
 };
 use xfstore::rules::RuleSet;
 use xfstore::store::{Durability, Store, StoreOptions, DEFAULT_STORE_DIR};
@@ -110,6 +111,9 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Treat each SMILES as a PARENT and list the products made from it.
+        #[arg(long, conflicts_with = "file")]
+        parent: bool,
         /// Look queries up one after another on one thread (default for a file: parallel).
         #[arg(long)]
         sequential: bool,
@@ -212,7 +216,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Query { store, smiles, file, rule, job, json, sequential, timing } => {
+        Command::Query { store, smiles, file, rule, job, json, parent, sequential, timing } => {
             let db = Store::open_read_only(&store.store)?;
             let jobs = select_jobs(&db, job.as_deref(), rule.as_deref())?;
             let mut queries: Vec<Query> = smiles.into_iter().map(|s| Query { smiles: s, id: None }).collect();
@@ -225,6 +229,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     print!("{}", to_text(o));
                 }
             };
+            if parent {
+                for q in &queries {
+                    print(&products_of_parent(&db, &jobs, &q.smiles)?);
+                }
+                return Ok(if all_found { ExitCode::SUCCESS } else { ExitCode::from(1) });
+            }
             let started = Instant::now();
             let mut latencies = Vec::new();
             let mut n = 0u64;

@@ -73,3 +73,60 @@ fn batch_queries_from_a_file() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"status\":\"found\""));
 }
+
+#[test]
+fn products_of_a_parent_match_the_transform() {
+    use std::collections::BTreeSet;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let s = store.to_str().unwrap();
+    let sample = sample();
+    run_ok(&[
+        "ingest",
+        "--store",
+        s,
+        "--input",
+        sample.to_str().unwrap(),
+        "--rule",
+        OME,
+        "--rule",
+        COOME,
+        "--no-props",
+    ]);
+    let rules = xfstore::rules::RuleSet::builtin().unwrap();
+    let chosen = [rules.get(OME).unwrap(), rules.get(COOME).unwrap()];
+    let file = std::fs::File::open(&sample).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let mut parents = Vec::new();
+    for b in reader {
+        use arrow_array::cast::AsArray;
+        let b = b.unwrap();
+        parents.extend(b.column_by_name("smiles").unwrap().as_string::<i32>().iter().flatten().map(str::to_owned));
+    }
+    let (mut found, mut empty) = (0, 0);
+    for parent in parents.iter().step_by(97) {
+        let expected: BTreeSet<String> = xfstore::transform::transform(Some(parent), &chosen, false)
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| match o {
+                xfstore::chem::SiteOutcome::Product { smiles, .. } => Some(smiles),
+                _ => None,
+            })
+            .collect();
+        let out = run(&["query", "--store", s, "--json", "--parent", parent]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let got: BTreeSet<String> = v["hits"]
+            .as_array()
+            .map(|h| h.iter().map(|x| x["smiles"].as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        assert_eq!(got, expected, "parent {parent}");
+        if expected.is_empty() {
+            assert_eq!((out.status.code(), v["status"].as_str()), (Some(1), Some("not_found")));
+            empty += 1;
+        } else {
+            found += 1;
+        }
+    }
+    assert!(found >= 10 && empty >= 5, "the sample of parents covers both cases ({found}/{empty})");
+}

@@ -9,13 +9,15 @@ use super::reader::InputBatch;
 use crate::chem::SiteOutcome;
 use crate::rules::Rule;
 use crate::store::{Counters, ProductRecord};
-use crate::transform::{transform, Reject, RowOutcome};
+use crate::transform::{transform_row, Reject, Transformed};
 
 /// What a batch adds to one job.
 #[derive(Default)]
 pub struct JobDelta {
     pub counters: Counters,
     pub products: Vec<(String, ProductRecord)>,
+    /// (canonical parent, product) pairs for the parent index, one per distinct pair of a row.
+    pub parent_links: Vec<(String, String)>,
 }
 
 /// A rejected input row, for the run's rejects report.
@@ -38,9 +40,18 @@ pub struct PreparedBatch {
 
 /// Transforms `batch` for every job. Rows before a job's `offsets[j]` are already committed
 /// for that job and are not counted again.
-pub fn prepare(batch: &InputBatch, rules: &[&Rule], offsets: &[u64], with_props: bool) -> PreparedBatch {
-    let outcomes: Vec<RowOutcome> =
-        (0..batch.len()).into_par_iter().map(|i| transform(batch.smiles(i), rules, with_props)).collect();
+/// `index_parents` also records (canonical parent, product) links.
+pub fn prepare(
+    batch: &InputBatch,
+    rules: &[&Rule],
+    offsets: &[u64],
+    with_props: bool,
+    index_parents: bool,
+) -> PreparedBatch {
+    let outcomes: Vec<Result<Transformed, Reject>> = (0..batch.len())
+        .into_par_iter()
+        .map(|i| transform_row(batch.smiles(i), rules, with_props, index_parents))
+        .collect();
     let jobs = (0..rules.len()).map(|j| fold_job(batch, &outcomes, j, offsets[j])).collect();
     let rejected = outcomes
         .iter()
@@ -57,7 +68,7 @@ pub fn prepare(batch: &InputBatch, rules: &[&Rule], offsets: &[u64], with_props:
     PreparedBatch { end_row: batch.first_row + batch.len() as u64, jobs, rejected }
 }
 
-fn fold_job(batch: &InputBatch, outcomes: &[RowOutcome], job: usize, offset: u64) -> JobDelta {
+fn fold_job(batch: &InputBatch, outcomes: &[Result<Transformed, Reject>], job: usize, offset: u64) -> JobDelta {
     let mut delta = JobDelta::default();
     let mut index: HashMap<String, usize> = HashMap::new();
     for (i, outcome) in outcomes.iter().enumerate() {
@@ -72,8 +83,11 @@ fn fold_job(batch: &InputBatch, outcomes: &[RowOutcome], job: usize, offset: u64
                 *c.failed.entry(reject.key().to_owned()).or_default() += 1;
                 continue;
             }
-            Ok(per_rule) => &per_rule[job],
+            Ok(t) => t,
         };
+        let sites = &sites.per_rule[job];
+        let parent = outcome.as_ref().ok().and_then(|t| t.canonical_parent.as_ref());
+        let links_from = delta.parent_links.len();
         if sites.is_empty() {
             c.no_site += 1;
         }
@@ -82,6 +96,11 @@ fn fold_job(batch: &InputBatch, outcomes: &[RowOutcome], job: usize, offset: u64
                 SiteOutcome::SanitizeFailed { .. } => delta.counters.product_failed += 1,
                 SiteOutcome::Product { smiles, site_atoms, props } => {
                     delta.counters.site_products += 1;
+                    if let Some(p) = parent {
+                        if !delta.parent_links[links_from..].iter().any(|(_, q)| q == smiles) {
+                            delta.parent_links.push((p.clone(), smiles.clone()));
+                        }
+                    }
                     match index.get(smiles) {
                         Some(&k) => delta.products[k].1.occurrences += 1,
                         None => {

@@ -44,6 +44,7 @@ pub(super) fn prepare_job(store: &Store, input: &InputFile, rule: &Rule, restart
             store.drop_rejects(&existing.input_key)?;
         } else {
             check_same(&existing, input, rule)?;
+            store.register_job(&existing)?; // creates column families added by newer versions
             return Ok(existing);
         }
     }

@@ -40,6 +40,9 @@ pub struct IngestOptions {
     pub batch_rows: usize,
     /// Compute MW, TPSA, HBD, HBA, cLogP, RotB for each product.
     pub with_props: bool,
+    /// Maintain the parent -> products index (`query --parent`); costs one canonicalization
+    /// per input row.
+    pub index_parents: bool,
     /// Drop existing jobs of this input x rules and start afresh.
     pub restart: bool,
     /// Stop after this many input rows in this run (the job stays resumable).
@@ -58,6 +61,7 @@ impl IngestOptions {
             carry_columns: vec![],
             batch_rows: 1024,
             with_props: true,
+            index_parents: true,
             restart: false,
             max_rows: None,
             progress: false,
@@ -168,7 +172,7 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
                         if meta.offset >= rows_total {
                             meta.state = JobState::Complete;
                         }
-                        batch_jobs.push(JobBatch { meta, products: delta.products });
+                        batch_jobs.push(JobBatch { meta, products: delta.products, parent_links: delta.parent_links });
                     }
                     let reject_rows = prepared
                         .rejected
@@ -194,7 +198,7 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
             let feed = || -> Result<()> {
                 for batch in batches {
                     let batch = batch?;
-                    let prepared = prepare(&batch, rules, &offsets, opts.with_props);
+                    let prepared = prepare(&batch, rules, &offsets, opts.with_props, opts.index_parents);
                     if tx.send(prepared).is_err() {
                         break; // writer failed; its error is reported below
                     }

@@ -23,6 +23,7 @@ pub fn to_text(o: &QueryOutcome) -> String {
             let _ = writeln!(s, "{query}: found in {} job(s) (canonical {canonical})", hits.len());
             for h in hits {
                 let r = &h.record;
+                let _ = writeln!(s, "  product    {}", h.smiles);
                 let _ = writeln!(s, "  job        {}", h.job);
                 let _ = writeln!(s, "  rule       {} ({})", h.rule, h.label);
                 let _ = writeln!(

@@ -49,6 +49,8 @@ use crate::store::{JobMeta, ProductRecord, Store};
 /// One stored product matching a query, in one job.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hit {
+    /// Canonical SMILES of the product.
+    pub smiles: String,
     pub job: String,
     pub rule: String,
     pub label: String,
@@ -119,6 +121,31 @@ pub fn select_jobs(store: &Store, job: Option<&str>, rule: Option<&str>) -> Resu
     Ok(picked)
 }
 
+fn hit(job: &JobMeta, smiles: String, record: ProductRecord) -> Hit {
+    Hit { smiles, job: job.id.clone(), rule: job.rule.name.clone(), label: job.rule.label.clone(), record }
+}
+
+/// Lists the products made from a parent (any spelling), via the parent index of `jobs`.
+pub fn products_of_parent(store: &Store, jobs: &[JobMeta], parent: &str) -> Result<QueryOutcome> {
+    let canonical = match canonicalize(parent) {
+        Ok(c) => c,
+        Err(e) => return Ok(QueryOutcome::Invalid { query: parent.to_owned(), id: None, error: e.to_string() }),
+    };
+    let mut hits = Vec::new();
+    for job in jobs {
+        for product in store.products_of_parent(&job.id, &canonical)? {
+            if let Some(record) = store.product(&job.id, &product)? {
+                hits.push(hit(job, product, record));
+            }
+        }
+    }
+    Ok(if hits.is_empty() {
+        QueryOutcome::NotFound { query: parent.to_owned(), id: None, canonical }
+    } else {
+        QueryOutcome::Found { query: parent.to_owned(), id: None, canonical, hits }
+    })
+}
+
 /// Looks one SMILES up in `jobs`.
 pub fn lookup(store: &Store, jobs: &[JobMeta], query: &str) -> Result<QueryOutcome> {
     let canonical = match canonicalize(query) {
@@ -128,7 +155,7 @@ pub fn lookup(store: &Store, jobs: &[JobMeta], query: &str) -> Result<QueryOutco
     let mut hits = Vec::new();
     for job in jobs {
         if let Some(record) = store.product(&job.id, &canonical)? {
-            hits.push(Hit { job: job.id.clone(), rule: job.rule.name.clone(), label: job.rule.label.clone(), record });
+            hits.push(hit(job, canonical.clone(), record));
         }
     }
     Ok(if hits.is_empty() {

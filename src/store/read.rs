@@ -6,7 +6,7 @@ use rocksdb::{BoundColumnFamily, DBIteratorWithThreadMode, IteratorMode, ReadOpt
 
 use super::codec::decode;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
-use super::schema::{job_key, products_cf, rejects_cf, KEY_JOB_PREFIX};
+use super::schema::{job_key, parent_link_key, parents_cf, products_cf, rejects_cf, KEY_JOB_PREFIX};
 use super::{Db, Store};
 use crate::error::StoreError;
 
@@ -62,6 +62,28 @@ impl Store {
         opts.fill_cache(false);
         opts.set_readahead_size(4 << 20);
         RawScan { iter: self.db.iterator_cf_opt(cf, opts, IteratorMode::Start), store: self }
+    }
+
+    /// Canonical SMILES of the products `job` made from the parent with this canonical SMILES,
+    /// in key order (the parent index).
+    pub fn products_of_parent(&self, job: &str, canonical_parent: &str) -> Result<Vec<String>, StoreError> {
+        let cf = self.parents_cf(job)?;
+        let prefix = parent_link_key(canonical_parent, "");
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(&cf, IteratorMode::From(&prefix, rocksdb::Direction::Forward));
+        for item in iter {
+            let (k, _) = item.map_err(|e| self.db_err("scan parent index", e))?;
+            let Some(product) = k.strip_prefix(prefix.as_slice()) else { break };
+            out.push(String::from_utf8_lossy(product).into_owned());
+        }
+        Ok(out)
+    }
+
+    pub(super) fn parents_cf(&self, job: &str) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
+        self.db.cf_handle(&parents_cf(job)).ok_or_else(|| StoreError::UnknownJob {
+            job: format!("parent index of {job}"),
+            known: "see `xfstore status`".into(),
+        })
     }
 
     pub(super) fn rejects_cf(&self, input_key: &str) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {

@@ -7,6 +7,8 @@
 //!   "job/" + <job id>       -> codec(JobMeta)               (input, rule, offset, counters)
 //! CF "products/" + <job id>    (one per job = input x rule)
 //!   <canonical SMILES>      -> codec(ProductRecord)         (first provenance, occurrences)
+//! CF "parents/" + <job id>     (secondary index, same WriteBatch as the products)
+//!   <canonical parent> 0x00 <canonical product> -> empty
 //! CF "rejects/" + <input key>  (one per input; shared by the jobs of that input)
 //!   <row: u64 big-endian>   -> codec(RejectRecord)          (why the row produced nothing)
 //! ```
@@ -22,6 +24,9 @@ pub const CF_META: &str = "meta";
 /// Prefix of the per-job product column families.
 pub const CF_PRODUCTS_PREFIX: &str = "products/";
 
+/// Prefix of the per-job parent -> products index column families.
+pub const CF_PARENTS_PREFIX: &str = "parents/";
+
 /// Prefix of the per-input reject column families.
 pub const CF_REJECTS_PREFIX: &str = "rejects/";
 
@@ -32,6 +37,20 @@ pub const KEY_JOB_PREFIX: &[u8] = b"job/";
 /// Column family holding the products of `job`.
 pub fn products_cf(job: &str) -> String {
     format!("{CF_PRODUCTS_PREFIX}{job}")
+}
+
+/// Column family holding the parent index of `job`.
+pub fn parents_cf(job: &str) -> String {
+    format!("{CF_PARENTS_PREFIX}{job}")
+}
+
+/// Parent-index key: parent, a NUL separator (never in SMILES), product.
+pub fn parent_link_key(parent: &str, product: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(parent.len() + product.len() + 1);
+    k.extend_from_slice(parent.as_bytes());
+    k.push(0);
+    k.extend_from_slice(product.as_bytes());
+    k
 }
 
 /// Column family holding the rejected rows of an input.

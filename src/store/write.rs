@@ -10,7 +10,7 @@ use rocksdb::{WriteBatch, WriteOptions};
 use super::codec::{decode, encode};
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
-use super::schema::{job_key, products_cf, reject_key, rejects_cf};
+use super::schema::{job_key, parent_link_key, parents_cf, products_cf, reject_key, rejects_cf};
 use super::{OpenMode, Store};
 use crate::error::StoreError;
 
@@ -28,13 +28,15 @@ pub struct JobBatch<'a> {
     /// Products of the batch, already merged per key (occurrences summed, first provenance
     /// kept), in first-seen order.
     pub products: Vec<(String, ProductRecord)>,
+    /// (canonical parent, product) links for the parent index.
+    pub parent_links: Vec<(String, String)>,
 }
 
 impl Store {
     /// Creates the job's product column family if needed and records the job's metadata.
     pub fn register_job(&self, meta: &JobMeta) -> Result<(), StoreError> {
         self.ensure_writable()?;
-        for cf_name in [products_cf(&meta.id), rejects_cf(&meta.input_key)] {
+        for cf_name in [products_cf(&meta.id), parents_cf(&meta.id), rejects_cf(&meta.input_key)] {
             if self.db.cf_handle(&cf_name).is_none() {
                 self.db.create_cf(&cf_name, &self.cf_options).map_err(|e| self.db_err("create column family", e))?;
             }
@@ -73,6 +75,12 @@ impl Store {
                 batch.put_cf(&cf, key.as_bytes(), encode(&rec));
             }
             job.meta.counters.unique_products += new_keys;
+            if !job.parent_links.is_empty() {
+                let pcf = self.parents_cf(&job.meta.id)?;
+                for (parent, product) in job.parent_links.drain(..) {
+                    batch.put_cf(&pcf, parent_link_key(&parent, &product), []);
+                }
+            }
             batch.put_cf(&meta_cf, job_key(&job.meta.id), encode(&*job.meta));
         }
         let mut opts = WriteOptions::default();
@@ -83,9 +91,10 @@ impl Store {
     /// Deletes a job and its products (used by `ingest --restart`).
     pub fn drop_job(&self, job: &str) -> Result<(), StoreError> {
         self.ensure_writable()?;
-        let cf_name = products_cf(job);
-        if self.db.cf_handle(&cf_name).is_some() {
-            self.db.drop_cf(&cf_name).map_err(|e| self.db_err("drop job column family", e))?;
+        for cf_name in [products_cf(job), parents_cf(job)] {
+            if self.db.cf_handle(&cf_name).is_some() {
+                self.db.drop_cf(&cf_name).map_err(|e| self.db_err("drop job column family", e))?;
+            }
         }
         let meta_cf = self.meta_cf()?;
         self.db.delete_cf(&meta_cf, job_key(job)).map_err(|e| self.db_err("delete job", e))

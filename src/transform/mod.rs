@@ -42,18 +42,40 @@ impl Reject {
 /// of every matched site.
 pub type RowOutcome = Result<Vec<Vec<SiteOutcome>>, Reject>;
 
+/// A transformed row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transformed {
+    /// Canonical SMILES of the parent, when asked for (parent -> products index).
+    pub canonical_parent: Option<String>,
+    /// Per rule, the outcome of every matched site.
+    pub per_rule: Vec<Vec<SiteOutcome>>,
+}
+
 /// Transforms one input SMILES with each of `rules`.
 pub fn transform(smiles: Option<&str>, rules: &[&Rule], with_props: bool) -> RowOutcome {
+    transform_row(smiles, rules, with_props, false).map(|t| t.per_rule)
+}
+
+/// Transforms one input SMILES with each of `rules`, optionally canonicalizing the parent.
+pub fn transform_row(
+    smiles: Option<&str>,
+    rules: &[&Rule],
+    with_props: bool,
+    canonical_parent: bool,
+) -> Result<Transformed, Reject> {
     let smiles = smiles.ok_or(Reject::NullSmiles)?;
     let mol = Molecule::from_smiles(smiles).map_err(|e| match e {
         ChemError::Parse { reason, .. } => Reject::Parse(reason),
         ChemError::Sanitize { reason, .. } => Reject::Sanitize(reason),
         other => Reject::Rdkit(other.to_string()),
     })?;
-    rules
+    let canonical_parent =
+        if canonical_parent { Some(mol.to_smiles().map_err(|e| Reject::Rdkit(e.to_string()))?) } else { None };
+    let per_rule = rules
         .iter()
         .map(|rule| rule.reaction.run(&mol, rule.max_sites, with_props).map_err(|e| Reject::Rdkit(e.to_string())))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(Transformed { canonical_parent, per_rule })
 }
 
 #[cfg(test)]
