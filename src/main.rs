@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use xfstore::export::{export, write_rejects, ExportOptions};
+use xfstore::export::{export, verify, write_rejects, ExportOptions};
 use xfstore::ingest::{input_key, IngestOptions, IngestPlan, IngestReport};
 use xfstore::query::{
     lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, to_json_line, to_text,
@@ -120,6 +120,13 @@ enum Command {
         /// Print lookups/s (and p50/p99 latency when sequential) on stderr.
         #[arg(long)]
         timing: bool,
+    },
+    /// Validate an exported Parquet file (footer, schema, row count); non-zero exit if corrupt.
+    Verify {
+        file: PathBuf,
+        /// Also decode every row.
+        #[arg(long)]
+        full: bool,
     },
     /// List the store's jobs with their progress and counters.
     Status {
@@ -264,6 +271,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(if all_found { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Verify { file, full } => match verify(&file, full) {
+            Ok(r) => {
+                println!("{}: valid, {} rows in {} row group(s)", file.display(), r.rows, r.row_groups);
+                for (name, ty) in &r.columns {
+                    println!("  {name}: {ty}");
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("xfstore: {e}");
+                Ok(ExitCode::from(1))
+            }
+        },
         Command::Status { store, json } => {
             let db = Store::open_read_only(&store.store)?;
             let st = status(&db)?;

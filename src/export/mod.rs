@@ -95,6 +95,35 @@ pub fn validate_file(path: &Path) -> Result<u64, ExportError> {
     Ok(u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
 }
 
+/// What `xfstore verify` found in a file.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    pub rows: u64,
+    pub row_groups: usize,
+    pub columns: Vec<(String, String)>,
+}
+
+/// Validates an exported file: footer, schema, row count; with `full`, also decodes every row
+/// and checks the decoded count equals the footer's.
+pub fn verify(path: &Path, full: bool) -> Result<VerifyReport, ExportError> {
+    let rows = validate_file(path)?;
+    let invalid = |reason: String| ExportError::Validation { path: path.into(), reason };
+    let file = File::open(path).map_err(|source| ExportError::Io { path: path.into(), context: "open", source })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| invalid(e.to_string()))?;
+    let columns = builder.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().to_string())).collect();
+    let row_groups = builder.metadata().num_row_groups();
+    if full {
+        let mut seen = 0u64;
+        for batch in builder.build().map_err(|e| invalid(e.to_string()))? {
+            seen += batch.map_err(|e| invalid(format!("decoding rows: {e}")))?.num_rows() as u64;
+        }
+        if seen != rows {
+            return Err(invalid(format!("decoded {seen} rows, footer says {rows}")));
+        }
+    }
+    Ok(VerifyReport { rows, row_groups, columns })
+}
+
 fn validate(tmp: &Path, dest: &Path, rows: u64) -> Result<(), ExportError> {
     let found = validate_file(tmp).map_err(|e| ExportError::Validation { path: dest.into(), reason: e.to_string() })?;
     if found != rows {
