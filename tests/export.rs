@@ -9,20 +9,7 @@ use std::time::Duration;
 use common::*;
 
 fn store_with_sample(dir: &std::path::Path) -> String {
-    let store = dir.join("s");
-    let sample = sample();
-    let s = store.to_str().unwrap().to_owned();
-    run_ok(&[
-        "ingest",
-        "--store",
-        &s,
-        "--input",
-        sample.to_str().unwrap(),
-        "--rule",
-        "HALO_AROMATIC_CH__H__TO__Br",
-        "--no-props",
-    ]);
-    s
+    sample_store(dir, &["HALO_AROMATIC_CH__H__TO__Br"], &["--no-props"])
 }
 
 #[test]

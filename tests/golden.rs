@@ -16,16 +16,11 @@ fn all_rules() -> Vec<String> {
 #[test]
 fn products_equal_rdkit_python_reference() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("s");
-    let s = store.to_str().unwrap();
-    let sample = sample();
     let rules = all_rules();
     assert!(rules.len() >= 23, "the production rule set has 19 rules + 4 halogenations");
-    let mut args = vec!["ingest", "--store", s, "--input", sample.to_str().unwrap(), "--no-props"];
-    for r in &rules {
-        args.extend(["--rule", r.as_str()]);
-    }
-    run_ok(&args);
+    let names: Vec<&str> = rules.iter().map(String::as_str).collect();
+    let store = sample_store(dir.path(), &names, &["--no-props"]);
+    let s = store.as_str();
     let status = status_json(s);
     for rule in &rules {
         let export = dir.path().join(format!("{rule}.parquet"));

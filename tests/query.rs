@@ -8,21 +8,8 @@ use common::*;
 #[test]
 fn batch_queries_from_a_file() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("s");
-    let s = store.to_str().unwrap();
-    let sample = sample();
-    run_ok(&[
-        "ingest",
-        "--store",
-        s,
-        "--input",
-        sample.to_str().unwrap(),
-        "--rule",
-        OME,
-        "--rule",
-        COOME,
-        "--no-props",
-    ]);
+    let store = sample_store(dir.path(), &[OME, COOME], &["--no-props"]);
+    let s = store.as_str();
 
     // every exported product, in a non-canonical spelling where RDKit offers one, plus misses
     let export = dir.path().join("e.parquet");
@@ -78,21 +65,9 @@ fn batch_queries_from_a_file() {
 fn products_of_a_parent_match_the_transform() {
     use std::collections::BTreeSet;
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("s");
-    let s = store.to_str().unwrap();
+    let store = sample_store(dir.path(), &[OME, COOME], &["--no-props"]);
+    let s = store.as_str();
     let sample = sample();
-    run_ok(&[
-        "ingest",
-        "--store",
-        s,
-        "--input",
-        sample.to_str().unwrap(),
-        "--rule",
-        OME,
-        "--rule",
-        COOME,
-        "--no-props",
-    ]);
     let rules = xfstore::rules::RuleSet::builtin().unwrap();
     let chosen = [rules.get(OME).unwrap(), rules.get(COOME).unwrap()];
     let file = std::fs::File::open(&sample).unwrap();

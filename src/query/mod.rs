@@ -127,37 +127,39 @@ fn hit(job: &JobMeta, smiles: String, record: ProductRecord) -> Hit {
 
 /// Lists the products made from a parent (any spelling), via the parent index of `jobs`.
 pub fn products_of_parent(store: &Store, jobs: &[JobMeta], parent: &str) -> Result<QueryOutcome> {
-    let canonical = match canonicalize(parent) {
-        Ok(c) => c,
-        Err(e) => return Ok(QueryOutcome::Invalid { query: parent.to_owned(), id: None, error: e.to_string() }),
-    };
-    let mut hits = Vec::new();
-    for job in jobs {
-        for product in store.products_of_parent(&job.id, &canonical)? {
-            if let Some(record) = store.product(&job.id, &product)? {
-                hits.push(hit(job, product, record));
+    search(parent, |canonical, hits| {
+        for job in jobs {
+            for product in store.products_of_parent(&job.id, canonical)? {
+                if let Some(record) = store.product(&job.id, &product)? {
+                    hits.push(hit(job, product, record));
+                }
             }
         }
-    }
-    Ok(if hits.is_empty() {
-        QueryOutcome::NotFound { query: parent.to_owned(), id: None, canonical }
-    } else {
-        QueryOutcome::Found { query: parent.to_owned(), id: None, canonical, hits }
+        Ok(())
     })
 }
 
 /// Looks one SMILES up in `jobs`.
 pub fn lookup(store: &Store, jobs: &[JobMeta], query: &str) -> Result<QueryOutcome> {
+    search(query, |canonical, hits| {
+        for job in jobs {
+            if let Some(record) = store.product(&job.id, canonical)? {
+                hits.push(hit(job, canonical.to_owned(), record));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Canonicalizes `query` (an unparsable query is an `Invalid` outcome, not an error), lets
+/// `find` collect hits for the canonical SMILES, and wraps them in an outcome.
+fn search(query: &str, find: impl FnOnce(&str, &mut Vec<Hit>) -> Result<()>) -> Result<QueryOutcome> {
     let canonical = match canonicalize(query) {
         Ok(c) => c,
         Err(e) => return Ok(QueryOutcome::Invalid { query: query.to_owned(), id: None, error: e.to_string() }),
     };
     let mut hits = Vec::new();
-    for job in jobs {
-        if let Some(record) = store.product(&job.id, &canonical)? {
-            hits.push(hit(job, canonical.clone(), record));
-        }
-    }
+    find(&canonical, &mut hits)?;
     Ok(if hits.is_empty() {
         QueryOutcome::NotFound { query: query.to_owned(), id: None, canonical }
     } else {

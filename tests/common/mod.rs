@@ -28,6 +28,20 @@ pub fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xfstore")).args(args).output().expect("spawn xfstore")
 }
 
+/// Ingests the bundled sample into a new store `dir/store` with `rules` and `extra` ingest
+/// arguments; returns the store path.
+pub fn sample_store(dir: &Path, rules: &[&str], extra: &[&str]) -> String {
+    let store = dir.join("store").to_str().unwrap().to_owned();
+    let sample = sample();
+    let mut args = vec!["ingest", "--store", store.as_str(), "--input", sample.to_str().unwrap()];
+    for r in rules {
+        args.extend(["--rule", r]);
+    }
+    args.extend_from_slice(extra);
+    run_ok(&args);
+    store
+}
+
 /// Runs and requires exit code 0; returns stdout.
 pub fn run_ok(args: &[&str]) -> String {
     let out = run(args);
