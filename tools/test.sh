@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, then formatting, lints, unit, integration,
-# golden (vs RDKit's Python bindings) and crash tests. This is what .ci/run calls.
+# golden (vs RDKit's Python bindings), property, crash and doc tests. This is what .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/setup.sh
+step() {
+  local t0=$SECONDS
+  echo "== $*" >&2
+  "$@"
+  echo "== done in $((SECONDS - t0)) s: $*" >&2
+}
+step tools/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export XFSTORE_PYTHON="$PWD/target/py/bin/python"
-cargo fmt --all -- --check
-cargo clippy --release --locked --all-targets -- -D warnings
-cargo test --release --locked --all-targets
-cargo test --release --locked --doc
+step cargo fmt --all -- --check
+step cargo build --release --locked --all-targets
+step cargo clippy --release --locked --all-targets -- -D warnings
+step cargo test --release --locked --all-targets
+step cargo test --release --locked --doc
