@@ -9,6 +9,7 @@ pub mod atomic;
 mod columns;
 mod rejects;
 pub mod schema;
+mod text;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -25,18 +26,39 @@ use atomic::AtomicFile;
 use columns::ColumnsBuilder;
 pub use rejects::write_rejects;
 pub use schema::{job_schema, products_schema};
+pub use text::TextFormat;
+
+/// File formats of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Parquet,
+    Text(TextFormat),
+}
+
+impl Format {
+    /// From the output's extension: `.smi`, `.csv`, anything else Parquet.
+    pub fn from_path(path: &Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("smi") => Format::Text(TextFormat::Smi),
+            Some("csv") => Format::Text(TextFormat::Csv),
+            _ => Format::Parquet,
+        }
+    }
+}
 
 /// Export settings.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
     pub output: PathBuf,
+    pub format: Format,
     pub batch_rows: usize,
     pub row_group_rows: usize,
 }
 
 impl ExportOptions {
     pub fn new(output: impl Into<PathBuf>) -> Self {
-        Self { output: output.into(), batch_rows: 8192, row_group_rows: 131_072 }
+        let output = output.into();
+        Self { format: Format::from_path(&output), output, batch_rows: 8192, row_group_rows: 131_072 }
     }
 }
 
@@ -52,6 +74,11 @@ pub struct ExportReport {
 pub fn export(store: &Store, job: &JobMeta, opts: &ExportOptions) -> Result<ExportReport> {
     let started = Instant::now();
     let dest = &opts.output;
+    if let Format::Text(f) = opts.format {
+        let rows = text::export_text(store, job, dest, f)?;
+        let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+        return Ok(ExportReport { rows, bytes, elapsed_secs: started.elapsed().as_secs_f64() });
+    }
     let parquet_err =
         |e: parquet::errors::ParquetError| ExportError::Parquet { path: dest.clone(), reason: e.to_string() };
     let (target, file) = AtomicFile::create(dest)?;
