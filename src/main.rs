@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use xfstore::export::{export, verify, write_rejects, ExportOptions};
+use xfstore::export::{export, verify, verify_folder, write_rejects, ExportOptions};
 use xfstore::ingest::{input_key, IngestOptions, IngestPlan, IngestReport};
 use xfstore::query::{
     lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, to_json_line, to_text,
@@ -93,6 +93,12 @@ enum Command {
         /// Rows per row group.
         #[arg(long, default_value_t = 131_072)]
         row_group_rows: usize,
+        /// Write a folder of Parquet parts of at most N rows each, plus manifest.json.
+        #[arg(long, value_name = "N")]
+        split_rows: Option<u64>,
+        /// Write a folder of Parquet parts of about N bytes each, plus manifest.json.
+        #[arg(long, value_name = "N")]
+        split_bytes: Option<u64>,
     },
     /// Look products up by SMILES (any spelling). Exit code 1 when any is not found.
     Query {
@@ -121,7 +127,8 @@ enum Command {
         #[arg(long)]
         timing: bool,
     },
-    /// Validate an exported Parquet file (footer, schema, row count); non-zero exit if corrupt.
+    /// Validate an exported Parquet file or split-export folder (footer, schema, row counts,
+    /// manifest); non-zero exit if corrupt or partial.
     Verify {
         file: PathBuf,
         /// Also decode every row.
@@ -197,7 +204,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export { store, rule, job, output, row_group_rows } => {
+        Command::Export { store, rule, job, output, row_group_rows, split_rows, split_bytes } => {
             let db = Store::open_read_only(&store.store)?;
             let jobs = select_jobs(&db, job.as_deref(), rule.as_deref())?;
             let job = match jobs.as_slice() {
@@ -211,12 +218,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let mut opts = ExportOptions::new(&output);
             opts.row_group_rows = row_group_rows;
+            opts.split_rows = split_rows.unwrap_or(0);
+            opts.split_bytes = split_bytes.unwrap_or(0);
             let r = export(&db, job, &opts).with_context(|| format!("exporting job {}", job.id))?;
             println!(
-                "export {}: {} rows -> {} ({} bytes, {:.2} s, {:.0} rows/s)",
+                "export {}: {} rows -> {} ({} file(s), {} bytes, {:.2} s, {:.0} rows/s)",
                 job.id,
                 r.rows,
                 output.display(),
+                r.files,
                 r.bytes,
                 r.elapsed_secs,
                 r.rows as f64 / r.elapsed_secs.max(1e-9)
@@ -271,6 +281,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(if all_found { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Verify { file, full } if file.is_dir() => match verify_folder(&file, full) {
+            Ok(m) => {
+                println!(
+                    "{}: valid split export of job {}, {} rows in {} part(s)",
+                    file.display(),
+                    m.job,
+                    m.rows,
+                    m.parts.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("xfstore: {e}");
+                Ok(ExitCode::from(1))
+            }
+        },
         Command::Verify { file, full } => match verify(&file, full) {
             Ok(r) => {
                 println!("{}: valid, {} rows in {} row group(s)", file.display(), r.rows, r.row_groups);

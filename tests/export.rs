@@ -140,3 +140,46 @@ print(json.dumps({"n": n, "distinct": distinct, "occ": int(occ), "csv_n": csv_n,
         assert_eq!(hit["carried"][0], row[3]);
     }
 }
+
+#[test]
+fn split_exports_are_complete_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sample_store(dir.path(), &["HALO_AROMATIC_CH__H__TO__Br"], &["--no-props"]);
+    let out = dir.path().join("exports/bromo");
+    let o = out.to_str().unwrap();
+    let job = ["export", "--store", &s, "--rule", "HALO_AROMATIC_CH__H__TO__Br", "--output", o];
+    let msg = run_ok(&[&job[..], &["--split-rows", "2000"]].concat());
+    assert!(msg.contains("9713 rows") && msg.contains("5 file(s)"), "{msg}");
+    let v = run_ok(&["verify", "--full", o]);
+    assert!(v.contains("9713 rows in 5 part(s)"), "{v}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let rows: Vec<u64> = manifest["parts"].as_array().unwrap().iter().map(|p| p["rows"].as_u64().unwrap()).collect();
+    assert_eq!(rows, vec![2000, 2000, 2000, 2000, 1713]);
+    // engines read the folder as one dataset
+    let n = python_ok(
+        "import sys, duckdb\nprint(duckdb.connect().execute(f\"select count(*), count(distinct smiles) from '{sys.argv[1]}/*.parquet'\").fetchone())",
+        &[o],
+    );
+    assert_eq!(n.trim(), "(9713, 9713)");
+    // replacing by size-based parts; nothing else is left next to it
+    let msg = run_ok(&[&job[..], &["--split-bytes", "100000"]].concat());
+    assert!(msg.contains("9713 rows"), "{msg}");
+    assert!(run_ok(&["verify", o]).contains("9713 rows"));
+    let siblings: Vec<_> = std::fs::read_dir(out.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(siblings.len(), 1, "{siblings:?}");
+    // damage: a missing part, then a truncated part
+    let first = out.join("part-00000.parquet");
+    let bytes = std::fs::read(&first).unwrap();
+    std::fs::write(&first, &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(run(&["verify", o]).status.code(), Some(1));
+    std::fs::remove_file(&first).unwrap();
+    assert_eq!(run(&["verify", o]).status.code(), Some(1));
+    // a folder that is not an export is never replaced
+    let foreign = dir.path().join("mine");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "keep me").unwrap();
+    let r = run(&[&job[..6], &["--output", foreign.to_str().unwrap(), "--split-rows", "100"]].concat());
+    assert_eq!(r.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(foreign.join("notes.txt")).unwrap(), "keep me");
+}

@@ -1,12 +1,16 @@
-//! `xfstore export`: stream a job's products into a Parquet file, atomically and validated.
+//! `xfstore export`: stream a job's products into a Parquet file (or a folder of Parquet parts,
+//! or `.smi` / CSV text), atomically and validated.
 //!
 //! The scan reads a read-only (point-in-time) view of the store; rows are written in record
 //! batches of `batch_rows` and row groups of `row_group_rows`, so memory is bounded by one row
-//! group whatever the job's size. The file then goes through [`atomic::AtomicFile`]: fsync,
-//! re-open and validate (footer, schema, row count), rename, fsync the folder.
+//! group whatever the job's size. A single file goes through [`atomic::AtomicFile`]: fsync,
+//! re-open and validate (footer, schema, row count), rename, fsync the folder. A split export
+//! (`folder.rs`) is built in a temp folder and renamed into place as a whole.
 
 pub mod atomic;
 mod columns;
+mod folder;
+mod part;
 mod rejects;
 pub mod schema;
 mod text;
@@ -16,14 +20,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 
 use crate::error::{ExportError, Result};
 use crate::store::{JobMeta, Store};
 use atomic::AtomicFile;
-use columns::ColumnsBuilder;
+pub use folder::{verify_folder, Manifest, MANIFEST};
 pub use rejects::write_rejects;
 pub use schema::{job_schema, products_schema};
 pub use text::TextFormat;
@@ -53,12 +54,23 @@ pub struct ExportOptions {
     pub format: Format,
     pub batch_rows: usize,
     pub row_group_rows: usize,
+    /// Split into a folder of parts of at most this many rows (0 = no limit).
+    pub split_rows: u64,
+    /// Split into a folder of parts of about this many bytes (0 = no limit).
+    pub split_bytes: u64,
 }
 
 impl ExportOptions {
     pub fn new(output: impl Into<PathBuf>) -> Self {
         let output = output.into();
-        Self { format: Format::from_path(&output), output, batch_rows: 8192, row_group_rows: 131_072 }
+        Self {
+            format: Format::from_path(&output),
+            output,
+            batch_rows: 8192,
+            row_group_rows: 131_072,
+            split_rows: 0,
+            split_bytes: 0,
+        }
     }
 }
 
@@ -67,6 +79,8 @@ impl ExportOptions {
 pub struct ExportReport {
     pub rows: u64,
     pub bytes: u64,
+    /// Number of files written (more than one for a split export).
+    pub files: usize,
     pub elapsed_secs: f64,
 }
 
@@ -77,39 +91,21 @@ pub fn export(store: &Store, job: &JobMeta, opts: &ExportOptions) -> Result<Expo
     if let Format::Text(f) = opts.format {
         let rows = text::export_text(store, job, dest, f)?;
         let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
-        return Ok(ExportReport { rows, bytes, elapsed_secs: started.elapsed().as_secs_f64() });
+        return Ok(ExportReport { rows, bytes, files: 1, elapsed_secs: started.elapsed().as_secs_f64() });
     }
-    let parquet_err =
-        |e: parquet::errors::ParquetError| ExportError::Parquet { path: dest.clone(), reason: e.to_string() };
+    if opts.split_rows > 0 || opts.split_bytes > 0 {
+        let parts = folder::export_folder(store, job, opts)?;
+        let (rows, bytes) = parts.iter().fold((0, 0), |(r, b), p| (r + p.rows, b + p.bytes));
+        return Ok(ExportReport { rows, bytes, files: parts.len(), elapsed_secs: started.elapsed().as_secs_f64() });
+    }
     let (target, file) = AtomicFile::create(dest)?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(parquet_err)?))
-        .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
-        .set_created_by(format!("xfstore {}", env!("CARGO_PKG_VERSION")))
-        .build();
-    let schema = schema::job_schema(&job.input.carry_columns);
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(parquet_err)?;
-    let mut cols = ColumnsBuilder::new(job, schema.clone());
-    let mut rows = 0u64;
-    for item in store.scan(&job.id)? {
-        let (smiles, rec) = item?;
-        cols.push(&smiles, &rec);
-        rows += 1;
-        if cols.len() >= opts.batch_rows.max(1) {
-            writer
-                .write(&cols.finish().map_err(|e| ExportError::Parquet { path: dest.clone(), reason: e.to_string() })?)
-                .map_err(parquet_err)?;
-        }
-    }
-    if cols.len() > 0 {
-        writer
-            .write(&cols.finish().map_err(|e| ExportError::Parquet { path: dest.clone(), reason: e.to_string() })?)
-            .map_err(parquet_err)?;
-    }
-    writer.close().map_err(parquet_err)?;
-    target.commit(|tmp| validate(tmp, dest, rows))?;
+    let tmp = target.temp_path().to_owned();
+    let parts = part::write_parts(store, job, opts, Some(file), |_| tmp.clone())?;
+    let rows = parts.iter().map(|p| p.rows).sum();
+    // the part was already fsynced and validated against its own row count
+    target.commit(|_| Ok(()))?;
     let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
-    Ok(ExportReport { rows, bytes, elapsed_secs: started.elapsed().as_secs_f64() })
+    Ok(ExportReport { rows, bytes, files: 1, elapsed_secs: started.elapsed().as_secs_f64() })
 }
 
 /// Re-opens a written file and checks footer, schema and row count; returns the row count.
@@ -149,15 +145,4 @@ pub fn verify(path: &Path, full: bool) -> Result<VerifyReport, ExportError> {
         }
     }
     Ok(VerifyReport { rows, row_groups, columns })
-}
-
-fn validate(tmp: &Path, dest: &Path, rows: u64) -> Result<(), ExportError> {
-    let found = validate_file(tmp).map_err(|e| ExportError::Validation { path: dest.into(), reason: e.to_string() })?;
-    if found != rows {
-        return Err(ExportError::Validation {
-            path: dest.into(),
-            reason: format!("file has {found} rows, {rows} were written"),
-        });
-    }
-    Ok(())
 }

@@ -1,0 +1,149 @@
+//! Split exports: a folder of Parquet parts (`part-00000.parquet`, ...) plus `manifest.json`,
+//! committed as a whole. Parts are written and validated in a temp folder next to the
+//! destination, the manifest is written last, everything is fsynced, then the temp folder is
+//! renamed to the destination. An existing destination is first renamed aside and removed
+//! after the swap, so the folder is always either absent or complete; leftovers of a killed
+//! export are removed by the next export to the same destination.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::atomic::{io_err, parent_dir};
+use super::part::{write_parts, Part};
+use super::ExportOptions;
+use crate::error::{ExportError, Result};
+use crate::store::{JobMeta, Store};
+
+/// Name of the manifest inside a split export.
+pub const MANIFEST: &str = "manifest.json";
+
+/// The manifest of a split export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub job: String,
+    pub rule: String,
+    pub rows: u64,
+    pub parts: Vec<ManifestPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestPart {
+    pub file: String,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+fn sibling(dest: &Path, tag: &str) -> PathBuf {
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    parent_dir(dest).join(format!(".{name}.xfstore-{tag}-{}", std::process::id()))
+}
+
+/// Removes `.NAME.xfstore-{tmp,old}-PID` folders of processes that are gone.
+fn remove_stale(dest: &Path) {
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let Ok(entries) = std::fs::read_dir(parent_dir(dest)) else { return };
+    for e in entries.flatten() {
+        let f = e.file_name().to_string_lossy().into_owned();
+        for tag in ["tmp", "old"] {
+            let prefix = format!(".{name}.xfstore-{tag}-");
+            if let Some(pid) = f.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) {
+                if pid == std::process::id() || !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+}
+
+/// Writes a split export of `job` to the folder `opts.output`.
+pub(super) fn export_folder(store: &Store, job: &JobMeta, opts: &ExportOptions) -> Result<Vec<Part>> {
+    let dest = &opts.output;
+    if dest.exists() && !dest.join(MANIFEST).exists() {
+        return Err(ExportError::Validation {
+            path: dest.clone(),
+            reason: "exists and is not an xfstore split export (no manifest.json); refusing to replace it".into(),
+        }
+        .into());
+    }
+    std::fs::create_dir_all(parent_dir(dest)).map_err(io_err(dest, "create parent folder"))?;
+    remove_stale(dest);
+    let tmp = sibling(dest, "tmp");
+    std::fs::create_dir(&tmp).map_err(io_err(dest, "create temp folder"))?;
+    let result = (|| -> Result<Vec<Part>> {
+        let parts = write_parts(store, job, opts, None, |i| tmp.join(format!("part-{i:05}.parquet")))?;
+        let manifest = Manifest {
+            format: "xfstore-products-parquet-v1".into(),
+            job: job.id.clone(),
+            rule: job.rule.name.clone(),
+            rows: parts.iter().map(|p| p.rows).sum(),
+            parts: parts
+                .iter()
+                .map(|p| ManifestPart {
+                    file: p.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    rows: p.rows,
+                    bytes: p.bytes,
+                })
+                .collect(),
+        };
+        let mpath = tmp.join(MANIFEST);
+        let mut f = File::create(&mpath).map_err(io_err(dest, "write manifest"))?;
+        f.write_all(serde_json::to_string_pretty(&manifest).unwrap_or_default().as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(io_err(dest, "write manifest"))?;
+        File::open(&tmp).and_then(|d| d.sync_all()).map_err(io_err(dest, "fsync temp folder"))?;
+        verify_folder(&tmp, false)?;
+        Ok(parts)
+    })();
+    let parts = match result {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    let old = sibling(dest, "old");
+    let had_old = dest.exists();
+    if had_old {
+        std::fs::rename(dest, &old).map_err(io_err(dest, "move previous export aside"))?;
+    }
+    std::fs::rename(&tmp, dest).map_err(io_err(dest, "rename into place"))?;
+    File::open(parent_dir(dest)).and_then(|d| d.sync_all()).map_err(io_err(dest, "fsync destination folder"))?;
+    if had_old {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    let parts =
+        parts.into_iter().map(|p| Part { path: dest.join(p.path.file_name().unwrap_or_default()), ..p }).collect();
+    Ok(parts)
+}
+
+/// Verifies a split export: the manifest parses, every listed part is a valid export with the
+/// listed row count, no part file is missing or extra. Returns the manifest.
+pub fn verify_folder(dir: &Path, full: bool) -> Result<Manifest, ExportError> {
+    let invalid = |reason: String| ExportError::Validation { path: dir.into(), reason };
+    let text = std::fs::read_to_string(dir.join(MANIFEST)).map_err(|e| invalid(format!("manifest.json: {e}")))?;
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| invalid(format!("manifest.json: {e}")))?;
+    let mut total = 0;
+    for p in &m.parts {
+        let r = super::verify(&dir.join(&p.file), full)?;
+        if r.rows != p.rows {
+            return Err(invalid(format!("{} has {} rows, the manifest says {}", p.file, r.rows, p.rows)));
+        }
+        total += r.rows;
+    }
+    if total != m.rows {
+        return Err(invalid(format!("parts hold {total} rows, the manifest says {}", m.rows)));
+    }
+    let on_disk = std::fs::read_dir(dir)
+        .map_err(|e| invalid(e.to_string()))?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+        .count();
+    if on_disk != m.parts.len() {
+        return Err(invalid(format!("{on_disk} part files on disk, {} in the manifest", m.parts.len())));
+    }
+    Ok(m)
+}
