@@ -135,6 +135,11 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Rewrite the store's files with the current options and merge levels (maintenance).
+    Compact {
+        #[command(flatten)]
+        store: StoreArg,
+    },
     /// List the store's jobs with their progress and counters.
     Status {
         #[command(flatten)]
@@ -310,6 +315,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         },
+        Command::Compact { store } => {
+            let started = Instant::now();
+            let db = Store::open(&store.store, &StoreOptions::default())?;
+            let before = db.disk_bytes();
+            db.compact()?;
+            let secs = started.elapsed().as_secs_f64();
+            println!("compact {}: {} -> {} bytes in {secs:.1} s", store.store.display(), before, db.disk_bytes());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Status { store, json } => {
             let db = Store::open_read_only(&store.store)?;
             let st = status(&db)?;

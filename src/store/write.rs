@@ -11,7 +11,7 @@ use super::codec::{decode, encode};
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
 use super::schema::{job_key, parent_link_key, parents_cf, products_cf, reject_key, rejects_cf};
-use super::{OpenMode, Store};
+use super::{Db, OpenMode, Store};
 use crate::error::StoreError;
 
 /// Rejected rows of one input batch (shared by all the input's jobs).
@@ -98,6 +98,20 @@ impl Store {
         }
         let meta_cf = self.meta_cf()?;
         self.db.delete_cf(&meta_cf, job_key(job)).map_err(|e| self.db_err("delete job", e))
+    }
+
+    /// Rewrites every column family's files with the current table options (e.g. after an
+    /// upgrade that changed them) and merges levels; the store stays readable meanwhile.
+    pub fn compact(&self) -> Result<(), StoreError> {
+        self.ensure_writable()?;
+        let names = Db::list_cf(&rocksdb::Options::default(), &self.path)
+            .map_err(|e| self.db_err("list column families", e))?;
+        for name in names {
+            if let Some(cf) = self.db.cf_handle(&name) {
+                self.db.compact_range_cf(&cf, None::<&[u8]>, None::<&[u8]>);
+            }
+        }
+        Ok(())
     }
 
     /// Deletes an input's rejected rows (used by `ingest --restart`, which re-reads the input
