@@ -29,17 +29,6 @@ pub fn write_rejects(store: &Store, input_key: &str, dest: &Path) -> Result<u64>
         .map_err(io("write rejects"))?;
         n += 1;
     }
-    w.into_inner().map_err(|e| io("flush rejects")(e.into_error()))?;
-    let rows = n;
-    target.commit(|tmp| {
-        let lines = std::fs::read_to_string(tmp).map_err(io("re-read rejects"))?.lines().count() as u64;
-        if lines != rows + 1 {
-            return Err(ExportError::Validation {
-                path: dest.into(),
-                reason: format!("{lines} lines for {rows} rows"),
-            });
-        }
-        Ok(())
-    })?;
+    super::text::finish(target, w, dest, n + 1, false)?;
     Ok(n)
 }
