@@ -366,8 +366,8 @@ fn print_ingest(r: &IngestReport) {
         r.elapsed_secs,
         r.site_products as f64 / r.elapsed_secs.max(1e-9)
     );
-    for rej in r.rejected.iter().take(5) {
-        eprintln!("  rejected row {}: {} ({})", rej.row, rej.reject.key(), rej.reject.detail());
+    for (row, rej) in r.rejected.iter().take(5) {
+        eprintln!("  rejected row {row}: {} ({})", rej.reason, rej.detail);
     }
     if r.rejected.len() > 5 {
         eprintln!("  ... {} more rejected rows", r.rejected.len() - 5);

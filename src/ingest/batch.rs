@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::reader::InputBatch;
 use crate::chem::SiteOutcome;
 use crate::rules::Rule;
-use crate::store::{Counters, ProductRecord};
+use crate::store::{Counters, ProductRecord, RejectRecord};
 use crate::transform::{transform_row, Reject, Transformed};
 
 /// What a batch adds to one job.
@@ -20,22 +20,14 @@ pub struct JobDelta {
     pub parent_links: Vec<(String, String)>,
 }
 
-/// A rejected input row, for the run's rejects report.
-#[derive(Debug, Clone)]
-pub struct RejectedRow {
-    pub row: u64,
-    pub id: Option<String>,
-    pub smiles: Option<String>,
-    pub reject: Reject,
-}
-
 /// A transformed batch, ready to commit.
 pub struct PreparedBatch {
     /// Row number just past the batch: every job's offset after the commit.
     pub end_row: u64,
     /// One delta per job, in job order.
     pub jobs: Vec<JobDelta>,
-    pub rejected: Vec<RejectedRow>,
+    /// Rejected rows of the batch, as stored: (input row, record).
+    pub rejected: Vec<(u64, RejectRecord)>,
 }
 
 /// Transforms `batch` for every job. Rows before a job's `offsets[j]` are already committed
@@ -57,11 +49,14 @@ pub fn prepare(
         .iter()
         .enumerate()
         .filter_map(|(i, o)| {
-            o.as_ref().err().map(|r| RejectedRow {
-                row: batch.first_row + i as u64,
-                id: batch.id(i),
-                smiles: batch.smiles(i).map(str::to_owned),
-                reject: r.clone(),
+            o.as_ref().err().map(|r| {
+                let rec = RejectRecord {
+                    id: batch.id(i),
+                    smiles: batch.smiles(i).map(str::to_owned),
+                    reason: r.key().to_owned(),
+                    detail: r.detail().to_owned(),
+                };
+                (batch.first_row + i as u64, rec)
             })
         })
         .collect();

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-pub use batch::{prepare, PreparedBatch, RejectedRow};
+pub use batch::{prepare, PreparedBatch};
 pub use job::{input_key, job_id};
 pub use reader::{InputColumns, InputFile};
 
@@ -87,8 +87,9 @@ pub struct IngestReport {
     /// Products (one per parent x site) made by this run, over all jobs.
     pub site_products: u64,
     pub elapsed_secs: f64,
-    /// Rows rejected by this run, with reasons (first 10,000 kept).
-    pub rejected: Vec<RejectedRow>,
+    /// Rows rejected by this run, (input row, record), first 10,000 kept; all of them are in
+    /// the store (`Store::rejects`).
+    pub rejected: Vec<(u64, RejectRecord)>,
 }
 
 /// A validated ingest: the input file is open and checked and the rules are resolved, without
@@ -138,9 +139,8 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
         rules.iter().map(|r| job::prepare_job(store, input, r, opts.restart)).collect::<Result<_>>()?;
     let input_key = job::input_key(input);
     let resumed: Vec<u64> = metas.iter().map(|m| m.offset).collect();
-    let offsets = resumed.clone();
     let rows_total = input.info().rows;
-    let start = offsets.iter().copied().min().unwrap_or(rows_total);
+    let start = resumed.iter().copied().min().unwrap_or(rows_total);
     let mut report = IngestReport { jobs: vec![], rows: 0, site_products: 0, elapsed_secs: 0.0, rejected: vec![] };
 
     if opts.progress && start > 0 && start < rows_total {
@@ -151,7 +151,7 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
         let batches = input.batches(start, opts.batch_rows.max(1), opts.max_rows)?;
         let (tx, rx) = sync_channel::<PreparedBatch>(IN_FLIGHT);
         let run = std::thread::scope(|s| -> Result<()> {
-            let writer = s.spawn(|| -> Result<(Vec<RejectedRow>, u64)> {
+            let writer = s.spawn(|| -> Result<(Vec<(u64, RejectRecord)>, u64)> {
                 let mut last = Instant::now();
                 let mut rejected = Vec::new();
                 let mut made = 0u64;
@@ -174,20 +174,7 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
                         }
                         batch_jobs.push(JobBatch { meta, products: delta.products, parent_links: delta.parent_links });
                     }
-                    let reject_rows = prepared
-                        .rejected
-                        .iter()
-                        .map(|r| {
-                            let rec = RejectRecord {
-                                id: r.id.clone(),
-                                smiles: r.smiles.clone(),
-                                reason: r.reject.key().to_owned(),
-                                detail: r.reject.detail().to_owned(),
-                            };
-                            (r.row, rec)
-                        })
-                        .collect();
-                    store.commit(&mut batch_jobs, RejectBatch { input_key: &input_key, rows: reject_rows })?;
+                    store.commit(&mut batch_jobs, RejectBatch { input_key: &input_key, rows: &prepared.rejected })?;
                     progress.advance(prepared.end_row, made);
                     let room = 10_000usize.saturating_sub(rejected.len());
                     rejected.extend(prepared.rejected.into_iter().take(room));
@@ -198,7 +185,7 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
             let feed = || -> Result<()> {
                 for batch in batches {
                     let batch = batch?;
-                    let prepared = prepare(&batch, rules, &offsets, opts.with_props, opts.index_parents);
+                    let prepared = prepare(&batch, rules, &resumed, opts.with_props, opts.index_parents);
                     if tx.send(prepared).is_err() {
                         break; // writer failed; its error is reported below
                     }

@@ -17,7 +17,7 @@ use crate::error::StoreError;
 /// Rejected rows of one input batch (shared by all the input's jobs).
 pub struct RejectBatch<'a> {
     pub input_key: &'a str,
-    pub rows: Vec<(u64, RejectRecord)>,
+    pub rows: &'a [(u64, RejectRecord)],
 }
 
 /// What one input batch adds to one job.
@@ -54,7 +54,7 @@ impl Store {
         let mut batch = WriteBatch::default();
         if !rejects.rows.is_empty() {
             let cf = self.rejects_cf(rejects.input_key)?;
-            for (row, rec) in &rejects.rows {
+            for (row, rec) in rejects.rows {
                 batch.put_cf(&cf, reject_key(*row), encode(rec));
             }
         }
