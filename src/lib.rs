@@ -8,10 +8,12 @@
 //! - [`store`]: the RocksDB schema, codec and the only code that touches RocksDB;
 //! - [`ingest`]: streaming Parquet input, parallel transform, ordered atomic commits;
 //! - [`export`]: atomic, validated Parquet export;
-//! - [`query`]: lookups of products by any SMILES spelling.
+//! - [`query`]: lookups of products by any SMILES spelling;
+//! - [`budget`]: the memory budget shared by all of the above, and the process's RSS.
 //!
 //! See ARCHITECTURE.md for the write path and the crash-safety protocol.
 
+pub mod budget;
 pub mod chem;
 pub mod error;
 pub mod rules;

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use xfstore::budget::{human, MemoryBudget, RssMeter};
 use xfstore::export::{export, verify, verify_folder, write_rejects, ExportOptions};
-use xfstore::ingest::{input_key, IngestOptions, IngestPlan, IngestReport};
+use xfstore::ingest::{bare_loop, input_key, IngestOptions, IngestPlan, IngestReport, InputColumns, InputFile};
 use xfstore::query::{
     lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, to_json_line, to_text,
     Query, QueryOutcome,
@@ -55,9 +56,14 @@ enum Command {
         /// Input column to carry into the export as `source_<COL>` (repeatable).
         #[arg(long = "carry")]
         carry: Vec<String>,
-        /// Input rows per batch (one atomic commit per batch).
-        #[arg(long, default_value_t = 1024)]
+        /// Most input rows per batch (one atomic commit per batch); batches are cut smaller to
+        /// hold about the same number of PRODUCTS whatever the rows yield.
+        #[arg(long, default_value_t = 4096)]
         batch_rows: usize,
+        /// Memory budget for the whole process (RocksDB cache and memtables, products in
+        /// flight); ingest holds back when RSS goes over it. E.g. 1GiB, 512MiB, 4G.
+        #[arg(long, default_value = "1GiB")]
+        memory_budget: MemoryBudget,
         /// Skip computing product properties (MW, TPSA, ...).
         #[arg(long)]
         no_props: bool,
@@ -90,9 +96,12 @@ enum Command {
         /// Destination Parquet file.
         #[arg(long)]
         output: PathBuf,
-        /// Rows per row group.
+        /// Rows per row group (a row group also ends at 1/8 of the memory budget in bytes).
         #[arg(long, default_value_t = 131_072)]
         row_group_rows: usize,
+        /// Memory budget (block cache, row group being encoded). E.g. 1GiB, 512MiB.
+        #[arg(long, default_value = "1GiB")]
+        memory_budget: MemoryBudget,
         /// Write a folder of Parquet parts of at most N rows each, plus manifest.json.
         #[arg(long, value_name = "N")]
         split_rows: Option<u64>,
@@ -140,6 +149,23 @@ enum Command {
         #[command(flatten)]
         store: StoreArg,
     },
+    /// Benchmark yardstick: the bare transform loop (same reader, same per-row transform, in
+    /// parallel) with no dedup and no store. Ingest's products/s over this loop's is the share
+    /// of time left to RDKit.
+    BenchTransform {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long = "rule", required = true)]
+        rules: Vec<String>,
+        #[arg(long, default_value = "smiles")]
+        smiles_column: String,
+        #[arg(long, default_value_t = 4096)]
+        batch_rows: usize,
+        #[arg(long)]
+        no_props: bool,
+        #[arg(long)]
+        max_rows: Option<u64>,
+    },
     /// List the store's jobs with their progress and counters.
     Status {
         #[command(flatten)]
@@ -171,6 +197,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             id_column,
             carry,
             batch_rows,
+            memory_budget,
             no_props,
             restart,
             sync,
@@ -187,6 +214,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             opts.id_column = id_column;
             opts.carry_columns = carry;
             opts.batch_rows = batch_rows;
+            opts.budget = memory_budget;
             opts.with_props = !no_props;
             opts.restart = restart;
             opts.max_rows = max_rows;
@@ -195,7 +223,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let plan = IngestPlan::new(&rule_set, opts)?;
             let mut so = StoreOptions {
                 durability: if sync { Durability::Sync } else { Durability::Process },
-                ..StoreOptions::default()
+                ..StoreOptions::from_budget(&memory_budget)
             };
             if let Some(bytes) = write_buffer_bytes {
                 so.write_buffer_bytes = bytes;
@@ -203,14 +231,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let db = Store::open(&store.store, &so)?;
             let report = plan.run(&db)?;
             print_ingest(&report);
+            let disk = db.disk_bytes();
+            let unique: u64 = db.jobs()?.iter().map(|j| j.counters.unique_products).sum();
+            println!(
+                "store {}: {} on disk, {} products in all jobs, {:.0} bytes/product",
+                store.store.display(),
+                human(disk),
+                unique,
+                disk as f64 / unique.max(1) as f64
+            );
             if let Some(path) = rejects {
                 let n = write_rejects(&db, &input_key(plan.input()), &path)?;
                 println!("rejects: {n} rows -> {}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export { store, rule, job, output, row_group_rows, split_rows, split_bytes } => {
-            let db = Store::open_read_only(&store.store)?;
+        Command::Export { store, rule, job, output, row_group_rows, memory_budget, split_rows, split_bytes } => {
+            let db = Store::open_read_only_with(&store.store, &StoreOptions::from_budget(&memory_budget))?;
             let jobs = select_jobs(&db, job.as_deref(), rule.as_deref())?;
             let job = match jobs.as_slice() {
                 [one] => one,
@@ -223,18 +260,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let mut opts = ExportOptions::new(&output);
             opts.row_group_rows = row_group_rows;
+            opts.row_group_bytes = memory_budget.row_group_bytes();
             opts.split_rows = split_rows.unwrap_or(0);
             opts.split_bytes = split_bytes.unwrap_or(0);
             let r = export(&db, job, &opts).with_context(|| format!("exporting job {}", job.id))?;
+            let mut meter = RssMeter::new();
+            meter.sample();
             println!(
-                "export {}: {} rows -> {} ({} file(s), {} bytes, {:.2} s, {:.0} rows/s)",
+                "export {}: {} rows -> {} ({} file(s), {} bytes, {:.2} s, {:.0} rows/s, peak RSS {})",
                 job.id,
                 r.rows,
                 output.display(),
                 r.files,
                 r.bytes,
                 r.elapsed_secs,
-                r.rows as f64 / r.elapsed_secs.max(1e-9)
+                r.rows as f64 / r.elapsed_secs.max(1e-9),
+                human(meter.peak())
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -324,6 +365,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("compact {}: {} -> {} bytes in {secs:.1} s", store.store.display(), before, db.disk_bytes());
             Ok(ExitCode::SUCCESS)
         }
+        Command::BenchTransform { input, rules, smiles_column, batch_rows, no_props, max_rows } => {
+            let rule_set = RuleSet::builtin()?;
+            let rules: Vec<_> = rules.iter().map(|n| rule_set.get(n)).collect::<Result<_, _>>()?;
+            let cols = InputColumns { smiles: smiles_column, ..InputColumns::default() };
+            let file = InputFile::open(&input, &cols)?;
+            let r = bare_loop(&file, &rules, batch_rows, !no_props, max_rows)?;
+            let mut meter = RssMeter::new();
+            meter.sample();
+            let secs = r.elapsed_secs.max(1e-9);
+            println!(
+                "bare loop: {} rows ({} rejected), {} products in {:.2} s = {:.0} rows/s, {:.0} products/s; peak RSS {}",
+                r.rows,
+                r.rejected,
+                r.site_products,
+                r.elapsed_secs,
+                r.rows as f64 / secs,
+                r.site_products as f64 / secs,
+                human(meter.peak())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Status { store, json } => {
             let db = Store::open_read_only(&store.store)?;
             let st = status(&db)?;
@@ -359,12 +421,20 @@ fn print_ingest(r: &IngestReport) {
             c.unique_products
         );
     }
+    let secs = r.elapsed_secs.max(1e-9);
     println!(
-        "run: {} rows, {} products in {:.2} s = {:.0} products/s",
+        "run: {} rows, {} products in {:.2} s = {:.0} rows/s, {:.0} products/s; peak RSS {} (budget {}{})",
         r.rows,
         r.site_products,
         r.elapsed_secs,
-        r.site_products as f64 / r.elapsed_secs.max(1e-9)
+        r.rows as f64 / secs,
+        r.site_products as f64 / secs,
+        human(r.peak_rss),
+        human(r.budget.bytes()),
+        match r.throttled {
+            0 => String::new(),
+            n => format!(", held back {n} times"),
+        }
     );
     for (row, rej) in r.rejected.iter().take(5) {
         eprintln!("  rejected row {row}: {} ({})", rej.reason, rej.detail);

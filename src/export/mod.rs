@@ -54,6 +54,9 @@ pub struct ExportOptions {
     pub format: Format,
     pub batch_rows: usize,
     pub row_group_rows: usize,
+    /// A row group is also closed once its encoded size reaches this many bytes
+    /// ([`crate::budget::MemoryBudget::row_group_bytes`]).
+    pub row_group_bytes: usize,
     /// Split into a folder of parts of at most this many rows (0 = no limit).
     pub split_rows: u64,
     /// Split into a folder of parts of about this many bytes (0 = no limit).
@@ -68,6 +71,7 @@ impl ExportOptions {
             output,
             batch_rows: 8192,
             row_group_rows: 131_072,
+            row_group_bytes: crate::budget::MemoryBudget::default().row_group_bytes(),
             split_rows: 0,
             split_bytes: 0,
         }

@@ -95,6 +95,10 @@ pub(super) fn write_parts(
                     .map_err(|e| ExportError::Parquet { path: open.path.clone(), reason: e.to_string() })?;
                 open.rows += batch.num_rows() as u64;
                 open.writer.write(&batch).map_err(parquet_err(&open.path))?;
+                // Bound the encoder's buffered row group by bytes too (the memory budget's share).
+                if open.writer.in_progress_size() >= opts.row_group_bytes.max(1) {
+                    open.writer.flush().map_err(parquet_err(&open.path))?;
+                }
             }
             let full = current.as_ref().is_some_and(|o| {
                 (opts.split_rows > 0 && o.rows >= opts.split_rows)

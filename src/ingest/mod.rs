@@ -1,32 +1,38 @@
 //! `xfstore ingest`: stream an input Parquet file through rules into the store.
 //!
 //! Write path (see ARCHITECTURE.md): the reader yields bounded record batches from the job's
-//! committed offset; each batch is transformed in parallel on the rayon pool; a single writer
+//! committed offset; the pipeline cuts them into batches sized by the products they are expected
+//! to yield ([`flow`]), transforms each in parallel on the rayon pool, and a single writer
 //! thread commits batches strictly in input order, each as ONE WriteBatch holding the
-//! products, the counters and the new offset. At most [`IN_FLIGHT`] prepared batches wait for
-//! the writer, so memory does not grow with the input.
+//! products, the counters and the new offset. Products in flight are bounded by the memory
+//! budget and RSS is watched, so memory does not grow with the input or its skew.
 
+mod bare;
 mod batch;
 mod cells;
+mod flow;
 mod job;
+mod pipeline;
 mod progress;
 pub mod reader;
 
 use std::path::PathBuf;
-use std::sync::mpsc::sync_channel;
 use std::time::Instant;
+
+pub use bare::{bare_loop, BareReport};
 
 pub use batch::{prepare, PreparedBatch};
 pub use job::{input_key, job_id};
 pub use reader::{InputColumns, InputFile};
 
+pub use pipeline::IN_FLIGHT;
+
+use crate::budget::MemoryBudget;
 use crate::error::{IngestError, Result};
 use crate::rules::{Rule, RuleSet};
-use crate::store::{JobBatch, JobMeta, JobState, RejectBatch, RejectRecord, Store};
+use crate::store::{JobMeta, RejectRecord, Store};
+use pipeline::Pipeline;
 use progress::Progress;
-
-/// Prepared batches allowed to wait for the writer.
-pub const IN_FLIGHT: usize = 2;
 
 /// What to ingest and how.
 #[derive(Debug, Clone)]
@@ -37,7 +43,12 @@ pub struct IngestOptions {
     pub id_column: Option<String>,
     /// Input columns carried (as text) into each product's provenance and the export.
     pub carry_columns: Vec<String>,
+    /// Most rows in one batch; batches are usually smaller, sized by the products they yield.
     pub batch_rows: usize,
+    /// Sizes batches and the products in flight, and the RSS above which ingest holds back.
+    /// The store's cache and memtables are sized from the same budget by the caller
+    /// ([`crate::store::StoreOptions::from_budget`]).
+    pub budget: MemoryBudget,
     /// Compute MW, TPSA, HBD, HBA, cLogP, RotB for each product.
     pub with_props: bool,
     /// Maintain the parent -> products index (`query --parent`); costs one canonicalization
@@ -59,7 +70,8 @@ impl IngestOptions {
             smiles_column: "smiles".into(),
             id_column: None,
             carry_columns: vec![],
-            batch_rows: 1024,
+            batch_rows: 4096,
+            budget: MemoryBudget::default(),
             with_props: true,
             index_parents: true,
             restart: false,
@@ -90,6 +102,11 @@ pub struct IngestReport {
     /// Rows rejected by this run, (input row, record), first 10,000 kept; all of them are in
     /// the store (`Store::rejects`).
     pub rejected: Vec<(u64, RejectRecord)>,
+    pub budget: MemoryBudget,
+    /// Peak RSS of the process during the run, in bytes (0 when nothing was run).
+    pub peak_rss: u64,
+    /// Batches held back because RSS was over the budget.
+    pub throttled: u64,
 }
 
 /// A validated ingest: the input file is open and checked and the rules are resolved, without
@@ -141,67 +158,30 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
     let resumed: Vec<u64> = metas.iter().map(|m| m.offset).collect();
     let rows_total = input.info().rows;
     let start = resumed.iter().copied().min().unwrap_or(rows_total);
-    let mut report = IngestReport { jobs: vec![], rows: 0, site_products: 0, elapsed_secs: 0.0, rejected: vec![] };
+    let mut report = IngestReport {
+        jobs: vec![],
+        rows: 0,
+        site_products: 0,
+        elapsed_secs: 0.0,
+        rejected: vec![],
+        budget: opts.budget,
+        peak_rss: 0,
+        throttled: 0,
+    };
 
     if opts.progress && start > 0 && start < rows_total {
         eprintln!("resuming at row {start} of {rows_total} ({} rows already committed)", start);
     }
     if start < rows_total {
-        let progress = Progress::new(opts.progress, rows_total, start);
+        let progress = Progress::new(opts.progress, rows_total, start, opts.budget);
+        // The reader decodes up to batch_rows rows at a time; the pipeline slices them further.
         let batches = input.batches(start, opts.batch_rows.max(1), opts.max_rows)?;
-        let (tx, rx) = sync_channel::<PreparedBatch>(IN_FLIGHT);
-        let run = std::thread::scope(|s| -> Result<()> {
-            let writer = s.spawn(|| -> Result<(Vec<(u64, RejectRecord)>, u64)> {
-                let mut last = Instant::now();
-                let mut rejected = Vec::new();
-                let mut made = 0u64;
-                for prepared in rx {
-                    let now = Instant::now();
-                    let busy = now.duration_since(last).as_secs_f64();
-                    last = now;
-                    let mut batch_jobs = Vec::with_capacity(metas.len());
-                    for (meta, delta) in metas.iter_mut().zip(prepared.jobs) {
-                        if prepared.end_row <= meta.offset {
-                            continue;
-                        }
-                        made += delta.counters.site_products;
-                        meta.counters.add(&delta.counters);
-                        meta.offset = prepared.end_row;
-                        meta.busy_secs += busy;
-                        meta.updated_unix = job::now_unix();
-                        if meta.offset >= rows_total {
-                            meta.state = JobState::Complete;
-                        }
-                        batch_jobs.push(JobBatch { meta, products: delta.products, parent_links: delta.parent_links });
-                    }
-                    store.commit(&mut batch_jobs, RejectBatch { input_key: &input_key, rows: &prepared.rejected })?;
-                    progress.advance(prepared.end_row, made);
-                    let room = 10_000usize.saturating_sub(rejected.len());
-                    rejected.extend(prepared.rejected.into_iter().take(room));
-                }
-                progress.finish();
-                Ok((rejected, made))
-            });
-            let feed = || -> Result<()> {
-                for batch in batches {
-                    let batch = batch?;
-                    let prepared = prepare(&batch, rules, &resumed, opts.with_props, opts.index_parents);
-                    if tx.send(prepared).is_err() {
-                        break; // writer failed; its error is reported below
-                    }
-                }
-                Ok(())
-            };
-            let fed = feed();
-            drop(tx);
-            let written = writer.join().map_err(|_| IngestError::Writer("writer thread panicked".into()))?;
-            let (rejected, made) = written?;
-            fed?;
-            report.rejected = rejected;
-            report.site_products = made;
-            Ok(())
-        });
-        run?;
+        let pipeline = Pipeline { store, rules, opts, input_key: &input_key, rows_total, resumed: &resumed };
+        let out = pipeline.run(&mut metas, batches, &progress)?;
+        report.rejected = out.rejected;
+        report.site_products = out.site_products;
+        report.peak_rss = out.peak_rss;
+        report.throttled = out.throttled;
         report.rows = opts.max_rows.map_or(rows_total - start, |m| m.min(rows_total - start));
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();

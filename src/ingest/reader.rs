@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Schema};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
@@ -149,6 +149,16 @@ impl InputBatch {
     /// Id of row `i` as text (None when there is no id column or the cell is null).
     pub fn id(&self, i: usize) -> Option<String> {
         text_at(self.ids.as_ref()?, i)
+    }
+
+    /// Rows `start..start + len` of the batch (zero-copy).
+    pub fn slice(&self, start: usize, len: usize) -> InputBatch {
+        InputBatch {
+            first_row: self.first_row + start as u64,
+            smiles: self.smiles.slice(start, len),
+            ids: self.ids.as_ref().map(|a| a.slice(start, len)),
+            carried: self.carried.iter().map(|a| a.slice(start, len)).collect(),
+        }
     }
 
     /// Carried cells of row `i`, as text, in `carry_columns` order.

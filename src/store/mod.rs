@@ -57,6 +57,11 @@ impl Store {
         open::open(path, OpenMode::ReadOnly, &StoreOptions::default())
     }
 
+    /// [`Store::open_read_only`] with explicit memory settings.
+    pub fn open_read_only_with(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        open::open(path, OpenMode::ReadOnly, options)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -6,6 +6,7 @@ use rocksdb::{BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamilyDescrip
 
 use super::schema::{CF_META, FORMAT_VERSION, KEY_FORMAT_VERSION, KEY_RDKIT_VERSION};
 use super::{Db, Store};
+use crate::budget::MemoryBudget;
 use crate::error::StoreError;
 
 /// Read-write (one process at a time) or read-only (any number, even during an ingest).
@@ -37,8 +38,20 @@ pub struct StoreOptions {
 }
 
 impl Default for StoreOptions {
+    /// Sized from the default 1 GiB budget: 128 MiB of block cache, 128 MiB of memtables.
     fn default() -> Self {
-        Self { block_cache_bytes: 128 << 20, write_buffer_bytes: 128 << 20, durability: Durability::Process }
+        Self::from_budget(&MemoryBudget::default())
+    }
+}
+
+impl StoreOptions {
+    /// Block cache and memtables sized from `budget` (1/8 each, see [`crate::budget`]).
+    pub fn from_budget(budget: &MemoryBudget) -> Self {
+        Self {
+            block_cache_bytes: budget.block_cache_bytes(),
+            write_buffer_bytes: budget.write_buffer_bytes(),
+            durability: Durability::Process,
+        }
     }
 }
 

@@ -45,7 +45,8 @@ pub type RowOutcome = Result<Vec<Vec<SiteOutcome>>, Reject>;
 /// A transformed row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transformed {
-    /// Canonical SMILES of the parent, when asked for (parent -> products index).
+    /// Canonical SMILES of the parent, when asked for (parent -> products index) and the row
+    /// yielded at least one product.
     pub canonical_parent: Option<String>,
     /// Per rule, the outcome of every matched site.
     pub per_rule: Vec<Vec<SiteOutcome>>,
@@ -69,12 +70,18 @@ pub fn transform_row(
         ChemError::Sanitize { reason, .. } => Reject::Sanitize(reason),
         other => Reject::Rdkit(other.to_string()),
     })?;
-    let canonical_parent =
-        if canonical_parent { Some(mol.to_smiles().map_err(|e| Reject::Rdkit(e.to_string()))?) } else { None };
-    let per_rule = rules
+    let per_rule: Vec<Vec<SiteOutcome>> = rules
         .iter()
         .map(|rule| rule.reaction.run(&mol, rule.max_sites, with_props).map_err(|e| Reject::Rdkit(e.to_string())))
         .collect::<Result<_, _>>()?;
+    // The parent's canonical SMILES only serves the parent -> products links: skip the
+    // canonicalization (a full canonical ranking) for rows that yielded no product.
+    let has_product = || per_rule.iter().flatten().any(|s| matches!(s, SiteOutcome::Product { .. }));
+    let canonical_parent = if canonical_parent && has_product() {
+        Some(mol.to_smiles().map_err(|e| Reject::Rdkit(e.to_string()))?)
+    } else {
+        None
+    };
     Ok(Transformed { canonical_parent, per_rule })
 }
 

@@ -1,0 +1,197 @@
+//! The memory budget: one number (`--memory-budget`, default 1 GiB) divided among everything
+//! that holds memory, and the process's resident set size (RSS) as seen by the OS.
+//!
+//! | share | holder |
+//! |---|---|
+//! | 1/8 | RocksDB block cache (data, index and filter blocks) |
+//! | 1/8 | RocksDB memtables, all column families together (write-buffer manager) |
+//! | 1/4 | products in flight: transformed and not yet committed ([`MemoryBudget::in_flight_products`]) |
+//! | 1/8 | export: one Parquet row group being encoded ([`MemoryBudget::row_group_bytes`]) |
+//! | rest | RDKit and rayon working sets, RocksDB table readers and compaction, allocator slack |
+//!
+//! Products, not rows, are what grow: one polyphenol row with 57 phenolic OH yields 57 products
+//! per rule. Ingest therefore sizes each batch by the products it expects (adapting to the
+//! products per row it sees) and bounds the products waiting for the writer. The RSS watch is a
+//! second line of defence: above the budget, ingest drains the pipeline and shrinks batches
+//! instead of growing ([`crate::ingest`]).
+
+use std::str::FromStr;
+
+use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
+
+/// Bytes one product costs while in flight: its key and record, the batch's dedup index and
+/// parent link, the transform outcome it came from and its share of the WriteBatch. Measured
+/// order of magnitude (key and parent SMILES of ~60 characters), rounded up.
+pub const BYTES_PER_PRODUCT_IN_FLIGHT: u64 = 1024;
+
+/// The smallest budget accepted: below this, the fixed costs (RDKit, RocksDB, thread stacks)
+/// leave nothing to divide.
+pub const MIN_BUDGET: u64 = 256 << 20;
+
+/// A memory budget in bytes, and how it is shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryBudget {
+    bytes: u64,
+}
+
+impl Default for MemoryBudget {
+    fn default() -> Self {
+        Self { bytes: 1 << 30 }
+    }
+}
+
+impl MemoryBudget {
+    /// A budget of `bytes`; at least [`MIN_BUDGET`].
+    pub fn new(bytes: u64) -> Result<Self, String> {
+        if bytes < MIN_BUDGET {
+            return Err(format!("memory budget {} is below the minimum of {}", human(bytes), human(MIN_BUDGET)));
+        }
+        Ok(Self { bytes })
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// RocksDB block cache: 1/8.
+    pub fn block_cache_bytes(&self) -> usize {
+        to_usize(self.bytes / 8)
+    }
+
+    /// RocksDB memtables of all column families together: 1/8.
+    pub fn write_buffer_bytes(&self) -> usize {
+        to_usize(self.bytes / 8)
+    }
+
+    /// Products allowed in flight (transformed, not yet committed): 1/4 of the budget.
+    pub fn in_flight_products(&self) -> u64 {
+        self.bytes / 4 / BYTES_PER_PRODUCT_IN_FLIGHT
+    }
+
+    /// Products one ingest batch aims at: a quarter of those in flight, at most 32,768 (about
+    /// 8 s of work on two cores; larger batches do not go faster, they only checkpoint less).
+    pub fn batch_products(&self) -> u64 {
+        (self.in_flight_products() / 4).clamp(1024, 32_768)
+    }
+
+    /// Export: bytes of one Parquet row group being encoded before it is flushed: 1/8.
+    pub fn row_group_bytes(&self) -> usize {
+        to_usize(self.bytes / 8)
+    }
+}
+
+impl FromStr for MemoryBudget {
+    type Err = String;
+
+    /// Parses `1GiB`, `512MiB`, `2G`, `800M`, `1.5GiB` or a plain number of bytes.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let num: f64 = num.parse().map_err(|_| format!("not a size: {s:?} (try 1GiB, 512MiB)"))?;
+        let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" | "kib" => 1 << 10,
+            "m" | "mb" | "mib" => 1 << 20,
+            "g" | "gb" | "gib" => 1 << 30,
+            "t" | "tb" | "tib" => 1 << 40,
+            other => return Err(format!("unknown size unit {other:?} in {s:?} (use KiB, MiB, GiB)")),
+        };
+        Self::new((num * scale as f64) as u64)
+    }
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// `1.5 GiB`, `300 MiB`.
+pub fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= (1u64 << 30) as f64 {
+        format!("{:.2} GiB", b / (1u64 << 30) as f64)
+    } else {
+        format!("{:.0} MiB", b / (1u64 << 20) as f64)
+    }
+}
+
+/// Watches this process's resident set size through sysinfo.
+pub struct RssMeter {
+    system: Option<System>,
+    pid: Option<sysinfo::Pid>,
+    peak: u64,
+}
+
+impl Default for RssMeter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RssMeter {
+    pub fn new() -> Self {
+        Self { system: System::new().ok(), pid: sysinfo::get_current_pid().ok(), peak: 0 }
+    }
+
+    /// Current RSS in bytes (None where sysinfo cannot tell); updates the sampled peak.
+    pub fn sample(&mut self) -> Option<u64> {
+        let (system, pid) = (self.system.as_mut()?, self.pid?);
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[pid]),
+            false,
+            ProcessRefreshKind::nothing().with_memory(),
+        );
+        let rss = system.process(pid)?.memory();
+        self.peak = self.peak.max(rss);
+        Some(rss)
+    }
+
+    /// Highest RSS of the process so far: the kernel's high-water mark where available
+    /// (VmHWM, exact), else the highest sample.
+    pub fn peak(&self) -> u64 {
+        high_water_mark().unwrap_or(0).max(self.peak)
+    }
+}
+
+/// VmHWM from /proc/self/status (Linux), in bytes.
+fn high_water_mark() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!("1GiB".parse::<MemoryBudget>().unwrap().bytes(), 1 << 30);
+        assert_eq!("512MiB".parse::<MemoryBudget>().unwrap().bytes(), 512 << 20);
+        assert_eq!("1.5G".parse::<MemoryBudget>().unwrap().bytes(), 3 << 29);
+        assert_eq!("300000000".parse::<MemoryBudget>().unwrap().bytes(), 300_000_000);
+        assert!("12 parsecs".parse::<MemoryBudget>().is_err());
+        assert!("1MiB".parse::<MemoryBudget>().unwrap_err().contains("below the minimum"));
+    }
+
+    #[test]
+    fn shares_fit_in_the_budget() {
+        for bytes in [MIN_BUDGET, 1 << 30, 8 << 30] {
+            let b = MemoryBudget::new(bytes).unwrap();
+            let shares = b.block_cache_bytes() as u64
+                + b.write_buffer_bytes() as u64
+                + b.in_flight_products() * BYTES_PER_PRODUCT_IN_FLIGHT
+                + b.row_group_bytes() as u64;
+            assert!(shares <= bytes * 5 / 8, "{bytes}: {shares}");
+            assert!(b.batch_products() <= b.in_flight_products());
+        }
+    }
+
+    #[test]
+    fn meter_sees_this_process() {
+        let mut m = RssMeter::new();
+        let rss = m.sample().expect("sysinfo reads RSS on Linux");
+        assert!(rss > 1 << 20 && m.peak() >= rss);
+    }
+}

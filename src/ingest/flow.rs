@@ -1,0 +1,196 @@
+//! Flow control between the feeder (reads and transforms batches) and the writer (commits):
+//! batches sized by the products they are expected to yield, a bound on products in flight, and
+//! back-pressure on the process's RSS. See [`crate::budget`] for how the budget is shared.
+//!
+//! - Batch size: the feeder keeps an estimate of products per input row (the higher of the last
+//!   batch's ratio and a moving average, so a rising skew is followed at once and a falling one
+//!   slowly) and cuts the next batch to `batch_products / estimate` rows.
+//! - In flight: before preparing a batch the feeder waits until the products prepared but not yet
+//!   committed leave room for one more batch. A batch is never refused when nothing is in flight,
+//!   so a single huge row cannot deadlock the pipeline.
+//! - RSS: the writer samples RSS after every commit. Above the budget, the feeder waits for the
+//!   pipeline to drain and halves the batch target (down to 1/64); below 90% of the budget the
+//!   target grows back.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use crate::budget::{MemoryBudget, RssMeter};
+
+/// Smallest batch target, as a fraction of the budget's: 1/64.
+const MIN_SCALE_SHIFT: u32 = 6;
+
+struct State {
+    in_flight: u64,
+    /// Batch target = budget target >> scale_shift.
+    scale_shift: u32,
+    over_budget: bool,
+    last_rss: u64,
+}
+
+/// Shared by the feeder and the writer of one ingest run.
+pub(super) struct Flow {
+    budget: MemoryBudget,
+    max_rows: usize,
+    state: Mutex<State>,
+    drained: Condvar,
+    meter: Mutex<RssMeter>,
+    /// Batches that waited for the pipeline to drain because RSS was over the budget.
+    throttled: Mutex<u64>,
+}
+
+/// Feeder-side estimate of products per input row.
+pub(super) struct Sizer {
+    per_row: f64,
+}
+
+impl Flow {
+    pub(super) fn new(budget: MemoryBudget, max_rows: usize) -> Self {
+        Self {
+            budget,
+            max_rows: max_rows.max(1),
+            state: Mutex::new(State { in_flight: 0, scale_shift: 0, over_budget: false, last_rss: 0 }),
+            drained: Condvar::new(),
+            meter: Mutex::new(RssMeter::new()),
+            throttled: Mutex::new(0),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Products the next batch should yield (the budget's target, scaled down under pressure).
+    fn batch_target(&self, st: &State) -> u64 {
+        (self.budget.batch_products() >> st.scale_shift).max(16)
+    }
+
+    /// Blocks until there is room for another batch; returns the rows it should have.
+    pub(super) fn next_batch_rows(&self, sizer: &Sizer) -> usize {
+        let mut st = self.state();
+        if st.over_budget {
+            *self.throttled.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            st = self.drained.wait_while(st, |s| s.in_flight > 0).unwrap_or_else(|e| e.into_inner());
+            st.over_budget = false;
+        }
+        let target = self.batch_target(&st);
+        let limit = self.budget.in_flight_products();
+        st = self
+            .drained
+            .wait_while(st, |s| s.in_flight > 0 && s.in_flight + target > limit)
+            .unwrap_or_else(|e| e.into_inner());
+        let target = self.batch_target(&st);
+        drop(st);
+        ((target as f64 / sizer.per_row.max(1e-3)) as usize).clamp(1, self.max_rows)
+    }
+
+    /// The feeder prepared a batch of `products`: they are in flight until [`Flow::committed`].
+    pub(super) fn prepared(&self, products: u64) {
+        self.state().in_flight += products;
+    }
+
+    /// The writer committed a batch of `products`; samples RSS and adjusts the batch target.
+    pub(super) fn committed(&self, products: u64) {
+        let rss = self.meter.lock().unwrap_or_else(|e| e.into_inner()).sample().unwrap_or(0);
+        self.committed_at(products, rss);
+    }
+
+    fn committed_at(&self, products: u64, rss: u64) {
+        let mut st = self.state();
+        st.in_flight = st.in_flight.saturating_sub(products);
+        st.last_rss = rss;
+        if rss > self.budget.bytes() {
+            st.over_budget = true;
+            st.scale_shift = (st.scale_shift + 1).min(MIN_SCALE_SHIFT);
+        } else if rss < self.budget.bytes() / 10 * 9 && st.scale_shift > 0 {
+            st.scale_shift -= 1;
+        }
+        drop(st);
+        self.drained.notify_all();
+    }
+
+    /// RSS at the last commit, in bytes.
+    pub(super) fn last_rss(&self) -> u64 {
+        self.state().last_rss
+    }
+
+    /// Peak RSS of the process so far, in bytes.
+    pub(super) fn peak_rss(&self) -> u64 {
+        self.meter.lock().unwrap_or_else(|e| e.into_inner()).peak()
+    }
+
+    pub(super) fn throttled(&self) -> u64 {
+        *self.throttled.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Sizer {
+    /// Starts from 8 products per row: the first batch is small and the estimate adapts.
+    pub(super) fn new() -> Self {
+        Self { per_row: 8.0 }
+    }
+
+    /// Learns from a prepared batch of `rows` rows that yielded `products`.
+    pub(super) fn observe(&mut self, rows: usize, products: u64) {
+        if rows == 0 {
+            return;
+        }
+        let ratio = products as f64 / rows as f64;
+        self.per_row = ratio.max(0.5 * self.per_row + 0.5 * ratio);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_shrink_as_products_per_row_grow() {
+        let flow = Flow::new(MemoryBudget::default(), 1 << 20);
+        let mut sizer = Sizer::new();
+        sizer.observe(1000, 1000);
+        let light = flow.next_batch_rows(&sizer);
+        sizer.observe(100, 5700); // 57 sites per row
+        let heavy = flow.next_batch_rows(&sizer);
+        assert!(heavy * 50 <= light, "{light} rows then {heavy} rows");
+        let target = MemoryBudget::default().batch_products() as f64;
+        assert!((heavy as f64 * 57.0) <= target * 1.01);
+    }
+
+    #[test]
+    fn in_flight_products_are_bounded() {
+        let budget = MemoryBudget::new(256 << 20).unwrap();
+        let flow = std::sync::Arc::new(Flow::new(budget, 4096));
+        let sizer = Sizer::new();
+        flow.prepared(budget.in_flight_products()); // pipeline full
+        let f = flow.clone();
+        let waiter = std::thread::spawn(move || f.next_batch_rows(&sizer));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!waiter.is_finished(), "feeder must wait while the pipeline is full");
+        flow.committed(budget.in_flight_products());
+        assert!(waiter.join().unwrap() >= 1);
+    }
+
+    #[test]
+    fn over_budget_drains_and_shrinks_batches() {
+        let budget = MemoryBudget::new(256 << 20).unwrap();
+        let flow = Flow::new(budget, 1 << 20);
+        let mut sizer = Sizer::new();
+        sizer.observe(100, 100);
+        let normal = flow.next_batch_rows(&sizer);
+        flow.prepared(500);
+        flow.committed_at(500, budget.bytes() + 1);
+        let squeezed = flow.next_batch_rows(&sizer);
+        assert_eq!(flow.throttled(), 1);
+        assert!(squeezed * 2 <= normal, "{normal} -> {squeezed}");
+        flow.committed_at(0, budget.bytes() / 2);
+        assert_eq!(flow.next_batch_rows(&sizer), normal);
+    }
+
+    #[test]
+    fn a_huge_batch_passes_an_empty_pipeline() {
+        let flow = Flow::new(MemoryBudget::new(256 << 20).unwrap(), 4096);
+        let mut sizer = Sizer::new();
+        sizer.observe(1, 10_000_000);
+        assert_eq!(flow.next_batch_rows(&sizer), 1);
+    }
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Build the large, skewed polyphenol "2X" benchmark input the way the real workload was made:
+# real plant polyphenols (phytoClassifier, ~12k molecules) are halogenated once by xfstore
+# (aromatic C-H -> F/Cl/Br/I, one product per site), exported, and halogenated again; the distinct
+# doubly-halogenated products are the 2X input (k=2). Halogenation never touches phenolic OH, so
+# every 2X row keeps its root polyphenol's phenolic OH count, computed once per root with RDKit.
+#
+# Writes into target/data/ (never committed):
+#   polyphenol_2x_sorted.parquet    all rows, ordered by phenolic OH count (the skewed worst case:
+#                                   the heaviest rows come last, as in the real run that died)
+#   polyphenol_2x_shuffled.parquet  the same rows in a fixed pseudo-random order
+#   polyphenol_2x_1m_{sorted,shuffled}.parquet   1M-row subsets (every k-th row of the above)
+# Columns: id, smiles, k, halogens, parent_smiles, root_id, n_phenolic_oh.
+#
+# Usage: tools/make_polyphenol_2x.sh            (about 30-45 min on 2 cores; resumable: re-run
+#                                                after an interruption and finished steps are kept)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=target/data
+PY=target/py/bin/python
+X=target/release/xfstore
+HALO=(F Cl Br I)
+mkdir -p "$D"
+cargo build --release --locked -q
+
+# 1. Real polyphenols: every phytoClassifier plant product of a polyphenol class (Phenols,
+# Flavonoids, Tannins, Lignans, Coumarins, Quinones) or carrying a phenolic OH (any class), with
+# its phenolic OH count.
+if [ ! -f "$D/polyphenols.parquet" ]; then
+  $PY tools/make_sample.py --out "$D/polyphenols_raw.parquet" --polyphenols 1000000 --others 1000000 --drugs 0 \
+    --other-classes ALL
+  $PY - "$D/polyphenols_raw.parquet" "$D/polyphenols.parquet" <<'PY'
+import sys
+import pyarrow as pa, pyarrow.compute, pyarrow.parquet as pq
+from rdkit import Chem, RDLogger
+RDLogger.DisableLog("rdApp.*")
+t = pq.read_table(sys.argv[1])
+pat = Chem.MolFromSmarts("[c][OX2H]")  # query_smarts of FG_PHENOL_OH__OH__TO__OMe
+counts = []
+for s in t.column("smiles").to_pylist():
+    m = Chem.MolFromSmiles(s) if s else None
+    counts.append(len(m.GetSubstructMatches(pat, maxMatches=100000)) if m else 0)
+t = t.append_column("n_phenolic_oh", pa.array(counts, pa.int32()))
+poly = pa.array([s.split("/")[1] in ("Phenols", "Flavonoids", "Tannins", "Lignans", "Coumarins", "Quinones")
+                 for s in t.column("source").to_pylist()])
+t = t.filter(pa.compute.or_(poly, pa.compute.greater(t.column("n_phenolic_oh"), 0)))
+counts = t.column("n_phenolic_oh").to_pylist()
+pq.write_table(t, sys.argv[2], compression="zstd")
+print(f"{t.num_rows} polyphenols, {sum(c > 0 for c in counts)} with a phenolic OH, max {max(counts)} OH")
+PY
+fi
+
+# halogenate IN STORE STEM: ingest IN with the four C-H halogenation rules (one pass), export each
+# job to $D/STEM_<hal>.parquet.
+halogenate() {
+  local in=$1 store=$2 stem=$3 args=()
+  for h in "${HALO[@]}"; do args+=(--rule "HALO_AROMATIC_CH__H__TO__$h"); done
+  $X ingest --input "$in" --store "$store" --id-column root_id --no-props "${args[@]}"
+  for h in "${HALO[@]}"; do
+    [ -f "$D/${stem}_$h.parquet" ] || $X export --store "$store" --rule "HALO_AROMATIC_CH__H__TO__$h" \
+      --output "$D/${stem}_$h.parquet"
+  done
+}
+
+# 2. First halogenation: 1X (k=1), one file with a halogen column; root_id carried through.
+if [ ! -f "$D/polyphenol_1x.parquet" ]; then
+  $PY - "$D/polyphenols.parquet" "$D/polyphenols_in.parquet" <<'PY'
+import sys, pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1]).rename_columns(["root_id", "smiles", "name", "source", "n_phenolic_oh"])
+pq.write_table(t.select(["root_id", "smiles"]), sys.argv[2], compression="zstd")
+PY
+  halogenate "$D/polyphenols_in.parquet" "$D/px1.store" px1
+  $PY - "$D" <<'PY'
+import sys, duckdb
+d = sys.argv[1]
+parts = " UNION ALL ".join(
+    f"SELECT smiles, '{h}' AS halogens, source_smiles AS parent_smiles, source_id AS root_id "
+    f"FROM read_parquet('{d}/px1_{h}.parquet')" for h in ["F", "Cl", "Br", "I"])
+con = duckdb.connect()
+con.execute(f"COPY ({parts} ORDER BY smiles) TO '{d}/polyphenol_1x.parquet' (FORMAT parquet, COMPRESSION zstd)")
+print("1X rows:", con.execute(f"SELECT count(*) FROM read_parquet('{d}/polyphenol_1x.parquet')").fetchone()[0])
+PY
+fi
+
+# 3. Second halogenation: 2X (k=2). A product reached by two paths (Cl then Br, Br then Cl) is
+# kept once, with the first path in smiles order.
+if [ ! -f "$D/polyphenol_2x_sorted.parquet" ]; then
+  halogenate "$D/polyphenol_1x.parquet" "$D/px2.store" px2
+  $PY - "$D" <<'PY'
+import sys, duckdb
+d = sys.argv[1]
+con = duckdb.connect()
+con.execute("SET preserve_insertion_order=false")
+parts = " UNION ALL ".join(
+    f"SELECT p.smiles, x.halogens || ',{h}' AS halogens, p.source_smiles AS parent_smiles, p.source_id AS root_id "
+    f"FROM read_parquet('{d}/px2_{h}.parquet') p JOIN read_parquet('{d}/polyphenol_1x.parquet') x "
+    f"ON x.smiles = p.source_smiles" for h in ["F", "Cl", "Br", "I"])
+con.execute(f"""CREATE TABLE x2 AS
+  SELECT smiles, arg_min(halogens, parent_smiles) AS halogens, min(parent_smiles) AS parent_smiles,
+         arg_min(root_id, parent_smiles) AS root_id
+  FROM ({parts}) GROUP BY smiles""")
+con.execute(f"""CREATE TABLE y AS
+  SELECT 'PX2:' || row_number() OVER (ORDER BY x2.smiles) AS id, x2.smiles, 2::INT AS k, halogens,
+         parent_smiles, root_id, r.n_phenolic_oh
+  FROM x2 JOIN read_parquet('{d}/polyphenols.parquet') r ON r.id = x2.root_id""")
+n = con.execute("SELECT count(*) FROM y").fetchone()[0]
+con.execute(f"COPY (SELECT * FROM y ORDER BY n_phenolic_oh, id) TO '{d}/polyphenol_2x_sorted.parquet' "
+            "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536)")
+con.execute(f"COPY (SELECT * FROM y ORDER BY hash(id)) TO '{d}/polyphenol_2x_shuffled.parquet' "
+            "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536)")
+k = max(1, n // 1_000_000)
+for kind, order in [("sorted", "n_phenolic_oh, id"), ("shuffled", "hash(id)")]:
+    con.execute(f"""COPY (SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (ORDER BY {order}) AS rn FROM y)
+                   WHERE rn % {k} = 0 ORDER BY rn LIMIT 1000000)
+                   TO '{d}/polyphenol_2x_1m_{kind}.parquet' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536)""")
+print(f"2X rows: {n}; phenolic OH per row:",
+      con.execute("SELECT avg(n_phenolic_oh), max(n_phenolic_oh), sum(n_phenolic_oh) FROM y").fetchone())
+PY
+fi
+ls -la "$D"/polyphenol_2x_*.parquet
