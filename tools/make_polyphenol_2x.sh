@@ -82,6 +82,23 @@ print("1X rows:", con.execute(f"SELECT count(*) FROM read_parquet('{d}/polypheno
 PY
 fi
 
+# 2b. The 1X rows with their phenolic OH counts, sorted and shuffled (a smaller skewed input).
+if [ ! -f "$D/polyphenol_1x_sorted.parquet" ]; then
+  $PY - "$D" <<'PY'
+import sys, duckdb
+d = sys.argv[1]
+con = duckdb.connect()
+con.execute(f"""CREATE TABLE y AS SELECT 'PX1:' || row_number() OVER (ORDER BY x.smiles) AS id, x.smiles, 1::INT AS k,
+  x.halogens, x.parent_smiles, x.root_id, r.n_phenolic_oh
+  FROM read_parquet('{d}/polyphenol_1x.parquet') x JOIN (SELECT id, max(n_phenolic_oh) AS n_phenolic_oh FROM read_parquet('{d}/polyphenols.parquet') GROUP BY id) r ON r.id = x.root_id""")
+for kind, order in [("sorted", "n_phenolic_oh, id"), ("shuffled", "hash(id)")]:
+    con.execute(f"COPY (SELECT * FROM y ORDER BY {order}) TO '{d}/polyphenol_1x_{kind}.parquet' "
+                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536)")
+print("1X rows, phenolic OH per row (avg, max, sum):",
+      con.execute("SELECT count(*), avg(n_phenolic_oh), max(n_phenolic_oh), sum(n_phenolic_oh) FROM y").fetchone())
+PY
+fi
+
 # 3. Second halogenation: 2X (k=2). A product reached by two paths (Cl then Br, Br then Cl) is
 # kept once, with the first path in smiles order.
 if [ ! -f "$D/polyphenol_2x_sorted.parquet" ]; then
@@ -102,7 +119,7 @@ con.execute(f"""CREATE TABLE x2 AS
 con.execute(f"""CREATE TABLE y AS
   SELECT 'PX2:' || row_number() OVER (ORDER BY x2.smiles) AS id, x2.smiles, 2::INT AS k, halogens,
          parent_smiles, root_id, r.n_phenolic_oh
-  FROM x2 JOIN read_parquet('{d}/polyphenols.parquet') r ON r.id = x2.root_id""")
+  FROM x2 JOIN (SELECT id, max(n_phenolic_oh) AS n_phenolic_oh FROM read_parquet('{d}/polyphenols.parquet') GROUP BY id) r ON r.id = x2.root_id""")
 n = con.execute("SELECT count(*) FROM y").fetchone()[0]
 con.execute(f"COPY (SELECT * FROM y ORDER BY n_phenolic_oh, id) TO '{d}/polyphenol_2x_sorted.parquet' "
             "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536)")

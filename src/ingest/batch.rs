@@ -30,43 +30,71 @@ pub struct PreparedBatch {
     pub rejected: Vec<(u64, RejectRecord)>,
 }
 
-/// Transforms `batch` for every job. Rows before a job's `offsets[j]` are already committed
-/// for that job and are not counted again.
-/// `index_parents` also records (canonical parent, product) links.
+/// Consecutive input rows and their transform outcomes.
+pub struct Chunk {
+    pub rows: InputBatch,
+    pub outcomes: Vec<Result<Transformed, Reject>>,
+}
+
+impl Chunk {
+    /// Transforms every row of `rows` with `rules`, in parallel on the rayon pool.
+    /// `index_parents` also canonicalizes parents for the (canonical parent, product) links.
+    pub fn transform(rows: InputBatch, rules: &[&Rule], with_props: bool, index_parents: bool) -> Self {
+        let outcomes = (0..rows.len())
+            .into_par_iter()
+            .map(|i| transform_row(rows.smiles(i), rules, with_props, index_parents))
+            .collect();
+        Self { rows, outcomes }
+    }
+
+    /// Products (one per parent x site) over all rules.
+    pub fn products(&self) -> u64 {
+        let count = |t: &Transformed| {
+            t.per_rule.iter().flatten().filter(|s| matches!(s, SiteOutcome::Product { .. })).count() as u64
+        };
+        self.outcomes.iter().flatten().map(count).sum()
+    }
+}
+
+/// Transforms `batch` for every job (one chunk): see [`fold`].
 pub fn prepare(
-    batch: &InputBatch,
+    batch: InputBatch,
     rules: &[&Rule],
     offsets: &[u64],
     with_props: bool,
     index_parents: bool,
 ) -> PreparedBatch {
-    let outcomes: Vec<Result<Transformed, Reject>> = (0..batch.len())
-        .into_par_iter()
-        .map(|i| transform_row(batch.smiles(i), rules, with_props, index_parents))
-        .collect();
-    let jobs = (0..rules.len()).map(|j| fold_job(batch, &outcomes, j, offsets[j])).collect();
-    let rejected = outcomes
-        .iter()
-        .enumerate()
-        .filter_map(|(i, o)| {
-            o.as_ref().err().map(|r| {
+    fold(vec![Chunk::transform(batch, rules, with_props, index_parents)], rules.len(), offsets)
+}
+
+/// Folds consecutive chunks into one batch: per job, counters and products merged per key
+/// (first provenance kept). Rows before a job's `offsets[j]` are already committed for that job
+/// and are not counted again.
+pub fn fold(chunks: Vec<Chunk>, jobs: usize, offsets: &[u64]) -> PreparedBatch {
+    let end_row = chunks.last().map_or(0, |c| c.rows.first_row + c.rows.len() as u64);
+    let jobs = (0..jobs).map(|j| fold_job(&chunks, j, offsets[j])).collect();
+    let mut rejected = Vec::new();
+    for Chunk { rows, outcomes } in &chunks {
+        for (i, o) in outcomes.iter().enumerate() {
+            if let Err(r) = o {
                 let rec = RejectRecord {
-                    id: batch.id(i),
-                    smiles: batch.smiles(i).map(str::to_owned),
+                    id: rows.id(i),
+                    smiles: rows.smiles(i).map(str::to_owned),
                     reason: r.key().to_owned(),
                     detail: r.detail().to_owned(),
                 };
-                (batch.first_row + i as u64, rec)
-            })
-        })
-        .collect();
-    PreparedBatch { end_row: batch.first_row + batch.len() as u64, jobs, rejected }
+                rejected.push((rows.first_row + i as u64, rec));
+            }
+        }
+    }
+    PreparedBatch { end_row, jobs, rejected }
 }
 
-fn fold_job(batch: &InputBatch, outcomes: &[Result<Transformed, Reject>], job: usize, offset: u64) -> JobDelta {
+fn fold_job(chunks: &[Chunk], job: usize, offset: u64) -> JobDelta {
     let mut delta = JobDelta::default();
     let mut index: HashMap<String, usize> = HashMap::new();
-    for (i, outcome) in outcomes.iter().enumerate() {
+    let rows = chunks.iter().flat_map(|c| c.outcomes.iter().enumerate().map(move |(i, o)| (&c.rows, i, o)));
+    for (batch, i, outcome) in rows {
         let row = batch.first_row + i as u64;
         if row < offset {
             continue;

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 pub use bare::{bare_loop, BareReport};
 
-pub use batch::{prepare, PreparedBatch};
+pub use batch::{fold, prepare, Chunk, PreparedBatch};
 pub use job::{input_key, job_id};
 pub use reader::{InputColumns, InputFile};
 
@@ -107,6 +107,9 @@ pub struct IngestReport {
     pub peak_rss: u64,
     /// Batches held back because RSS was over the budget.
     pub throttled: u64,
+    /// Batches committed by this run, and the most products one of them held.
+    pub batches: u64,
+    pub max_batch_products: u64,
 }
 
 /// A validated ingest: the input file is open and checked and the rules are resolved, without
@@ -167,6 +170,8 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
         budget: opts.budget,
         peak_rss: 0,
         throttled: 0,
+        batches: 0,
+        max_batch_products: 0,
     };
 
     if opts.progress && start > 0 && start < rows_total {
@@ -182,6 +187,8 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
         report.site_products = out.site_products;
         report.peak_rss = out.peak_rss;
         report.throttled = out.throttled;
+        report.batches = out.batches;
+        report.max_batch_products = out.max_batch_products;
         report.rows = opts.max_rows.map_or(rows_total - start, |m| m.min(rows_total - start));
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();

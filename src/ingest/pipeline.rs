@@ -1,5 +1,6 @@
-//! The ingest pipeline of one run: a feeder (this thread) cuts the input into batches sized by
-//! [`Flow`], transforms each on the rayon pool, and hands it to a single writer thread that
+//! The ingest pipeline of one run: a feeder (this thread) transforms the input chunk by chunk on
+//! the rayon pool, gathers chunks into batches of about the products [`Flow`] allows, and hands
+//! each batch to a single writer thread that
 //! commits batches strictly in input order, each as ONE WriteBatch holding the products, the
 //! counters and the new offset. At most [`IN_FLIGHT`] prepared batches, and at most the budget's
 //! products, wait for the writer.
@@ -7,7 +8,7 @@
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-use super::batch::{prepare, PreparedBatch};
+use super::batch::{fold, Chunk, PreparedBatch};
 use super::flow::{Flow, Sizer};
 use super::progress::Progress;
 use super::reader::{Batches, InputBatch};
@@ -25,6 +26,8 @@ pub(super) struct Outcome {
     pub site_products: u64,
     pub peak_rss: u64,
     pub throttled: u64,
+    pub batches: u64,
+    pub max_batch_products: u64,
 }
 
 /// Everything one run needs.
@@ -46,22 +49,40 @@ impl Pipeline<'_> {
             let writer = s.spawn(|| self.write(metas, rx, &flow, progress));
             let fed = self.feed(batches, &flow, tx);
             let written = writer.join().map_err(|_| IngestError::Writer("writer thread panicked".into()))?;
-            let (rejected, site_products) = written?;
+            let w = written?;
             fed?;
-            Ok(Outcome { rejected, site_products, peak_rss: flow.peak_rss(), throttled: flow.throttled() })
+            Ok(Outcome {
+                rejected: w.rejected,
+                site_products: w.made,
+                peak_rss: flow.peak_rss(),
+                throttled: flow.throttled(),
+                batches: w.batches,
+                max_batch_products: w.max_batch_products,
+            })
         })
     }
 
     fn feed(&self, batches: Batches, flow: &Flow, tx: std::sync::mpsc::SyncSender<(PreparedBatch, u64)>) -> Result<()> {
         let mut slicer = Slicer { batches, current: None, at: 0 };
         let mut sizer = Sizer::new();
+        let opts = self.opts;
         loop {
-            let rows = flow.next_batch_rows(&sizer);
-            let Some(batch) = slicer.take(rows)? else { return Ok(()) };
-            let opts = self.opts;
-            let prepared = prepare(&batch, self.rules, self.resumed, opts.with_props, opts.index_parents);
-            let products: u64 = prepared.jobs.iter().map(|j| j.counters.site_products).sum();
-            sizer.observe(batch.len(), products);
+            let target = flow.wait_for_room();
+            let (mut chunks, mut rows, mut products) = (Vec::new(), 0usize, 0u64);
+            while products < target && rows < flow.max_rows() {
+                let want = sizer.chunk_rows(target - products).min(flow.max_rows() - rows);
+                let Some(part) = slicer.take(want)? else { break };
+                let chunk = Chunk::transform(part, self.rules, opts.with_props, opts.index_parents);
+                let made = chunk.products();
+                sizer.observe(chunk.rows.len(), made);
+                rows += chunk.rows.len();
+                products += made;
+                chunks.push(chunk);
+            }
+            if chunks.is_empty() {
+                return Ok(());
+            }
+            let prepared = fold(chunks, self.rules.len(), self.resumed);
             flow.prepared(products);
             if tx.send((prepared, products)).is_err() {
                 return Ok(()); // the writer failed; its error is reported by run()
@@ -75,11 +96,12 @@ impl Pipeline<'_> {
         rx: std::sync::mpsc::Receiver<(PreparedBatch, u64)>,
         flow: &Flow,
         progress: &Progress,
-    ) -> Result<(Vec<(u64, RejectRecord)>, u64)> {
+    ) -> Result<Written> {
         let mut last = Instant::now();
-        let mut rejected = Vec::new();
-        let mut made = 0u64;
+        let mut w = Written::default();
         for (prepared, products) in rx {
+            w.batches += 1;
+            w.max_batch_products = w.max_batch_products.max(products);
             let now = Instant::now();
             let busy = now.duration_since(last).as_secs_f64();
             last = now;
@@ -88,7 +110,7 @@ impl Pipeline<'_> {
                 if prepared.end_row <= meta.offset {
                     continue;
                 }
-                made += delta.counters.site_products;
+                w.made += delta.counters.site_products;
                 meta.counters.add(&delta.counters);
                 meta.offset = prepared.end_row;
                 meta.busy_secs += busy;
@@ -102,13 +124,22 @@ impl Pipeline<'_> {
             self.store.commit(&mut batch_jobs, rejects)?;
             drop(batch_jobs);
             flow.committed(products);
-            progress.advance(prepared.end_row, made, flow.last_rss());
-            let room = 10_000usize.saturating_sub(rejected.len());
-            rejected.extend(prepared.rejected.into_iter().take(room));
+            progress.advance(prepared.end_row, w.made, flow.last_rss());
+            let room = 10_000usize.saturating_sub(w.rejected.len());
+            w.rejected.extend(prepared.rejected.into_iter().take(room));
         }
         progress.finish();
-        Ok((rejected, made))
+        Ok(w)
     }
+}
+
+/// What the writer committed.
+#[derive(Default)]
+struct Written {
+    rejected: Vec<(u64, RejectRecord)>,
+    made: u64,
+    batches: u64,
+    max_batch_products: u64,
 }
 
 /// Cuts the reader's record batches into batches of any requested size (zero-copy slices).

@@ -1,0 +1,107 @@
+//! The memory budget: batches hold about the same number of products whatever the rows yield
+//! (the skewed, sorted worst case), RSS is reported against the budget, and neither changes
+//! what is stored.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use xfstore::budget::MemoryBudget;
+use xfstore::ingest::{IngestOptions, IngestPlan, IngestReport};
+use xfstore::rules::RuleSet;
+use xfstore::store::{Store, StoreOptions};
+
+/// The 22k natural products sorted by phenolic OH count, heaviest last (as the real input was).
+fn sorted_by_phenolic_oh(dir: &Path) -> String {
+    let out = dir.join("sorted.parquet");
+    python_ok(
+        r#"
+import sys, pyarrow as pa, pyarrow.parquet as pq
+from rdkit import Chem, RDLogger
+RDLogger.DisableLog("rdApp.*")
+t = pq.read_table(sys.argv[1], columns=["smiles"])
+pat = Chem.MolFromSmarts("[c][OX2H]")
+def n(s):
+    m = Chem.MolFromSmiles(s) if s else None
+    return len(m.GetSubstructMatches(pat)) if m else 0
+k = [n(s) for s in t.column("smiles").to_pylist()]
+t = t.append_column("n", pa.array(k)).sort_by([("n", "ascending")])
+pq.write_table(t, sys.argv[2])  # pyarrow's default codec: Snappy
+print(max(k))
+"#,
+        &[root().join("tests/data/natural_products_22k.parquet").to_str().unwrap(), out.to_str().unwrap()],
+    );
+    out.to_str().unwrap().to_owned()
+}
+
+fn ingest(input: &str, store: &Path, batch_rows: usize, budget: MemoryBudget) -> IngestReport {
+    let rules = RuleSet::builtin().unwrap();
+    // two rules on the same sites: twice the products per batch
+    let mut opts = IngestOptions::new(input, vec![OME.into(), "FG_PHENOL_OH__OH__TO__NH2".into()]);
+    opts.with_props = false;
+    opts.batch_rows = batch_rows;
+    opts.budget = budget;
+    let db = Store::open(store, &StoreOptions::from_budget(&budget)).unwrap();
+    IngestPlan::new(&rules, opts).unwrap().run(&db).unwrap()
+}
+
+#[test]
+fn skewed_input_is_cut_into_product_sized_batches_without_changing_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = sorted_by_phenolic_oh(dir.path());
+    let budget = MemoryBudget::new(256 << 20).unwrap();
+    let target = budget.batch_products();
+    // One reader batch could hold the whole file: only product-based sizing cuts it.
+    let adaptive = ingest(&input, &dir.path().join("a"), 1 << 20, budget);
+    assert!(adaptive.site_products > 2 * target, "input too small to test: {}", adaptive.site_products);
+    assert!(
+        adaptive.max_batch_products <= target * 3 / 2,
+        "a batch held {} products, target {target}",
+        adaptive.max_batch_products
+    );
+    assert!(adaptive.batches >= adaptive.site_products / target);
+    assert!(adaptive.peak_rss > 0 && adaptive.peak_rss < budget.bytes(), "peak RSS {}", adaptive.peak_rss);
+    // Same products and counters as fixed 512-row batches.
+    let fixed_store = dir.path().join("f");
+    let fixed = ingest(&input, &fixed_store, 512, MemoryBudget::default());
+    assert_eq!(fixed.site_products, adaptive.site_products);
+    let counters =
+        |r: &IngestReport| r.jobs.iter().map(|j| serde_json::to_value(&j.meta.counters).unwrap()).collect::<Vec<_>>();
+    assert_eq!(counters(&adaptive), counters(&fixed));
+}
+
+#[test]
+fn summary_reports_rss_against_the_budget_and_bytes_per_product() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let out = run_ok(&[
+        "ingest",
+        "--store",
+        store.to_str().unwrap(),
+        "--input",
+        sample().to_str().unwrap(),
+        "--rule",
+        OME,
+        "--no-props",
+        "--memory-budget",
+        "300MiB",
+    ]);
+    assert!(out.contains("(budget 300 MiB)"), "{out}");
+    let peak: f64 = out.split("peak RSS ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(peak > 1.0 && peak < 300.0, "{out}");
+    assert!(out.contains("bytes/product"), "{out}");
+    // bench-transform counts the same products as ingest
+    let bare = run_ok(&["bench-transform", "--input", sample().to_str().unwrap(), "--rule", OME, "--no-props"]);
+    assert!(bare.contains("3334 products") && out.contains("3334 products"), "{bare}\n{out}");
+}
+
+#[test]
+fn a_budget_too_small_or_malformed_is_a_clear_error() {
+    for (budget, says) in [("10MiB", "below the minimum"), ("lots", "not a size")] {
+        let out = run(&["ingest", "--input", "x.parquet", "--rule", OME, "--memory-budget", budget]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{budget}: {err}");
+    }
+}
