@@ -10,10 +10,13 @@
 #                                   the heaviest rows come last, as in the real run that died)
 #   polyphenol_2x_shuffled.parquet  the same rows in a fixed pseudo-random order
 #   polyphenol_2x_1m_{sorted,shuffled}.parquet   1M-row subsets (every k-th row of the above)
+#   polyphenol_1x_{sorted,shuffled}.parquet, poly1x_50k_{sorted,shuffled}.parquet   the 1X step
+#                                   (451k rows) and 50k-row subsets of it, for shorter runs
 # Columns: id, smiles, k, halogens, parent_smiles, root_id, n_phenolic_oh.
 #
-# Usage: tools/make_polyphenol_2x.sh            (about 30-45 min on 2 cores; resumable: re-run
-#                                                after an interruption and finished steps are kept)
+# Usage: tools/make_polyphenol_2x.sh   (1X steps: ~10 min on 2 cores; the 2X step makes ~10M
+#                                      site products: hours. Resumable: re-run after an
+#                                      interruption; finished steps and ingest checkpoints are kept)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=target/data
@@ -96,6 +99,20 @@ for kind, order in [("sorted", "n_phenolic_oh, id"), ("shuffled", "hash(id)")]:
                 "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536)")
 print("1X rows, phenolic OH per row (avg, max, sum):",
       con.execute("SELECT count(*), avg(n_phenolic_oh), max(n_phenolic_oh), sum(n_phenolic_oh) FROM y").fetchone())
+PY
+fi
+
+# 2c. 50k-row subsets of those (every 9th row: the same OH distribution and order), for quick
+# benchmark runs.
+if [ ! -f "$D/poly1x_50k_sorted.parquet" ]; then
+  $PY - "$D" <<'PY'
+import sys, duckdb
+d = sys.argv[1]
+con = duckdb.connect()
+for kind in ["sorted", "shuffled"]:
+    con.execute(f"""COPY (SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER () AS rn
+                   FROM read_parquet('{d}/polyphenol_1x_{kind}.parquet')) WHERE rn % 9 = 0 ORDER BY rn)
+                   TO '{d}/poly1x_50k_{kind}.parquet' (FORMAT parquet, COMPRESSION zstd)""")
 PY
 fi
 
