@@ -153,6 +153,13 @@ impl RssMeter {
     }
 }
 
+/// Peak RSS of this process so far, in bytes (for a summary line at the end of a command).
+pub fn peak_rss() -> u64 {
+    let mut meter = RssMeter::new();
+    meter.sample();
+    meter.peak()
+}
+
 /// VmHWM from /proc/self/status (Linux), in bytes.
 fn high_water_mark() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use xfstore::budget::{human, MemoryBudget, RssMeter};
+use xfstore::budget::{human, peak_rss, MemoryBudget};
 use xfstore::export::{export, verify, verify_folder, write_rejects, ExportOptions};
 use xfstore::ingest::{bare_loop, input_key, IngestOptions, IngestPlan, IngestReport, InputColumns, InputFile};
 use xfstore::query::{
@@ -264,8 +264,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             opts.split_rows = split_rows.unwrap_or(0);
             opts.split_bytes = split_bytes.unwrap_or(0);
             let r = export(&db, job, &opts).with_context(|| format!("exporting job {}", job.id))?;
-            let mut meter = RssMeter::new();
-            meter.sample();
             println!(
                 "export {}: {} rows -> {} ({} file(s), {} bytes, {:.2} s, {:.0} rows/s, peak RSS {})",
                 job.id,
@@ -275,7 +273,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 r.bytes,
                 r.elapsed_secs,
                 r.rows as f64 / r.elapsed_secs.max(1e-9),
-                human(meter.peak())
+                human(peak_rss())
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -371,8 +369,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let cols = InputColumns { smiles: smiles_column, ..InputColumns::default() };
             let file = InputFile::open(&input, &cols)?;
             let r = bare_loop(&file, &rules, batch_rows, !no_props, max_rows)?;
-            let mut meter = RssMeter::new();
-            meter.sample();
             let secs = r.elapsed_secs.max(1e-9);
             println!(
                 "bare loop: {} rows ({} rejected), {} products in {:.2} s = {:.0} rows/s, {:.0} products/s; peak RSS {}",
@@ -382,7 +378,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 r.elapsed_secs,
                 r.rows as f64 / secs,
                 r.site_products as f64 / secs,
-                human(meter.peak())
+                human(peak_rss())
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -4,7 +4,7 @@ did it, with RDKit's Python bindings (Debian python3-rdkit, the same RDKit build
 
 - the input is read in batches with pyarrow; batches go to a multiprocessing Pool (imap, in
   order) of --workers processes;
-- each worker: Chem.MolFromSmiles, rxn.RunReactants (no site cap), Chem.SanitizeMol and
+- each worker: Chem.MolFromSmiles, rxn.RunReactants (the rule's site cap), Chem.SanitizeMol and
   Chem.MolToSmiles per product, one product per matched site, and (unless --no-props) MW, TPSA,
   HBD, HBA, cLogP, RotB per product, as xfstore computes them;
 - the parent process keeps a Python set of the SMILES seen for dedup and writes each new product
@@ -23,12 +23,12 @@ import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 from rdkit import Chem, RDLogger
-from rdkit.Chem import AllChem, Crippen, Descriptors, rdMolDescriptors
+from rdkit.Chem import Crippen, Descriptors, rdMolDescriptors
+
+from rdkit_reference import load_rules  # same rule loading (and site caps) as the golden oracle
 
 RDLogger.DisableLog("rdApp.*")
-UNLIMITED = 2**31 - 1
 RULES = None
 WITH_PROPS = True
 
@@ -36,13 +36,7 @@ WITH_PROPS = True
 def init(rule_file, names, with_props):
     global RULES, WITH_PROPS
     RDLogger.DisableLog("rdApp.*")
-    doc = yaml.safe_load(open(rule_file))
-    by_name = {r["name"]: r for r in doc["rules"]}
-    RULES = []
-    for n in names:
-        rxn = AllChem.ReactionFromSmarts(by_name[n]["smirks"])
-        rxn.Initialize()
-        RULES.append((n, rxn))
+    RULES = load_rules(rule_file, names)
     WITH_PROPS = with_props
 
 
@@ -65,8 +59,8 @@ def work(chunk):
         if mol is None:
             failed += 1
             continue
-        for name, rxn in RULES:
-            for site, prods in enumerate(rxn.RunReactants((mol,), UNLIMITED)):
+        for name, rxn, cap in RULES:
+            for site, prods in enumerate(rxn.RunReactants((mol,), cap)):
                 p = prods[0]
                 try:
                     Chem.SanitizeMol(p)

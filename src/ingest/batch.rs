@@ -49,22 +49,13 @@ impl Chunk {
 
     /// Products (one per parent x site) over all rules.
     pub fn products(&self) -> u64 {
-        let count = |t: &Transformed| {
-            t.per_rule.iter().flatten().filter(|s| matches!(s, SiteOutcome::Product { .. })).count() as u64
-        };
-        self.outcomes.iter().flatten().map(count).sum()
+        self.outcomes.iter().flatten().map(Transformed::products).sum()
     }
-}
 
-/// Transforms `batch` for every job (one chunk): see [`fold`].
-pub fn prepare(
-    batch: InputBatch,
-    rules: &[&Rule],
-    offsets: &[u64],
-    with_props: bool,
-    index_parents: bool,
-) -> PreparedBatch {
-    fold(vec![Chunk::transform(batch, rules, with_props, index_parents)], rules.len(), offsets)
+    /// Rows RDKit rejected (null, unparsable, unsanitizable).
+    pub fn rejected(&self) -> u64 {
+        self.outcomes.iter().filter(|o| o.is_err()).count() as u64
+    }
 }
 
 /// Folds consecutive chunks into one batch: per job, counters and products merged per key

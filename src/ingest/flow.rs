@@ -31,6 +31,8 @@ struct State {
     scale_shift: u32,
     over_budget: bool,
     last_rss: u64,
+    /// Batches that waited for the pipeline to drain because RSS was over the budget.
+    throttled: u64,
 }
 
 /// Shared by the feeder and the writer of one ingest run.
@@ -40,8 +42,6 @@ pub(super) struct Flow {
     state: Mutex<State>,
     drained: Condvar,
     meter: Mutex<RssMeter>,
-    /// Batches that waited for the pipeline to drain because RSS was over the budget.
-    throttled: Mutex<u64>,
 }
 
 /// Feeder-side estimate of products per input row, to size the chunks a batch is built from.
@@ -55,10 +55,9 @@ impl Flow {
         Self {
             budget,
             max_rows: max_rows.max(1),
-            state: Mutex::new(State { in_flight: 0, scale_shift: 0, over_budget: false, last_rss: 0 }),
+            state: Mutex::new(State { in_flight: 0, scale_shift: 0, over_budget: false, last_rss: 0, throttled: 0 }),
             drained: Condvar::new(),
             meter: Mutex::new(RssMeter::new()),
-            throttled: Mutex::new(0),
         }
     }
 
@@ -75,7 +74,7 @@ impl Flow {
     pub(super) fn wait_for_room(&self) -> u64 {
         let mut st = self.state();
         if st.over_budget {
-            *self.throttled.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            st.throttled += 1;
             st = self.drained.wait_while(st, |s| s.in_flight > 0).unwrap_or_else(|e| e.into_inner());
             st.over_budget = false;
         }
@@ -129,7 +128,7 @@ impl Flow {
     }
 
     pub(super) fn throttled(&self) -> u64 {
-        *self.throttled.lock().unwrap_or_else(|e| e.into_inner())
+        self.state().throttled
     }
 }
 

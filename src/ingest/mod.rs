@@ -21,7 +21,7 @@ use std::time::Instant;
 
 pub use bare::{bare_loop, BareReport};
 
-pub use batch::{fold, prepare, Chunk, PreparedBatch};
+pub use batch::{fold, Chunk, PreparedBatch};
 pub use job::{input_key, job_id};
 pub use reader::{InputColumns, InputFile};
 
@@ -182,13 +182,7 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
         // The reader decodes up to batch_rows rows at a time; the pipeline slices them further.
         let batches = input.batches(start, opts.batch_rows.max(1), opts.max_rows)?;
         let pipeline = Pipeline { store, rules, opts, input_key: &input_key, rows_total, resumed: &resumed };
-        let out = pipeline.run(&mut metas, batches, &progress)?;
-        report.rejected = out.rejected;
-        report.site_products = out.site_products;
-        report.peak_rss = out.peak_rss;
-        report.throttled = out.throttled;
-        report.batches = out.batches;
-        report.max_batch_products = out.max_batch_products;
+        pipeline.run(&mut metas, batches, &progress, &mut report)?;
         report.rows = opts.max_rows.map_or(rows_total - start, |m| m.min(rows_total - start));
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();

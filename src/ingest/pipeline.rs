@@ -12,23 +12,13 @@ use super::batch::{fold, Chunk, PreparedBatch};
 use super::flow::{Flow, Sizer};
 use super::progress::Progress;
 use super::reader::{Batches, InputBatch};
-use super::{job, IngestOptions};
+use super::{job, IngestOptions, IngestReport};
 use crate::error::{IngestError, InputError, Result};
 use crate::rules::Rule;
 use crate::store::{JobBatch, JobMeta, JobState, RejectBatch, RejectRecord, Store};
 
 /// Prepared batches allowed to wait for the writer (products in flight are bounded separately).
 pub const IN_FLIGHT: usize = 2;
-
-/// What the pipeline did.
-pub(super) struct Outcome {
-    pub rejected: Vec<(u64, RejectRecord)>,
-    pub site_products: u64,
-    pub peak_rss: u64,
-    pub throttled: u64,
-    pub batches: u64,
-    pub max_batch_products: u64,
-}
 
 /// Everything one run needs.
 pub(super) struct Pipeline<'a> {
@@ -42,7 +32,14 @@ pub(super) struct Pipeline<'a> {
 }
 
 impl Pipeline<'_> {
-    pub(super) fn run(&self, metas: &mut [JobMeta], batches: Batches, progress: &Progress) -> Result<Outcome> {
+    /// Streams `batches` into the store and records what it did in `report`.
+    pub(super) fn run(
+        &self,
+        metas: &mut [JobMeta],
+        batches: Batches,
+        progress: &Progress,
+        report: &mut IngestReport,
+    ) -> Result<()> {
         let flow = Flow::new(self.opts.budget, self.opts.batch_rows);
         let (tx, rx) = sync_channel::<(PreparedBatch, u64)>(IN_FLIGHT);
         std::thread::scope(|s| {
@@ -51,14 +48,13 @@ impl Pipeline<'_> {
             let written = writer.join().map_err(|_| IngestError::Writer("writer thread panicked".into()))?;
             let w = written?;
             fed?;
-            Ok(Outcome {
-                rejected: w.rejected,
-                site_products: w.made,
-                peak_rss: flow.peak_rss(),
-                throttled: flow.throttled(),
-                batches: w.batches,
-                max_batch_products: w.max_batch_products,
-            })
+            report.rejected = w.rejected;
+            report.site_products = w.made;
+            report.batches = w.batches;
+            report.max_batch_products = w.max_batch_products;
+            report.peak_rss = flow.peak_rss();
+            report.throttled = flow.throttled();
+            Ok(())
         })
     }
 

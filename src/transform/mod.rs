@@ -52,6 +52,13 @@ pub struct Transformed {
     pub per_rule: Vec<Vec<SiteOutcome>>,
 }
 
+impl Transformed {
+    /// Products (one per parent x site) over all rules; unsanitizable sites do not count.
+    pub fn products(&self) -> u64 {
+        self.per_rule.iter().flatten().filter(|s| matches!(s, SiteOutcome::Product { .. })).count() as u64
+    }
+}
+
 /// Transforms one input SMILES with each of `rules`.
 pub fn transform(smiles: Option<&str>, rules: &[&Rule], with_props: bool) -> RowOutcome {
     transform_row(smiles, rules, with_props, false).map(|t| t.per_rule)
@@ -70,19 +77,17 @@ pub fn transform_row(
         ChemError::Sanitize { reason, .. } => Reject::Sanitize(reason),
         other => Reject::Rdkit(other.to_string()),
     })?;
-    let per_rule: Vec<Vec<SiteOutcome>> = rules
+    let per_rule = rules
         .iter()
         .map(|rule| rule.reaction.run(&mol, rule.max_sites, with_props).map_err(|e| Reject::Rdkit(e.to_string())))
         .collect::<Result<_, _>>()?;
+    let mut out = Transformed { canonical_parent: None, per_rule };
     // The parent's canonical SMILES only serves the parent -> products links: skip the
     // canonicalization (a full canonical ranking) for rows that yielded no product.
-    let has_product = || per_rule.iter().flatten().any(|s| matches!(s, SiteOutcome::Product { .. }));
-    let canonical_parent = if canonical_parent && has_product() {
-        Some(mol.to_smiles().map_err(|e| Reject::Rdkit(e.to_string()))?)
-    } else {
-        None
-    };
-    Ok(Transformed { canonical_parent, per_rule })
+    if canonical_parent && out.products() > 0 {
+        out.canonical_parent = Some(mol.to_smiles().map_err(|e| Reject::Rdkit(e.to_string()))?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
