@@ -13,6 +13,10 @@ Appends one JSON object per input to target/bench/ingest.jsonl and prints a Mark
 
 Usage: target/py/bin/python tools/bench_ingest.py INPUT.parquet [INPUT2 ...]
            [--rule FG_PHENOL_OH__OH__TO__OMe] [--no-props] [--budget 1GiB] [--skip-reference]
+           [--skip-bare] [--reference-preload /usr/lib/x86_64-linux-gnu/libmimalloc.so.2]
+--skip-bare leaves out step 1 (it doubles a long run; the ratio is measured on smaller inputs).
+--reference-preload runs the Python reference with that malloc LD_PRELOADed: xfstore links
+mimalloc, and this shows how much of the gap is the allocator alone (apt: libmimalloc2.0).
 Inputs: tools/make_polyphenol_2x.sh (target/data/polyphenol_2x_*.parquet).
 """
 import argparse
@@ -30,11 +34,11 @@ PY = os.path.join(ROOT, "target/py/bin/python")
 OUT = os.path.join(ROOT, "target/bench")
 
 
-def measured(label, cmd):
+def measured(label, cmd, env=None):
     """Runs cmd under measure.py; returns (stdout text, measure dict)."""
     full = [sys.executable, os.path.join(ROOT, "tools/measure.py"), "--label", label, "--"] + cmd
-    print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
-    p = subprocess.run(full, cwd=ROOT, capture_output=True, text=True)
+    print("$ " + " ".join([f"{k}={v}" for k, v in (env or {}).items()] + cmd), file=sys.stderr, flush=True)
+    p = subprocess.run(full, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, **(env or {})))
     sys.stderr.write(p.stdout + p.stderr)
     m = re.search(r"^measure: (.*)$", p.stdout, re.M)
     if p.returncode != 0 or not m:
@@ -59,13 +63,14 @@ def bench(inp, args):
     rec = {"input": name, "rule": args.rule, "props": not args.no_props, "budget": args.budget,
            "cores": os.cpu_count(), "when": time.strftime("%Y-%m-%d %H:%M")}
 
-    out, m = measured("bare", [X, "bench-transform", "--input", inp, "--rule", args.rule] + props)
-    rec["rows"] = int(num(r"bare loop: (\d+) rows", out))
-    rec["bare"] = dict(m, products=int(num(r"rejected\), (\d+) products", out)))
+    if not args.skip_bare:
+        out, m = measured("bare", [X, "bench-transform", "--input", inp, "--rule", args.rule] + props)
+        rec["bare"] = dict(m, products=int(num(r"rejected\), (\d+) products", out)))
 
     out, m = measured("ingest", [X, "ingest", "--input", inp, "--store", store, "--rule", args.rule,
                                  "--memory-budget", args.budget] + props)
     unique = int(num(r"(\d+) unique", out))
+    rec["rows"] = int(num(r"run: (\d+) rows", out))
     rec["ingest"] = dict(m, products=int(num(r"rows, (\d+) products in", out)), unique=unique,
                          store_bytes=du(store), held_back=int(num(r"held back (\d+) times", out) or 0))
 
@@ -76,8 +81,10 @@ def bench(inp, args):
 
     if not args.skip_reference:
         ref_out = os.path.join(OUT, f"{name}.reference.parquet")
+        env = {"LD_PRELOAD": args.reference_preload} if args.reference_preload else None
         out, m = measured("reference", [PY, "tools/reference_pipeline.py", "--input", inp, "--rule", args.rule,
-                                        "--output", ref_out, "--workers", str(os.cpu_count())] + props)
+                                        "--output", ref_out, "--workers", str(os.cpu_count())] + props, env)
+        rec["reference_preload"] = args.reference_preload
         rec["reference"] = dict(m, products=int(num(r"failed\), (\d+) products", out)),
                                 unique=int(num(r"(\d+) unique", out)))
         if rec["reference"]["unique"] != unique or rec["reference"]["products"] != rec["ingest"]["products"]:
@@ -96,10 +103,11 @@ def table(recs):
           "Python products/s | Python peak RSS | xfstore / Python |")
     print("|---" * 14 + "|")
     for r in recs:
-        i, b, e = r["ingest"], r["bare"], r["export"]
+        i, b, e = r["ingest"], r.get("bare"), r["export"]
         ref = r.get("reference")
-        print(f"| {r['input']} | {r['rows']:,} | {i['products']:,} | {i['unique']:,} | {rate(b):,.0f} | "
-              f"{rate(i):,.0f} ({r['rows'] / i['wall_s']:,.0f}) | {rate(i) / rate(b):.0%} | {i['cpu_pct']}% | "
+        bare, vs_bare = (f"{rate(b):,.0f}", f"{rate(i) / rate(b):.0%}") if b else ("-", "-")
+        print(f"| {r['input']} | {r['rows']:,} | {i['products']:,} | {i['unique']:,} | {bare} | "
+              f"{rate(i):,.0f} ({r['rows'] / i['wall_s']:,.0f}) | {vs_bare} | {i['cpu_pct']}% | "
               f"{i['peak_rss_mib']:,.0f} MiB | {i['store_bytes'] / max(i['unique'], 1):.0f} | "
               f"{rate(e, 'rows'):,.0f} ({e['peak_rss_mib']:,.0f} MiB) | "
               + (f"{rate(ref):,.0f} | {ref['peak_rss_mib']:,.0f} MiB | {rate(i) / rate(ref):.2f}x |" if ref else "- | - | - |"))
@@ -112,6 +120,8 @@ def main():
     ap.add_argument("--no-props", action="store_true")
     ap.add_argument("--budget", default="1GiB")
     ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--skip-bare", action="store_true")
+    ap.add_argument("--reference-preload", help="LD_PRELOAD for the Python reference (e.g. libmimalloc.so.2)")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True)

@@ -14,9 +14,14 @@
 #                                   (451k rows) and 50k-row subsets of it, for shorter runs
 # Columns: id, smiles, k, halogens, parent_smiles, root_id, n_phenolic_oh.
 #
-# Usage: tools/make_polyphenol_2x.sh   (1X steps: ~10 min on 2 cores; the 2X step makes ~10M
+# Usage: tools/make_polyphenol_2x.sh   (1X steps: ~10 min on 2 cores; the 2X step makes ~11M
 #                                      site products: hours. Resumable: re-run after an
 #                                      interruption; finished steps and ingest checkpoints are kept)
+#        PX2_1X_ROWS=60000 tools/make_polyphenol_2x.sh
+#                                      2X from the first N rows of the shuffled 1X only (an unbiased
+#                                      sample; a SMILES-ordered prefix is not: it starts with small
+#                                      bromo compounds): 100k gives ~1M 2X rows in ~30 min. Raise N and re-run to grow it (ingest resumes;
+#                                      delete the polyphenol_2x_* files first so they are rebuilt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=target/data
@@ -55,10 +60,19 @@ fi
 
 # halogenate IN STORE STEM: ingest IN with the four C-H halogenation rules (one pass), export each
 # job to $D/STEM_<hal>.parquet.
+# With a 4th argument N, only the first N input rows are halogenated (in all, over every run).
 halogenate() {
-  local in=$1 store=$2 stem=$3 args=()
+  local in=$1 store=$2 stem=$3 want=${4:-} args=()
   for h in "${HALO[@]}"; do args+=(--rule "HALO_AROMATIC_CH__H__TO__$h"); done
-  $X ingest --input "$in" --store "$store" --id-column root_id --no-props "${args[@]}"
+  if [ -n "$want" ]; then
+    local done=0
+    if [ -d "$store" ]; then
+      done=$($X status --store "$store" | awk '$1 ~ /HALO_AROMATIC_CH__H__TO__F$/ {split($3, a, "/"); print a[1]; exit}')
+    fi
+    [ "${done:-0}" -lt "$want" ] && args+=(--max-rows $((want - ${done:-0})))
+    [ "${done:-0}" -lt "$want" ] || args=()
+  fi
+  [ ${#args[@]} -eq 0 ] || $X ingest --input "$in" --store "$store" --id-column root_id --no-props "${args[@]}"
   for h in "${HALO[@]}"; do
     [ -f "$D/${stem}_$h.parquet" ] || $X export --store "$store" --rule "HALO_AROMATIC_CH__H__TO__$h" \
       --output "$D/${stem}_$h.parquet"
@@ -119,7 +133,7 @@ fi
 # 3. Second halogenation: 2X (k=2). A product reached by two paths (Cl then Br, Br then Cl) is
 # kept once, with the first path in smiles order.
 if [ ! -f "$D/polyphenol_2x_sorted.parquet" ]; then
-  halogenate "$D/polyphenol_1x.parquet" "$D/px2.store" px2
+  halogenate "$D/polyphenol_1x_shuffled.parquet" "$D/px2.store" px2 "${PX2_1X_ROWS:-}"
   $PY - "$D" <<'PY'
 import sys, duckdb
 d = sys.argv[1]
