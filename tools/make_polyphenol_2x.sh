@@ -18,10 +18,11 @@
 #                                      site products: hours. Resumable: re-run after an
 #                                      interruption; finished steps and ingest checkpoints are kept)
 #        PX2_1X_ROWS=55000 tools/make_polyphenol_2x.sh
-#                                      2X from the first N rows of the shuffled 1X only (an unbiased
-#                                      sample; a SMILES-ordered prefix is not: it starts with small
-#                                      bromo compounds): 55k gives ~1.05M 2X rows in ~20 min. Raise N and re-run to grow it (ingest resumes;
-#                                      delete the polyphenol_2x_* files first so they are rebuilt).
+#                                      2X from the first N rows of the shuffled 1X only, an unbiased
+#                                      sample (a SMILES-ordered prefix is not: it starts with small
+#                                      bromo compounds). 55k gives 1.2M 2X rows in ~20 min; ~230k
+#                                      should pass 5M. To grow it, delete target/data/polyphenol_2x_*
+#                                      and re-run with a larger N (ingest resumes where it stopped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=target/data
@@ -69,10 +70,12 @@ halogenate() {
     if [ -d "$store" ]; then
       done=$($X status --store "$store" | awk '$1 ~ /HALO_AROMATIC_CH__H__TO__F$/ {split($3, a, "/"); print a[1]; exit}')
     fi
-    [ "${done:-0}" -lt "$want" ] && args+=(--max-rows $((want - ${done:-0})))
-    [ "${done:-0}" -lt "$want" ] || args=()
+    if [ "${done:-0}" -lt "$want" ]; then args+=(--max-rows $((want - ${done:-0}))); else args=(); fi
   fi
-  [ ${#args[@]} -eq 0 ] || $X ingest --input "$in" --store "$store" --id-column root_id --no-props "${args[@]}"
+  if [ ${#args[@]} -gt 0 ]; then
+    rm -f "$D/${stem}"_*.parquet  # exports of an earlier, smaller run are stale now
+    $X ingest --input "$in" --store "$store" --id-column root_id --no-props "${args[@]}"
+  fi
   for h in "${HALO[@]}"; do
     [ -f "$D/${stem}_$h.parquet" ] || $X export --store "$store" --rule "HALO_AROMATIC_CH__H__TO__$h" \
       --output "$D/${stem}_$h.parquet"
