@@ -20,7 +20,7 @@ use xfstore::store::{Durability, Store, StoreOptions, DEFAULT_STORE_DIR};
 
 /// mimalloc for the whole process. Built with its `override` feature it also defines `malloc`/`free`,
 /// which the dynamic linker then binds for RDKit and RocksDB too: RDKit's per-product molecule copies
-/// spent about a quarter of ingest's CPU in glibc malloc, and this made the transform ~1.35x faster
+/// spent about a quarter of ingest's CPU in glibc malloc; this cut CPU per product ~1.25x
 /// (ARCHITECTURE.md, "Allocator").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -91,7 +91,7 @@ pub struct JobReport {
 }
 
 /// Result of an ingest run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct IngestReport {
     pub jobs: Vec<JobReport>,
     /// Input rows processed by this run.
@@ -161,18 +161,7 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
     let resumed: Vec<u64> = metas.iter().map(|m| m.offset).collect();
     let rows_total = input.info().rows;
     let start = resumed.iter().copied().min().unwrap_or(rows_total);
-    let mut report = IngestReport {
-        jobs: vec![],
-        rows: 0,
-        site_products: 0,
-        elapsed_secs: 0.0,
-        rejected: vec![],
-        budget: opts.budget,
-        peak_rss: 0,
-        throttled: 0,
-        batches: 0,
-        max_batch_products: 0,
-    };
+    let mut report = IngestReport { budget: opts.budget, ..IngestReport::default() };
 
     if opts.progress && start > 0 && start < rows_total {
         eprintln!("resuming at row {start} of {rows_total} ({} rows already committed)", start);
