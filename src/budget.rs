@@ -5,24 +5,40 @@
 //! |---|---|
 //! | 1/8 | RocksDB block cache (data, index and filter blocks) |
 //! | 1/8 | RocksDB memtables, all column families together (write-buffer manager) |
-//! | 1/4 | products in flight: transformed and not yet committed ([`MemoryBudget::in_flight_products`]) |
+//! | 1/4 | work in flight: products transformed and not yet committed ([`MemoryBudget::in_flight_bytes`]) |
 //! | 1/8 | export: one Parquet row group being encoded ([`MemoryBudget::row_group_bytes`]) |
 //! | rest | RDKit and rayon working sets, RocksDB table readers and compaction, allocator slack |
 //!
 //! Products, not rows, are what grow: one polyphenol row with 57 phenolic OH yields 57 products
-//! per rule. Ingest therefore sizes each batch by the products it expects (adapting to the
-//! products per row it sees) and bounds the products waiting for the writer. The RSS watch is a
-//! second line of defence: above the budget, ingest drains the pipeline and shrinks batches
-//! instead of growing ([`crate::ingest`]).
+//! per rule, and a tannin's products are SMILES of 500+ characters where a flavonoid's are 60.
+//! Ingest therefore sizes each batch by the bytes its products hold ([`product_in_flight_bytes`]: SMILES
+//! lengths counted as they are made, adapting to the rows it sees) and bounds the bytes waiting
+//! for the writer. The RSS watch is a second line of defence: above the budget, ingest drains the
+//! pipeline and shrinks batches instead of growing ([`crate::ingest`]).
 
 use std::str::FromStr;
 
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
 
-/// Bytes one product costs while in flight: its key and record, the batch's dedup index and
-/// parent link, the transform outcome it came from and its share of the WriteBatch. Measured
-/// order of magnitude (key and parent SMILES of ~60 characters), rounded up.
-pub const BYTES_PER_PRODUCT_IN_FLIGHT: u64 = 1024;
+/// Fixed bytes one product costs while in flight, besides its SMILES: the `String` and `Vec`
+/// headers and site atoms of its transform outcome and record, its slot in the batch's dedup
+/// index, its WriteBatch entry, allocator rounding.
+pub const PRODUCT_FIXED_BYTES: u64 = 512;
+/// Copies of a product's SMILES held while in flight: transform outcome, dedup-index key,
+/// record key, WriteBatch key (the parent link is counted with the parent).
+pub const PRODUCT_SMILES_COPIES: u64 = 4;
+/// Copies of the parent's SMILES per product: the record, its encoding in the WriteBatch and the
+/// (canonical parent, product) link.
+pub const PARENT_SMILES_COPIES: u64 = 3;
+/// Fixed bytes one input row costs while in flight (its outcome), whether it yields or not.
+pub const ROW_FIXED_BYTES: u64 = 64;
+
+/// Bytes one product of `product_len` SMILES bytes, made from a parent of `parent_len` SMILES
+/// bytes, holds while in flight. With flavonoid-sized SMILES (~60 characters) this is ~1 KiB;
+/// a 57-OH tannin's product (~600 characters, same parent length) holds ~4.7 KiB.
+pub fn product_in_flight_bytes(product_len: usize, parent_len: usize) -> u64 {
+    PRODUCT_FIXED_BYTES + PRODUCT_SMILES_COPIES * product_len as u64 + PARENT_SMILES_COPIES * parent_len as u64
+}
 
 /// The smallest budget accepted: below this, the fixed costs (RDKit, RocksDB, thread stacks)
 /// leave nothing to divide.
@@ -63,15 +79,17 @@ impl MemoryBudget {
         to_usize(self.bytes / 8)
     }
 
-    /// Products allowed in flight (transformed, not yet committed): 1/4 of the budget.
-    pub fn in_flight_products(&self) -> u64 {
-        self.bytes / 4 / BYTES_PER_PRODUCT_IN_FLIGHT
+    /// Bytes of work allowed in flight (products transformed, not yet committed, as counted by
+    /// [`product_in_flight_bytes`]): 1/4 of the budget.
+    pub fn in_flight_bytes(&self) -> u64 {
+        self.bytes / 4
     }
 
-    /// Products one ingest batch aims at: a quarter of those in flight, at most 32,768 (about
-    /// 8 s of work on two cores; larger batches do not go faster, they only checkpoint less).
-    pub fn batch_products(&self) -> u64 {
-        (self.in_flight_products() / 4).clamp(1024, 32_768)
+    /// Bytes one ingest batch aims at: a quarter of those in flight, at most 32 MiB (about
+    /// 32,000 flavonoid products, ~8 s of work on two cores; larger batches do not go faster, they
+    /// only checkpoint less), at least 1 MiB.
+    pub fn batch_bytes(&self) -> u64 {
+        (self.in_flight_bytes() / 4).clamp(1 << 20, 32 << 20)
     }
 
     /// Export: bytes of one Parquet row group being encoded before it is flushed: 1/8.
@@ -188,11 +206,18 @@ mod tests {
             let b = MemoryBudget::new(bytes).unwrap();
             let shares = b.block_cache_bytes() as u64
                 + b.write_buffer_bytes() as u64
-                + b.in_flight_products() * BYTES_PER_PRODUCT_IN_FLIGHT
+                + b.in_flight_bytes()
                 + b.row_group_bytes() as u64;
             assert!(shares <= bytes * 5 / 8, "{bytes}: {shares}");
-            assert!(b.batch_products() <= b.in_flight_products());
+            assert!(b.batch_bytes() <= b.in_flight_bytes());
         }
+    }
+
+    #[test]
+    fn in_flight_cost_follows_smiles_length() {
+        let flavonoid = product_in_flight_bytes(60, 60);
+        assert!((900..=1100).contains(&flavonoid), "{flavonoid}");
+        assert!(product_in_flight_bytes(600, 600) > 5 * flavonoid);
     }
 
     #[test]

@@ -439,6 +439,16 @@ fn print_ingest(r: &IngestReport) {
             n => format!(", held back {n} times"),
         }
     );
+    if r.batches > 0 {
+        println!(
+            "batches: {} committed, the largest {} products ({} in flight); commits took {:.1} s ({:.1}% of the run)",
+            r.batches,
+            r.max_batch_products,
+            human(r.max_batch_bytes),
+            r.commit_secs,
+            100.0 * r.commit_secs / secs
+        );
+    }
     for (row, rej) in r.rejected.iter().take(5) {
         eprintln!("  rejected row {row}: {} ({})", rej.reason, rej.detail);
     }

@@ -1,13 +1,13 @@
-//! The memory budget: batches hold about the same number of products whatever the rows yield
-//! (the skewed, sorted worst case), RSS is reported against the budget, and neither changes
-//! what is stored.
+//! The memory budget: batches hold about the same in-flight bytes whatever the rows yield (the
+//! skewed, sorted worst case: more sites per row AND longer SMILES), RSS is reported against the
+//! budget, and neither changes what is stored.
 
 mod common;
 
 use std::path::Path;
 
 use common::*;
-use xfstore::budget::MemoryBudget;
+use xfstore::budget::{product_in_flight_bytes, MemoryBudget};
 use xfstore::ingest::{IngestOptions, IngestPlan, IngestReport};
 use xfstore::rules::RuleSet;
 use xfstore::store::{Store, StoreOptions};
@@ -47,20 +47,21 @@ fn ingest(input: &str, store: &Path, batch_rows: usize, budget: MemoryBudget) ->
 }
 
 #[test]
-fn skewed_input_is_cut_into_product_sized_batches_without_changing_results() {
+fn skewed_input_is_cut_into_byte_sized_batches_without_changing_results() {
     let dir = tempfile::tempdir().unwrap();
     let input = sorted_by_phenolic_oh(dir.path());
     let budget = MemoryBudget::new(256 << 20).unwrap();
-    let target = budget.batch_products();
-    // One reader batch could hold the whole file: only product-based sizing cuts it.
+    let target = budget.batch_bytes();
+    // One reader batch could hold the whole file: only byte-based sizing cuts it.
     let adaptive = ingest(&input, &dir.path().join("a"), 1 << 20, budget);
-    assert!(adaptive.site_products > 2 * target, "input too small to test: {}", adaptive.site_products);
+    let total = adaptive.site_products * product_in_flight_bytes(40, 40); // a lower bound
+    assert!(total > 2 * target, "input too small to test: {} products", adaptive.site_products);
     assert!(
-        adaptive.max_batch_products <= target * 3 / 2,
-        "a batch held {} products, target {target}",
-        adaptive.max_batch_products
+        adaptive.max_batch_bytes <= target * 3 / 2,
+        "a batch held {} bytes, target {target}",
+        adaptive.max_batch_bytes
     );
-    assert!(adaptive.batches >= adaptive.site_products / target);
+    assert!(adaptive.batches >= total / target);
     assert!(adaptive.peak_rss > 0 && adaptive.peak_rss < budget.bytes(), "peak RSS {}", adaptive.peak_rss);
     // Same products and counters as fixed 512-row batches.
     let fixed_store = dir.path().join("f");

@@ -10,6 +10,7 @@
 #                                   the heaviest rows come last, as in the real run that died)
 #   polyphenol_2x_shuffled.parquet  the same rows in a fixed pseudo-random order
 #   polyphenol_2x_1m_{sorted,shuffled}.parquet   1M-row subsets (every k-th row of the above)
+#   poly2x_50k_{sorted,shuffled}.parquet, poly2x_tail5k_sorted.parquet   short runs cut from them
 #   polyphenol_1x_{sorted,shuffled}.parquet, poly1x_50k_{sorted,shuffled}.parquet   the 1X step
 #                                   (451k rows) and 50k-row subsets of it, for shorter runs
 # Columns: id, smiles, k, halogens, parent_smiles, root_id, n_phenolic_oh.
@@ -170,4 +171,21 @@ print(f"2X rows: {n}; phenolic OH per row:",
       con.execute("SELECT avg(n_phenolic_oh), max(n_phenolic_oh), sum(n_phenolic_oh) FROM y").fetchone())
 PY
 fi
-ls -la "$D"/polyphenol_2x_*.parquet
+# Short runs cut from the 1M subsets: every 20th row (50k, same distribution), and the last 5,000
+# sorted rows (the 25- to 57-OH tannins: the memory worst case, in minutes instead of an hour).
+if [ ! -f "$D/poly2x_tail5k_sorted.parquet" ]; then
+  $PY - "$D" <<'PY'
+import sys, duckdb
+d = sys.argv[1]
+con = duckdb.connect()
+for kind in ["sorted", "shuffled"]:
+    con.execute(f"""COPY (SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER () AS rn
+                   FROM read_parquet('{d}/polyphenol_2x_1m_{kind}.parquet')) WHERE rn % 20 = 0 ORDER BY rn)
+                   TO '{d}/poly2x_50k_{kind}.parquet' (FORMAT parquet, COMPRESSION zstd)""")
+n = con.execute(f"SELECT count(*) FROM read_parquet('{d}/polyphenol_2x_1m_sorted.parquet')").fetchone()[0]
+con.execute(f"""COPY (SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER () AS rn
+               FROM read_parquet('{d}/polyphenol_2x_1m_sorted.parquet')) WHERE rn > {n - 5000} ORDER BY rn)
+               TO '{d}/poly2x_tail5k_sorted.parquet' (FORMAT parquet, COMPRESSION zstd)""")
+PY
+fi
+ls -la "$D"/polyphenol_2x_*.parquet "$D"/poly2x_*.parquet

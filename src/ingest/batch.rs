@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::reader::InputBatch;
+use crate::budget::{product_in_flight_bytes, ROW_FIXED_BYTES};
 use crate::chem::SiteOutcome;
 use crate::rules::Rule;
 use crate::store::{Counters, ProductRecord, RejectRecord};
@@ -50,6 +51,24 @@ impl Chunk {
     /// Products (one per parent x site) over all rules.
     pub fn products(&self) -> u64 {
         self.outcomes.iter().flatten().map(Transformed::products).sum()
+    }
+
+    /// Bytes the chunk's work holds until committed, as the budget counts them
+    /// ([`product_in_flight_bytes`] per product, from the actual lengths of the product SMILES
+    /// and of the parent's SMILES, id and carried cells, plus a fixed cost and the canonical
+    /// parent per row).
+    pub fn bytes(&self) -> u64 {
+        let rows = self.outcomes.iter().enumerate();
+        rows.map(|(i, o)| {
+            let Ok(t) = o else { return ROW_FIXED_BYTES };
+            let parent_len = self.rows.row_text_len(i);
+            let products = t.per_rule.iter().flatten().map(|site| match site {
+                SiteOutcome::Product { smiles, .. } => product_in_flight_bytes(smiles.len(), parent_len),
+                SiteOutcome::SanitizeFailed { .. } => 0,
+            });
+            ROW_FIXED_BYTES + t.canonical_parent.as_ref().map_or(0, |p| p.len() as u64) + products.sum::<u64>()
+        })
+        .sum()
     }
 
     /// Rows RDKit rejected (null, unparsable, unsanitizable).

@@ -1,13 +1,16 @@
 //! Flow control between the feeder (reads and transforms batches) and the writer (commits):
-//! batches sized by the products they are expected to yield, a bound on products in flight, and
-//! back-pressure on the process's RSS. See [`crate::budget`] for how the budget is shared.
+//! batches sized by the bytes their products hold, a bound on bytes in flight, and back-pressure
+//! on the process's RSS. See [`crate::budget`] for how the budget is shared.
 //!
+//! - Unit: bytes as [`crate::budget::product_in_flight_bytes`] counts them, from the SMILES
+//!   lengths of each chunk's actual products. Counting products instead would let RSS follow
+//!   molecule size: a 57-OH tannin's product holds ~5x a flavonoid's.
 //! - Batch size: a batch is built from chunks of rows transformed in parallel, until it holds the
-//!   target number of products (or the most rows allowed). Chunks are sized from an estimate of
-//!   products per row (the higher of the last chunk's ratio and a moving average, so a rising
-//!   skew is followed at once and a falling one slowly) to yield half of what the batch still
-//!   needs, so a batch overshoots its target by a fraction of one chunk at most.
-//! - In flight: before preparing a batch the feeder waits until the products prepared but not yet
+//!   target bytes (or the most rows allowed). Chunks are sized from an estimate of bytes per
+//!   row (the higher of the last chunk's ratio and a moving average, so a rising skew is
+//!   followed at once and a falling one slowly) to fill half of what the batch still needs, so
+//!   a batch overshoots its target by a fraction of one chunk at most.
+//! - In flight: before preparing a batch the feeder waits until the bytes prepared but not yet
 //!   committed leave room for one more batch. A batch is never refused when nothing is in flight,
 //!   so a single huge row cannot deadlock the pipeline.
 //! - RSS: the writer samples RSS after every commit. Above the budget, the feeder waits for the
@@ -44,7 +47,8 @@ pub(super) struct Flow {
     meter: Mutex<RssMeter>,
 }
 
-/// Feeder-side estimate of products per input row, to size the chunks a batch is built from.
+/// Feeder-side estimate of in-flight bytes per input row, to size the chunks a batch is built
+/// from.
 pub(super) struct Sizer {
     per_row: f64,
     last_rows: usize,
@@ -65,12 +69,12 @@ impl Flow {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Products the next batch should yield (the budget's target, scaled down under pressure).
+    /// Bytes the next batch should hold (the budget's target, scaled down under pressure).
     fn batch_target(&self, st: &State) -> u64 {
-        (self.budget.batch_products() >> st.scale_shift).max(16)
+        (self.budget.batch_bytes() >> st.scale_shift).max(16 << 10)
     }
 
-    /// Blocks until there is room for another batch; returns the products it should hold.
+    /// Blocks until there is room for another batch; returns the bytes it should hold.
     pub(super) fn wait_for_room(&self) -> u64 {
         let mut st = self.state();
         if st.over_budget {
@@ -79,7 +83,7 @@ impl Flow {
             st.over_budget = false;
         }
         let target = self.batch_target(&st);
-        let limit = self.budget.in_flight_products();
+        let limit = self.budget.in_flight_bytes();
         st = self
             .drained
             .wait_while(st, |s| s.in_flight > 0 && s.in_flight + target > limit)
@@ -92,20 +96,20 @@ impl Flow {
         self.max_rows
     }
 
-    /// The feeder prepared a batch of `products`: they are in flight until [`Flow::committed`].
-    pub(super) fn prepared(&self, products: u64) {
-        self.state().in_flight += products;
+    /// The feeder prepared a batch holding `bytes`: in flight until [`Flow::committed`].
+    pub(super) fn prepared(&self, bytes: u64) {
+        self.state().in_flight += bytes;
     }
 
-    /// The writer committed a batch of `products`; samples RSS and adjusts the batch target.
-    pub(super) fn committed(&self, products: u64) {
+    /// The writer committed a batch holding `bytes`; samples RSS and adjusts the batch target.
+    pub(super) fn committed(&self, bytes: u64) {
         let rss = self.meter.lock().unwrap_or_else(|e| e.into_inner()).sample().unwrap_or(0);
-        self.committed_at(products, rss);
+        self.committed_at(bytes, rss);
     }
 
-    fn committed_at(&self, products: u64, rss: u64) {
+    fn committed_at(&self, bytes: u64, rss: u64) {
         let mut st = self.state();
-        st.in_flight = st.in_flight.saturating_sub(products);
+        st.in_flight = st.in_flight.saturating_sub(bytes);
         st.last_rss = rss;
         if rss > self.budget.bytes() {
             st.over_budget = true;
@@ -133,13 +137,14 @@ impl Flow {
 }
 
 impl Sizer {
-    /// Starts from 8 products per row: the first batch is small and the estimate adapts.
+    /// Starts from 8 KiB per row (8 flavonoid products): the first batch is small and the
+    /// estimate adapts.
     pub(super) fn new() -> Self {
-        Self { per_row: 8.0, last_rows: 0 }
+        Self { per_row: 8192.0, last_rows: 0 }
     }
 
-    /// Rows of the next chunk, when the batch still needs `remaining` products: enough to
-    /// yield about half of them, at most twice the previous chunk and at most
+    /// Rows of the next chunk, when the batch still needs `remaining` bytes: enough to
+    /// fill about half of them, at most twice the previous chunk and at most
     /// [`CHUNK_ROWS_PER_THREAD`] per thread (a long run of rows without sites must not make the
     /// next chunk swallow the heavy rows that follow), at least 32 rows (the cores need rows to
     /// share).
@@ -149,13 +154,13 @@ impl Sizer {
         want.min(grow).min(CHUNK_ROWS_PER_THREAD * rayon::current_num_threads()).max(32)
     }
 
-    /// Learns from a prepared batch of `rows` rows that yielded `products`.
-    pub(super) fn observe(&mut self, rows: usize, products: u64) {
+    /// Learns from a prepared chunk of `rows` rows that holds `bytes`.
+    pub(super) fn observe(&mut self, rows: usize, bytes: u64) {
         if rows == 0 {
             return;
         }
         self.last_rows = rows;
-        let ratio = products as f64 / rows as f64;
+        let ratio = bytes as f64 / rows as f64;
         self.per_row = ratio.max(0.5 * self.per_row + 0.5 * ratio);
     }
 }
@@ -165,32 +170,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunks_shrink_as_products_per_row_grow_and_grow_slowly() {
+    fn chunks_shrink_as_bytes_per_row_grow_and_grow_slowly() {
+        const KIB: u64 = 1024;
+        let need = 32 << 20; // the batch target at a 1 GiB budget
         let mut sizer = Sizer::new();
-        sizer.observe(100, 100);
-        let light = sizer.chunk_rows(16_384);
+        sizer.observe(100, 100 * 8 * KIB); // flavonoids: 8 products of ~1 KiB
+        let light = sizer.chunk_rows(need);
         assert!(light > 100 && light <= 200, "{light}"); // at most twice the previous chunk
         sizer.observe(10_000, 0);
-        assert!(sizer.chunk_rows(16_384) <= CHUNK_ROWS_PER_THREAD * rayon::current_num_threads());
-        sizer.observe(100, 5700); // 57 sites per row
-        let heavy = sizer.chunk_rows(16_384);
-        assert!(heavy as f64 * 57.0 <= 16_384.0 / 2.0 + 57.0, "{heavy}");
+        assert!(sizer.chunk_rows(need) <= CHUNK_ROWS_PER_THREAD * rayon::current_num_threads());
+        let tannin = 57 * 5 * KIB; // 57 sites of ~5 KiB each
+        sizer.observe(100, 100 * tannin);
+        let heavy = sizer.chunk_rows(need);
+        assert!(heavy as u64 * tannin <= need / 2 + tannin, "{heavy}");
         sizer.observe(heavy, 0); // a stretch without sites
-        assert!(sizer.chunk_rows(16_384) <= 2 * heavy);
+        assert!(sizer.chunk_rows(need) <= 2 * heavy);
         assert_eq!(sizer.chunk_rows(0), 32);
     }
 
     #[test]
-    fn in_flight_products_are_bounded() {
+    fn in_flight_bytes_are_bounded() {
         let budget = MemoryBudget::new(256 << 20).unwrap();
         let flow = std::sync::Arc::new(Flow::new(budget, 4096));
-        flow.prepared(budget.in_flight_products()); // pipeline full
+        flow.prepared(budget.in_flight_bytes()); // pipeline full
         let f = flow.clone();
         let waiter = std::thread::spawn(move || f.wait_for_room());
         std::thread::sleep(std::time::Duration::from_millis(100));
         assert!(!waiter.is_finished(), "feeder must wait while the pipeline is full");
-        flow.committed(budget.in_flight_products());
-        assert_eq!(waiter.join().unwrap(), budget.batch_products());
+        flow.committed(budget.in_flight_bytes());
+        assert_eq!(waiter.join().unwrap(), budget.batch_bytes());
     }
 
     #[test]
@@ -198,8 +206,8 @@ mod tests {
         let budget = MemoryBudget::new(256 << 20).unwrap();
         let flow = Flow::new(budget, 1 << 20);
         let normal = flow.wait_for_room();
-        flow.prepared(500);
-        flow.committed_at(500, budget.bytes() + 1);
+        flow.prepared(500 << 10);
+        flow.committed_at(500 << 10, budget.bytes() + 1);
         let squeezed = flow.wait_for_room();
         assert_eq!(flow.throttled(), 1);
         assert_eq!(squeezed * 2, normal);

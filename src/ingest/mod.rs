@@ -1,11 +1,11 @@
 //! `xfstore ingest`: stream an input Parquet file through rules into the store.
 //!
 //! Write path (see ARCHITECTURE.md): the reader yields bounded record batches from the job's
-//! committed offset; the pipeline cuts them into batches sized by the products they are expected
-//! to yield ([`flow`]), transforms each in parallel on the rayon pool, and a single writer
-//! thread commits batches strictly in input order, each as ONE WriteBatch holding the
-//! products, the counters and the new offset. Products in flight are bounded by the memory
-//! budget and RSS is watched, so memory does not grow with the input or its skew.
+//! committed offset; the pipeline cuts them into batches sized by the bytes their products hold
+//! ([`flow`]), transforms each in parallel on the rayon pool, and a single writer thread commits
+//! batches strictly in input order, each as ONE WriteBatch holding the products, the counters
+//! and the new offset. Bytes in flight are bounded by the memory budget and RSS is watched, so
+//! memory does not grow with the input, its skew or the size of its molecules.
 
 mod bare;
 mod batch;
@@ -43,9 +43,10 @@ pub struct IngestOptions {
     pub id_column: Option<String>,
     /// Input columns carried (as text) into each product's provenance and the export.
     pub carry_columns: Vec<String>,
-    /// Most rows in one batch; batches are usually smaller, sized by the products they yield.
+    /// Most rows in one batch; batches are usually smaller, sized by the bytes their products
+    /// hold.
     pub batch_rows: usize,
-    /// Sizes batches and the products in flight, and the RSS above which ingest holds back.
+    /// Sizes batches and the bytes in flight, and the RSS above which ingest holds back.
     /// The store's cache and memtables are sized from the same budget by the caller
     /// ([`crate::store::StoreOptions::from_budget`]).
     pub budget: MemoryBudget,
@@ -107,9 +108,14 @@ pub struct IngestReport {
     pub peak_rss: u64,
     /// Batches held back because RSS was over the budget.
     pub throttled: u64,
-    /// Batches committed by this run, and the most products one of them held.
+    /// Batches committed by this run, and the most products and in-flight bytes (as
+    /// [`crate::budget::product_in_flight_bytes`] counts them) one of them held.
     pub batches: u64,
     pub max_batch_products: u64,
+    pub max_batch_bytes: u64,
+    /// Seconds the writer spent in `Store::commit` (dedup lookups and the WriteBatch), running
+    /// beside the transform on the same cores.
+    pub commit_secs: f64,
 }
 
 /// A validated ingest: the input file is open and checked and the rules are resolved, without

@@ -1,9 +1,8 @@
 //! The ingest pipeline of one run: a feeder (this thread) transforms the input chunk by chunk on
-//! the rayon pool, gathers chunks into batches of about the products [`Flow`] allows, and hands
-//! each batch to a single writer thread that
-//! commits batches strictly in input order, each as ONE WriteBatch holding the products, the
-//! counters and the new offset. At most [`IN_FLIGHT`] prepared batches, and at most the budget's
-//! products, wait for the writer.
+//! the rayon pool, gathers chunks into batches of about the bytes [`Flow`] allows, and hands
+//! each batch to a single writer thread that commits batches strictly in input order, each as ONE
+//! WriteBatch holding the products, the counters and the new offset. At most [`IN_FLIGHT`]
+//! prepared batches, and at most the budget's in-flight bytes, wait for the writer.
 
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
@@ -17,7 +16,7 @@ use crate::error::{IngestError, InputError, Result};
 use crate::rules::Rule;
 use crate::store::{JobBatch, JobMeta, JobState, RejectBatch, RejectRecord, Store};
 
-/// Prepared batches allowed to wait for the writer (products in flight are bounded separately).
+/// Prepared batches allowed to wait for the writer (bytes in flight are bounded separately).
 pub const IN_FLIGHT: usize = 2;
 
 /// Everything one run needs.
@@ -41,7 +40,7 @@ impl Pipeline<'_> {
         report: &mut IngestReport,
     ) -> Result<()> {
         let flow = Flow::new(self.opts.budget, self.opts.batch_rows);
-        let (tx, rx) = sync_channel::<(PreparedBatch, u64)>(IN_FLIGHT);
+        let (tx, rx) = sync_channel::<(PreparedBatch, Load)>(IN_FLIGHT);
         std::thread::scope(|s| {
             let writer = s.spawn(|| self.write(metas, rx, &flow, progress));
             let fed = self.feed(batches, &flow, tx);
@@ -52,35 +51,43 @@ impl Pipeline<'_> {
             report.site_products = w.made;
             report.batches = w.batches;
             report.max_batch_products = w.max_batch_products;
+            report.max_batch_bytes = w.max_batch_bytes;
+            report.commit_secs = w.commit_secs;
             report.peak_rss = flow.peak_rss();
             report.throttled = flow.throttled();
             Ok(())
         })
     }
 
-    fn feed(&self, batches: Batches, flow: &Flow, tx: std::sync::mpsc::SyncSender<(PreparedBatch, u64)>) -> Result<()> {
+    fn feed(
+        &self,
+        batches: Batches,
+        flow: &Flow,
+        tx: std::sync::mpsc::SyncSender<(PreparedBatch, Load)>,
+    ) -> Result<()> {
         let mut slicer = Slicer { batches, current: None, at: 0 };
         let mut sizer = Sizer::new();
         let opts = self.opts;
         loop {
             let target = flow.wait_for_room();
-            let (mut chunks, mut rows, mut products) = (Vec::new(), 0usize, 0u64);
-            while products < target && rows < flow.max_rows() {
-                let want = sizer.chunk_rows(target - products).min(flow.max_rows() - rows);
+            let (mut chunks, mut rows, mut load) = (Vec::new(), 0usize, Load::default());
+            while load.bytes < target && rows < flow.max_rows() {
+                let want = sizer.chunk_rows(target - load.bytes).min(flow.max_rows() - rows);
                 let Some(part) = slicer.take(want)? else { break };
                 let chunk = Chunk::transform(part, self.rules, opts.with_props, opts.index_parents);
-                let made = chunk.products();
-                sizer.observe(chunk.rows.len(), made);
+                let bytes = chunk.bytes();
+                sizer.observe(chunk.rows.len(), bytes);
                 rows += chunk.rows.len();
-                products += made;
+                load.bytes += bytes;
+                load.products += chunk.products();
                 chunks.push(chunk);
             }
             if chunks.is_empty() {
                 return Ok(());
             }
             let prepared = fold(chunks, self.rules.len(), self.resumed);
-            flow.prepared(products);
-            if tx.send((prepared, products)).is_err() {
+            flow.prepared(load.bytes);
+            if tx.send((prepared, load)).is_err() {
                 return Ok(()); // the writer failed; its error is reported by run()
             }
         }
@@ -89,15 +96,16 @@ impl Pipeline<'_> {
     fn write(
         &self,
         metas: &mut [JobMeta],
-        rx: std::sync::mpsc::Receiver<(PreparedBatch, u64)>,
+        rx: std::sync::mpsc::Receiver<(PreparedBatch, Load)>,
         flow: &Flow,
         progress: &Progress,
     ) -> Result<Written> {
         let mut last = Instant::now();
         let mut w = Written::default();
-        for (prepared, products) in rx {
+        for (prepared, load) in rx {
             w.batches += 1;
-            w.max_batch_products = w.max_batch_products.max(products);
+            w.max_batch_products = w.max_batch_products.max(load.products);
+            w.max_batch_bytes = w.max_batch_bytes.max(load.bytes);
             let now = Instant::now();
             let busy = now.duration_since(last).as_secs_f64();
             last = now;
@@ -117,9 +125,11 @@ impl Pipeline<'_> {
                 batch_jobs.push(JobBatch { meta, products: delta.products, parent_links: delta.parent_links });
             }
             let rejects = RejectBatch { input_key: self.input_key, rows: &prepared.rejected };
+            let started = Instant::now();
             self.store.commit(&mut batch_jobs, rejects)?;
+            w.commit_secs += started.elapsed().as_secs_f64();
             drop(batch_jobs);
-            flow.committed(products);
+            flow.committed(load.bytes);
             progress.advance(prepared.end_row, w.made, flow.last_rss());
             let room = 10_000usize.saturating_sub(w.rejected.len());
             w.rejected.extend(prepared.rejected.into_iter().take(room));
@@ -129,6 +139,13 @@ impl Pipeline<'_> {
     }
 }
 
+/// What one prepared batch holds: products, and bytes as the budget counts them.
+#[derive(Default, Clone, Copy)]
+struct Load {
+    products: u64,
+    bytes: u64,
+}
+
 /// What the writer committed.
 #[derive(Default)]
 struct Written {
@@ -136,6 +153,8 @@ struct Written {
     made: u64,
     batches: u64,
     max_batch_products: u64,
+    max_batch_bytes: u64,
+    commit_secs: f64,
 }
 
 /// Cuts the reader's record batches into batches of any requested size (zero-copy slices).

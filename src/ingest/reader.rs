@@ -161,6 +161,17 @@ impl InputBatch {
         }
     }
 
+    /// Bytes of text a product record copies from row `i`: its SMILES, id and carried cells
+    /// (non-string cells counted at 24 bytes, their longest rendering), without rendering them.
+    pub fn row_text_len(&self, i: usize) -> usize {
+        let cell = |a: &ArrayRef| match super::cells::str_at(a, i) {
+            Some(s) => s.len(),
+            None if a.is_null(i) => 0,
+            None => 24,
+        };
+        self.smiles(i).map_or(0, str::len) + self.ids.iter().chain(&self.carried).map(cell).sum::<usize>()
+    }
+
     /// Carried cells of row `i`, as text, in `carry_columns` order.
     pub fn carried(&self, i: usize) -> Vec<Option<String>> {
         self.carried.iter().map(|a| text_at(a, i)).collect()
