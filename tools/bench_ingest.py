@@ -51,6 +51,16 @@ def num(pattern, text):
     return float(m.group(1)) if m else None
 
 
+def compaction_cpu_s(store):
+    """CPU seconds RocksDB's compactions took, from the store's LOG files (compaction_finished)."""
+    total = 0
+    for f in os.listdir(store):
+        if f.startswith("LOG"):
+            with open(os.path.join(store, f), errors="replace") as fh:
+                total += sum(int(x) for x in re.findall(r'"compaction_time_cpu_micros": (\d+)', fh.read()))
+    return total / 1e6
+
+
 def du(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
@@ -72,7 +82,8 @@ def bench(inp, args):
     unique = int(num(r"(\d+) unique", out))
     rec["rows"] = int(num(r"run: (\d+) rows", out))
     rec["ingest"] = dict(m, products=int(num(r"rows, (\d+) products in", out)), unique=unique,
-                         store_bytes=du(store), held_back=int(num(r"held back (\d+) times", out) or 0))
+                         store_bytes=du(store), held_back=int(num(r"held back (\d+) times", out) or 0),
+                         commit_s=num(r"commits took ([\d.]+) s", out), compaction_cpu_s=compaction_cpu_s(store))
 
     parquet = os.path.join(OUT, f"{name}.parquet")
     out, m = measured("export", [X, "export", "--store", store, "--rule", args.rule, "--output", parquet,
@@ -111,6 +122,13 @@ def table(recs):
               f"{i['peak_rss_mib']:,.0f} MiB | {i['store_bytes'] / max(i['unique'], 1):.0f} | "
               f"{rate(e, 'rows'):,.0f} ({e['peak_rss_mib']:,.0f} MiB) | "
               + (f"{rate(ref):,.0f} | {ref['peak_rss_mib']:,.0f} MiB | {rate(i) / rate(ref):.2f}x |" if ref else "- | - | - |"))
+    for r in recs:
+        i = r["ingest"]
+        if i.get("commit_s") is not None:
+            print(f"{r['input']}: writer committing {i['commit_s']:,.1f} s ({i['commit_s'] / i['wall_s']:.1%} of the "
+                  f"ingest wall time), RocksDB compactions {i['compaction_cpu_s']:,.1f} s CPU "
+                  f"({i['compaction_cpu_s'] / (i['wall_s'] * i['cpu_pct'] / 100 * (r['cores'] or 1)):.1%} of the "
+                  f"ingest's CPU time)")
 
 
 def main():
