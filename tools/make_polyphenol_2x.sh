@@ -33,6 +33,20 @@ HALO=(F Cl Br I)
 mkdir -p "$D"
 cargo build --release --locked -q
 
+# every_nth FROM TO N: $D/TO_{sorted,shuffled}.parquet = every N-th row of $D/FROM_{sorted,shuffled}.parquet,
+# in order (the same distribution and order, N times shorter).
+every_nth() {
+  $PY - "$D" "$1" "$2" "$3" <<'PY'
+import sys, duckdb
+d, src, dst, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+con = duckdb.connect()
+for kind in ["sorted", "shuffled"]:
+    con.execute(f"""COPY (SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER () AS rn
+                   FROM read_parquet('{d}/{src}_{kind}.parquet')) WHERE rn % {n} = 0 ORDER BY rn)
+                   TO '{d}/{dst}_{kind}.parquet' (FORMAT parquet, COMPRESSION zstd)""")
+PY
+}
+
 # 1. Real polyphenols: every phytoClassifier plant product of a polyphenol class (Phenols,
 # Flavonoids, Tannins, Lignans, Coumarins, Quinones) or carrying a phenolic OH (any class), with
 # its phenolic OH count.
@@ -123,15 +137,7 @@ fi
 # 2c. 50k-row subsets of those (every 9th row: the same OH distribution and order), for quick
 # benchmark runs.
 if [ ! -f "$D/poly1x_50k_sorted.parquet" ]; then
-  $PY - "$D" <<'PY'
-import sys, duckdb
-d = sys.argv[1]
-con = duckdb.connect()
-for kind in ["sorted", "shuffled"]:
-    con.execute(f"""COPY (SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER () AS rn
-                   FROM read_parquet('{d}/polyphenol_1x_{kind}.parquet')) WHERE rn % 9 = 0 ORDER BY rn)
-                   TO '{d}/poly1x_50k_{kind}.parquet' (FORMAT parquet, COMPRESSION zstd)""")
-PY
+  every_nth polyphenol_1x poly1x_50k 9
 fi
 
 # 3. Second halogenation: 2X (k=2). A product reached by two paths (Cl then Br, Br then Cl) is
@@ -174,17 +180,15 @@ fi
 # Short runs cut from the 1M subsets: every 20th row (50k, same distribution), and the last 5,000
 # sorted rows (the 25- to 57-OH tannins: the memory worst case, in minutes instead of an hour).
 if [ ! -f "$D/poly2x_tail5k_sorted.parquet" ]; then
+  every_nth polyphenol_2x_1m poly2x_50k 20
   $PY - "$D" <<'PY'
 import sys, duckdb
 d = sys.argv[1]
 con = duckdb.connect()
-for kind in ["sorted", "shuffled"]:
-    con.execute(f"""COPY (SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER () AS rn
-                   FROM read_parquet('{d}/polyphenol_2x_1m_{kind}.parquet')) WHERE rn % 20 = 0 ORDER BY rn)
-                   TO '{d}/poly2x_50k_{kind}.parquet' (FORMAT parquet, COMPRESSION zstd)""")
-n = con.execute(f"SELECT count(*) FROM read_parquet('{d}/polyphenol_2x_1m_sorted.parquet')").fetchone()[0]
-con.execute(f"""COPY (SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER () AS rn
-               FROM read_parquet('{d}/polyphenol_2x_1m_sorted.parquet')) WHERE rn > {n - 5000} ORDER BY rn)
+src = f"read_parquet('{d}/polyphenol_2x_1m_sorted.parquet')"
+n = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
+con.execute(f"""COPY (SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER () AS rn FROM {src})
+               WHERE rn > {n - 5000} ORDER BY rn)
                TO '{d}/poly2x_tail5k_sorted.parquet' (FORMAT parquet, COMPRESSION zstd)""")
 PY
 fi
