@@ -49,8 +49,11 @@ fn bench(c: &mut Criterion) {
     g.bench_function("batch_parallel", |b| {
         b.iter(|| {
             let mut found = 0usize;
-            lookup_stream(&store, &jobs, Cursor::new(text.as_bytes()), true, |o| found += o.is_found() as usize)
-                .unwrap();
+            lookup_stream(&store, &jobs, Cursor::new(text.as_bytes()), true, |o| {
+                found += o.is_found() as usize;
+                Ok(())
+            })
+            .unwrap();
             found
         })
     });

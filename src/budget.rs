@@ -119,6 +119,18 @@ impl FromStr for MemoryBudget {
     }
 }
 
+impl std::fmt::Display for MemoryBudget {
+    /// The shortest exact spelling that [`MemoryBudget::from_str`] reads back: `1GiB`,
+    /// `768MiB`, or plain bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.bytes {
+            b if b % (1 << 30) == 0 => write!(f, "{}GiB", b >> 30),
+            b if b % (1 << 20) == 0 => write!(f, "{}MiB", b >> 20),
+            b => write!(f, "{b}"),
+        }
+    }
+}
+
 fn to_usize(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
@@ -189,6 +201,16 @@ fn high_water_mark() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_reads_back() {
+        for text in ["1GiB", "768MiB", "300000001"] {
+            let b: MemoryBudget = text.parse().unwrap();
+            assert_eq!(b.to_string(), text);
+            assert_eq!(b.to_string().parse::<MemoryBudget>().unwrap(), b);
+        }
+        assert_eq!(MemoryBudget::default().to_string(), "1GiB");
+    }
 
     #[test]
     fn parses_sizes() {

@@ -89,6 +89,11 @@ pub enum ExportError {
     Parquet { path: PathBuf, reason: String },
     #[error("export to {path} failed validation: {reason}")]
     Validation { path: PathBuf, reason: String },
+    #[error(
+        "job {job} is not complete (row {done} of {total} committed): the export would hold only part of it; \
+         finish the ingest first, or pass --allow-incomplete"
+    )]
+    Incomplete { job: String, done: u64, total: u64 },
 }
 
 /// Any library error.
@@ -106,6 +111,8 @@ pub enum Error {
     Export(#[from] ExportError),
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    #[error("{context}: {source}")]
+    Io { context: &'static str, source: std::io::Error },
     #[error("{context}: {reason}")]
     Other { context: &'static str, reason: String },
 }

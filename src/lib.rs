@@ -16,6 +16,7 @@
 pub mod budget;
 pub mod chem;
 pub mod error;
+mod failpoint;
 pub mod rules;
 
 pub use error::{Error, Result};

@@ -7,7 +7,7 @@ Chem.SanitizeMol on each product, Chem.MolToSmiles; one product per matched site
 counted per canonical SMILES (occurrences = number of (parent, site) pairs).
 
 Writes one TSV per rule into --out-dir: a '#' summary line, then 'smiles<TAB>occurrences' sorted
-by SMILES. These are the golden files of tests/golden.rs: regenerate them with this script,
+by SMILES. These are the golden files of tests/it/golden.rs: regenerate them with this script,
 never by hand:
 
     target/py/bin/python tools/rdkit_reference.py --input tests/data/sample.parquet \

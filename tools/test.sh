@@ -16,4 +16,6 @@ step cargo fmt --all -- --check
 step cargo build --release --locked --all-targets
 step cargo clippy --release --locked --all-targets -- -D warnings
 step cargo test --release --locked --all-targets
+# the tests that need the Python oracle venv (#[ignore]d so a plain `cargo test` runs without it)
+step cargo test --release --locked --test it -- --ignored
 step cargo test --release --locked --doc

@@ -39,6 +39,9 @@ impl Molecule {
         if smiles.trim().is_empty() {
             return Err(ChemError::Parse { smiles: smiles.to_owned(), reason: "empty SMILES".into() });
         }
+        if let Some(at) = nul_position(smiles) {
+            return Err(ChemError::Parse { smiles: smiles.to_owned(), reason: nul_reason(at) });
+        }
         let mut status = ffi::bridge::ParseStatus { kind: 0, message: String::new() };
         let inner =
             ffi::bridge::mol_from_smiles(smiles, &mut status).map_err(|e| ChemError::Rdkit(e.what().to_owned()))?;
@@ -68,6 +71,50 @@ impl Molecule {
         // `from_smiles` never builds a Molecule around a null pointer.
         self.inner.as_ref().expect("non-null molecule")
     }
+}
+
+/// Position of the first NUL byte of `text`. A C++ string built from a Rust `&str` keeps it, but
+/// RDKit's parsers read only up to it: `c1ccccc1O\0junk` would be parsed as phenol. Every text
+/// that crosses into RDKit is checked first.
+pub(crate) fn nul_position(text: &str) -> Option<usize> {
+    text.bytes().position(|b| b == 0)
+}
+
+pub(crate) fn nul_reason(at: usize) -> String {
+    format!("embedded NUL byte at position {at} (RDKit would read only the text before it)")
+}
+
+/// Heavy atoms of a SMILES, counted from its text without parsing it: each bracket atom other
+/// than hydrogen (`[H]`, `[2H]`, `[H+]`), each organic-subset atom (`B C N O P S F Cl Br I`,
+/// aromatic `b c n o p s`) and each `*`. This is exact for valid SMILES and costs one pass over
+/// the bytes, so it can bound RDKit's parse time (which grows steeply with size) BEFORE parsing.
+pub fn count_heavy_atoms(smiles: &str) -> usize {
+    let b = smiles.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while i < b.len() {
+        match b[i] {
+            b'[' => {
+                let end = b[i..].iter().position(|&c| c == b']').map_or(b.len(), |e| i + e);
+                let inner = &b[i + 1..end];
+                let element = inner.iter().skip_while(|c| c.is_ascii_digit()).take(2).copied().collect::<Vec<_>>();
+                // `[H]`, `[2H]`, `[H+]`: hydrogen; `[Hg]`, `[He]`, `[Ho]`, `[Hf]`, `[Hs]`: heavy
+                let hydrogen = element.first() == Some(&b'H') && !element.get(1).is_some_and(u8::is_ascii_lowercase);
+                n += usize::from(!hydrogen);
+                i = end + 1;
+                continue;
+            }
+            b'C' if b.get(i + 1) == Some(&b'l') => i += 1,
+            b'B' if b.get(i + 1) == Some(&b'r') => i += 1,
+            b'B' | b'C' | b'N' | b'O' | b'P' | b'S' | b'F' | b'I' | b'b' | b'c' | b'n' | b'o' | b'p' | b's' | b'*' => {}
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        n += 1;
+        i += 1;
+    }
+    n
 }
 
 /// Canonicalizes any SMILES spelling (the same settings used for product keys).
@@ -102,6 +149,40 @@ mod tests {
             other => panic!("expected sanitize error, got {:?}", other.map(|_| ())),
         }
         assert!(matches!(Molecule::from_smiles("c1cccc1"), Err(ChemError::Sanitize { .. })));
+    }
+
+    #[test]
+    fn embedded_nul_is_a_parse_error_not_a_truncation() {
+        match Molecule::from_smiles("c1ccccc1O\0junk") {
+            Err(ChemError::Parse { reason, .. }) => assert!(reason.contains("NUL byte at position 9"), "{reason}"),
+            other => panic!("expected a parse error, got {:?}", other.map(|m| m.to_smiles())),
+        }
+        assert!(Reaction::from_smarts("[c:1][OX2H:2]>>[c:1][O:2]C\0junk").is_err());
+        assert!(Pattern::from_smarts("[OX2H]\0").is_err());
+    }
+
+    #[test]
+    fn heavy_atoms_are_counted_from_the_text() {
+        for (smiles, n) in [
+            ("Oc1ccccc1", 7),
+            ("C1=CC=C(C=C1)O", 7),
+            ("ClCBr", 3),
+            ("[H]C([H])([H])[H]", 1),
+            ("[2H]OC", 2),
+            ("[Hg+2].[Cl-].[Cl-]", 3),
+            ("C[C@H](N)C(=O)O", 6),
+            ("[13CH3]c1ccc[nH]1", 6),
+            ("*CC", 3),
+            ("", 0),
+            ("[", 1),
+        ] {
+            assert_eq!(count_heavy_atoms(smiles), n, "{smiles}");
+        }
+        // agrees with RDKit's own count on real molecules
+        for smiles in ["OC(=O)c1ccc(O)cc1", "CC(C)Cc1ccc(cc1)[C@@H](C)C(=O)O", "[Na+].[O-]C(=O)c1ccccc1Br"] {
+            let m = Molecule::from_smiles(smiles).unwrap();
+            assert_eq!(count_heavy_atoms(smiles), m.num_atoms() as usize, "{smiles}");
+        }
     }
 
     #[test]

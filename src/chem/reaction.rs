@@ -23,6 +23,7 @@ impl Reaction {
     /// Compiles a single-reactant, single-product reaction SMARTS.
     pub fn from_smarts(smarts: &str) -> Result<Self, ChemError> {
         init();
+        check_nul(smarts)?;
         let inner = bridge::reaction_from_smarts(smarts)
             .map_err(|e| ChemError::Smarts { smarts: smarts.to_owned(), reason: e.what().to_owned() })?;
         let rxn = Self { inner };
@@ -74,6 +75,7 @@ pub struct Pattern {
 impl Pattern {
     pub fn from_smarts(smarts: &str) -> Result<Self, ChemError> {
         init();
+        check_nul(smarts)?;
         let inner = bridge::pattern_from_smarts(smarts)
             .map_err(|e| ChemError::Smarts { smarts: smarts.to_owned(), reason: e.what().to_owned() })?;
         Ok(Self { inner })
@@ -83,6 +85,13 @@ impl Pattern {
     pub fn count_matches(&self, mol: &Molecule) -> Result<u32, ChemError> {
         let p = self.inner.as_ref().expect("non-null pattern");
         bridge::pattern_count_matches(p, mol_ref(mol)).map_err(|e| ChemError::Rdkit(e.what().to_owned()))
+    }
+}
+
+fn check_nul(smarts: &str) -> Result<(), ChemError> {
+    match super::nul_position(smarts) {
+        Some(at) => Err(ChemError::Smarts { smarts: smarts.to_owned(), reason: super::nul_reason(at) }),
+        None => Ok(()),
     }
 }
 

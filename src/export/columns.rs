@@ -1,111 +1,350 @@
-//! Column builders for one record batch of the export schema.
+//! The export columns, defined ONCE: [`COLUMNS`] gives each column's name, type, nullability,
+//! meaning and the value it takes from a stored product. The Arrow schema of Parquet exports,
+//! the CSV header and records (written by arrow-csv from the same record batches), the
+//! validation of both, and the checked-in `schemas/products.parquet.json` are all derived from
+//! it; a test requires the JSON file to be current. Moving or retyping a column here moves its
+//! name, type and value together.
 
 use std::sync::Arc;
 
 use arrow_array::builder::{Float64Builder, ListBuilder, StringBuilder, UInt32Builder, UInt64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{ArrowError, SchemaRef};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 
 use crate::store::{JobMeta, ProductRecord};
 
-pub(super) struct ColumnsBuilder {
+/// Prefix of the export columns that carry input columns (`--carry COL` -> `source_COL`).
+pub const CARRIED_PREFIX: &str = "source_";
+
+/// Types an export column can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Utf8,
+    UInt32,
+    UInt64,
+    Float64,
+    ListUInt32,
+}
+
+impl ColumnType {
+    /// The Arrow type.
+    pub fn data_type(self) -> DataType {
+        match self {
+            ColumnType::Utf8 => DataType::Utf8,
+            ColumnType::UInt32 => DataType::UInt32,
+            ColumnType::UInt64 => DataType::UInt64,
+            ColumnType::Float64 => DataType::Float64,
+            ColumnType::ListUInt32 => DataType::List(Arc::new(Field::new("item", DataType::UInt32, true))),
+        }
+    }
+
+    /// The name used in `schemas/products.parquet.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Utf8 => "utf8",
+            ColumnType::UInt32 => "uint32",
+            ColumnType::UInt64 => "uint64",
+            ColumnType::Float64 => "float64",
+            ColumnType::ListUInt32 => "list<uint32>",
+        }
+    }
+}
+
+/// One product as the columns see it.
+pub struct Row<'a> {
+    pub smiles: &'a str,
+    pub job: &'a JobMeta,
+    pub record: &'a ProductRecord,
+}
+
+/// A column's value in one row.
+pub enum Value<'a> {
+    Str(Option<&'a str>),
+    U32(Option<u32>),
+    U64(Option<u64>),
+    F64(Option<f64>),
+    ListU32(&'a [u32]),
+}
+
+/// One export column.
+pub struct Column {
+    pub name: &'static str,
+    pub ty: ColumnType,
+    pub nullable: bool,
+    pub doc: &'static str,
+    pub value: for<'a> fn(&Row<'a>) -> Value<'a>,
+}
+
+macro_rules! col {
+    ($name:literal, $ty:ident, $nullable:literal, $doc:literal, |$r:ident| $value:expr) => {
+        Column { name: $name, ty: ColumnType::$ty, nullable: $nullable, doc: $doc, value: |$r| $value }
+    };
+}
+
+/// The fixed columns of every export, in order; carried input columns follow as nullable text
+/// columns named [`CARRIED_PREFIX`] + the input column's name.
+pub const COLUMNS: &[Column] = &[
+    col!("smiles", Utf8, false, "canonical isomeric SMILES of the product (RDKit MolToSmiles)", |r| Value::Str(Some(
+        r.smiles
+    ))),
+    col!("xf_rule_id", Utf8, false, "rule name, e.g. FG_PHENOL_OH__OH__TO__OMe", |r| Value::Str(Some(
+        &r.job.rule.name
+    ))),
+    col!("xf_label", Utf8, false, "rule label, e.g. OH->OMe", |r| Value::Str(Some(&r.job.rule.label))),
+    col!("xf_site_index", UInt32, false, "index of the matched site in the first parent (RDKit match order)", |r| {
+        Value::U32(Some(r.record.site_index))
+    }),
+    col!("xf_site_atoms", ListUInt32, false, "parent atom indices of the mapped site atoms, by atom-map number", |r| {
+        Value::ListU32(&r.record.site_atoms)
+    }),
+    col!("source_smiles", Utf8, false, "SMILES of the first parent (input order) that produced the product", |r| {
+        Value::Str(Some(&r.record.parent_smiles))
+    }),
+    col!("source_row", UInt64, false, "0-based input row of that parent", |r| Value::U64(Some(r.record.parent_row))),
+    col!("source_id", Utf8, true, "value of the input id column for that parent, if one was given", |r| Value::Str(
+        r.record.parent_id.as_deref()
+    )),
+    col!("occurrences", UInt64, false, "number of (parent, site) pairs in the input that produced this product", |r| {
+        Value::U64(Some(r.record.occurrences))
+    }),
+    col!("MW", Float64, true, "average molecular weight (RDKit calcAMW)", |r| Value::F64(r.record.props.map(|p| p.mw))),
+    col!("TPSA", Float64, true, "topological polar surface area", |r| Value::F64(r.record.props.map(|p| p.tpsa))),
+    col!("HBD", UInt32, true, "H-bond donors (calcNumHBD)", |r| Value::U32(r.record.props.map(|p| p.hbd))),
+    col!("HBA", UInt32, true, "H-bond acceptors (calcNumHBA)", |r| Value::U32(r.record.props.map(|p| p.hba))),
+    col!("cLogP", Float64, true, "Crippen logP", |r| Value::F64(r.record.props.map(|p| p.clogp))),
+    col!("RotB", UInt32, true, "rotatable bonds (strict)", |r| Value::U32(r.record.props.map(|p| p.rotb))),
+];
+
+/// Arrow schema of the fixed columns.
+pub fn products_schema() -> SchemaRef {
+    job_schema(&[])
+}
+
+/// Export schema of a job: the fixed columns, then one nullable text column per carried input
+/// column.
+pub fn job_schema(carry_columns: &[String]) -> SchemaRef {
+    let fixed = COLUMNS.iter().map(|c| Field::new(c.name, c.ty.data_type(), c.nullable));
+    let carried = carry_columns.iter().map(|c| Field::new(format!("{CARRIED_PREFIX}{c}"), DataType::Utf8, true));
+    Arc::new(Schema::new(fixed.chain(carried).collect::<Vec<_>>()))
+}
+
+/// Checks that `found` is the fixed schema followed only by carried text columns.
+pub fn check_schema(found: &Schema) -> Result<(), String> {
+    let head_ok = found.fields().len() >= COLUMNS.len()
+        && found.fields().iter().zip(COLUMNS).all(|(a, c)| a.name() == c.name && *a.data_type() == c.ty.data_type());
+    if !head_ok {
+        return Err(format!("columns differ from the export's columns (schemas/products.parquet.json): {found:?}"));
+    }
+    check_carried(
+        found.fields().iter().skip(COLUMNS.len()).map(|f| (f.name().as_str(), f.data_type() == &DataType::Utf8)),
+    )
+}
+
+/// Checks a header of column names (CSV) against the export's columns.
+pub fn check_header<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), String> {
+    let names: Vec<&str> = names.collect();
+    let head_ok = names.len() >= COLUMNS.len() && names.iter().zip(COLUMNS).all(|(n, c)| *n == c.name);
+    if !head_ok {
+        return Err(format!("header differs from the export's columns: {names:?}"));
+    }
+    check_carried(names[COLUMNS.len()..].iter().map(|n| (*n, true)))
+}
+
+fn check_carried<'a>(mut extra: impl Iterator<Item = (&'a str, bool)>) -> Result<(), String> {
+    match extra.find(|(name, text)| !name.starts_with(CARRIED_PREFIX) || !text) {
+        Some((name, _)) => Err(format!("unexpected extra column {name:?}")),
+        None => Ok(()),
+    }
+}
+
+/// `schemas/products.parquet.json`, as derived from [`COLUMNS`] (one field per line).
+pub fn schema_document() -> String {
+    #[derive(serde::Serialize)]
+    struct FieldDoc<'a> {
+        name: &'a str,
+        #[serde(rename = "type")]
+        ty: &'a str,
+        nullable: bool,
+        doc: &'a str,
+    }
+    fn json<T: serde::Serialize>(v: &T) -> String {
+        serde_json::to_string(v).expect("plain values serialize")
+    }
+    let description = "Schema of the files written by `xfstore export` (generated from src/export/columns.rs; a \
+                       test keeps it current). One row per distinct product of a job; carried input columns \
+                       follow as nullable utf8 columns named source_<COL>.";
+    let fields: Vec<String> = COLUMNS
+        .iter()
+        .map(|c| json(&FieldDoc { name: c.name, ty: c.ty.name(), nullable: c.nullable, doc: c.doc }))
+        .collect();
+    format!(
+        "{{\n  \"title\": \"xfstore product export (Parquet)\",\n  \"description\": {},\n  \"version\": 1,\n  \"fields\": [\n    {}\n  ]\n}}\n",
+        json(&description),
+        fields.join(",\n    ")
+    )
+}
+
+enum Builder {
+    Str(StringBuilder),
+    U32(UInt32Builder),
+    U64(UInt64Builder),
+    F64(Float64Builder),
+    ListU32(ListBuilder<UInt32Builder>),
+}
+
+impl Builder {
+    fn new(ty: ColumnType) -> Self {
+        match ty {
+            ColumnType::Utf8 => Builder::Str(StringBuilder::new()),
+            ColumnType::UInt32 => Builder::U32(UInt32Builder::new()),
+            ColumnType::UInt64 => Builder::U64(UInt64Builder::new()),
+            ColumnType::Float64 => Builder::F64(Float64Builder::new()),
+            ColumnType::ListUInt32 => Builder::ListU32(ListBuilder::new(UInt32Builder::new())),
+        }
+    }
+
+    fn push(&mut self, v: Value<'_>) {
+        match (self, v) {
+            (Builder::Str(b), Value::Str(v)) => b.append_option(v),
+            (Builder::U32(b), Value::U32(v)) => b.append_option(v),
+            (Builder::U64(b), Value::U64(v)) => b.append_option(v),
+            (Builder::F64(b), Value::F64(v)) => b.append_option(v),
+            (Builder::ListU32(b), Value::ListU32(v)) => {
+                b.values().append_slice(v);
+                b.append(true);
+            }
+            // COLUMNS pairs each type with a value of that type (tested for every column)
+            _ => unreachable!("export column value does not match its declared type"),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Builder::Str(b) => Arc::new(b.finish()),
+            Builder::U32(b) => Arc::new(b.finish()),
+            Builder::U64(b) => Arc::new(b.finish()),
+            Builder::F64(b) => Arc::new(b.finish()),
+            Builder::ListU32(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Builds record batches of a job's export schema from stored products.
+pub(super) struct ColumnsBuilder<'j> {
     schema: SchemaRef,
-    rule: String,
-    label: String,
+    job: &'j JobMeta,
     len: usize,
-    smiles: StringBuilder,
-    rule_col: StringBuilder,
-    label_col: StringBuilder,
-    site_index: UInt32Builder,
-    site_atoms: ListBuilder<UInt32Builder>,
-    source_smiles: StringBuilder,
-    source_row: UInt64Builder,
-    source_id: StringBuilder,
-    occurrences: UInt64Builder,
-    mw: Float64Builder,
-    tpsa: Float64Builder,
-    hbd: UInt32Builder,
-    hba: UInt32Builder,
-    clogp: Float64Builder,
-    rotb: UInt32Builder,
+    fixed: Vec<Builder>,
     carried: Vec<StringBuilder>,
 }
 
-impl ColumnsBuilder {
-    pub(super) fn new(job: &JobMeta, schema: SchemaRef) -> Self {
+impl<'j> ColumnsBuilder<'j> {
+    pub(super) fn new(job: &'j JobMeta) -> Self {
         Self {
-            schema,
-            rule: job.rule.name.clone(),
-            label: job.rule.label.clone(),
+            schema: job_schema(&job.input.carry_columns),
+            job,
             len: 0,
-            smiles: StringBuilder::new(),
-            rule_col: StringBuilder::new(),
-            label_col: StringBuilder::new(),
-            site_index: UInt32Builder::new(),
-            site_atoms: ListBuilder::new(UInt32Builder::new()),
-            source_smiles: StringBuilder::new(),
-            source_row: UInt64Builder::new(),
-            source_id: StringBuilder::new(),
-            occurrences: UInt64Builder::new(),
-            mw: Float64Builder::new(),
-            tpsa: Float64Builder::new(),
-            hbd: UInt32Builder::new(),
-            hba: UInt32Builder::new(),
-            clogp: Float64Builder::new(),
-            rotb: UInt32Builder::new(),
+            fixed: COLUMNS.iter().map(|c| Builder::new(c.ty)).collect(),
             carried: job.input.carry_columns.iter().map(|_| StringBuilder::new()).collect(),
         }
+    }
+
+    pub(super) fn schema(&self) -> SchemaRef {
+        self.schema.clone()
     }
 
     pub(super) fn len(&self) -> usize {
         self.len
     }
 
-    pub(super) fn push(&mut self, smiles: &str, r: &ProductRecord) {
+    pub(super) fn push(&mut self, smiles: &str, record: &ProductRecord) {
         self.len += 1;
-        self.smiles.append_value(smiles);
-        self.rule_col.append_value(&self.rule);
-        self.label_col.append_value(&self.label);
-        self.site_index.append_value(r.site_index);
-        self.site_atoms.values().append_slice(&r.site_atoms);
-        self.site_atoms.append(true);
-        self.source_smiles.append_value(&r.parent_smiles);
-        self.source_row.append_value(r.parent_row);
-        self.source_id.append_option(r.parent_id.as_deref());
-        self.occurrences.append_value(r.occurrences);
-        let p = r.props.as_ref();
-        self.mw.append_option(p.map(|p| p.mw));
-        self.tpsa.append_option(p.map(|p| p.tpsa));
-        self.hbd.append_option(p.map(|p| p.hbd));
-        self.hba.append_option(p.map(|p| p.hba));
-        self.clogp.append_option(p.map(|p| p.clogp));
-        self.rotb.append_option(p.map(|p| p.rotb));
+        let row = Row { smiles, job: self.job, record };
+        for (b, c) in self.fixed.iter_mut().zip(COLUMNS) {
+            b.push((c.value)(&row));
+        }
         for (i, b) in self.carried.iter_mut().enumerate() {
-            b.append_option(r.carried.get(i).and_then(|v| v.as_deref()));
+            b.append_option(record.carried.get(i).and_then(|v| v.as_deref()));
         }
     }
 
     /// Takes the rows pushed so far as a record batch (the builders are reset).
     pub(super) fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         self.len = 0;
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(self.smiles.finish()),
-            Arc::new(self.rule_col.finish()),
-            Arc::new(self.label_col.finish()),
-            Arc::new(self.site_index.finish()),
-            Arc::new(self.site_atoms.finish()),
-            Arc::new(self.source_smiles.finish()),
-            Arc::new(self.source_row.finish()),
-            Arc::new(self.source_id.finish()),
-            Arc::new(self.occurrences.finish()),
-            Arc::new(self.mw.finish()),
-            Arc::new(self.tpsa.finish()),
-            Arc::new(self.hbd.finish()),
-            Arc::new(self.hba.finish()),
-            Arc::new(self.clogp.finish()),
-            Arc::new(self.rotb.finish()),
-        ];
-        columns.extend(self.carried.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-        RecordBatch::try_new(self.schema.clone(), columns)
+        let fixed = self.fixed.iter_mut().map(Builder::finish);
+        let carried = self.carried.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef);
+        RecordBatch::try_new(self.schema.clone(), fixed.chain(carried).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Counters, InputInfo, JobState, Props, RuleInfo};
+
+    pub(crate) fn job(carry: &[&str]) -> JobMeta {
+        JobMeta {
+            id: "in/R".into(),
+            input_key: "in".into(),
+            input: InputInfo {
+                path: "in.parquet".into(),
+                size: 1,
+                rows: 1,
+                footer_hash: 0,
+                smiles_column: "smiles".into(),
+                id_column: None,
+                carry_columns: carry.iter().map(|c| c.to_string()).collect(),
+            },
+            rule: RuleInfo { name: "R".into(), label: "a->b".into(), family: "f".into(), smirks: "s".into(), hash: 0 },
+            rdkit_version: "x".into(),
+            offset: 1,
+            counters: Counters::default(),
+            state: JobState::Complete,
+            busy_secs: 0.0,
+            created_unix: 0,
+            updated_unix: 0,
+        }
+    }
+
+    #[test]
+    fn every_column_builds_with_and_without_values() {
+        let job = job(&["k"]);
+        let mut b = ColumnsBuilder::new(&job);
+        let mut rec = ProductRecord {
+            parent_row: 7,
+            parent_id: Some("P7".into()),
+            parent_smiles: "Oc1ccccc1".into(),
+            site_index: 1,
+            site_atoms: vec![3, 4],
+            occurrences: 2,
+            props: Some(Props { mw: 108.1, tpsa: 9.2, hbd: 0, hba: 1, clogp: 1.7, rotb: 1 }),
+            carried: vec![Some("2".into())],
+        };
+        b.push("COc1ccccc1", &rec);
+        rec.props = None;
+        rec.parent_id = None;
+        b.push("CC", &rec);
+        let batch = b.finish().unwrap(); // types checked against the schema by arrow
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.num_columns(), COLUMNS.len() + 1);
+        assert_eq!(batch.schema().field(COLUMNS.len()).name(), "source_k");
+        assert!(check_schema(&batch.schema()).is_ok());
+        assert!(check_header(batch.schema().fields().iter().map(|f| f.name().as_str())).is_ok());
+        assert!(check_header(["xf_rule_id", "smiles"].into_iter()).is_err());
+        let bad = Schema::new(vec![Field::new("smiles", DataType::Utf8, false)]);
+        assert!(check_schema(&bad).is_err());
+    }
+
+    /// `schemas/products.parquet.json` is generated from COLUMNS; regenerate it with
+    /// `XFSTORE_UPDATE_SCHEMAS=1 cargo test --lib schema_file`.
+    #[test]
+    fn schema_file_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/products.parquet.json");
+        let fresh = schema_document();
+        if std::env::var_os("XFSTORE_UPDATE_SCHEMAS").is_some() {
+            std::fs::write(path, &fresh).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap();
+        assert!(committed == fresh, "{path} is stale: run XFSTORE_UPDATE_SCHEMAS=1 cargo test --lib schema_file");
     }
 }

@@ -1,9 +1,12 @@
 //! Split exports: a folder of Parquet parts (`part-00000.parquet`, ...) plus `manifest.json`,
 //! committed as a whole. Parts are written and validated in a temp folder next to the
 //! destination, the manifest is written last, everything is fsynced, then the temp folder is
-//! renamed to the destination. An existing destination is first renamed aside and removed
-//! after the swap, so the folder is always either absent or complete; leftovers of a killed
-//! export are removed by the next export to the same destination.
+//! renamed to the destination. An existing destination is swapped with the new folder in one
+//! step (Linux `renameat2(RENAME_EXCHANGE)`), so a reader always finds a complete folder, old
+//! or new; the old one, now at the temp name, is then removed. Where the exchange is not
+//! supported (other systems, some file systems) the old folder is renamed aside first, which
+//! leaves an instant with no folder. Leftovers of a killed export are removed by the next
+//! export to the same destination.
 
 use std::fs::File;
 use std::io::Write;
@@ -105,19 +108,35 @@ pub(super) fn export_folder(store: &Store, job: &JobMeta, opts: &ExportOptions) 
             return Err(e);
         }
     };
-    let old = sibling(dest, "old");
-    let had_old = dest.exists();
-    if had_old {
-        std::fs::rename(dest, &old).map_err(io_err(dest, "move previous export aside"))?;
-    }
-    std::fs::rename(&tmp, dest).map_err(io_err(dest, "rename into place"))?;
+    let old = replace_dir(&tmp, dest)?;
     File::open(parent_dir(dest)).and_then(|d| d.sync_all()).map_err(io_err(dest, "fsync destination folder"))?;
-    if had_old {
+    if let Some(old) = old {
         let _ = std::fs::remove_dir_all(&old);
     }
     let parts =
         parts.into_iter().map(|p| Part { path: dest.join(p.path.file_name().unwrap_or_default()), ..p }).collect();
     Ok(parts)
+}
+
+/// Puts folder `tmp` at `dest`. An existing `dest` is exchanged with `tmp` atomically where
+/// the system can (`renameat2(RENAME_EXCHANGE)`), else moved aside first; returns where the old
+/// folder now is, for the caller to remove.
+fn replace_dir(tmp: &Path, dest: &Path) -> Result<Option<PathBuf>, ExportError> {
+    if !dest.exists() {
+        std::fs::rename(tmp, dest).map_err(io_err(dest, "rename into place"))?;
+        return Ok(None);
+    }
+    let cwd = rustix::fs::CWD;
+    match rustix::fs::renameat_with(cwd, tmp, cwd, dest, rustix::fs::RenameFlags::EXCHANGE) {
+        Ok(()) => return Ok(Some(tmp.to_owned())),
+        // not supported here: fall back to two renames
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+        Err(e) => return Err(io_err(dest, "exchange with the previous export")(e.into())),
+    }
+    let old = sibling(dest, "old");
+    std::fs::rename(dest, &old).map_err(io_err(dest, "move previous export aside"))?;
+    std::fs::rename(tmp, dest).map_err(io_err(dest, "rename into place"))?;
+    Ok(Some(old))
 }
 
 /// Verifies a split export: the manifest parses, every listed part is a valid export with the
@@ -146,4 +165,43 @@ pub fn verify_folder(dir: &Path, full: bool) -> Result<Manifest, ExportError> {
         return Err(invalid(format!("{on_disk} part files on disk, {} in the manifest", m.parts.len())));
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    /// A reader polling the destination while it is replaced again and again never finds it
+    /// missing (with two renames it did: the instant between them).
+    #[test]
+    fn replacing_a_folder_leaves_no_instant_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("export");
+        std::fs::create_dir(&dest).unwrap();
+        std::fs::write(dest.join(MANIFEST), "0").unwrap();
+        let (stop, misses, polls) = (AtomicBool::new(false), AtomicU64::new(0), AtomicU64::new(0));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    polls.fetch_add(1, Ordering::Relaxed);
+                    if std::fs::metadata(dest.join(MANIFEST)).is_err() {
+                        misses.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+            for i in 1..=500 {
+                let tmp = dir.path().join(format!("tmp{i}"));
+                std::fs::create_dir(&tmp).unwrap();
+                std::fs::write(tmp.join(MANIFEST), i.to_string()).unwrap();
+                let old = replace_dir(&tmp, &dest).unwrap().unwrap();
+                assert_eq!(std::fs::read_to_string(old.join(MANIFEST)).unwrap(), (i - 1).to_string());
+                std::fs::remove_dir_all(old).unwrap();
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        assert_eq!(std::fs::read_to_string(dest.join(MANIFEST)).unwrap(), "500");
+        assert!(polls.load(Ordering::Relaxed) > 500);
+        assert_eq!(misses.load(Ordering::Relaxed), 0, "the destination was missing while being replaced");
+    }
 }

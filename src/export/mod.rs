@@ -12,7 +12,6 @@ mod columns;
 mod folder;
 mod part;
 mod rejects;
-pub mod schema;
 mod text;
 
 use std::fs::File;
@@ -22,12 +21,42 @@ use std::time::Instant;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{ExportError, Result};
-use crate::store::{JobMeta, Store};
+use crate::store::{JobMeta, JobState, Store};
 use atomic::AtomicFile;
+pub use columns::{
+    check_schema, job_schema, products_schema, schema_document, Column, ColumnType, CARRIED_PREFIX, COLUMNS,
+};
 pub use folder::{verify_folder, Manifest, MANIFEST};
 pub use rejects::write_rejects;
-pub use schema::{job_schema, products_schema};
-pub use text::TextFormat;
+pub use text::{verify_text, TextFormat, TextReport};
+
+/// Default for [`ExportOptions::row_group_rows`].
+pub const DEFAULT_ROW_GROUP_ROWS: usize = 131_072;
+
+/// Prefix of the provenance keys written in each Parquet export's footer (key-value metadata).
+pub const PROVENANCE_PREFIX: &str = "xfstore.";
+
+/// Where an export comes from, as (key, value) pairs for the Parquet footer: the xfstore and
+/// RDKit builds, the job, its rule (name and SMIRKS), its input (path and fingerprint) and how
+/// much of it was committed when the export's snapshot was taken.
+pub fn provenance(job: &JobMeta) -> Vec<(String, String)> {
+    let i = &job.input;
+    [
+        ("version", env!("CARGO_PKG_VERSION").to_owned()),
+        ("rdkit_version", job.rdkit_version.clone()),
+        ("job", job.id.clone()),
+        ("rule", job.rule.name.clone()),
+        ("rule_smirks", job.rule.smirks.clone()),
+        ("input_path", i.path.clone()),
+        ("input_fingerprint", format!("size={} rows={} footer_xxh3={:016x}", i.size, i.rows, i.footer_hash)),
+        ("rows_done", job.offset.min(i.rows).to_string()),
+        ("rows_total", i.rows.to_string()),
+        ("complete", (job.state == JobState::Complete).to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("{PROVENANCE_PREFIX}{k}"), v))
+    .collect()
+}
 
 /// File formats of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +90,8 @@ pub struct ExportOptions {
     pub split_rows: u64,
     /// Split into a folder of parts of about this many bytes (0 = no limit).
     pub split_bytes: u64,
+    /// Export a job that is not complete (its footer says so); refused otherwise.
+    pub allow_incomplete: bool,
 }
 
 impl ExportOptions {
@@ -70,10 +101,11 @@ impl ExportOptions {
             format: Format::from_path(&output),
             output,
             batch_rows: 8192,
-            row_group_rows: 131_072,
+            row_group_rows: DEFAULT_ROW_GROUP_ROWS,
             row_group_bytes: crate::budget::MemoryBudget::default().row_group_bytes(),
             split_rows: 0,
             split_bytes: 0,
+            allow_incomplete: false,
         }
     }
 }
@@ -86,21 +118,37 @@ pub struct ExportReport {
     /// Number of files written (more than one for a split export).
     pub files: usize,
     pub elapsed_secs: f64,
+    /// Whether the job was complete in the snapshot exported.
+    pub complete: bool,
 }
 
 /// Exports all products of `job` to `opts.output`.
+///
+/// `job` is the job's metadata as read from `store` (the same snapshot); a job that is not
+/// complete is refused unless [`ExportOptions::allow_incomplete`].
 pub fn export(store: &Store, job: &JobMeta, opts: &ExportOptions) -> Result<ExportReport> {
     let started = Instant::now();
     let dest = &opts.output;
+    let complete = job.state == JobState::Complete;
+    if !complete && !opts.allow_incomplete {
+        return Err(ExportError::Incomplete { job: job.id.clone(), done: job.offset, total: job.input.rows }.into());
+    }
+    let report = |rows, bytes, files| ExportReport {
+        rows,
+        bytes,
+        files,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        complete,
+    };
     if let Format::Text(f) = opts.format {
         let rows = text::export_text(store, job, dest, f)?;
         let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
-        return Ok(ExportReport { rows, bytes, files: 1, elapsed_secs: started.elapsed().as_secs_f64() });
+        return Ok(report(rows, bytes, 1));
     }
     if opts.split_rows > 0 || opts.split_bytes > 0 {
         let parts = folder::export_folder(store, job, opts)?;
         let (rows, bytes) = parts.iter().fold((0, 0), |(r, b), p| (r + p.rows, b + p.bytes));
-        return Ok(ExportReport { rows, bytes, files: parts.len(), elapsed_secs: started.elapsed().as_secs_f64() });
+        return Ok(report(rows, bytes, parts.len()));
     }
     let (target, file) = AtomicFile::create(dest)?;
     let tmp = target.temp_path().to_owned();
@@ -109,7 +157,7 @@ pub fn export(store: &Store, job: &JobMeta, opts: &ExportOptions) -> Result<Expo
     // the part was already fsynced and validated against its own row count
     target.commit(|_| Ok(()))?;
     let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
-    Ok(ExportReport { rows, bytes, files: 1, elapsed_secs: started.elapsed().as_secs_f64() })
+    Ok(report(rows, bytes, 1))
 }
 
 /// Re-opens a written file and checks footer, schema and row count; returns the row count.
@@ -118,7 +166,7 @@ pub fn validate_file(path: &Path) -> Result<u64, ExportError> {
     let file = File::open(path).map_err(|source| ExportError::Io { path: path.into(), context: "open", source })?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| invalid(format!("unreadable footer: {e}")))?;
-    schema::check_schema(builder.schema()).map_err(invalid)?;
+    check_schema(builder.schema()).map_err(invalid)?;
     Ok(u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
 }
 
@@ -128,6 +176,9 @@ pub struct VerifyReport {
     pub rows: u64,
     pub row_groups: usize,
     pub columns: Vec<(String, String)>,
+    /// The export's provenance from its footer ([`provenance`]; empty for files written before
+    /// it was recorded).
+    pub provenance: Vec<(String, String)>,
 }
 
 /// Validates an exported file: footer, schema, row count; with `full`, also decodes every row
@@ -139,6 +190,15 @@ pub fn verify(path: &Path, full: bool) -> Result<VerifyReport, ExportError> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| invalid(e.to_string()))?;
     let columns = builder.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().to_string())).collect();
     let row_groups = builder.metadata().num_row_groups();
+    let provenance = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+        .filter(|kv| kv.key.starts_with(PROVENANCE_PREFIX))
+        .map(|kv| (kv.key.clone(), kv.value.clone().unwrap_or_default()))
+        .collect();
     if full {
         let mut seen = 0u64;
         for batch in builder.build().map_err(|e| invalid(e.to_string()))? {
@@ -148,5 +208,5 @@ pub fn verify(path: &Path, full: bool) -> Result<VerifyReport, ExportError> {
             return Err(invalid(format!("decoded {seen} rows, footer says {rows}")));
         }
     }
-    Ok(VerifyReport { rows, row_groups, columns })
+    Ok(VerifyReport { rows, row_groups, columns, provenance })
 }

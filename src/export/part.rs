@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::columns::ColumnsBuilder;
@@ -26,8 +27,10 @@ fn parquet_err(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> ExportE
     move |e| ExportError::Parquet { path: path.into(), reason: e.to_string() }
 }
 
-fn writer_props(opts: &ExportOptions, path: &Path) -> Result<WriterProperties, ExportError> {
+fn writer_props(opts: &ExportOptions, job: &JobMeta, path: &Path) -> Result<WriterProperties, ExportError> {
+    let provenance = super::provenance(job).into_iter().map(|(k, v)| KeyValue::new(k, v)).collect();
     Ok(WriterProperties::builder()
+        .set_key_value_metadata(Some(provenance))
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(parquet_err(path))?))
         .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
         .set_created_by(format!("xfstore {}", env!("CARGO_PKG_VERSION")))
@@ -75,8 +78,8 @@ pub(super) fn write_parts(
     mut first_file: Option<File>,
     next_path: impl Fn(usize) -> PathBuf,
 ) -> Result<Vec<Part>> {
-    let schema: SchemaRef = super::schema::job_schema(&job.input.carry_columns);
-    let mut cols = ColumnsBuilder::new(job, schema.clone());
+    let mut cols = ColumnsBuilder::new(job);
+    let schema: SchemaRef = cols.schema();
     let mut parts = Vec::new();
     let mut current: Option<Open> = None;
     let batch_rows = opts.batch_rows.max(1);
@@ -87,7 +90,7 @@ pub(super) fn write_parts(
                 if current.is_none() {
                     let path = next_path(index);
                     index += 1;
-                    *current = Some(open(first_file.take(), path, schema.clone(), opts)?);
+                    *current = Some(open(first_file.take(), path, schema.clone(), opts, job)?);
                 }
                 let open = current.as_mut().expect("part is open");
                 let batch = cols
@@ -122,13 +125,19 @@ pub(super) fn write_parts(
     flush(&mut cols, &mut current, &mut parts, true)?;
     if parts.is_empty() {
         // an empty job still yields one valid (empty) file
-        let o = open(first_file.take(), next_path(0), schema, opts)?;
+        let o = open(first_file.take(), next_path(0), schema, opts, job)?;
         parts.push(o.close()?);
     }
     Ok(parts)
 }
 
-fn open(file: Option<File>, path: PathBuf, schema: SchemaRef, opts: &ExportOptions) -> Result<Open, ExportError> {
+fn open(
+    file: Option<File>,
+    path: PathBuf,
+    schema: SchemaRef,
+    opts: &ExportOptions,
+    job: &JobMeta,
+) -> Result<Open, ExportError> {
     let file = match file {
         Some(f) => f,
         None => File::create(&path).map_err(|source| ExportError::Io {
@@ -137,7 +146,7 @@ fn open(file: Option<File>, path: PathBuf, schema: SchemaRef, opts: &ExportOptio
             source,
         })?,
     };
-    let props = writer_props(opts, &path)?;
+    let props = writer_props(opts, job, &path)?;
     let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(parquet_err(&path))?;
     Ok(Open { writer, path, rows: 0 })
 }

@@ -1,11 +1,19 @@
-//! Text exports: `.smi` (SMILES + id, for cheminformatics tools) and CSV (every column of the
-//! Parquet schema, RFC 4180 quoting), written and validated through the same atomic protocol.
+//! Text exports: `.smi` (SMILES + id, for cheminformatics tools) and CSV (the Parquet export's
+//! record batches written by arrow-csv, RFC 4180 quoting; the site-atom list as `3;4`), written
+//! through the same atomic protocol and validated streaming, by their own rules.
 
-use std::io::{BufWriter, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use super::atomic::AtomicFile;
-use super::schema::job_schema;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+
+use super::columns::{check_header, ColumnsBuilder};
 use crate::error::{ExportError, Result};
 use crate::store::{JobMeta, ProductRecord, Store};
 
@@ -18,29 +26,90 @@ pub enum TextFormat {
     Csv,
 }
 
+impl TextFormat {
+    /// `CSV` or `SMILES`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TextFormat::Smi => "SMILES",
+            TextFormat::Csv => "CSV",
+        }
+    }
+}
+
+/// Read size of the streaming validation: memory stays at this whatever the file's size.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Rows per record batch handed to the CSV writer.
+const CSV_BATCH_ROWS: usize = 8192;
+
 /// Writes all products of `job` to `dest` in `format`; returns the row count.
 pub fn export_text(store: &Store, job: &JobMeta, dest: &Path, format: TextFormat) -> Result<u64> {
     let io = |context: &'static str| move |source| ExportError::Io { path: dest.into(), context, source };
+    let csv_err = |e: arrow_schema::ArrowError| ExportError::Parquet { path: dest.into(), reason: e.to_string() };
     let (target, file) = AtomicFile::create(dest)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    let header = format == TextFormat::Csv;
-    if header {
-        let names: Vec<String> =
-            job_schema(&job.input.carry_columns).fields().iter().map(|f| f.name().clone()).collect();
-        writeln!(w, "{}", names.join(",")).map_err(io("write"))?;
-    }
     let mut rows = 0u64;
-    for item in store.scan(&job.id)? {
-        let (smiles, rec) = item?;
-        match format {
-            TextFormat::Smi => writeln!(w, "{smiles}\t{}", smi_id(job, &rec)),
-            TextFormat::Csv => writeln!(w, "{}", csv_row(job, &smiles, &rec)),
+    match format {
+        TextFormat::Smi => {
+            for item in store.scan(&job.id)? {
+                let (smiles, rec) = item?;
+                writeln!(w, "{smiles}\t{}", smi_id(job, &rec)).map_err(io("write"))?;
+                rows += 1;
+            }
         }
-        .map_err(io("write"))?;
-        rows += 1;
+        TextFormat::Csv => {
+            let mut cols = ColumnsBuilder::new(job);
+            let mut csv = arrow_csv::WriterBuilder::new().with_header(true).build(&mut w);
+            let mut header_only = true;
+            let flush = |cols: &mut ColumnsBuilder, csv: &mut arrow_csv::Writer<_>| -> Result<(), ExportError> {
+                let batch = cols.finish().map_err(csv_err)?;
+                csv.write(&text_columns(&batch).map_err(csv_err)?).map_err(csv_err)
+            };
+            for item in store.scan(&job.id)? {
+                let (smiles, rec) = item?;
+                cols.push(&smiles, &rec);
+                rows += 1;
+                if cols.len() >= CSV_BATCH_ROWS {
+                    flush(&mut cols, &mut csv)?;
+                    header_only = false;
+                }
+            }
+            if cols.len() > 0 || header_only {
+                flush(&mut cols, &mut csv)?; // an empty job still gets its header
+            }
+            drop(csv);
+        }
     }
-    finish(target, w, dest, rows + u64::from(header), true)?;
+    let header = u64::from(format == TextFormat::Csv);
+    finish(target, w, dest, rows + header, format == TextFormat::Csv)?;
     Ok(rows)
+}
+
+/// The batch with list columns rendered as text (`3;4`), which CSV cannot hold otherwise.
+fn text_columns(batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let schema = batch.schema();
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.capacity());
+    for (f, col) in schema.fields().iter().zip(batch.columns()) {
+        if let DataType::List(_) = f.data_type() {
+            let list = col.as_list::<i32>();
+            let text: StringArray = (0..list.len())
+                .map(|i| {
+                    list.is_valid(i).then(|| {
+                        let v = list.value(i);
+                        let v = v.as_primitive::<arrow_array::types::UInt32Type>();
+                        v.values().iter().map(u32::to_string).collect::<Vec<_>>().join(";")
+                    })
+                })
+                .collect();
+            fields.push(Field::new(f.name(), DataType::Utf8, f.is_nullable()));
+            columns.push(Arc::new(text));
+        } else {
+            fields.push(f.as_ref().clone());
+            columns.push(col.clone());
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
 /// Flushes `w`, then commits `target` after checking the file holds `records` records (lines;
@@ -55,8 +124,8 @@ pub(super) fn finish(
     let io = |context: &'static str| move |source| ExportError::Io { path: dest.into(), context, source };
     w.into_inner().map_err(|e| io("flush")(e.into_error()))?;
     target.commit(|tmp| {
-        let text = std::fs::read(tmp).map_err(io("re-read"))?;
-        let found = if quoted { count_records(&text) } else { text.iter().filter(|&&b| b == b'\n').count() as u64 };
+        let file = File::open(tmp).map_err(io("re-read"))?;
+        let found = count_records(file, quoted).map_err(io("re-read"))?;
         if found != records {
             return Err(ExportError::Validation {
                 path: dest.into(),
@@ -72,52 +141,89 @@ fn smi_id(job: &JobMeta, r: &ProductRecord) -> String {
     format!("{}:{}:{}", job.rule.name, parent.replace(char::is_whitespace, "_"), r.site_index)
 }
 
-fn csv_row(job: &JobMeta, smiles: &str, r: &ProductRecord) -> String {
-    let num = |v: Option<String>| v.unwrap_or_default();
-    let p = r.props.as_ref();
-    let atoms = r.site_atoms.iter().map(u32::to_string).collect::<Vec<_>>().join(";");
-    let mut fields = vec![
-        quote(smiles),
-        quote(&job.rule.name),
-        quote(&job.rule.label),
-        r.site_index.to_string(),
-        quote(&atoms),
-        quote(&r.parent_smiles),
-        r.parent_row.to_string(),
-        quote(r.parent_id.as_deref().unwrap_or("")),
-        r.occurrences.to_string(),
-        num(p.map(|p| p.mw.to_string())),
-        num(p.map(|p| p.tpsa.to_string())),
-        num(p.map(|p| p.hbd.to_string())),
-        num(p.map(|p| p.hba.to_string())),
-        num(p.map(|p| p.clogp.to_string())),
-        num(p.map(|p| p.rotb.to_string())),
-    ];
-    fields.extend(r.carried.iter().map(|v| quote(v.as_deref().unwrap_or(""))));
-    fields.join(",")
-}
-
-/// RFC 4180: quote fields holding a comma, quote or line break; double inner quotes.
-fn quote(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
-/// Number of records (lines ending outside quotes) in CSV/SMI text.
-fn count_records(text: &[u8]) -> u64 {
-    let mut in_quotes = false;
-    let mut n = 0;
-    for &b in text {
-        match b {
-            b'"' => in_quotes = !in_quotes,
-            b'\n' if !in_quotes => n += 1,
-            _ => {}
+/// Number of records (lines; with `quoted`, lines ending outside CSV quotes) in a text file,
+/// read in chunks of [`READ_CHUNK`] bytes.
+fn count_records(mut reader: impl Read, quoted: bool) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; READ_CHUNK];
+    let (mut in_quotes, mut n) = (false, 0u64);
+    loop {
+        let len = match reader.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(len) => len,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        for &b in &buf[..len] {
+            match b {
+                b'"' if quoted => in_quotes = !in_quotes,
+                b'\n' if !in_quotes => n += 1,
+                _ => {}
+            }
         }
     }
-    n
+}
+
+/// What `verify_text` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextReport {
+    /// Records, not counting the CSV header.
+    pub records: u64,
+    /// Fields per record.
+    pub columns: usize,
+}
+
+/// Checks a CSV or `.smi` export by its own rules, streaming (memory does not grow with the
+/// file): CSV has the export's header (the fixed columns, then only `source_*` columns) and
+/// every record has the header's number of fields with balanced quotes; `.smi` has exactly
+/// `SMILES<TAB>id` on every line. Both end with a line break (a cut file does not).
+pub fn verify_text(path: &Path, format: TextFormat) -> Result<TextReport, ExportError> {
+    let invalid = |reason: String| ExportError::Validation { path: path.into(), reason };
+    let file = File::open(path).map_err(|source| ExportError::Io { path: path.into(), context: "open", source })?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut last = [0u8; 1];
+    if len > 0 {
+        use std::os::unix::fs::FileExt;
+        file.read_exact_at(&mut last, len - 1).map_err(|e| invalid(e.to_string()))?;
+    }
+    if len == 0 || last[0] != b'\n' {
+        return Err(invalid("does not end with a line break: cut short or not an export".into()));
+    }
+    let reader = BufReader::with_capacity(READ_CHUNK, file);
+    match format {
+        TextFormat::Smi => {
+            let mut records = 0u64;
+            for line in reader.split(b'\n') {
+                let line = line.map_err(|e| invalid(e.to_string()))?;
+                records += 1;
+                let fields = line.split(|&b| b == b'\t').count();
+                if fields != 2 || line.starts_with(b"\t") || line.contains(&0) {
+                    return Err(invalid(format!("line {records}: expected SMILES<TAB>id, found {fields} field(s)")));
+                }
+            }
+            Ok(TextReport { records, columns: 2 })
+        }
+        TextFormat::Csv => {
+            let mut csv = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+            let header = csv.headers().map_err(|e| invalid(format!("header: {e}")))?.clone();
+            check_header(header.iter()).map_err(invalid)?;
+            let mut records = 0u64;
+            let mut record = csv::ByteRecord::new();
+            loop {
+                match csv.read_byte_record(&mut record) {
+                    Ok(false) => break,
+                    Ok(true) => records += 1,
+                    Err(e) => return Err(invalid(format!("record {}: {e}", records + 1))),
+                }
+            }
+            // the csv reader accepts a quote left open at the end of the file as a last field
+            let file = File::open(path).map_err(|e| invalid(e.to_string()))?;
+            let lines = count_records(file, true).map_err(|e| invalid(e.to_string()))?;
+            if lines != records + 1 {
+                return Err(invalid(format!("{records} records parsed, {} line breaks outside quotes", lines)));
+            }
+            Ok(TextReport { records, columns: header.len() })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -125,10 +231,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quoting_and_record_counting() {
-        assert_eq!(quote("CCO"), "CCO");
-        assert_eq!(quote("a,b"), "\"a,b\"");
-        assert_eq!(quote("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(count_records(b"h\n\"a\nb\",1\nc,2\n"), 3);
+    fn record_counting() {
+        assert_eq!(count_records(&b"h\n\"a\nb\",1\nc,2\n"[..], true).unwrap(), 3);
+        assert_eq!(count_records(&b"h\n\"a\nb\",1\nc,2\n"[..], false).unwrap(), 4);
     }
 }

@@ -9,6 +9,7 @@ use super::batch::Chunk;
 use super::reader::InputFile;
 use crate::error::Result;
 use crate::rules::Rule;
+use crate::transform::RowOptions;
 
 /// What the bare loop did.
 #[derive(Debug, Clone, Default)]
@@ -33,7 +34,7 @@ pub fn bare_loop(
     let started = Instant::now();
     let mut report = BareReport::default();
     for batch in input.batches(0, batch_rows.max(1), limit)? {
-        let chunk = Chunk::transform(batch?, rules, with_props, false);
+        let chunk = Chunk::transform(batch?, rules, &RowOptions { with_props, ..RowOptions::default() });
         report.rows += chunk.rows.len() as u64;
         report.site_products += chunk.products();
         report.rejected += chunk.rejected();

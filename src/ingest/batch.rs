@@ -10,7 +10,7 @@ use crate::budget::{product_in_flight_bytes, ROW_FIXED_BYTES};
 use crate::chem::SiteOutcome;
 use crate::rules::Rule;
 use crate::store::{Counters, ProductRecord, RejectRecord};
-use crate::transform::{transform_row, Reject, Transformed};
+use crate::transform::{transform_row, Reject, RowOptions, Transformed};
 
 /// What a batch adds to one job.
 #[derive(Default)]
@@ -39,12 +39,10 @@ pub struct Chunk {
 
 impl Chunk {
     /// Transforms every row of `rows` with `rules`, in parallel on the rayon pool.
-    /// `index_parents` also canonicalizes parents for the (canonical parent, product) links.
-    pub fn transform(rows: InputBatch, rules: &[&Rule], with_props: bool, index_parents: bool) -> Self {
-        let outcomes = (0..rows.len())
-            .into_par_iter()
-            .map(|i| transform_row(rows.smiles(i), rules, with_props, index_parents))
-            .collect();
+    /// `opts.canonical_parent` also canonicalizes parents for the (canonical parent, product)
+    /// links.
+    pub fn transform(rows: InputBatch, rules: &[&Rule], opts: &RowOptions) -> Self {
+        let outcomes = (0..rows.len()).into_par_iter().map(|i| transform_row(rows.smiles(i), rules, opts)).collect();
         Self { rows, outcomes }
     }
 
@@ -91,7 +89,7 @@ pub fn fold(chunks: Vec<Chunk>, jobs: usize, offsets: &[u64]) -> PreparedBatch {
                     id: rows.id(i),
                     smiles: rows.smiles(i).map(str::to_owned),
                     reason: r.key().to_owned(),
-                    detail: r.detail().to_owned(),
+                    detail: r.detail(),
                 };
                 rejected.push((rows.first_row + i as u64, rec));
             }

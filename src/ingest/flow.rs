@@ -16,6 +16,9 @@
 //! - RSS: the writer samples RSS after every commit. Above the budget, the feeder waits for the
 //!   pipeline to drain and halves the batch target (down to 1/64); below 90% of the budget the
 //!   target grows back.
+//! - Poison: when the writer stops (an error, a panic, or the end of input), it poisons the
+//!   flow and wakes the feeder, so a feeder waiting for room that will never come (the writer
+//!   died with batches in flight) returns at once instead of hanging (fjall's `poison.rs`).
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 
@@ -36,6 +39,8 @@ struct State {
     last_rss: u64,
     /// Batches that waited for the pipeline to drain because RSS was over the budget.
     throttled: u64,
+    /// The writer is gone: nothing in flight will ever be committed.
+    poisoned: bool,
 }
 
 /// Shared by the feeder and the writer of one ingest run.
@@ -59,7 +64,14 @@ impl Flow {
         Self {
             budget,
             max_rows: max_rows.max(1),
-            state: Mutex::new(State { in_flight: 0, scale_shift: 0, over_budget: false, last_rss: 0, throttled: 0 }),
+            state: Mutex::new(State {
+                in_flight: 0,
+                scale_shift: 0,
+                over_budget: false,
+                last_rss: 0,
+                throttled: 0,
+                poisoned: false,
+            }),
             drained: Condvar::new(),
             meter: Mutex::new(RssMeter::new()),
         }
@@ -74,21 +86,28 @@ impl Flow {
         (self.budget.batch_bytes() >> st.scale_shift).max(16 << 10)
     }
 
-    /// Blocks until there is room for another batch; returns the bytes it should hold.
-    pub(super) fn wait_for_room(&self) -> u64 {
+    /// Blocks until there is room for another batch; returns the bytes it should hold, or None
+    /// once the flow is poisoned (the writer is gone: stop feeding).
+    pub(super) fn wait_for_room(&self) -> Option<u64> {
         let mut st = self.state();
         if st.over_budget {
             st.throttled += 1;
-            st = self.drained.wait_while(st, |s| s.in_flight > 0).unwrap_or_else(|e| e.into_inner());
+            st = self.drained.wait_while(st, |s| s.in_flight > 0 && !s.poisoned).unwrap_or_else(|e| e.into_inner());
             st.over_budget = false;
         }
         let target = self.batch_target(&st);
         let limit = self.budget.in_flight_bytes();
         st = self
             .drained
-            .wait_while(st, |s| s.in_flight > 0 && s.in_flight + target > limit)
+            .wait_while(st, |s| s.in_flight > 0 && s.in_flight + target > limit && !s.poisoned)
             .unwrap_or_else(|e| e.into_inner());
-        self.batch_target(&st)
+        (!st.poisoned).then(|| self.batch_target(&st))
+    }
+
+    /// The writer is gone (failed, panicked or finished): wakes and stops the feeder.
+    pub(super) fn poison(&self) {
+        self.state().poisoned = true;
+        self.drained.notify_all();
     }
 
     /// Most rows in one batch.
@@ -103,7 +122,10 @@ impl Flow {
 
     /// The writer committed a batch holding `bytes`; samples RSS and adjusts the batch target.
     pub(super) fn committed(&self, bytes: u64) {
-        let rss = self.meter.lock().unwrap_or_else(|e| e.into_inner()).sample().unwrap_or(0);
+        let mut rss = self.meter.lock().unwrap_or_else(|e| e.into_inner()).sample().unwrap_or(0);
+        if crate::failpoint::hit("budget.rss") {
+            rss = self.budget.bytes() + 1;
+        }
         self.committed_at(bytes, rss);
     }
 
@@ -198,20 +220,42 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(100));
         assert!(!waiter.is_finished(), "feeder must wait while the pipeline is full");
         flow.committed(budget.in_flight_bytes());
-        assert_eq!(waiter.join().unwrap(), budget.batch_bytes());
+        assert_eq!(waiter.join().unwrap(), Some(budget.batch_bytes()));
+    }
+
+    #[test]
+    fn a_poisoned_flow_releases_a_waiting_feeder() {
+        let budget = MemoryBudget::new(256 << 20).unwrap();
+        for over_budget in [false, true] {
+            let flow = std::sync::Arc::new(Flow::new(budget, 4096));
+            flow.prepared(budget.in_flight_bytes()); // pipeline full ...
+            if over_budget {
+                flow.prepared(1);
+                flow.committed_at(1, budget.bytes() + 1); // ... and RSS over the budget
+            }
+            let f = flow.clone();
+            let waiter = std::thread::spawn(move || f.wait_for_room());
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            assert!(!waiter.is_finished(), "feeder must wait while the pipeline is full");
+            flow.poison(); // the writer died with batches in flight: they will never commit
+            let started = std::time::Instant::now();
+            assert_eq!(waiter.join().unwrap(), None);
+            assert!(started.elapsed().as_secs() < 2);
+            assert_eq!(flow.wait_for_room(), None, "stays poisoned");
+        }
     }
 
     #[test]
     fn over_budget_drains_and_shrinks_batches() {
         let budget = MemoryBudget::new(256 << 20).unwrap();
         let flow = Flow::new(budget, 1 << 20);
-        let normal = flow.wait_for_room();
+        let normal = flow.wait_for_room().unwrap();
         flow.prepared(500 << 10);
         flow.committed_at(500 << 10, budget.bytes() + 1);
-        let squeezed = flow.wait_for_room();
+        let squeezed = flow.wait_for_room().unwrap();
         assert_eq!(flow.throttled(), 1);
         assert_eq!(squeezed * 2, normal);
         flow.committed_at(0, budget.bytes() / 2);
-        assert_eq!(flow.wait_for_room(), normal);
+        assert_eq!(flow.wait_for_room(), Some(normal));
     }
 }

@@ -40,8 +40,7 @@ pub(super) fn prepare_job(store: &Store, input: &InputFile, rule: &Rule, restart
     let id = job_id(input, rule);
     if let Some(existing) = store.job(&id)? {
         if restart {
-            store.drop_job(&id)?;
-            store.drop_rejects(&existing.input_key)?;
+            store.drop_job(&id, &existing.input_key)?;
         } else {
             check_same(&existing, input, rule)?;
             store.register_job(&existing)?; // creates column families added by newer versions

@@ -25,12 +25,19 @@ pub use batch::{fold, Chunk, PreparedBatch};
 pub use job::{input_key, job_id};
 pub use reader::{InputColumns, InputFile};
 
+pub use crate::transform::DEFAULT_MAX_HEAVY_ATOMS;
 pub use pipeline::IN_FLIGHT;
+
+/// Default for [`IngestOptions::batch_rows`].
+pub const DEFAULT_BATCH_ROWS: usize = 4096;
+/// Default name of the SMILES column.
+pub const DEFAULT_SMILES_COLUMN: &str = "smiles";
 
 use crate::budget::MemoryBudget;
 use crate::error::{IngestError, Result};
 use crate::rules::{Rule, RuleSet};
 use crate::store::{JobMeta, RejectRecord, Store};
+use crate::transform::RowOptions;
 use pipeline::Pipeline;
 use progress::Progress;
 
@@ -52,6 +59,9 @@ pub struct IngestOptions {
     pub budget: MemoryBudget,
     /// Compute MW, TPSA, HBD, HBA, cLogP, RotB for each product.
     pub with_props: bool,
+    /// Rows with more heavy atoms than this are rejected as `too_large` before RDKit parses
+    /// them (see [`DEFAULT_MAX_HEAVY_ATOMS`]).
+    pub max_heavy_atoms: u32,
     /// Maintain the parent -> products index (`query --parent`); costs one canonicalization
     /// per input row.
     pub index_parents: bool,
@@ -68,16 +78,26 @@ impl IngestOptions {
         Self {
             input: input.into(),
             rules,
-            smiles_column: "smiles".into(),
+            smiles_column: DEFAULT_SMILES_COLUMN.into(),
             id_column: None,
             carry_columns: vec![],
-            batch_rows: 4096,
+            batch_rows: DEFAULT_BATCH_ROWS,
             budget: MemoryBudget::default(),
             with_props: true,
+            max_heavy_atoms: DEFAULT_MAX_HEAVY_ATOMS,
             index_parents: true,
             restart: false,
             max_rows: None,
             progress: false,
+        }
+    }
+
+    /// How each row is transformed.
+    pub fn row_options(&self) -> RowOptions {
+        RowOptions {
+            with_props: self.with_props,
+            canonical_parent: self.index_parents,
+            max_heavy_atoms: self.max_heavy_atoms,
         }
     }
 }

@@ -42,7 +42,12 @@ impl Pipeline<'_> {
         let flow = Flow::new(self.opts.budget, self.opts.batch_rows);
         let (tx, rx) = sync_channel::<(PreparedBatch, Load)>(IN_FLIGHT);
         std::thread::scope(|s| {
-            let writer = s.spawn(|| self.write(metas, rx, &flow, progress));
+            let writer = s.spawn(|| {
+                // poisons the flow however the writer ends (error, panic, end of input), so a
+                // feeder waiting for room is released
+                let _poison = PoisonOnDrop(&flow);
+                self.write(metas, rx, &flow, progress)
+            });
             let fed = self.feed(batches, &flow, tx);
             let written = writer.join().map_err(|_| IngestError::Writer("writer thread panicked".into()))?;
             let w = written?;
@@ -67,14 +72,16 @@ impl Pipeline<'_> {
     ) -> Result<()> {
         let mut slicer = Slicer { batches, current: None, at: 0 };
         let mut sizer = Sizer::new();
-        let opts = self.opts;
+        let row_opts = self.opts.row_options();
         loop {
-            let target = flow.wait_for_room();
+            let Some(target) = flow.wait_for_room() else {
+                return Ok(()); // the writer is gone; its error is reported by run()
+            };
             let (mut chunks, mut rows, mut load) = (Vec::new(), 0usize, Load::default());
             while load.bytes < target && rows < flow.max_rows() {
                 let want = sizer.chunk_rows(target - load.bytes).min(flow.max_rows() - rows);
                 let Some(part) = slicer.take(want)? else { break };
-                let chunk = Chunk::transform(part, self.rules, opts.with_props, opts.index_parents);
+                let chunk = Chunk::transform(part, self.rules, &row_opts);
                 let bytes = chunk.bytes();
                 sizer.observe(chunk.rows.len(), bytes);
                 rows += chunk.rows.len();
@@ -126,6 +133,9 @@ impl Pipeline<'_> {
             }
             let rejects = RejectBatch { input_key: self.input_key, rows: &prepared.rejected };
             let started = Instant::now();
+            if crate::failpoint::hit("store.commit") {
+                return Err(IngestError::Writer("injected commit failure (failpoint store.commit)".into()).into());
+            }
             self.store.commit(&mut batch_jobs, rejects)?;
             w.commit_secs += started.elapsed().as_secs_f64();
             drop(batch_jobs);
@@ -136,6 +146,15 @@ impl Pipeline<'_> {
         }
         progress.finish();
         Ok(w)
+    }
+}
+
+/// Poisons the flow when dropped: the writer thread holds one for its whole life.
+struct PoisonOnDrop<'a>(&'a Flow);
+
+impl Drop for PoisonOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.poison();
     }
 }
 

@@ -38,13 +38,14 @@ pub fn lookup_query(store: &Store, jobs: &[JobMeta], q: &Query) -> Result<QueryO
 }
 
 /// Looks up every query read from `reader`, calling `emit` per outcome in input order.
-/// `parallel` spreads each chunk over the rayon pool. Returns the number of queries.
+/// `parallel` spreads each chunk over the rayon pool. Returns the number of queries; stops at
+/// the first error of `emit` (e.g. a closed output pipe).
 pub fn lookup_stream(
     store: &Store,
     jobs: &[JobMeta],
     reader: impl BufRead,
     parallel: bool,
-    mut emit: impl FnMut(QueryOutcome),
+    mut emit: impl FnMut(QueryOutcome) -> std::io::Result<()>,
 ) -> Result<u64> {
     let mut chunk: Vec<Query> = Vec::with_capacity(CHUNK);
     let mut total = 0u64;
@@ -53,13 +54,13 @@ pub fn lookup_stream(
         let outcomes: Vec<Result<QueryOutcome>> =
             if parallel { chunk.par_iter().map(run).collect() } else { chunk.iter().map(run).collect() };
         for o in outcomes {
-            emit(o?);
+            emit(o?).map_err(|source| Error::Io { context: "writing query results", source })?;
         }
         chunk.clear();
         Ok(())
     };
     for line in reader.lines() {
-        let line = line.map_err(|e| Error::Other { context: "reading queries", reason: e.to_string() })?;
+        let line = line.map_err(|source| Error::Io { context: "reading queries", source })?;
         if let Some(q) = parse_query_line(&line) {
             chunk.push(q);
             total += 1;

@@ -7,7 +7,8 @@
 //! - `open.rs`: opening (read-write or read-only) and tuning;
 //! - `lock.rs`: the single-writer lock (pid file + flock);
 //! - `write.rs`: the atomic batch commit (products + counters + input offset in one WriteBatch);
-//! - `read.rs`: lookups and scans.
+//! - `read.rs`: lookups and scans;
+//! - `verify.rs`: checksums of every block (`xfstore verify --store`).
 
 mod codec;
 pub mod lock;
@@ -15,6 +16,7 @@ mod open;
 mod read;
 pub mod records;
 pub mod schema;
+mod verify;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +26,7 @@ use rocksdb::{DBWithThreadMode, MultiThreaded};
 pub use open::{Durability, OpenMode, StoreOptions};
 pub use read::{ProductScan, RejectScan};
 pub use records::{Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RejectRecord, RuleInfo};
+pub use verify::{CfCheck, VerifyStoreReport};
 pub use write::{JobBatch, RejectBatch};
 
 use crate::error::StoreError;

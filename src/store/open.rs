@@ -132,6 +132,9 @@ pub(super) fn open(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<Sto
     let cf_options = cf_options(&cache, so.write_buffer_bytes);
     let store = Store { db, path: path.into(), mode, durability: so.durability, cf_options, _lock: lock };
     store.check_format()?;
+    if mode == OpenMode::ReadWrite {
+        store.finish_pending_drops()?;
+    }
     Ok(store)
 }
 

@@ -5,6 +5,7 @@
 //!   "format_version"        -> u32 little-endian            (FORMAT_VERSION)
 //!   "rdkit_version"         -> UTF-8 string                 (RDKit that made the keys)
 //!   "job/" + <job id>       -> codec(JobMeta)               (input, rule, offset, counters)
+//!   "drop/" + <CF name>     -> empty                        (a drop pending since a restart)
 //! CF "products/" + <job id>    (one per job = input x rule)
 //!   <canonical SMILES>      -> codec(ProductRecord)         (first provenance, occurrences)
 //! CF "parents/" + <job id>     (secondary index, same WriteBatch as the products)
@@ -33,6 +34,15 @@ pub const CF_REJECTS_PREFIX: &str = "rejects/";
 pub const KEY_FORMAT_VERSION: &[u8] = b"format_version";
 pub const KEY_RDKIT_VERSION: &[u8] = b"rdkit_version";
 pub const KEY_JOB_PREFIX: &[u8] = b"job/";
+/// Meta keys of column families whose drop is pending (`ingest --restart` killed part-way).
+pub const KEY_DROP_PREFIX: &[u8] = b"drop/";
+
+/// Meta key recording that column family `cf_name` is to be dropped.
+pub fn pending_drop_key(cf_name: &str) -> Vec<u8> {
+    let mut k = KEY_DROP_PREFIX.to_vec();
+    k.extend_from_slice(cf_name.as_bytes());
+    k
+}
 
 /// Column family holding the products of `job`.
 pub fn products_cf(job: &str) -> String {

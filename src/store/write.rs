@@ -5,12 +5,14 @@
 //! occurrences; a new key is inserted and counted as a new unique product. Only one writer
 //! exists per store (RocksDB's LOCK), so read-then-write is exact.
 
-use rocksdb::{WriteBatch, WriteOptions};
+use rocksdb::{Direction, IteratorMode, WriteBatch, WriteOptions};
 
 use super::codec::{decode, encode};
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
-use super::schema::{job_key, parent_link_key, parents_cf, products_cf, reject_key, rejects_cf};
+use super::schema::{
+    job_key, parent_link_key, parents_cf, pending_drop_key, products_cf, reject_key, rejects_cf, KEY_DROP_PREFIX,
+};
 use super::{Db, OpenMode, Store};
 use crate::error::StoreError;
 
@@ -88,16 +90,52 @@ impl Store {
         self.db.write_opt(batch, &opts).map_err(|e| self.db_err("commit batch", e))
     }
 
-    /// Deletes a job and its products (used by `ingest --restart`).
-    pub fn drop_job(&self, job: &str) -> Result<(), StoreError> {
+    /// Deletes a job, its products and parent index, and the rejected rows of its input (used
+    /// by `ingest --restart`, which re-reads the input from row 0 and so rebuilds them).
+    ///
+    /// Crash-safe: ONE synced WriteBatch deletes the job's metadata and records the column
+    /// families to drop as pending (`drop/<cf>` in the meta CF); the drops follow, each marker
+    /// removed after its drop. A kill at any point leaves either the job as it was or no job at
+    /// all, never a job whose metadata outlives part of its data; pending drops are finished by
+    /// the next read-write open ([`Store::finish_pending_drops`]).
+    pub fn drop_job(&self, job: &str, input_key: &str) -> Result<(), StoreError> {
         self.ensure_writable()?;
-        for cf_name in [products_cf(job), parents_cf(job)] {
-            if self.db.cf_handle(&cf_name).is_some() {
-                self.db.drop_cf(&cf_name).map_err(|e| self.db_err("drop job column family", e))?;
-            }
-        }
         let meta_cf = self.meta_cf()?;
-        self.db.delete_cf(&meta_cf, job_key(job)).map_err(|e| self.db_err("delete job", e))
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(&meta_cf, job_key(job));
+        for cf_name in [products_cf(job), parents_cf(job), rejects_cf(input_key)] {
+            batch.put_cf(&meta_cf, pending_drop_key(&cf_name), []);
+        }
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts).map_err(|e| self.db_err("delete job", e))?;
+        crate::failpoint::hit("store.restart.1");
+        self.finish_pending_drops()
+    }
+
+    /// Drops the column families recorded as pending by an interrupted [`Store::drop_job`].
+    pub(super) fn finish_pending_drops(&self) -> Result<(), StoreError> {
+        let meta_cf = self.meta_cf()?;
+        let mut pending = Vec::new();
+        let iter = self.db.iterator_cf(&meta_cf, IteratorMode::From(KEY_DROP_PREFIX, Direction::Forward));
+        for item in iter {
+            let (k, _) = item.map_err(|e| self.db_err("scan pending drops", e))?;
+            if !k.starts_with(KEY_DROP_PREFIX) {
+                break;
+            }
+            pending.push(k);
+        }
+        for (i, key) in pending.iter().enumerate() {
+            let cf_name = String::from_utf8_lossy(&key[KEY_DROP_PREFIX.len()..]).into_owned();
+            if self.db.cf_handle(&cf_name).is_some() {
+                self.db.drop_cf(&cf_name).map_err(|e| self.db_err("drop column family", e))?;
+            }
+            if i < 2 {
+                crate::failpoint::hit(if i == 0 { "store.restart.2" } else { "store.restart.3" });
+            }
+            self.db.delete_cf(&meta_cf, key).map_err(|e| self.db_err("clear pending drop", e))?;
+        }
+        Ok(())
     }
 
     /// Rewrites every column family's files with the current table options (e.g. after an
@@ -110,17 +148,6 @@ impl Store {
             if let Some(cf) = self.db.cf_handle(&name) {
                 self.db.compact_range_cf(&cf, None::<&[u8]>, None::<&[u8]>);
             }
-        }
-        Ok(())
-    }
-
-    /// Deletes an input's rejected rows (used by `ingest --restart`, which re-reads the input
-    /// from row 0 and so rebuilds them).
-    pub fn drop_rejects(&self, input_key: &str) -> Result<(), StoreError> {
-        self.ensure_writable()?;
-        let cf_name = rejects_cf(input_key);
-        if self.db.cf_handle(&cf_name).is_some() {
-            self.db.drop_cf(&cf_name).map_err(|e| self.db_err("drop rejects column family", e))?;
         }
         Ok(())
     }

@@ -1,9 +1,7 @@
 //! The real binary on the bundled sample: ingest -> export -> query, read back by pyarrow and
 //! by our own reader; re-ingesting is a no-op.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn ingest_sample(store: &str) -> String {
     let sample = sample();
@@ -23,6 +21,7 @@ fn ingest_sample(store: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs the Python oracle venv (tools/setup.sh); tools/test.sh runs it"]
 fn ingest_export_query_roundtrip() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
@@ -98,6 +97,7 @@ fn export_replaces_an_existing_file_atomically() {
 }
 
 #[test]
+#[ignore = "needs the Python oracle venv (tools/setup.sh); tools/test.sh runs it"]
 fn carried_input_columns_reach_the_export() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");

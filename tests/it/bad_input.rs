@@ -1,8 +1,6 @@
 //! Bad input gets a clear error before anything is written, or a counted rejection per row.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn stderr_of(args: &[&str]) -> (Option<i32>, String) {
     let out = run(args);

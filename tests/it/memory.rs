@@ -2,11 +2,9 @@
 //! skewed, sorted worst case: more sites per row AND longer SMILES), RSS is reported against the
 //! budget, and neither changes what is stored.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use xfstore::budget::{product_in_flight_bytes, MemoryBudget};
 use xfstore::ingest::{IngestOptions, IngestPlan, IngestReport};
 use xfstore::rules::RuleSet;
@@ -47,6 +45,7 @@ fn ingest(input: &str, store: &Path, batch_rows: usize, budget: MemoryBudget) ->
 }
 
 #[test]
+#[ignore = "needs the Python oracle venv (tools/setup.sh); tools/test.sh runs it"]
 fn skewed_input_is_cut_into_byte_sized_batches_without_changing_results() {
     let dir = tempfile::tempdir().unwrap();
     let input = sorted_by_phenolic_oh(dir.path());

@@ -1,9 +1,7 @@
 //! Resuming: a partial run resumes exactly where it stopped and ends equal to a single run; a
 //! changed input or rule is refused with a clear message unless `--restart`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn ingest(store: &str, input: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["ingest", "--store", store, "--input", input, "--rule", OME, "--no-props"];

@@ -1,12 +1,10 @@
 //! Export: `verify` accepts good files and rejects truncated/corrupt ones; an export killed at
 //! any moment leaves the destination either the old complete file or the new complete file.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn store_with_sample(dir: &std::path::Path) -> String {
     sample_store(dir, &["HALO_AROMATIC_CH__H__TO__Br"], &["--no-props"])
@@ -96,6 +94,7 @@ fn killed_exports_never_expose_a_partial_file() {
 }
 
 #[test]
+#[ignore = "needs the Python oracle venv (tools/setup.sh); tools/test.sh runs it"]
 fn real_clients_read_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let s = sample_store(dir.path(), &[OME], &["--id-column", "id", "--carry", "name"]);
@@ -142,6 +141,7 @@ print(json.dumps({"n": n, "distinct": distinct, "occ": int(occ), "csv_n": csv_n,
 }
 
 #[test]
+#[ignore = "needs the Python oracle venv (tools/setup.sh); tools/test.sh runs it"]
 fn split_exports_are_complete_folders() {
     let dir = tempfile::tempdir().unwrap();
     let s = sample_store(dir.path(), &["HALO_AROMATIC_CH__H__TO__Br"], &["--no-props"]);

@@ -2,8 +2,6 @@
 //! molecule and any rule, every product parses, differs from its parent, and its canonical
 //! SMILES is a fixed point of re-canonicalization (so `query` finds what `ingest` stored).
 
-mod common;
-
 use std::sync::OnceLock;
 
 use arrow_array::cast::AsArray;
@@ -18,7 +16,7 @@ fn molecules() -> &'static Vec<String> {
     MOLS.get_or_init(|| {
         let mut out = Vec::new();
         for f in ["tests/data/natural_products_22k.parquet", "tests/data/sample.parquet"] {
-            let file = std::fs::File::open(common::root().join(f)).unwrap();
+            let file = std::fs::File::open(crate::common::root().join(f)).unwrap();
             for b in ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap() {
                 let b = b.unwrap();
                 out.extend(b.column_by_name("smiles").unwrap().as_string::<i32>().iter().flatten().map(str::to_owned));

@@ -1,12 +1,10 @@
 //! One writer at a time, readers any time: a second ingest is refused naming the writer's pid,
 //! while status, query and export keep working on the store being written.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn second_writer_is_refused_and_readers_work_during_ingest() {
@@ -44,10 +42,15 @@ fn second_writer_is_refused_and_readers_work_during_ingest() {
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(err.contains(&format!("locked by pid {}", writer.id())), "{err}");
 
-    // a reader sees a consistent committed prefix: an export of it is valid, and every exported
-    // product is found by query
+    // a reader sees a consistent committed prefix: an export of it is valid (refused without
+    // --allow-incomplete, since the job is still running), and every exported product is found
+    // by query
     let out = dir.path().join("partial.parquet");
-    run_ok(&["export", "--store", s, "--rule", OME, "--output", out.to_str().unwrap()]);
+    let export = ["export", "--store", s, "--rule", OME, "--output", out.to_str().unwrap()];
+    let refused = run(&export);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is not complete"));
+    run_ok(&[&export[..], &["--allow-incomplete"]].concat());
     let rows = read_export(&out);
     assert!(!rows.is_empty());
     let some: Vec<&str> = rows.keys().take(3).map(String::as_str).collect();

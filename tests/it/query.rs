@@ -1,9 +1,7 @@
 //! Query: single and batch lookups by any SMILES spelling, found / not found / unparsable,
 //! order and ids preserved, parallel and sequential agree.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn batch_queries_from_a_file() {

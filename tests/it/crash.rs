@@ -7,12 +7,10 @@
 //! XFSTORE_CRASH_KILLS (default 20) and XFSTORE_CRASH_SEED tune it; tools/crash_soak.sh runs a
 //! long soak.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 fn input() -> String {
     root().join("tests/data/natural_products_22k.parquet").to_str().unwrap().to_owned()

@@ -1,0 +1,86 @@
+//! `xfstore export`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use xfstore::budget::{human, peak_rss, MemoryBudget};
+use xfstore::export::{export, ExportOptions, DEFAULT_ROW_GROUP_ROWS};
+use xfstore::query::select_jobs;
+use xfstore::store::{Store, StoreOptions};
+
+use super::StoreArg;
+
+/// Arguments of `xfstore export`.
+#[derive(Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// Rule whose job to export (when the store has one job for it).
+    #[arg(long)]
+    rule: Option<String>,
+    /// Job id (`<input stem>/<rule>`), see `xfstore status`.
+    #[arg(long)]
+    job: Option<String>,
+    /// Destination: `.parquet` (default), `.csv` or `.smi`, from the extension.
+    #[arg(long)]
+    output: PathBuf,
+    /// Rows per row group (a row group also ends at 1/8 of the memory budget in bytes).
+    #[arg(long, default_value_t = DEFAULT_ROW_GROUP_ROWS)]
+    row_group_rows: usize,
+    /// Memory budget (block cache, row group being encoded). E.g. 1GiB, 512MiB.
+    #[arg(long, default_value_t = MemoryBudget::default())]
+    memory_budget: MemoryBudget,
+    /// Write a folder of Parquet parts of at most N rows each, plus manifest.json.
+    #[arg(long, value_name = "N")]
+    split_rows: Option<u64>,
+    /// Write a folder of Parquet parts of about N bytes each, plus manifest.json.
+    #[arg(long, value_name = "N")]
+    split_bytes: Option<u64>,
+    /// Export a job that is not complete (still running or interrupted): the file holds the
+    /// products of the rows committed so far, and its metadata says so.
+    #[arg(long)]
+    allow_incomplete: bool,
+}
+
+pub fn run(a: ExportArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let db = Store::open_read_only_with(&a.store.store, &StoreOptions::from_budget(&a.memory_budget))?;
+    let jobs = select_jobs(&db, a.job.as_deref(), a.rule.as_deref())?;
+    let job = match jobs.as_slice() {
+        [one] => one,
+        [] => bail!("the store has no jobs; pass --rule or --job"),
+        many => bail!(
+            "{} jobs match; pick one with --job: {}",
+            many.len(),
+            many.iter().map(|j| j.id.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let mut opts = ExportOptions::new(&a.output);
+    opts.row_group_rows = a.row_group_rows;
+    opts.row_group_bytes = a.memory_budget.row_group_bytes();
+    opts.split_rows = a.split_rows.unwrap_or(0);
+    opts.split_bytes = a.split_bytes.unwrap_or(0);
+    opts.allow_incomplete = a.allow_incomplete;
+    let r = export(&db, job, &opts).with_context(|| format!("exporting job {}", job.id))?;
+    if !r.complete {
+        eprintln!(
+            "xfstore: warning: job {} is not complete (row {} of {}): the export holds the rows committed so far",
+            job.id, job.offset, job.input.rows
+        );
+    }
+    writeln!(
+        out,
+        "export {}: {} rows -> {} ({} file(s), {} bytes, {:.2} s, {:.0} rows/s, peak RSS {})",
+        job.id,
+        r.rows,
+        a.output.display(),
+        r.files,
+        r.bytes,
+        r.elapsed_secs,
+        r.rows as f64 / r.elapsed_secs.max(1e-9),
+        human(peak_rss())
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

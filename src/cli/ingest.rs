@@ -1,0 +1,177 @@
+//! `xfstore ingest`: options, the run, and its summary.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use xfstore::budget::{human, MemoryBudget};
+use xfstore::export::write_rejects;
+use xfstore::ingest::{
+    input_key, IngestOptions, IngestPlan, IngestReport, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS,
+    DEFAULT_SMILES_COLUMN,
+};
+use xfstore::rules::RuleSet;
+use xfstore::store::{Durability, Store, StoreOptions};
+
+use super::StoreArg;
+
+/// Arguments of `xfstore ingest`.
+#[derive(Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// Input Parquet file.
+    #[arg(long)]
+    input: PathBuf,
+    /// Rule name (repeatable: several rules in one pass over the input).
+    #[arg(long = "rule", required = true)]
+    rules: Vec<String>,
+    /// Rule file (default: the built-in configs/transforms.yaml).
+    #[arg(long)]
+    rules_file: Option<PathBuf>,
+    /// Name of the SMILES column.
+    #[arg(long, default_value = DEFAULT_SMILES_COLUMN)]
+    smiles_column: String,
+    /// Optional id column carried into provenance.
+    #[arg(long)]
+    id_column: Option<String>,
+    /// Input column to carry into the export as `source_<COL>` (repeatable).
+    #[arg(long = "carry")]
+    carry: Vec<String>,
+    /// Most input rows per batch (one atomic commit per batch); batches are cut smaller to
+    /// hold about the same number of PRODUCTS whatever the rows yield.
+    #[arg(long, default_value_t = DEFAULT_BATCH_ROWS)]
+    batch_rows: usize,
+    /// Memory budget for the whole process (RocksDB cache and memtables, products in
+    /// flight); ingest holds back when RSS goes over it. E.g. 1GiB, 512MiB, 4G.
+    #[arg(long, default_value_t = MemoryBudget::default())]
+    memory_budget: MemoryBudget,
+    /// Reject (as `too_large`) input SMILES with more heavy atoms than this, counted before
+    /// parsing: RDKit's parse time grows steeply with size (a 5,000-atom chain takes ~80 s).
+    #[arg(long, default_value_t = DEFAULT_MAX_HEAVY_ATOMS)]
+    max_heavy_atoms: u32,
+    /// Skip computing product properties (MW, TPSA, ...).
+    #[arg(long)]
+    no_props: bool,
+    /// Discard the existing job(s) for this input and rules and start afresh.
+    #[arg(long)]
+    restart: bool,
+    /// fsync the WAL at every commit (survives power loss, not only process death).
+    #[arg(long)]
+    sync: bool,
+    /// Process at most this many input rows in this run, then stop (resume later).
+    #[arg(long)]
+    max_rows: Option<u64>,
+    /// Write every rejected input row (row, id, SMILES, reason, RDKit message) to this TSV.
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+    /// Total memtable budget in bytes (tests use tiny values to force frequent flushes).
+    #[arg(long, hide = true)]
+    write_buffer_bytes: Option<usize>,
+}
+
+pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let rule_set = match &a.rules_file {
+        Some(p) => RuleSet::load(p)?,
+        None => RuleSet::builtin()?,
+    };
+    let mut opts = IngestOptions::new(a.input, a.rules);
+    opts.smiles_column = a.smiles_column;
+    opts.id_column = a.id_column;
+    opts.carry_columns = a.carry;
+    opts.batch_rows = a.batch_rows;
+    opts.budget = a.memory_budget;
+    opts.with_props = !a.no_props;
+    opts.max_heavy_atoms = a.max_heavy_atoms;
+    opts.restart = a.restart;
+    opts.max_rows = a.max_rows;
+    opts.progress = true;
+    // Validate input and rules before the store is created or touched.
+    let plan = IngestPlan::new(&rule_set, opts)?;
+    let mut so = StoreOptions {
+        durability: if a.sync { Durability::Sync } else { Durability::Process },
+        ..StoreOptions::from_budget(&a.memory_budget)
+    };
+    if let Some(bytes) = a.write_buffer_bytes {
+        so.write_buffer_bytes = bytes;
+    }
+    let db = Store::open(&a.store.store, &so)?;
+    let report = plan.run(&db)?;
+    print_report(&report, out)?;
+    let disk = db.disk_bytes();
+    let unique: u64 = db.jobs()?.iter().map(|j| j.counters.unique_products).sum();
+    writeln!(
+        out,
+        "store {}: {} on disk, {} products in all jobs, {:.0} bytes/product",
+        a.store.store.display(),
+        human(disk),
+        unique,
+        disk as f64 / unique.max(1) as f64
+    )?;
+    if let Some(path) = a.rejects {
+        let n = write_rejects(&db, &input_key(plan.input()), &path)?;
+        writeln!(out, "rejects: {n} rows -> {}", path.display())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(r: &IngestReport, out: &mut dyn Write) -> std::io::Result<()> {
+    for j in &r.jobs {
+        let m = &j.meta;
+        let c = &m.counters;
+        let resumed = match j.resumed_from {
+            0 => String::new(),
+            n if n >= m.input.rows => " (already complete, nothing to do)".to_owned(),
+            n => format!(" (resumed at row {n})"),
+        };
+        let failed = c.failed.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+        writeln!(
+            out,
+            "ingest {}{resumed}: {} inputs, {} failed [{}], {} without site, {} products ({} unsanitizable), {} unique",
+            m.id,
+            c.inputs,
+            c.failed_total(),
+            failed,
+            c.no_site,
+            c.site_products,
+            c.product_failed,
+            c.unique_products
+        )?;
+    }
+    let secs = r.elapsed_secs.max(1e-9);
+    writeln!(
+        out,
+        "run: {} rows, {} products in {:.2} s = {:.0} rows/s, {:.0} products/s; peak RSS {} (budget {}{})",
+        r.rows,
+        r.site_products,
+        r.elapsed_secs,
+        r.rows as f64 / secs,
+        r.site_products as f64 / secs,
+        human(r.peak_rss),
+        human(r.budget.bytes()),
+        match r.throttled {
+            0 => String::new(),
+            n => format!(", held back {n} times"),
+        }
+    )?;
+    if r.batches > 0 {
+        writeln!(
+            out,
+            "batches: {} committed, the largest {} products ({} in flight); commits took {:.1} s ({:.1}% of the run)",
+            r.batches,
+            r.max_batch_products,
+            human(r.max_batch_bytes),
+            r.commit_secs,
+            100.0 * r.commit_secs / secs
+        )?;
+    }
+    for (row, rej) in r.rejected.iter().take(5) {
+        eprintln!("  rejected row {row}: {} ({})", rej.reason, rej.detail);
+    }
+    if r.rejected.len() > 5 {
+        eprintln!("  ... {} more rejected rows", r.rejected.len() - 5);
+    }
+    Ok(())
+}

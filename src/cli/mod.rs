@@ -1,0 +1,82 @@
+//! The command line: one args struct and one handler per command (ripgrep's layout), defaults
+//! taken from the library's constants. Handlers print through the caller's writer (stdout,
+//! locked and buffered by `main`), so a closed pipe is an I/O error that `main` turns into a
+//! quiet exit instead of a panic.
+
+mod bench;
+mod compact;
+mod export;
+mod ingest;
+mod query;
+mod status;
+mod verify;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use xfstore::store::DEFAULT_STORE_DIR;
+
+/// `xfstore` and its commands.
+#[derive(Parser)]
+#[command(name = "xfstore", version, about = "Incremental reaction-transform store for virtual chemical libraries")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The store a command works on.
+#[derive(Args)]
+pub struct StoreArg {
+    /// Store directory (created by ingest).
+    #[arg(long, default_value = DEFAULT_STORE_DIR)]
+    pub store: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Transform an input Parquet file with one or more rules into the store (resumable).
+    Ingest(ingest::IngestArgs),
+    /// Write a job's products to Parquet, CSV or SMILES, atomically and validated.
+    Export(export::ExportArgs),
+    /// Look products up by SMILES (any spelling). Exit code 1 when any is not found.
+    Query(query::QueryArgs),
+    /// Validate an export (Parquet file, split-export folder, CSV or .smi) or, with --store, every
+    /// file of a store; exit code 1 if anything is corrupt or partial.
+    Verify(verify::VerifyArgs),
+    /// Rewrite the store's files with the current options and merge levels (maintenance).
+    Compact(compact::CompactArgs),
+    /// Benchmark yardstick: the bare transform loop (same reader, same per-row transform, in
+    /// parallel) with no dedup and no store. Ingest's products/s over this loop's is the share
+    /// of time left to RDKit.
+    BenchTransform(bench::BenchTransformArgs),
+    /// List the store's jobs with their progress and counters.
+    Status(status::StatusArgs),
+}
+
+/// Runs one parsed command line, printing results to `out`; the exit code distinguishes
+/// success (0) from a negative answer (1: not found, invalid file).
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
+    let code = match cli.command {
+        Command::Ingest(a) => ingest::run(a, out)?,
+        Command::Export(a) => export::run(a, out)?,
+        Command::Query(a) => query::run(a, out)?,
+        Command::Verify(a) => verify::run(a, out)?,
+        Command::Compact(a) => compact::run(a, out)?,
+        Command::BenchTransform(a) => bench::run(a, out)?,
+        Command::Status(a) => status::run(a, out)?,
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+/// Exit code 0 if `ok`, else 1.
+fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,107 @@
+//! `xfstore query`: single lookups, batches from a file or stdin, parent lookups.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use xfstore::query::{
+    lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, to_json_line, to_text, Query,
+    QueryOutcome,
+};
+use xfstore::store::Store;
+
+use super::{exit, StoreArg};
+
+/// Arguments of `xfstore query`.
+#[derive(Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// SMILES to look up.
+    #[arg(required_unless_present = "file")]
+    smiles: Vec<String>,
+    /// Query file: one SMILES per line, optionally followed by an id ("-" = stdin).
+    #[arg(long)]
+    file: Option<PathBuf>,
+    #[arg(long)]
+    rule: Option<String>,
+    #[arg(long)]
+    job: Option<String>,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+    /// Treat each SMILES as a PARENT and list the products made from it.
+    #[arg(long, conflicts_with = "file")]
+    parent: bool,
+    /// Look queries up one after another on one thread (default for a file: parallel).
+    #[arg(long)]
+    sequential: bool,
+    /// Print lookups/s (and p50/p99 latency when sequential) on stderr.
+    #[arg(long)]
+    timing: bool,
+}
+
+pub fn run(a: QueryArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let db = Store::open_read_only(&a.store.store)?;
+    let jobs = select_jobs(&db, a.job.as_deref(), a.rule.as_deref())?;
+    let mut queries: Vec<Query> = a.smiles.into_iter().map(|s| Query { smiles: s, id: None }).collect();
+    let mut all_found = true;
+    let json = a.json;
+    let mut print = |o: &QueryOutcome| -> std::io::Result<()> {
+        all_found &= o.is_found();
+        if json {
+            writeln!(out, "{}", to_json_line(o))
+        } else {
+            write!(out, "{}", to_text(o))
+        }
+    };
+    if a.parent {
+        for q in &queries {
+            print(&products_of_parent(&db, &jobs, &q.smiles)?)?;
+        }
+        return Ok(exit(all_found));
+    }
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut n = 0u64;
+    if let Some(path) = &a.file {
+        let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(BufReader::new(File::open(path).with_context(|| format!("opening {}", path.display()))?))
+        };
+        if a.sequential {
+            for line in reader.lines() {
+                queries.extend(parse_query_line(&line?));
+            }
+        } else {
+            n += lookup_stream(&db, &jobs, reader, true, |o| print(&o))?;
+        }
+    }
+    for q in &queries {
+        let t = Instant::now();
+        let o = lookup_query(&db, &jobs, q)?;
+        latencies.push(t.elapsed());
+        print(&o)?;
+        n += 1;
+    }
+    if a.timing {
+        report_timing(n, started.elapsed(), &mut latencies);
+    }
+    Ok(exit(all_found))
+}
+
+fn report_timing(n: u64, total: Duration, latencies: &mut [Duration]) {
+    let secs = total.as_secs_f64().max(1e-9);
+    eprint!("timing: {n} lookups in {secs:.3} s = {:.0} lookups/s", n as f64 / secs);
+    if !latencies.is_empty() {
+        latencies.sort_unstable();
+        let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+        eprint!(", latency p50 {:.1} us, p99 {:.1} us", at(0.50).as_secs_f64() * 1e6, at(0.99).as_secs_f64() * 1e6);
+    }
+    eprintln!();
+}

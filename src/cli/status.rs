@@ -1,0 +1,33 @@
+//! `xfstore status`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use xfstore::query::status;
+use xfstore::store::Store;
+
+use super::StoreArg;
+
+/// Arguments of `xfstore status`.
+#[derive(Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let db = Store::open_read_only(&a.store.store)?;
+    let st = status(&db)?;
+    if a.json {
+        serde_json::to_writer_pretty(&mut *out, &st)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", st.to_text())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
