@@ -9,6 +9,7 @@ use thiserror::Error;
 
 /// RDKit-level failures.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ChemError {
     #[error("cannot parse SMILES {smiles:?}: {reason}")]
     Parse { smiles: String, reason: String },
@@ -22,6 +23,7 @@ pub enum ChemError {
 
 /// Problems with the rule file.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum RuleError {
     #[error("cannot read rule file {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -35,6 +37,7 @@ pub enum RuleError {
 
 /// Problems with an input file.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum InputError {
     #[error("cannot open input {path}: {source}")]
     Open { path: PathBuf, source: std::io::Error },
@@ -50,6 +53,7 @@ pub enum InputError {
 
 /// Problems with the store (RocksDB and the value codec).
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum StoreError {
     #[error("store {path}: {context}: {reason}")]
     Db { path: PathBuf, context: &'static str, reason: String },
@@ -67,6 +71,7 @@ pub enum StoreError {
 
 /// Refusals of an ingest run.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum IngestError {
     #[error(
         "job {job}: {what} changed since the job started ({detail}); rerun with --restart to start the job afresh"
@@ -82,6 +87,7 @@ pub enum IngestError {
 
 /// Problems while exporting.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ExportError {
     #[error("export to {path}: {context}: {source}")]
     Io { path: PathBuf, context: &'static str, source: std::io::Error },
@@ -98,6 +104,7 @@ pub enum ExportError {
 
 /// Any library error.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum Error {
     #[error(transparent)]
     Chem(#[from] ChemError),

@@ -12,6 +12,10 @@
 //! - [`budget`]: the memory budget shared by all of the above, and the process's RSS.
 //!
 //! See ARCHITECTURE.md for the write path and the crash-safety protocol.
+//!
+//! `unsafe` is denied everywhere except `chem::ffi`, the one module that crosses into C++
+//! (RDKit through `cxx`), where each `unsafe impl` carries its SAFETY argument.
+#![deny(unsafe_code)]
 
 pub mod budget;
 pub mod chem;

@@ -5,6 +5,7 @@
 //! `Molecule::from_smiles` = `Chem.MolFromSmiles`, `Molecule::to_smiles` = `Chem.MolToSmiles`,
 //! `Reaction::run` = `rxn.RunReactants((mol,))` followed by `Chem.SanitizeMol` on each product.
 
+#[allow(unsafe_code)] // the crate's one FFI module: see the SAFETY notes in it
 mod ffi;
 mod reaction;
 
