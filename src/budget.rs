@@ -18,8 +18,6 @@
 
 use std::str::FromStr;
 
-use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
-
 /// Fixed bytes one product costs while in flight, besides its SMILES: the `String` and `Vec`
 /// headers and site atoms of its transform outcome and record, its slot in the batch's dedup
 /// index, its WriteBatch entry, allocator rounding.
@@ -145,33 +143,22 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
-/// Watches this process's resident set size through sysinfo.
+/// Watches this process's resident set size. Both the current RSS (`VmRSS`) and the kernel's
+/// exact high-water mark (`VmHWM`) come from one read of `/proc/self/status`: one way to read
+/// memory for the whole crate (sysinfo, used before, cannot give the high-water mark).
+#[derive(Debug, Default)]
 pub struct RssMeter {
-    system: Option<System>,
-    pid: Option<sysinfo::Pid>,
     peak: u64,
-}
-
-impl Default for RssMeter {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl RssMeter {
     pub fn new() -> Self {
-        Self { system: System::new().ok(), pid: sysinfo::get_current_pid().ok(), peak: 0 }
+        Self::default()
     }
 
-    /// Current RSS in bytes (None where sysinfo cannot tell); updates the sampled peak.
+    /// Current RSS in bytes (None where /proc is not available); updates the sampled peak.
     pub fn sample(&mut self) -> Option<u64> {
-        let (system, pid) = (self.system.as_mut()?, self.pid?);
-        system.refresh_processes_specifics(
-            ProcessesToUpdate::Some(&[pid]),
-            false,
-            ProcessRefreshKind::nothing().with_memory(),
-        );
-        let rss = system.process(pid)?.memory();
+        let (rss, _) = proc_status()?;
         self.peak = self.peak.max(rss);
         Some(rss)
     }
@@ -179,23 +166,24 @@ impl RssMeter {
     /// Highest RSS of the process so far: the kernel's high-water mark where available
     /// (VmHWM, exact), else the highest sample.
     pub fn peak(&self) -> u64 {
-        high_water_mark().unwrap_or(0).max(self.peak)
+        proc_status().map_or(0, |(_, hwm)| hwm).max(self.peak)
     }
 }
 
 /// Peak RSS of this process so far, in bytes (for a summary line at the end of a command).
 pub fn peak_rss() -> u64 {
-    let mut meter = RssMeter::new();
-    meter.sample();
-    meter.peak()
+    RssMeter::new().peak()
 }
 
-/// VmHWM from /proc/self/status (Linux), in bytes.
-fn high_water_mark() -> Option<u64> {
+/// (VmRSS, VmHWM) of this process from /proc/self/status (Linux), in bytes.
+fn proc_status() -> Option<(u64, u64)> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let kib = |key: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(key))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|k| k * 1024)
+    };
+    let rss = kib("VmRSS:")?;
+    Some((rss, kib("VmHWM:").unwrap_or(rss)))
 }
 
 #[cfg(test)]
@@ -245,7 +233,7 @@ mod tests {
     #[test]
     fn meter_sees_this_process() {
         let mut m = RssMeter::new();
-        let rss = m.sample().expect("sysinfo reads RSS on Linux");
+        let rss = m.sample().expect("/proc/self/status gives RSS on Linux");
         assert!(rss > 1 << 20 && m.peak() >= rss);
     }
 }

@@ -93,6 +93,8 @@ pub enum ExportError {
     Io { path: PathBuf, context: &'static str, source: std::io::Error },
     #[error("export to {path}: Parquet writer: {reason}")]
     Parquet { path: PathBuf, reason: String },
+    #[error("export to {path}: CSV writer: {source}")]
+    Csv { path: PathBuf, source: arrow_schema::ArrowError },
     #[error("export to {path} failed validation: {reason}")]
     Validation { path: PathBuf, reason: String },
     #[error(

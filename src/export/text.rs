@@ -5,14 +5,13 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
-
-use super::atomic::AtomicFile;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
+use super::atomic::AtomicFile;
 use super::columns::{check_header, ColumnsBuilder};
 use crate::error::{ExportError, Result};
 use crate::store::{JobMeta, ProductRecord, Store};
@@ -45,7 +44,7 @@ const CSV_BATCH_ROWS: usize = 8192;
 /// Writes all products of `job` to `dest` in `format`; returns the row count.
 pub fn export_text(store: &Store, job: &JobMeta, dest: &Path, format: TextFormat) -> Result<u64> {
     let io = |context: &'static str| move |source| ExportError::Io { path: dest.into(), context, source };
-    let csv_err = |e: arrow_schema::ArrowError| ExportError::Parquet { path: dest.into(), reason: e.to_string() };
+    let csv_err = |source: arrow_schema::ArrowError| ExportError::Csv { path: dest.into(), source };
     let (target, file) = AtomicFile::create(dest)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let mut rows = 0u64;
@@ -60,7 +59,6 @@ pub fn export_text(store: &Store, job: &JobMeta, dest: &Path, format: TextFormat
         TextFormat::Csv => {
             let mut cols = ColumnsBuilder::new(job);
             let mut csv = arrow_csv::WriterBuilder::new().with_header(true).build(&mut w);
-            let mut header_only = true;
             let flush = |cols: &mut ColumnsBuilder, csv: &mut arrow_csv::Writer<_>| -> Result<(), ExportError> {
                 let batch = cols.finish().map_err(csv_err)?;
                 csv.write(&text_columns(&batch).map_err(csv_err)?).map_err(csv_err)
@@ -71,10 +69,9 @@ pub fn export_text(store: &Store, job: &JobMeta, dest: &Path, format: TextFormat
                 rows += 1;
                 if cols.len() >= CSV_BATCH_ROWS {
                     flush(&mut cols, &mut csv)?;
-                    header_only = false;
                 }
             }
-            if cols.len() > 0 || header_only {
+            if cols.len() > 0 || rows == 0 {
                 flush(&mut cols, &mut csv)?; // an empty job still gets its header
             }
             drop(csv);
