@@ -55,8 +55,12 @@ pub enum InputError {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    #[error("store {path}: {context}: {source}")]
+    Db { path: PathBuf, context: &'static str, source: rocksdb::Error },
+    #[error("store {path}: {context}: {source}")]
+    Io { path: PathBuf, context: &'static str, source: std::io::Error },
     #[error("store {path}: {context}: {reason}")]
-    Db { path: PathBuf, context: &'static str, reason: String },
+    Invalid { path: PathBuf, context: &'static str, reason: &'static str },
     #[error("store {path} has format version {found}, this build reads version {expected}")]
     FormatVersion { path: PathBuf, found: u32, expected: u32 },
     #[error("corrupt value in store ({what}): {reason}")]

@@ -21,9 +21,7 @@ pub struct WriterLock {
 /// Takes the writer lock of the store at `dir`, or reports who holds it.
 pub fn acquire(dir: &Path) -> Result<WriterLock, StoreError> {
     let path = dir.join(LOCK_FILE);
-    let io = |context: &'static str| {
-        move |e: std::io::Error| StoreError::Db { path: dir.into(), context, reason: e.to_string() }
-    };
+    let io = |context: &'static str| move |source: std::io::Error| StoreError::Io { path: dir.into(), context, source };
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

@@ -78,6 +78,6 @@ impl Store {
     }
 
     fn db_err(&self, context: &'static str, e: rocksdb::Error) -> StoreError {
-        StoreError::Db { path: self.path.clone(), context, reason: e.into_string() }
+        StoreError::Db { path: self.path.clone(), context, source: e }
     }
 }

@@ -91,9 +91,8 @@ fn cf_options(cache: &Cache, write_buffer_bytes: usize) -> Options {
 }
 
 pub(super) fn open(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<Store, StoreError> {
-    let db_err = |context: &'static str| {
-        move |e: rocksdb::Error| StoreError::Db { path: path.into(), context, reason: e.into_string() }
-    };
+    let db_err =
+        |context: &'static str| move |source: rocksdb::Error| StoreError::Db { path: path.into(), context, source };
     let cache = Cache::new_lru_cache(so.block_cache_bytes).map_err(db_err("create block cache"))?;
     let mut db_opts = cf_options(&cache, so.write_buffer_bytes);
     db_opts.set_db_write_buffer_size(so.write_buffer_bytes);
@@ -114,10 +113,10 @@ pub(super) fn open(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<Sto
         OpenMode::ReadWrite => {
             db_opts.create_if_missing(true);
             db_opts.create_missing_column_families(true);
-            std::fs::create_dir_all(path).map_err(|e| StoreError::Db {
+            std::fs::create_dir_all(path).map_err(|source| StoreError::Io {
                 path: path.into(),
                 context: "create store directory",
-                reason: e.to_string(),
+                source,
             })?;
             let lock = super::lock::acquire(path)?;
             let db = Db::open_cf_descriptors(&db_opts, path, descriptors).map_err(db_err("open for writing"))?;
@@ -171,10 +170,10 @@ impl Store {
     }
 
     pub(super) fn meta_cf(&self) -> Result<std::sync::Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
-        self.db.cf_handle(CF_META).ok_or_else(|| StoreError::Db {
+        self.db.cf_handle(CF_META).ok_or_else(|| StoreError::Invalid {
             path: self.path.clone(),
             context: "open meta column family",
-            reason: "missing".into(),
+            reason: "missing",
         })
     }
 }

@@ -154,10 +154,10 @@ impl Store {
 
     fn ensure_writable(&self) -> Result<(), StoreError> {
         if self.mode == OpenMode::ReadOnly {
-            return Err(StoreError::Db {
+            return Err(StoreError::Invalid {
                 path: self.path.clone(),
                 context: "write",
-                reason: "store was opened read-only".into(),
+                reason: "store was opened read-only",
             });
         }
         Ok(())
