@@ -97,9 +97,9 @@ pub fn count_heavy_atoms(smiles: &str) -> usize {
             b'[' => {
                 let end = b[i..].iter().position(|&c| c == b']').map_or(b.len(), |e| i + e);
                 let inner = &b[i + 1..end];
-                let element = inner.iter().skip_while(|c| c.is_ascii_digit()).take(2).copied().collect::<Vec<_>>();
+                let mut element = inner.iter().skip_while(|c| c.is_ascii_digit());
                 // `[H]`, `[2H]`, `[H+]`: hydrogen; `[Hg]`, `[He]`, `[Ho]`, `[Hf]`, `[Hs]`: heavy
-                let hydrogen = element.first() == Some(&b'H') && !element.get(1).is_some_and(u8::is_ascii_lowercase);
+                let hydrogen = element.next() == Some(&b'H') && !element.next().is_some_and(u8::is_ascii_lowercase);
                 n += usize::from(!hydrogen);
                 i = end + 1;
                 continue;

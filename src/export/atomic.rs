@@ -80,16 +80,21 @@ pub(super) fn parent_dir(p: &Path) -> PathBuf {
 
 /// Removes `.<name>.xfstore-tmp-<pid>` files whose pid is no longer running.
 fn remove_stale_temps(dir: &Path, name: &str) {
-    let prefix = format!(".{name}{TMP_MARK}");
+    remove_stale(dir, &[format!(".{name}{TMP_MARK}")], |p| std::fs::remove_file(p));
+}
+
+/// Removes the entries of `dir` named `<prefix><pid>` (for any of `prefixes`) left by a process
+/// that is gone, or by this one, with `remove`.
+pub(super) fn remove_stale(dir: &Path, prefixes: &[String], remove: impl Fn(&Path) -> std::io::Result<()>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
         let fname = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = fname.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) {
-            let ours = pid == std::process::id();
-            if ours || !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = std::fs::remove_file(e.path());
+        let pid = prefixes.iter().find_map(|p| fname.strip_prefix(p.as_str())?.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if pid == std::process::id() || !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = remove(&e.path());
             }
         }
     }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::atomic::{io_err, parent_dir};
+use super::atomic::{self, io_err, parent_dir};
 use super::part::{write_parts, Part};
 use super::ExportOptions;
 use crate::error::{ExportError, Result};
@@ -48,18 +48,8 @@ fn sibling(dest: &Path, tag: &str) -> PathBuf {
 /// Removes `.NAME.xfstore-{tmp,old}-PID` folders of processes that are gone.
 fn remove_stale(dest: &Path) {
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let Ok(entries) = std::fs::read_dir(parent_dir(dest)) else { return };
-    for e in entries.flatten() {
-        let f = e.file_name().to_string_lossy().into_owned();
-        for tag in ["tmp", "old"] {
-            let prefix = format!(".{name}.xfstore-{tag}-");
-            if let Some(pid) = f.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) {
-                if pid == std::process::id() || !Path::new(&format!("/proc/{pid}")).exists() {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-    }
+    let prefixes = ["tmp", "old"].map(|tag| format!(".{name}.xfstore-{tag}-"));
+    atomic::remove_stale(&parent_dir(dest), &prefixes, |p| std::fs::remove_dir_all(p));
 }
 
 /// Writes a split export of `job` to the folder `opts.output`.

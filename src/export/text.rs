@@ -139,24 +139,33 @@ fn smi_id(job: &JobMeta, r: &ProductRecord) -> String {
 }
 
 /// Number of records (lines; with `quoted`, lines ending outside CSV quotes) in a text file,
-/// read in chunks of [`READ_CHUNK`] bytes.
-fn count_records(mut reader: impl Read, quoted: bool) -> std::io::Result<u64> {
-    let mut buf = vec![0u8; READ_CHUNK];
-    let (mut in_quotes, mut n) = (false, 0u64);
-    loop {
-        let len = match reader.read(&mut buf) {
-            Ok(0) => return Ok(n),
-            Ok(len) => len,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+/// streaming (memory does not grow with the file).
+fn count_records(reader: impl Read, quoted: bool) -> std::io::Result<u64> {
+    let mut counter = RecordCounter { inner: reader, quoted, in_quotes: false, records: 0 };
+    std::io::copy(&mut counter, &mut std::io::sink())?;
+    Ok(counter.records)
+}
+
+/// A reader that counts the records (line breaks; with `quoted`, outside CSV quotes) of the
+/// bytes read through it, so a parser and the count share one pass over the file.
+struct RecordCounter<R> {
+    inner: R,
+    quoted: bool,
+    in_quotes: bool,
+    records: u64,
+}
+
+impl<R: Read> Read for RecordCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let len = self.inner.read(buf)?;
         for &b in &buf[..len] {
             match b {
-                b'"' if quoted => in_quotes = !in_quotes,
-                b'\n' if !in_quotes => n += 1,
+                b'"' if self.quoted => self.in_quotes = !self.in_quotes,
+                b'\n' if !self.in_quotes => self.records += 1,
                 _ => {}
             }
         }
+        Ok(len)
     }
 }
 
@@ -200,7 +209,8 @@ pub fn verify_text(path: &Path, format: TextFormat) -> Result<TextReport, Export
             Ok(TextReport { records, columns: 2 })
         }
         TextFormat::Csv => {
-            let mut csv = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+            let counter = RecordCounter { inner: reader, quoted: true, in_quotes: false, records: 0 };
+            let mut csv = csv::ReaderBuilder::new().has_headers(true).from_reader(counter);
             let header = csv.headers().map_err(|e| invalid(format!("header: {e}")))?.clone();
             check_header(header.iter()).map_err(invalid)?;
             let mut records = 0u64;
@@ -212,9 +222,9 @@ pub fn verify_text(path: &Path, format: TextFormat) -> Result<TextReport, Export
                     Err(e) => return Err(invalid(format!("record {}: {e}", records + 1))),
                 }
             }
-            // the csv reader accepts a quote left open at the end of the file as a last field
-            let file = File::open(path).map_err(|e| invalid(e.to_string()))?;
-            let lines = count_records(file, true).map_err(|e| invalid(e.to_string()))?;
+            // the csv reader accepts a quote left open at the end of the file as a last field:
+            // the line breaks counted outside quotes on the same pass tell
+            let lines = csv.into_inner().records;
             if lines != records + 1 {
                 return Err(invalid(format!("{records} records parsed, {} line breaks outside quotes", lines)));
             }

@@ -10,18 +10,26 @@ use super::schema::{job_key, parent_link_key, parents_cf, products_cf, rejects_c
 use super::{Db, Store};
 use crate::error::StoreError;
 
+/// A raw (key, value) pair read from RocksDB.
+type KeyValue = (Box<[u8]>, Box<[u8]>);
+
 impl Store {
     /// All jobs, ordered by id.
     pub fn jobs(&self) -> Result<Vec<JobMeta>, StoreError> {
+        let entries = self.meta_with_prefix(KEY_JOB_PREFIX, "scan jobs")?;
+        entries.iter().map(|(k, v)| decode(v, &String::from_utf8_lossy(k))).collect()
+    }
+
+    /// The (key, value) pairs of the meta column family whose key starts with `prefix`.
+    pub(super) fn meta_with_prefix(&self, prefix: &[u8], context: &'static str) -> Result<Vec<KeyValue>, StoreError> {
         let meta = self.meta_cf()?;
         let mut out = Vec::new();
-        let iter = self.db.iterator_cf(&meta, IteratorMode::From(KEY_JOB_PREFIX, rocksdb::Direction::Forward));
-        for item in iter {
-            let (k, v) = item.map_err(|e| self.db_err("scan jobs", e))?;
-            if !k.starts_with(KEY_JOB_PREFIX) {
+        for item in self.db.iterator_cf(&meta, IteratorMode::From(prefix, rocksdb::Direction::Forward)) {
+            let (k, v) = item.map_err(|e| self.db_err(context, e))?;
+            if !k.starts_with(prefix) {
                 break;
             }
-            out.push(decode(&v, &String::from_utf8_lossy(&k))?);
+            out.push((k, v));
         }
         Ok(out)
     }

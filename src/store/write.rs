@@ -5,7 +5,7 @@
 //! occurrences; a new key is inserted and counted as a new unique product. Only one writer
 //! exists per store (RocksDB's LOCK), so read-then-write is exact.
 
-use rocksdb::{Direction, IteratorMode, WriteBatch, WriteOptions};
+use rocksdb::{WriteBatch, WriteOptions};
 
 use super::codec::{decode, encode};
 use super::open::Durability;
@@ -116,23 +116,14 @@ impl Store {
     /// Drops the column families recorded as pending by an interrupted [`Store::drop_job`].
     pub(super) fn finish_pending_drops(&self) -> Result<(), StoreError> {
         let meta_cf = self.meta_cf()?;
-        let mut pending = Vec::new();
-        let iter = self.db.iterator_cf(&meta_cf, IteratorMode::From(KEY_DROP_PREFIX, Direction::Forward));
-        for item in iter {
-            let (k, _) = item.map_err(|e| self.db_err("scan pending drops", e))?;
-            if !k.starts_with(KEY_DROP_PREFIX) {
-                break;
-            }
-            pending.push(k);
-        }
-        for (i, key) in pending.iter().enumerate() {
+        let pending = self.meta_with_prefix(KEY_DROP_PREFIX, "scan pending drops")?;
+        for (i, (key, _)) in pending.iter().enumerate() {
             let cf_name = String::from_utf8_lossy(&key[KEY_DROP_PREFIX.len()..]).into_owned();
             if self.db.cf_handle(&cf_name).is_some() {
                 self.db.drop_cf(&cf_name).map_err(|e| self.db_err("drop column family", e))?;
             }
-            if i < 2 {
-                crate::failpoint::hit(if i == 0 { "store.restart.2" } else { "store.restart.3" });
-            }
+            // store.restart.2 and .3: after the first and the second drop
+            crate::failpoint::hit(&format!("store.restart.{}", i + 2));
             self.db.delete_cf(&meta_cf, key).map_err(|e| self.db_err("clear pending drop", e))?;
         }
         Ok(())
