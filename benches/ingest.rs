@@ -20,11 +20,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use xfstore::budget::{human, peak_rss};
-use xfstore::export::{export, ExportOptions};
-use xfstore::ingest::{ingest, IngestOptions, IngestReport};
-use xfstore::rules::RuleSet;
-use xfstore::store::{Store, StoreOptions};
+use xfstore::{
+    export, human, ingest, peak_rss, ExportOptions, IngestOptions, IngestReport, RuleSet, Store, StoreOptions,
+};
 
 /// The same allocator as the `xfstore` binary (it also replaces malloc for RDKit and RocksDB).
 #[global_allocator]

@@ -12,8 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use xfstore::query::{lookup, lookup_stream};
-use xfstore::store::Store;
+use xfstore::{lookup, lookup_stream, ReadOnlyStore, Store};
 
 fn store_path() -> (PathBuf, Option<tempfile::TempDir>) {
     if let Some(p) = std::env::var_os("XFSTORE_BENCH_STORE") {
@@ -22,17 +21,17 @@ fn store_path() -> (PathBuf, Option<tempfile::TempDir>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
     let store = Store::open(&path, &Default::default()).unwrap();
-    let rules = xfstore::rules::RuleSet::builtin().unwrap();
+    let rules = xfstore::RuleSet::builtin().unwrap();
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.parquet");
-    let mut opts = xfstore::ingest::IngestOptions::new(sample, vec!["HALO_AROMATIC_CH__H__TO__F".into()]);
+    let mut opts = xfstore::IngestOptions::new(sample, vec!["HALO_AROMATIC_CH__H__TO__F".into()]);
     opts.with_props = false;
-    xfstore::ingest::ingest(&store, &rules, &opts).unwrap();
+    xfstore::ingest(&store, &rules, &opts).unwrap();
     (path, Some(dir))
 }
 
 fn bench(c: &mut Criterion) {
     let (path, _keep) = store_path();
-    let store = Store::open_read_only(&path).unwrap();
+    let store = ReadOnlyStore::open(&path).unwrap();
     let jobs = store.jobs().unwrap();
     // every 7th stored product of the first job, up to 2,000, plus as many misses
     let mut queries: Vec<String> =

@@ -12,8 +12,7 @@ use std::time::Duration;
 use arrow_array::cast::AsArray;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use xfstore::rules::RuleSet;
-use xfstore::transform::transform;
+use xfstore::{transform, RuleSet};
 
 /// The same allocator as the `xfstore` binary (it also replaces malloc for RDKit), so figures match.
 #[global_allocator]
@@ -31,7 +30,7 @@ fn sample_smiles() -> Vec<String> {
     out
 }
 
-fn products(smiles: &str, rule: &xfstore::rules::Rule, props: bool) -> usize {
+fn products(smiles: &str, rule: &xfstore::Rule, props: bool) -> usize {
     transform(Some(smiles), &[rule], props).map(|v| v[0].len()).unwrap_or(0)
 }
 

@@ -1,31 +1,96 @@
 //! xfstore: an embedded-database-backed incremental transform store for virtual chemical
 //! libraries.
 //!
-//! Subsystems, one folder each:
-//! - [`chem`]: safe RDKit wrappers (the only FFI lives in `chem/ffi.rs`);
-//! - [`rules`]: the transform rule file, validated and compiled;
-//! - [`transform`]: one input molecule through a set of rules, per matched site;
-//! - [`store`]: the RocksDB schema, codec and the only code that touches RocksDB;
-//! - [`ingest`]: streaming Parquet input, parallel transform, ordered atomic commits;
-//! - [`export`]: atomic, validated Parquet export;
-//! - [`query`]: lookups of products by any SMILES spelling;
-//! - [`budget`]: the memory budget shared by all of the above, and the process's RSS.
+//! The public API is the short list re-exported below (redb's layout): the modules are private,
+//! so what a program can name is exactly what is listed here, and internals (codec, column
+//! families, batch folding, flow control) can change without breaking anyone.
 //!
-//! See ARCHITECTURE.md for the write path and the crash-safety protocol.
+//! - Store: [`Store`] (one writer per store, [`StoreOptions`]), [`ReadOnlyStore`] (any number
+//!   of readers, even during an ingest) and their records ([`JobMeta`],
+//!   [`ProductRecord`], ...), [`Store::lookup`], [`Store::verify`];
+//! - Rules and chemistry: [`RuleSet`], [`transform`], [`canonicalize`];
+//! - Ingest: [`IngestOptions`] -> [`IngestPlan`] -> [`IngestReport`] (or [`ingest`]);
+//! - Export: [`ExportOptions`] -> [`export`], the export [`COLUMNS`], [`verify_export`];
+//! - Query: [`lookup`], [`lookup_stream`], [`products_of_parent`], [`status`];
+//! - Memory: [`MemoryBudget`];
+//! - Errors: [`Error`] and one enum per subsystem, all `#[non_exhaustive]`.
+//!
+//! Subsystems, one private folder each (see ARCHITECTURE.md): `chem` (safe RDKit wrappers; the
+//! only FFI is `chem/ffi.rs`), `rules`, `transform`, `store` (the only code that touches
+//! RocksDB), `ingest`, `export`, `query`, `budget`.
+//!
+//! # Example: embedding the store in another Rust program
+//!
+//! ```
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("store");
+//! # let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.parquet");
+//! # {
+//! #     let rules = xfstore::RuleSet::builtin().unwrap();
+//! #     let store = xfstore::Store::open(&path, &Default::default()).unwrap();
+//! #     let mut opts = xfstore::IngestOptions::new(sample, vec!["FG_PHENOL_OH__OH__TO__OMe".into()]);
+//! #     opts.with_props = false;
+//! #     xfstore::ingest(&store, &rules, &opts).unwrap();
+//! # }
+//! use xfstore::{QueryOutcome, ReadOnlyStore};
+//!
+//! let store = ReadOnlyStore::open(&path)?; // works while another process ingests
+//! // anisole, written in Kekulé form: canonicalized before the lookup
+//! match store.lookup("C1=CC=C(OC)C=C1")? {
+//!     QueryOutcome::Found { canonical, hits, .. } => {
+//!         assert_eq!(canonical, "COc1ccccc1");
+//!         assert_eq!(hits[0].record.parent_smiles, "C1=CC=C(C=C1)O"); // phenol, row 8
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! assert!(!store.lookup("CCCC")?.is_found());
+//! # Ok::<(), xfstore::Error>(())
+//! ```
+//!
+//! A [`ReadOnlyStore`] has no write methods; writing needs a [`Store`], which takes the store's
+//! single-writer lock:
+//!
+//! ```compile_fail,E0599
+//! # let path = std::path::Path::new(".xfstore");
+//! let store = xfstore::ReadOnlyStore::open(path)?;
+//! store.compact()?; // error: no method `compact` on a read-only store
+//! # Ok::<(), xfstore::Error>(())
+//! ```
 //!
 //! `unsafe` is denied everywhere except `chem::ffi`, the one module that crosses into C++
 //! (RDKit through `cxx`), where each `unsafe impl` carries its SAFETY argument.
 #![deny(unsafe_code)]
 
-pub mod budget;
-pub mod chem;
-pub mod error;
+mod budget;
+mod chem;
+mod error;
+mod export;
 mod failpoint;
-pub mod rules;
+mod ingest;
+mod query;
+mod rules;
+mod store;
+mod transform;
 
-pub use error::{Error, Result};
-pub mod export;
-pub mod ingest;
-pub mod query;
-pub mod store;
-pub mod transform;
+pub use budget::{human, peak_rss, product_in_flight_bytes, MemoryBudget};
+pub use chem::{canonicalize, count_heavy_atoms, rdkit_version, MolProps, SiteOutcome};
+pub use error::{ChemError, Error, ExportError, IngestError, InputError, Result, RuleError, StoreError};
+pub use export::{
+    export, job_schema, products_schema, provenance, verify as verify_export, verify_folder, verify_text,
+    write_rejects, Column, ColumnType, ExportOptions, ExportReport, Format, Manifest, TextFormat, TextReport,
+    VerifyReport, COLUMNS, DEFAULT_ROW_GROUP_ROWS,
+};
+pub use ingest::{
+    bare_loop, ingest, input_key, BareReport, IngestOptions, IngestPlan, IngestReport, InputColumns, InputFile,
+    JobReport, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
+};
+pub use query::{
+    lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, to_json_line,
+    to_text, Hit, JobStatus, Query, QueryOutcome, RunState, StoreStatus,
+};
+pub use rules::{Rule, RuleDef, RuleSet, DEFAULT_RULES_YAML};
+pub use store::{
+    CfCheck, Counters, Durability, InputInfo, JobMeta, JobState, ProductRecord, ProductScan, Props, ReadOnlyStore,
+    RejectRecord, RejectScan, RuleInfo, Store, StoreOptions, VerifyStoreReport, DEFAULT_STORE_DIR,
+};
+pub use transform::{transform, transform_row, Reject, RowOptions, Transformed, DEFAULT_MAX_HEAVY_ATOMS};

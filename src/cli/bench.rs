@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use xfstore::budget::{human, peak_rss};
-use xfstore::ingest::{bare_loop, InputColumns, InputFile, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN};
-use xfstore::rules::RuleSet;
+use xfstore::{
+    bare_loop, human, peak_rss, InputColumns, InputFile, RuleSet, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
+};
 
 /// Arguments of `xfstore bench-transform`.
 #[derive(Args)]

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
-use xfstore::store::{Store, StoreOptions};
+use xfstore::{Store, StoreOptions};
 
 use super::StoreArg;
 

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use xfstore::budget::{human, peak_rss, MemoryBudget};
-use xfstore::export::{export, ExportOptions, DEFAULT_ROW_GROUP_ROWS};
-use xfstore::query::select_jobs;
-use xfstore::store::{Store, StoreOptions};
+use xfstore::{
+    export, human, peak_rss, select_jobs, ExportOptions, MemoryBudget, ReadOnlyStore, StoreOptions,
+    DEFAULT_ROW_GROUP_ROWS,
+};
 
 use super::StoreArg;
 
@@ -46,7 +46,7 @@ pub struct ExportArgs {
 }
 
 pub fn run(a: ExportArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let db = Store::open_read_only_with(&a.store.store, &StoreOptions::from_budget(&a.memory_budget))?;
+    let db = ReadOnlyStore::open_with(&a.store.store, &StoreOptions::from_budget(&a.memory_budget))?;
     let jobs = select_jobs(&db, a.job.as_deref(), a.rule.as_deref())?;
     let job = match jobs.as_slice() {
         [one] => one,

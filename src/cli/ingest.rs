@@ -6,14 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use xfstore::budget::{human, MemoryBudget};
-use xfstore::export::write_rejects;
-use xfstore::ingest::{
-    input_key, IngestOptions, IngestPlan, IngestReport, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS,
-    DEFAULT_SMILES_COLUMN,
+use xfstore::{
+    human, input_key, write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, MemoryBudget, RuleSet, Store,
+    StoreOptions, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN,
 };
-use xfstore::rules::RuleSet;
-use xfstore::store::{Durability, Store, StoreOptions};
 
 use super::StoreArg;
 

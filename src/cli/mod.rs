@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use xfstore::store::DEFAULT_STORE_DIR;
+use xfstore::DEFAULT_STORE_DIR;
 
 /// `xfstore` and its commands.
 #[derive(Parser)]

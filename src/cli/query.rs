@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use xfstore::query::{
+use xfstore::{
     lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, to_json_line, to_text, Query,
-    QueryOutcome,
+    QueryOutcome, ReadOnlyStore,
 };
-use xfstore::store::Store;
 
 use super::{exit, StoreArg};
 
@@ -46,7 +45,7 @@ pub struct QueryArgs {
 }
 
 pub fn run(a: QueryArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let db = Store::open_read_only(&a.store.store)?;
+    let db = ReadOnlyStore::open(&a.store.store)?;
     let jobs = select_jobs(&db, a.job.as_deref(), a.rule.as_deref())?;
     let mut queries: Vec<Query> = a.smiles.into_iter().map(|s| Query { smiles: s, id: None }).collect();
     let mut all_found = true;

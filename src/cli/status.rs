@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use xfstore::query::status;
-use xfstore::store::Store;
+use xfstore::{status, ReadOnlyStore};
 
 use super::StoreArg;
 
@@ -21,7 +20,7 @@ pub struct StatusArgs {
 }
 
 pub fn run(a: StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let db = Store::open_read_only(&a.store.store)?;
+    let db = ReadOnlyStore::open(&a.store.store)?;
     let st = status(&db)?;
     if a.json {
         serde_json::to_writer_pretty(&mut *out, &st)?;

@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use xfstore::export::{verify, verify_folder, verify_text, Format};
-use xfstore::store::Store;
+use xfstore::{verify_export as verify, verify_folder, verify_text, Format, ReadOnlyStore};
 
 use super::exit;
 
@@ -28,7 +27,7 @@ pub struct VerifyArgs {
 
 pub fn run(a: VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if let Some(store) = &a.store {
-        let db = Store::open_read_only(store)?;
+        let db = ReadOnlyStore::open(store)?;
         let report = db.verify()?;
         for cf in &report.column_families {
             match &cf.error {

@@ -157,33 +157,6 @@ fn check_carried<'a>(mut extra: impl Iterator<Item = (&'a str, bool)>) -> Result
     }
 }
 
-/// `schemas/products.parquet.json`, as derived from [`COLUMNS`] (one field per line).
-pub fn schema_document() -> String {
-    #[derive(serde::Serialize)]
-    struct FieldDoc<'a> {
-        name: &'a str,
-        #[serde(rename = "type")]
-        ty: &'a str,
-        nullable: bool,
-        doc: &'a str,
-    }
-    fn json<T: serde::Serialize>(v: &T) -> String {
-        serde_json::to_string(v).expect("plain values serialize")
-    }
-    let description = "Schema of the files written by `xfstore export` (generated from src/export/columns.rs; a \
-                       test keeps it current). One row per distinct product of a job; carried input columns \
-                       follow as nullable utf8 columns named source_<COL>.";
-    let fields: Vec<String> = COLUMNS
-        .iter()
-        .map(|c| json(&FieldDoc { name: c.name, ty: c.ty.name(), nullable: c.nullable, doc: c.doc }))
-        .collect();
-    format!(
-        "{{\n  \"title\": \"xfstore product export (Parquet)\",\n  \"description\": {},\n  \"version\": 1,\n  \"fields\": [\n    {}\n  ]\n}}\n",
-        json(&description),
-        fields.join(",\n    ")
-    )
-}
-
 enum Builder {
     Str(StringBuilder),
     U32(UInt32Builder),
@@ -333,6 +306,33 @@ mod tests {
         assert!(check_header(["xf_rule_id", "smiles"].into_iter()).is_err());
         let bad = Schema::new(vec![Field::new("smiles", DataType::Utf8, false)]);
         assert!(check_schema(&bad).is_err());
+    }
+
+    /// `schemas/products.parquet.json`, as derived from [`COLUMNS`] (one field per line).
+    fn schema_document() -> String {
+        #[derive(serde::Serialize)]
+        struct FieldDoc<'a> {
+            name: &'a str,
+            #[serde(rename = "type")]
+            ty: &'a str,
+            nullable: bool,
+            doc: &'a str,
+        }
+        fn json<T: serde::Serialize>(v: &T) -> String {
+            serde_json::to_string(v).expect("plain values serialize")
+        }
+        let description = "Schema of the files written by `xfstore export` (generated from src/export/columns.rs; a \
+                           test keeps it current). One row per distinct product of a job; carried input columns \
+                           follow as nullable utf8 columns named source_<COL>.";
+        let fields: Vec<String> = COLUMNS
+            .iter()
+            .map(|c| json(&FieldDoc { name: c.name, ty: c.ty.name(), nullable: c.nullable, doc: c.doc }))
+            .collect();
+        format!(
+            "{{\n  \"title\": \"xfstore product export (Parquet)\",\n  \"description\": {},\n  \"version\": 1,\n  \"fields\": [\n    {}\n  ]\n}}\n",
+            json(&description),
+            fields.join(",\n    ")
+        )
     }
 
     /// `schemas/products.parquet.json` is generated from COLUMNS; regenerate it with

@@ -18,7 +18,7 @@ use super::atomic::{self, io_err, parent_dir};
 use super::part::{write_parts, Part};
 use super::ExportOptions;
 use crate::error::{ExportError, Result};
-use crate::store::{JobMeta, Store};
+use crate::store::{JobMeta, ReadOnlyStore};
 
 /// Name of the manifest inside a split export.
 pub const MANIFEST: &str = "manifest.json";
@@ -53,7 +53,7 @@ fn remove_stale(dest: &Path) {
 }
 
 /// Writes a split export of `job` to the folder `opts.output`.
-pub(super) fn export_folder(store: &Store, job: &JobMeta, opts: &ExportOptions) -> Result<Vec<Part>> {
+pub(super) fn export_folder(store: &ReadOnlyStore, job: &JobMeta, opts: &ExportOptions) -> Result<Vec<Part>> {
     let dest = &opts.output;
     if dest.exists() && !dest.join(MANIFEST).exists() {
         return Err(ExportError::Validation {

@@ -21,12 +21,10 @@ use std::time::Instant;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{ExportError, Result};
-use crate::store::{JobMeta, JobState, Store};
+use crate::store::{JobMeta, JobState, ReadOnlyStore};
 use atomic::AtomicFile;
-pub use columns::{
-    check_schema, job_schema, products_schema, schema_document, Column, ColumnType, CARRIED_PREFIX, COLUMNS,
-};
-pub use folder::{verify_folder, Manifest, MANIFEST};
+pub use columns::{check_schema, job_schema, products_schema, Column, ColumnType, COLUMNS};
+pub use folder::{verify_folder, Manifest};
 pub use rejects::write_rejects;
 pub use text::{verify_text, TextFormat, TextReport};
 
@@ -126,7 +124,7 @@ pub struct ExportReport {
 ///
 /// `job` is the job's metadata as read from `store` (the same snapshot); a job that is not
 /// complete is refused unless [`ExportOptions::allow_incomplete`].
-pub fn export(store: &Store, job: &JobMeta, opts: &ExportOptions) -> Result<ExportReport> {
+pub fn export(store: &ReadOnlyStore, job: &JobMeta, opts: &ExportOptions) -> Result<ExportReport> {
     let started = Instant::now();
     let dest = &opts.output;
     let complete = job.state == JobState::Complete;

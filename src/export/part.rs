@@ -13,7 +13,7 @@ use parquet::file::properties::WriterProperties;
 use super::columns::ColumnsBuilder;
 use super::{validate_file, ExportOptions};
 use crate::error::{ExportError, Result};
-use crate::store::{JobMeta, Store};
+use crate::store::{JobMeta, ReadOnlyStore};
 
 /// A finished, validated part.
 #[derive(Debug, Clone)]
@@ -72,7 +72,7 @@ impl Open {
 /// when the current one reaches `split_rows` rows or `split_bytes` bytes (0 = no limit).
 /// `first_file` is used for part 0 when given (the single-file export's temp file).
 pub(super) fn write_parts(
-    store: &Store,
+    store: &ReadOnlyStore,
     job: &JobMeta,
     opts: &ExportOptions,
     mut first_file: Option<File>,

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use super::atomic::AtomicFile;
 use crate::error::{ExportError, Result};
-use crate::store::Store;
+use crate::store::ReadOnlyStore;
 
 /// Writes the rejected rows of input `input_key` to `dest`; returns how many.
-pub fn write_rejects(store: &Store, input_key: &str, dest: &Path) -> Result<u64> {
+pub fn write_rejects(store: &ReadOnlyStore, input_key: &str, dest: &Path) -> Result<u64> {
     let io = |context: &'static str| move |source| ExportError::Io { path: dest.into(), context, source };
     let (target, file) = AtomicFile::create(dest)?;
     let mut w = BufWriter::new(file);

@@ -14,7 +14,7 @@ use arrow_schema::{DataType, Field, Schema};
 use super::atomic::AtomicFile;
 use super::columns::{check_header, ColumnsBuilder};
 use crate::error::{ExportError, Result};
-use crate::store::{JobMeta, ProductRecord, Store};
+use crate::store::{JobMeta, ProductRecord, ReadOnlyStore};
 
 /// Text formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ const READ_CHUNK: usize = 1 << 20;
 const CSV_BATCH_ROWS: usize = 8192;
 
 /// Writes all products of `job` to `dest` in `format`; returns the row count.
-pub fn export_text(store: &Store, job: &JobMeta, dest: &Path, format: TextFormat) -> Result<u64> {
+pub fn export_text(store: &ReadOnlyStore, job: &JobMeta, dest: &Path, format: TextFormat) -> Result<u64> {
     let io = |context: &'static str| move |source| ExportError::Io { path: dest.into(), context, source };
     let csv_err = |source: arrow_schema::ArrowError| ExportError::Csv { path: dest.into(), source };
     let (target, file) = AtomicFile::create(dest)?;

@@ -21,12 +21,10 @@ use std::time::Instant;
 
 pub use bare::{bare_loop, BareReport};
 
-pub use batch::{fold, Chunk, PreparedBatch};
-pub use job::{input_key, job_id};
+pub use job::input_key;
 pub use reader::{InputColumns, InputFile};
 
 pub use crate::transform::DEFAULT_MAX_HEAVY_ATOMS;
-pub use pipeline::IN_FLIGHT;
 
 /// Default for [`IngestOptions::batch_rows`].
 pub const DEFAULT_BATCH_ROWS: usize = 4096;

@@ -2,34 +2,7 @@
 //! the same RDKit settings as ingest) across the selected jobs, one at a time or as a streamed
 //! batch (`batch.rs`); `xfstore status` (`status.rs`).
 //!
-//! Embedding the store in another Rust program:
-//!
-//! ```
-//! # let dir = tempfile::tempdir().unwrap();
-//! # let path = dir.path().join("store");
-//! # let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.parquet");
-//! # {
-//! #     let rules = xfstore::rules::RuleSet::builtin().unwrap();
-//! #     let store = xfstore::store::Store::open(&path, &Default::default()).unwrap();
-//! #     let mut opts = xfstore::ingest::IngestOptions::new(sample, vec!["FG_PHENOL_OH__OH__TO__OMe".into()]);
-//! #     opts.with_props = false;
-//! #     xfstore::ingest::ingest(&store, &rules, &opts).unwrap();
-//! # }
-//! use xfstore::query::QueryOutcome;
-//! use xfstore::store::Store;
-//!
-//! let store = Store::open_read_only(&path)?; // works while another process ingests
-//! // anisole, written in Kekulé form: canonicalized before the lookup
-//! match store.lookup("C1=CC=C(OC)C=C1")? {
-//!     QueryOutcome::Found { canonical, hits, .. } => {
-//!         assert_eq!(canonical, "COc1ccccc1");
-//!         assert_eq!(hits[0].record.parent_smiles, "C1=CC=C(C=C1)O"); // phenol, row 8
-//!     }
-//!     other => panic!("{other:?}"),
-//! }
-//! assert!(!store.lookup("CCCC")?.is_found());
-//! # Ok::<(), xfstore::Error>(())
-//! ```
+//! Embedding the store in another Rust program: see the crate documentation.
 
 mod batch;
 mod format;
@@ -44,7 +17,7 @@ pub use status::{status, JobStatus, RunState, StoreStatus};
 
 use crate::chem::canonicalize;
 use crate::error::{Result, StoreError};
-use crate::store::{JobMeta, ProductRecord, Store};
+use crate::store::{JobMeta, ProductRecord, ReadOnlyStore};
 
 /// One stored product matching a query, in one job.
 #[derive(Debug, Clone, Serialize)]
@@ -98,7 +71,7 @@ impl QueryOutcome {
     }
 }
 
-impl Store {
+impl ReadOnlyStore {
     /// Looks a SMILES (any spelling) up in every job of the store.
     pub fn lookup(&self, smiles: &str) -> Result<QueryOutcome> {
         lookup(self, &self.jobs()?, smiles)
@@ -106,7 +79,7 @@ impl Store {
 }
 
 /// Jobs selected by an optional job id and/or rule name (all jobs when both are None).
-pub fn select_jobs(store: &Store, job: Option<&str>, rule: Option<&str>) -> Result<Vec<JobMeta>> {
+pub fn select_jobs(store: &ReadOnlyStore, job: Option<&str>, rule: Option<&str>) -> Result<Vec<JobMeta>> {
     let all = store.jobs()?;
     let known = || all.iter().map(|j| j.id.clone()).collect::<Vec<_>>().join(", ");
     let picked: Vec<JobMeta> = all
@@ -126,7 +99,7 @@ fn hit(job: &JobMeta, smiles: String, record: ProductRecord) -> Hit {
 }
 
 /// Lists the products made from a parent (any spelling), via the parent index of `jobs`.
-pub fn products_of_parent(store: &Store, jobs: &[JobMeta], parent: &str) -> Result<QueryOutcome> {
+pub fn products_of_parent(store: &ReadOnlyStore, jobs: &[JobMeta], parent: &str) -> Result<QueryOutcome> {
     search(parent, |canonical, hits| {
         for job in jobs {
             for product in store.products_of_parent(&job.id, canonical)? {
@@ -140,7 +113,7 @@ pub fn products_of_parent(store: &Store, jobs: &[JobMeta], parent: &str) -> Resu
 }
 
 /// Looks one SMILES up in `jobs`.
-pub fn lookup(store: &Store, jobs: &[JobMeta], query: &str) -> Result<QueryOutcome> {
+pub fn lookup(store: &ReadOnlyStore, jobs: &[JobMeta], query: &str) -> Result<QueryOutcome> {
     search(query, |canonical, hits| {
         for job in jobs {
             if let Some(record) = store.product(&job.id, canonical)? {

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::store::{JobMeta, JobState, Store};
+use crate::store::{JobMeta, JobState, ReadOnlyStore};
 
 /// Whether a job is done, being worked on right now, or stopped part-way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -34,7 +34,7 @@ pub struct StoreStatus {
 }
 
 /// Collects the status of every job in `store`.
-pub fn status(store: &Store) -> Result<StoreStatus> {
+pub fn status(store: &ReadOnlyStore) -> Result<StoreStatus> {
     let writer_pid = store.writer_pid();
     let jobs = store
         .jobs()?

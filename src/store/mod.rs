@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{DBWithThreadMode, MultiThreaded};
 
-pub use open::{Durability, OpenMode, StoreOptions};
+pub use open::{Durability, StoreOptions};
 pub use read::{ProductScan, RejectScan};
 pub use records::{Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RejectRecord, RuleInfo};
 pub use verify::{CfCheck, VerifyStoreReport};
@@ -36,44 +36,67 @@ type Db = DBWithThreadMode<MultiThreaded>;
 /// Default store directory, relative to the working directory.
 pub const DEFAULT_STORE_DIR: &str = ".xfstore";
 
-/// An open store.
-pub struct Store {
+/// A store opened for reading: lookups, scans, status, export, verify. Any number of
+/// processes can hold one, even while another ingests (each sees a consistent point-in-time
+/// view). It has no write methods at all: a program holding one cannot write, which the
+/// type system checks (redb's `ReadOnlyDatabase`), instead of a runtime check per write.
+pub struct ReadOnlyStore {
     db: Db,
     path: PathBuf,
-    mode: OpenMode,
+    /// Whether this is the view of the writing [`Store`] (for [`ReadOnlyStore::writer_pid`]).
+    is_writer: bool,
+}
+
+/// A store opened for writing (one process at a time, under the store's lock). It reads too:
+/// it dereferences to [`ReadOnlyStore`], so everything that reads takes a `&ReadOnlyStore` and
+/// accepts either.
+pub struct Store {
+    reader: ReadOnlyStore,
     durability: Durability,
     /// Options for column families created later (shares the block cache).
     cf_options: rocksdb::Options,
-    /// Writer lock (read-write mode only). Declared after `db` so it is released last.
-    _lock: Option<lock::WriterLock>,
+    /// Writer lock. Declared after `reader` (the RocksDB handle) so it is released last.
+    _lock: lock::WriterLock,
+}
+
+impl std::ops::Deref for Store {
+    type Target = ReadOnlyStore;
+
+    fn deref(&self) -> &ReadOnlyStore {
+        &self.reader
+    }
 }
 
 impl Store {
     /// Opens (creating if needed) a store for writing. Fails if another process holds it.
     pub fn open(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
-        open::open(path, OpenMode::ReadWrite, options)
+        open::open_writer(path, options)
     }
+}
 
+impl ReadOnlyStore {
     /// Opens an existing store read-only: a consistent point-in-time view that works while
     /// another process ingests into it.
-    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
-        open::open(path, OpenMode::ReadOnly, &StoreOptions::default())
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        open::open_reader(path, &StoreOptions::default())
     }
 
-    /// [`Store::open_read_only`] with explicit memory settings.
-    pub fn open_read_only_with(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
-        open::open(path, OpenMode::ReadOnly, options)
+    /// [`ReadOnlyStore::open`] with explicit memory settings.
+    pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        open::open_reader(path, options)
     }
 
+    /// The store's folder.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Pid of the process currently writing to this store, if any (never this read-only one).
+    /// Pid of the process currently writing to this store, if any.
     pub fn writer_pid(&self) -> Option<u32> {
-        match self.mode {
-            OpenMode::ReadWrite => Some(std::process::id()),
-            OpenMode::ReadOnly => lock::holder(&self.path),
+        if self.is_writer {
+            Some(std::process::id())
+        } else {
+            lock::holder(&self.path)
         }
     }
 

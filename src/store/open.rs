@@ -5,13 +5,13 @@ use std::path::Path;
 use rocksdb::{BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Options};
 
 use super::schema::{CF_META, FORMAT_VERSION, KEY_FORMAT_VERSION, KEY_RDKIT_VERSION};
-use super::{Db, Store};
+use super::{Db, ReadOnlyStore, Store};
 use crate::budget::MemoryBudget;
 use crate::error::StoreError;
 
 /// Read-write (one process at a time) or read-only (any number, even during an ingest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenMode {
+enum OpenMode {
     ReadWrite,
     ReadOnly,
 }
@@ -90,7 +90,28 @@ fn cf_options(cache: &Cache, write_buffer_bytes: usize) -> Options {
     o
 }
 
-pub(super) fn open(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<Store, StoreError> {
+/// Opens the store at `path` for writing: takes the writer lock, creates the store if needed,
+/// finishes drops left pending by a killed `--restart`.
+pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, StoreError> {
+    let (reader, lock, cache) = open_db(path, OpenMode::ReadWrite, so)?;
+    let store = Store {
+        reader,
+        durability: so.durability,
+        cf_options: cf_options(&cache, so.write_buffer_bytes),
+        _lock: lock.expect("the writer holds the lock"),
+    };
+    store.finish_pending_drops()?;
+    Ok(store)
+}
+
+/// Opens an existing store at `path` read-only.
+pub(super) fn open_reader(path: &Path, so: &StoreOptions) -> Result<ReadOnlyStore, StoreError> {
+    open_db(path, OpenMode::ReadOnly, so).map(|(reader, _, _)| reader)
+}
+
+type Opened = (ReadOnlyStore, Option<super::lock::WriterLock>, Cache);
+
+fn open_db(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<Opened, StoreError> {
     let db_err =
         |context: &'static str| move |source: rocksdb::Error| StoreError::Db { path: path.into(), context, source };
     let cache = Cache::new_lru_cache(so.block_cache_bytes).map_err(db_err("create block cache"))?;
@@ -128,18 +149,15 @@ pub(super) fn open(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<Sto
             (db, None)
         }
     };
-    let cf_options = cf_options(&cache, so.write_buffer_bytes);
-    let store = Store { db, path: path.into(), mode, durability: so.durability, cf_options, _lock: lock };
-    store.check_format()?;
-    if mode == OpenMode::ReadWrite {
-        store.finish_pending_drops()?;
-    }
-    Ok(store)
+    let reader = ReadOnlyStore { db, path: path.into(), is_writer: mode == OpenMode::ReadWrite };
+    reader.check_format(mode == OpenMode::ReadWrite)?;
+    Ok((reader, lock, cache))
 }
 
-impl Store {
-    /// Checks (or, on a new store, writes) the format version and RDKit version.
-    fn check_format(&self) -> Result<(), StoreError> {
+impl ReadOnlyStore {
+    /// Checks the format version and RDKit version; on a new store opened for writing
+    /// (`initialise`), writes them.
+    fn check_format(&self, initialise: bool) -> Result<(), StoreError> {
         let meta = self.meta_cf()?;
         let found = self.db.get_cf(&meta, KEY_FORMAT_VERSION).map_err(|e| self.db_err("read format version", e))?;
         match found {
@@ -151,7 +169,7 @@ impl Store {
                     return Err(StoreError::FormatVersion { path: self.path.clone(), found, expected: FORMAT_VERSION });
                 }
             }
-            None if self.mode == OpenMode::ReadWrite => {
+            None if initialise => {
                 let mut batch = rocksdb::WriteBatch::default();
                 batch.put_cf(&meta, KEY_FORMAT_VERSION, FORMAT_VERSION.to_le_bytes());
                 batch.put_cf(&meta, KEY_RDKIT_VERSION, crate::chem::rdkit_version().as_bytes());

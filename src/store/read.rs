@@ -7,13 +7,13 @@ use rocksdb::{BoundColumnFamily, DBIteratorWithThreadMode, IteratorMode, ReadOpt
 use super::codec::decode;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
 use super::schema::{job_key, parent_link_key, parents_cf, products_cf, rejects_cf, KEY_JOB_PREFIX};
-use super::{Db, Store};
+use super::{Db, ReadOnlyStore};
 use crate::error::StoreError;
 
 /// A raw (key, value) pair read from RocksDB.
 type KeyValue = (Box<[u8]>, Box<[u8]>);
 
-impl Store {
+impl ReadOnlyStore {
     /// All jobs, ordered by id.
     pub fn jobs(&self) -> Result<Vec<JobMeta>, StoreError> {
         let entries = self.meta_with_prefix(KEY_JOB_PREFIX, "scan jobs")?;
@@ -125,7 +125,7 @@ impl Store {
 /// Raw `(key, value)` scan of one column family, decoding values.
 struct RawScan<'a> {
     iter: DBIteratorWithThreadMode<'a, Db>,
-    store: &'a Store,
+    store: &'a ReadOnlyStore,
 }
 
 /// One decoded entry of a raw scan: the key bytes and the decoded value.

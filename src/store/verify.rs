@@ -8,7 +8,7 @@
 use rocksdb::{IteratorMode, ReadOptions};
 
 use super::schema::{CF_META, CF_PARENTS_PREFIX, CF_PRODUCTS_PREFIX, CF_REJECTS_PREFIX};
-use super::{Db, Store};
+use super::{Db, ReadOnlyStore};
 use crate::error::StoreError;
 
 /// The check of one column family.
@@ -46,7 +46,7 @@ impl VerifyStoreReport {
     }
 }
 
-impl Store {
+impl ReadOnlyStore {
     /// Reads every key of every column family with checksum verification, from disk.
     pub fn verify(&self) -> Result<VerifyStoreReport, StoreError> {
         let names = Db::list_cf(&rocksdb::Options::default(), &self.path)

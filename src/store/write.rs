@@ -13,7 +13,7 @@ use super::records::{JobMeta, ProductRecord, RejectRecord};
 use super::schema::{
     job_key, parent_link_key, parents_cf, pending_drop_key, products_cf, reject_key, rejects_cf, KEY_DROP_PREFIX,
 };
-use super::{Db, OpenMode, Store};
+use super::{Db, Store};
 use crate::error::StoreError;
 
 /// Rejected rows of one input batch (shared by all the input's jobs).
@@ -37,7 +37,6 @@ pub struct JobBatch<'a> {
 impl Store {
     /// Creates the job's product column family if needed and records the job's metadata.
     pub fn register_job(&self, meta: &JobMeta) -> Result<(), StoreError> {
-        self.ensure_writable()?;
         for cf_name in [products_cf(&meta.id), parents_cf(&meta.id), rejects_cf(&meta.input_key)] {
             if self.db.cf_handle(&cf_name).is_none() {
                 self.db.create_cf(&cf_name, &self.cf_options).map_err(|e| self.db_err("create column family", e))?;
@@ -51,7 +50,6 @@ impl Store {
 
     /// Atomically commits one input batch for one or more jobs, with its rejected rows.
     pub fn commit(&self, jobs: &mut [JobBatch<'_>], rejects: RejectBatch<'_>) -> Result<(), StoreError> {
-        self.ensure_writable()?;
         let meta_cf = self.meta_cf()?;
         let mut batch = WriteBatch::default();
         if !rejects.rows.is_empty() {
@@ -99,7 +97,6 @@ impl Store {
     /// all, never a job whose metadata outlives part of its data; pending drops are finished by
     /// the next read-write open ([`Store::finish_pending_drops`]).
     pub fn drop_job(&self, job: &str, input_key: &str) -> Result<(), StoreError> {
-        self.ensure_writable()?;
         let meta_cf = self.meta_cf()?;
         let mut batch = WriteBatch::default();
         batch.delete_cf(&meta_cf, job_key(job));
@@ -132,24 +129,12 @@ impl Store {
     /// Rewrites every column family's files with the current table options (e.g. after an
     /// upgrade that changed them) and merges levels; the store stays readable meanwhile.
     pub fn compact(&self) -> Result<(), StoreError> {
-        self.ensure_writable()?;
         let names = Db::list_cf(&rocksdb::Options::default(), &self.path)
             .map_err(|e| self.db_err("list column families", e))?;
         for name in names {
             if let Some(cf) = self.db.cf_handle(&name) {
                 self.db.compact_range_cf(&cf, None::<&[u8]>, None::<&[u8]>);
             }
-        }
-        Ok(())
-    }
-
-    fn ensure_writable(&self) -> Result<(), StoreError> {
-        if self.mode == OpenMode::ReadOnly {
-            return Err(StoreError::Invalid {
-                path: self.path.clone(),
-                context: "write",
-                reason: "store was opened read-only",
-            });
         }
         Ok(())
     }

@@ -7,7 +7,7 @@
 use crate::common::*;
 
 fn all_rules() -> Vec<String> {
-    let set = xfstore::rules::RuleSet::builtin().unwrap();
+    let set = xfstore::RuleSet::builtin().unwrap();
     set.rules().iter().map(|r| r.def.name.clone()).collect()
 }
 

@@ -5,10 +5,9 @@
 use std::path::Path;
 
 use crate::common::*;
-use xfstore::budget::{product_in_flight_bytes, MemoryBudget};
-use xfstore::ingest::{IngestOptions, IngestPlan, IngestReport};
-use xfstore::rules::RuleSet;
-use xfstore::store::{Store, StoreOptions};
+use xfstore::{
+    product_in_flight_bytes, IngestOptions, IngestPlan, IngestReport, MemoryBudget, RuleSet, Store, StoreOptions,
+};
 
 /// The 22k natural products sorted by phenolic OH count, heaviest last (as the real input was).
 fn sorted_by_phenolic_oh(dir: &Path) -> String {

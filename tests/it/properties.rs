@@ -7,9 +7,7 @@ use std::sync::OnceLock;
 use arrow_array::cast::AsArray;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use proptest::prelude::*;
-use xfstore::chem::{canonicalize, SiteOutcome};
-use xfstore::rules::RuleSet;
-use xfstore::transform::transform;
+use xfstore::{canonicalize, transform, RuleSet, SiteOutcome};
 
 fn molecules() -> &'static Vec<String> {
     static MOLS: OnceLock<Vec<String>> = OnceLock::new();

@@ -66,7 +66,7 @@ fn products_of_a_parent_match_the_transform() {
     let store = sample_store(dir.path(), &[OME, COOME], &["--no-props"]);
     let s = store.as_str();
     let sample = sample();
-    let rules = xfstore::rules::RuleSet::builtin().unwrap();
+    let rules = xfstore::RuleSet::builtin().unwrap();
     let chosen = [rules.get(OME).unwrap(), rules.get(COOME).unwrap()];
     let file = std::fs::File::open(&sample).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
@@ -78,12 +78,12 @@ fn products_of_a_parent_match_the_transform() {
     }
     let (mut found, mut empty) = (0, 0);
     for parent in parents.iter().step_by(97) {
-        let expected: BTreeSet<String> = xfstore::transform::transform(Some(parent), &chosen, false)
+        let expected: BTreeSet<String> = xfstore::transform(Some(parent), &chosen, false)
             .unwrap()
             .into_iter()
             .flatten()
             .filter_map(|o| match o {
-                xfstore::chem::SiteOutcome::Product { smiles, .. } => Some(smiles),
+                xfstore::SiteOutcome::Product { smiles, .. } => Some(smiles),
                 _ => None,
             })
             .collect();

@@ -57,8 +57,7 @@ fn changed_input_or_rule_is_refused_unless_restart() {
     assert!(err.contains("the input file changed") && err.contains("--restart"), "{err}");
 
     let rules = dir.path().join("rules.yaml");
-    let yaml =
-        xfstore::rules::DEFAULT_RULES_YAML.replace("[c:1][OX2H:2]>>[c:1][O:2]C\"", "[c:1][OX2H:2]>>[c:1][O:2]CC\"");
+    let yaml = xfstore::DEFAULT_RULES_YAML.replace("[c:1][OX2H:2]>>[c:1][O:2]C\"", "[c:1][OX2H:2]>>[c:1][O:2]CC\"");
     std::fs::write(&rules, yaml).unwrap();
     let refused = ingest(s, sample.to_str().unwrap(), &["--rules-file", rules.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(2));
