@@ -61,7 +61,10 @@ pub enum StoreError {
     Io { path: PathBuf, context: &'static str, source: std::io::Error },
     #[error("store {path}: {context}: {reason}")]
     Invalid { path: PathBuf, context: &'static str, reason: &'static str },
-    #[error("store {path} has format version {found}, this build reads version {expected}")]
+    #[error(
+        "store {path} has format version {found}, this build reads version {expected}{}",
+        if *found == 1 { " (version 1 encoded records with bincode, since replaced by postcard): ingest again into a new store" } else { "" }
+    )]
     FormatVersion { path: PathBuf, found: u32, expected: u32 },
     #[error("corrupt value in store ({what}): {reason}")]
     Codec { what: String, reason: String },

@@ -1,7 +1,12 @@
-//! Versioned value codec: one version byte, then bincode (standard config) of the record.
+//! Versioned value codec: one version byte, then the record in postcard's wire format
+//! (<https://postcard.jamesmunns.com/wire-format>: varint integers, little-endian floats,
+//! length-prefixed strings and sequences, fields in declaration order, enum variants by index).
+//! The format is specified and stable across postcard 1.x, so a record written today decodes
+//! with any later build of the same codec version.
 //!
-//! Readers dispatch on the version byte, so a future layout can be added next to version 1
-//! without rewriting existing stores.
+//! Readers dispatch on the version byte, so a future layout can be added next to version 2
+//! without rewriting existing stores. Version 1 was bincode 2 (discontinued upstream); stores
+//! written with it are refused at open by their format version (see `schema.rs`).
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -9,14 +14,14 @@ use serde::Serialize;
 use crate::error::StoreError;
 
 /// Version byte written in front of every value.
-pub const CODEC_VERSION: u8 = 1;
+pub const CODEC_VERSION: u8 = 2;
 
 /// Encodes a record with the current codec version.
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     out.push(CODEC_VERSION);
-    bincode::serde::encode_into_std_write(value, &mut out, bincode::config::standard())
-        .expect("encoding into a Vec cannot fail");
+    // Serializing a plain record into a Vec cannot fail (no I/O, no unsupported serde shapes).
+    postcard::to_io(value, &mut out).expect("encoding a record into a Vec cannot fail");
     out
 }
 
@@ -25,10 +30,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreE
     let err = |reason: String| StoreError::Codec { what: what.to_owned(), reason };
     match bytes.split_first() {
         Some((&CODEC_VERSION, body)) => {
-            let (value, used) =
-                bincode::serde::decode_from_slice(body, bincode::config::standard()).map_err(|e| err(e.to_string()))?;
-            if used != body.len() {
-                return Err(err(format!("{} trailing bytes", body.len() - used)));
+            let (value, rest) = postcard::take_from_bytes(body).map_err(|e| err(e.to_string()))?;
+            if !rest.is_empty() {
+                return Err(err(format!("{} trailing bytes", rest.len())));
             }
             Ok(value)
         }
@@ -61,6 +65,28 @@ mod tests {
         let bytes = encode(&r);
         assert_eq!(bytes[0], CODEC_VERSION);
         assert_eq!(decode::<ProductRecord>(&bytes, "t").unwrap(), r);
+    }
+
+    /// The wire format is fixed: these bytes are what version 2 writes for this record, and
+    /// what every later build must read.
+    #[test]
+    fn wire_format_is_stable() {
+        let r = ProductRecord { props: None, carried: vec![None, Some("ab".into())], ..sample() };
+        let bytes = encode(&r);
+        #[rustfmt::skip]
+        let expected: &[u8] = &[
+            2,                                          // codec version
+            7,                                          // parent_row: varint 7
+            1, 4, b'C', b'I', b'D', b'7',               // parent_id: Some, len 4
+            9, b'O', b'c', b'1', b'c', b'c', b'c', b'c', b'c', b'1', // parent_smiles
+            0,                                          // site_index
+            2, 1, 0,                                    // site_atoms: len 2, [1, 0]
+            3,                                          // occurrences
+            0,                                          // props: None
+            2, 0, 1, 2, b'a', b'b',                     // carried: [None, Some("ab")]
+        ];
+        assert_eq!(bytes, expected);
+        assert_eq!(decode::<ProductRecord>(expected, "t").unwrap(), r);
     }
 
     #[test]

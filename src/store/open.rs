@@ -195,3 +195,26 @@ impl ReadOnlyStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_of_the_old_bincode_format_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        {
+            let store = Store::open(&path, &StoreOptions::default()).unwrap();
+            let meta = store.meta_cf().unwrap();
+            store.db.put_cf(&meta, KEY_FORMAT_VERSION, 1u32.to_le_bytes()).unwrap();
+        }
+        for err in
+            [Store::open(&path, &StoreOptions::default()).err().unwrap(), ReadOnlyStore::open(&path).err().unwrap()]
+        {
+            let msg = err.to_string();
+            assert!(matches!(err, StoreError::FormatVersion { found: 1, expected: FORMAT_VERSION, .. }), "{msg}");
+            assert!(msg.contains("bincode") && msg.contains("ingest again into a new store"), "{msg}");
+        }
+    }
+}

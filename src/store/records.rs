@@ -99,7 +99,7 @@ impl Counters {
     }
 }
 
-/// Lifecycle of a job. (bincode stores the variant index; names only matter for JSON.)
+/// Lifecycle of a job. (The codec stores the variant index; names only matter for JSON.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {

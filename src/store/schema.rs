@@ -16,8 +16,9 @@
 //! Changing any layout here means bumping [`FORMAT_VERSION`]; changing a record's fields means
 //! bumping the codec version in `codec.rs`.
 
-/// Version of the store layout described above.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the store layout described above. 2: records in the postcard codec (codec
+/// version 2); 1 was bincode and is refused with a clear message.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Column family with store-wide metadata and the job table.
 pub const CF_META: &str = "meta";
