@@ -29,6 +29,8 @@ pub enum RuleError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("rule file {path} is not valid: {reason}")]
     Format { path: PathBuf, reason: String },
+    #[error("rule file {path} is not valid YAML for a rule file: {source}")]
+    Yaml { path: PathBuf, source: serde_yaml_ng::Error },
     #[error("rule {rule}: {reason}")]
     Invalid { rule: String, reason: String },
     #[error("unknown rule {name:?}; known rules: {known}")]
@@ -41,8 +43,12 @@ pub enum RuleError {
 pub enum InputError {
     #[error("cannot open input {path}: {source}")]
     Open { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not a readable Parquet file: {reason}")]
-    Parquet { path: PathBuf, reason: String },
+    #[error("{path} is not a readable Parquet file: {source}")]
+    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
+    #[error("{path}: reading rows from {row}: {source}")]
+    Read { path: PathBuf, row: u64, source: arrow_schema::ArrowError },
+    #[error("{path}: column {column:?} missing from a record batch")]
+    MissingInBatch { path: PathBuf, column: String },
     #[error("{path} has no column {column:?}; columns are: {available}")]
     MissingColumn { path: PathBuf, column: String, available: String },
     #[error("{path}: column {column:?} has type {found}, expected a string column")]
@@ -98,8 +104,10 @@ pub enum IngestError {
 pub enum ExportError {
     #[error("export to {path}: {context}: {source}")]
     Io { path: PathBuf, context: &'static str, source: std::io::Error },
-    #[error("export to {path}: Parquet writer: {reason}")]
-    Parquet { path: PathBuf, reason: String },
+    #[error("export to {path}: Parquet writer: {source}")]
+    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
+    #[error("export to {path}: building a record batch: {source}")]
+    Arrow { path: PathBuf, source: arrow_schema::ArrowError },
     #[error("export to {path}: CSV writer: {source}")]
     Csv { path: PathBuf, source: arrow_schema::ArrowError },
     #[error("export to {path} failed validation: {reason}")]
@@ -129,8 +137,6 @@ pub enum Error {
     Ingest(#[from] IngestError),
     #[error("{context}: {source}")]
     Io { context: &'static str, source: std::io::Error },
-    #[error("{context}: {reason}")]
-    Other { context: &'static str, reason: String },
 }
 
 /// Result alias for the library.

@@ -24,7 +24,7 @@ pub(super) struct Part {
 }
 
 fn parquet_err(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> ExportError + '_ {
-    move |e| ExportError::Parquet { path: path.into(), reason: e.to_string() }
+    move |source| ExportError::Parquet { path: path.into(), source }
 }
 
 fn writer_props(opts: &ExportOptions, job: &JobMeta, path: &Path) -> Result<WriterProperties, ExportError> {
@@ -93,9 +93,7 @@ pub(super) fn write_parts(
                     *current = Some(open(first_file.take(), path, schema.clone(), opts, job)?);
                 }
                 let open = current.as_mut().expect("part is open");
-                let batch = cols
-                    .finish()
-                    .map_err(|e| ExportError::Parquet { path: open.path.clone(), reason: e.to_string() })?;
+                let batch = cols.finish().map_err(|source| ExportError::Arrow { path: open.path.clone(), source })?;
                 open.rows += batch.num_rows() as u64;
                 open.writer.write(&batch).map_err(parquet_err(&open.path))?;
                 // Bound the encoder's buffered row group by bytes too (the memory budget's share).

@@ -35,10 +35,10 @@ impl InputFile {
     /// column and the other requested columns (of types that can be rendered as text), and
     /// fingerprints it.
     pub fn open(path: &Path, cols: &InputColumns) -> Result<Self, InputError> {
-        let parquet_err = |reason: String| InputError::Parquet { path: path.into(), reason };
+        let parquet_err = |source| InputError::Parquet { path: path.into(), source };
         let file = File::open(path).map_err(|source| InputError::Open { path: path.into(), source })?;
         let size = file.metadata().map_err(|source| InputError::Open { path: path.into(), source })?.len();
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(e.to_string()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
         let schema = builder.schema().clone();
         let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
         let smiles_idx = find(path, &schema, &cols.smiles, is_text)?;
@@ -58,7 +58,7 @@ impl InputFile {
         if rows == 0 {
             return Err(InputError::Empty { path: path.into() });
         }
-        let footer_hash = footer_hash(path).map_err(|e| parquet_err(format!("reading footer: {e}")))?;
+        let footer_hash = footer_hash(path).map_err(|source| InputError::Open { path: path.into(), source })?;
         let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.into());
         let info = InputInfo {
             path: abs.display().to_string(),
@@ -78,9 +78,9 @@ impl InputFile {
 
     /// Batches of at most `batch_rows` rows, starting at row `offset`, at most `limit` rows.
     pub fn batches(&self, offset: u64, batch_rows: usize, limit: Option<u64>) -> Result<Batches, InputError> {
-        let parquet_err = |reason: String| InputError::Parquet { path: self.path.clone(), reason };
+        let parquet_err = |source| InputError::Parquet { path: self.path.clone(), source };
         let file = File::open(&self.path).map_err(|source| InputError::Open { path: self.path.clone(), source })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(e.to_string()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
         let mask = ProjectionMask::roots(builder.parquet_schema(), self.roots.iter().copied());
         let builder = match limit {
             Some(n) => builder.with_limit(usize::try_from(n).unwrap_or(usize::MAX)),
@@ -91,7 +91,7 @@ impl InputFile {
             .with_batch_size(batch_rows)
             .with_offset(usize::try_from(offset).unwrap_or(usize::MAX))
             .build()
-            .map_err(|e| parquet_err(e.to_string()))?;
+            .map_err(parquet_err)?;
         Ok(Batches { reader, path: self.path.clone(), info: self.info.clone(), next_row: offset })
     }
 }
@@ -190,10 +190,10 @@ impl Batches {
     fn split(&self, batch: &RecordBatch) -> Result<InputBatch, InputError> {
         // Projected columns come back in file order, so look them up by name.
         let column = |name: &str| {
-            batch.column_by_name(name).cloned().ok_or_else(|| InputError::Parquet {
-                path: self.path.clone(),
-                reason: format!("column {name:?} missing from a record batch"),
-            })
+            batch
+                .column_by_name(name)
+                .cloned()
+                .ok_or_else(|| InputError::MissingInBatch { path: self.path.clone(), column: name.to_owned() })
         };
         Ok(InputBatch {
             first_row: self.next_row,
@@ -210,7 +210,7 @@ impl Iterator for Batches {
     fn next(&mut self) -> Option<Self::Item> {
         let batch = match self.reader.next()? {
             Ok(b) => b,
-            Err(e) => return Some(Err(InputError::Parquet { path: self.path.clone(), reason: e.to_string() })),
+            Err(source) => return Some(Err(InputError::Read { path: self.path.clone(), row: self.next_row, source })),
         };
         let out = self.split(&batch);
         self.next_row += batch.num_rows() as u64;

@@ -46,8 +46,8 @@ impl RuleSet {
 
     /// Parses and compiles rule YAML; `origin` names the source in error messages.
     pub fn from_yaml(text: &str, origin: &Path) -> Result<Self, RuleError> {
-        let file: RuleFile = serde_yaml_ng::from_str(text)
-            .map_err(|e| RuleError::Format { path: origin.into(), reason: e.to_string() })?;
+        let file: RuleFile =
+            serde_yaml_ng::from_str(text).map_err(|source| RuleError::Yaml { path: origin.into(), source })?;
         file.validate(origin)?;
         let rules = file.rules.iter().map(|d| compile(d, &file.defaults)).collect::<Result<Vec<_>, _>>()?;
         Ok(Self { rules })
