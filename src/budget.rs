@@ -63,6 +63,7 @@ impl MemoryBudget {
         Ok(Self { bytes })
     }
 
+    /// The budget in bytes.
     pub fn bytes(&self) -> u64 {
         self.bytes
     }

@@ -1,22 +1,43 @@
 //! Typed errors of the library, one enum per subsystem, gathered in [`Error`].
 //!
-//! Every variant carries the context a user needs (which file, which rule, which column).
-//! The binary adds its own context with `anyhow`; the library never panics on bad input.
+//! Every variant carries the context a user needs (which file, which rule, which column) and,
+//! where another library failed, that library's error as its `source`. The enums are
+//! `#[non_exhaustive]`: new failure kinds can be added without breaking a `match`. The binary
+//! adds its own context with `anyhow`; the library never panics on bad input.
 
 use std::path::PathBuf;
 
 use thiserror::Error;
 
-/// RDKit-level failures.
+/// RDKit-level failures. RDKit reports them as C++ exception messages, kept as text.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum ChemError {
+    /// The SMILES does not parse (syntax, or an embedded NUL byte).
     #[error("cannot parse SMILES {smiles:?}: {reason}")]
-    Parse { smiles: String, reason: String },
+    Parse {
+        /// The SMILES as given.
+        smiles: String,
+        /// RDKit's message.
+        reason: String,
+    },
+    /// The SMILES parses but the molecule cannot be sanitized (valence, kekulization).
     #[error("cannot sanitize molecule {smiles:?}: {reason}")]
-    Sanitize { smiles: String, reason: String },
+    Sanitize {
+        /// The SMILES as given.
+        smiles: String,
+        /// RDKit's message.
+        reason: String,
+    },
+    /// A SMARTS or reaction SMARTS is not valid, or not a single-reactant reaction.
     #[error("invalid SMARTS {smarts:?}: {reason}")]
-    Smarts { smarts: String, reason: String },
+    Smarts {
+        /// The SMARTS as given.
+        smarts: String,
+        /// RDKit's message, or what is wrong with the reaction's shape.
+        reason: String,
+    },
+    /// Any other exception RDKit raised (its message).
     #[error("RDKit error: {0}")]
     Rdkit(String),
 }
@@ -25,75 +46,221 @@ pub enum ChemError {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum RuleError {
+    /// The rule file cannot be read.
     #[error("cannot read rule file {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The rule file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The rule file is well-formed YAML but not a valid rule file (e.g. its version).
     #[error("rule file {path} is not valid: {reason}")]
-    Format { path: PathBuf, reason: String },
+    Format {
+        /// The rule file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The rule file does not parse as a rule file (YAML syntax, unknown or missing fields).
     #[error("rule file {path} is not valid YAML for a rule file: {source}")]
-    Yaml { path: PathBuf, source: serde_yaml_ng::Error },
+    Yaml {
+        /// The rule file.
+        path: PathBuf,
+        /// The YAML parser's error.
+        source: serde_yaml_ng::Error,
+    },
+    /// One rule is invalid (its SMARTS, its site cap).
     #[error("rule {rule}: {reason}")]
-    Invalid { rule: String, reason: String },
+    Invalid {
+        /// The rule's name.
+        rule: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No rule of this name.
     #[error("unknown rule {name:?}; known rules: {known}")]
-    Unknown { name: String, known: String },
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The names that exist, comma-separated.
+        known: String,
+    },
 }
 
 /// Problems with an input file.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum InputError {
+    /// The input cannot be opened or read.
     #[error("cannot open input {path}: {source}")]
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        /// The input file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The input is not a Parquet file this build can read (footer, schema).
     #[error("{path} is not a readable Parquet file: {source}")]
-    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
+    Parquet {
+        /// The input file.
+        path: PathBuf,
+        /// The Parquet reader's error.
+        source: parquet::errors::ParquetError,
+    },
+    /// Rows of the input cannot be decoded (a damaged page, say).
     #[error("{path}: reading rows from {row}: {source}")]
-    Read { path: PathBuf, row: u64, source: arrow_schema::ArrowError },
+    Read {
+        /// The input file.
+        path: PathBuf,
+        /// First row of the batch being decoded.
+        row: u64,
+        /// The Arrow reader's error.
+        source: arrow_schema::ArrowError,
+    },
+    /// A decoded batch lacks a column the file's schema has (a reader defect, not bad input).
     #[error("{path}: column {column:?} missing from a record batch")]
-    MissingInBatch { path: PathBuf, column: String },
+    MissingInBatch {
+        /// The input file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+    },
+    /// The input has no column of that name.
     #[error("{path} has no column {column:?}; columns are: {available}")]
-    MissingColumn { path: PathBuf, column: String, available: String },
+    MissingColumn {
+        /// The input file.
+        path: PathBuf,
+        /// The column asked for.
+        column: String,
+        /// The columns that exist, comma-separated.
+        available: String,
+    },
+    /// The column has a type that cannot hold SMILES (or ids, or carried text).
     #[error("{path}: column {column:?} has type {found}, expected a string column")]
-    ColumnType { path: PathBuf, column: String, found: String },
+    ColumnType {
+        /// The input file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// Its type, or why it cannot be used.
+        found: String,
+    },
+    /// The input holds no rows.
     #[error("{path} contains no rows")]
-    Empty { path: PathBuf },
+    Empty {
+        /// The input file.
+        path: PathBuf,
+    },
 }
 
 /// Problems with the store (RocksDB and the value codec).
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// RocksDB failed (including a checksum mismatch: a damaged file).
     #[error("store {path}: {context}: {source}")]
-    Db { path: PathBuf, context: &'static str, source: rocksdb::Error },
+    Db {
+        /// The store's folder.
+        path: PathBuf,
+        /// What was being done.
+        context: &'static str,
+        /// RocksDB's error.
+        source: rocksdb::Error,
+    },
+    /// A file operation on the store's folder failed (creating it, its lock file).
     #[error("store {path}: {context}: {source}")]
-    Io { path: PathBuf, context: &'static str, source: std::io::Error },
+    Io {
+        /// The store's folder.
+        path: PathBuf,
+        /// What was being done.
+        context: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The store is not in a state this build can use (its meta column family is missing).
     #[error("store {path}: {context}: {reason}")]
-    Invalid { path: PathBuf, context: &'static str, reason: &'static str },
+    Invalid {
+        /// The store's folder.
+        path: PathBuf,
+        /// What was being done.
+        context: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The store was written in a layout this build does not read.
     #[error(
         "store {path} has format version {found}, this build reads version {expected}{}",
         if *found == 1 { " (version 1 encoded records with bincode, since replaced by postcard): ingest again into a new store" } else { "" }
     )]
-    FormatVersion { path: PathBuf, found: u32, expected: u32 },
+    FormatVersion {
+        /// The store's folder.
+        path: PathBuf,
+        /// The store's format version.
+        found: u32,
+        /// The version this build reads.
+        expected: u32,
+    },
+    /// A stored value does not decode.
     #[error("corrupt value in store ({what}): {reason}")]
-    Codec { what: String, reason: String },
+    Codec {
+        /// Which value (its key, or the record's name).
+        what: String,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// Another process is writing to the store.
     #[error("store {path} is locked by pid {} (an ingest is running); read-only commands (status, query, export) still work", pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into()))]
-    Locked { path: PathBuf, pid: Option<u32> },
+    Locked {
+        /// The store's folder.
+        path: PathBuf,
+        /// The writer's pid, when its lock file names it.
+        pid: Option<u32>,
+    },
+    /// There is no store at this path.
     #[error("no store at {path} (run `xfstore ingest` first)")]
-    Missing { path: PathBuf },
+    Missing {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// No job with this id (or for this rule) in the store.
     #[error("no job {job:?} in store; jobs: {known}")]
-    UnknownJob { job: String, known: String },
+    UnknownJob {
+        /// The job id or rule name asked for.
+        job: String,
+        /// The jobs that exist, comma-separated.
+        known: String,
+    },
 }
 
 /// Refusals of an ingest run.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum IngestError {
+    /// Resuming a job whose input, columns or rule changed since it started.
     #[error(
         "job {job}: {what} changed since the job started ({detail}); rerun with --restart to start the job afresh"
     )]
-    Mismatch { job: String, what: &'static str, detail: String },
+    Mismatch {
+        /// The job id.
+        job: String,
+        /// What changed (the input file, its columns, the rule definition).
+        what: &'static str,
+        /// Before and after.
+        detail: String,
+    },
+    /// The store's keys were canonicalized by another RDKit than the one linked.
     #[error("store was built with RDKit {store}, this binary links RDKit {linked}: canonical SMILES may differ")]
-    RdkitVersion { store: String, linked: String },
+    RdkitVersion {
+        /// The store's RDKit version.
+        store: String,
+        /// The linked RDKit version.
+        linked: String,
+    },
+    /// No rule was given.
     #[error("no rule given: pass --rule NAME (repeatable)")]
     NoRule,
+    /// The writer thread failed or panicked (its message).
     #[error("writer thread failed: {0}")]
     Writer(String),
 }
@@ -102,41 +269,93 @@ pub enum IngestError {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum ExportError {
+    /// A file operation failed.
     #[error("export to {path}: {context}: {source}")]
-    Io { path: PathBuf, context: &'static str, source: std::io::Error },
+    Io {
+        /// The destination.
+        path: PathBuf,
+        /// What was being done.
+        context: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The Parquet writer failed.
     #[error("export to {path}: Parquet writer: {source}")]
-    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
+    Parquet {
+        /// The destination (or part file).
+        path: PathBuf,
+        /// The Parquet writer's error.
+        source: parquet::errors::ParquetError,
+    },
+    /// A record batch of the export's columns could not be built.
     #[error("export to {path}: building a record batch: {source}")]
-    Arrow { path: PathBuf, source: arrow_schema::ArrowError },
+    Arrow {
+        /// The destination (or part file).
+        path: PathBuf,
+        /// Arrow's error.
+        source: arrow_schema::ArrowError,
+    },
+    /// The CSV writer failed.
     #[error("export to {path}: CSV writer: {source}")]
-    Csv { path: PathBuf, source: arrow_schema::ArrowError },
+    Csv {
+        /// The destination.
+        path: PathBuf,
+        /// arrow-csv's error.
+        source: arrow_schema::ArrowError,
+    },
+    /// A written or checked file is not a complete, valid export.
     #[error("export to {path} failed validation: {reason}")]
-    Validation { path: PathBuf, reason: String },
+    Validation {
+        /// The file or folder checked.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The job is not complete and `allow_incomplete` was not given.
     #[error(
         "job {job} is not complete (row {done} of {total} committed): the export would hold only part of it; \
          finish the ingest first, or pass --allow-incomplete"
     )]
-    Incomplete { job: String, done: u64, total: u64 },
+    Incomplete {
+        /// The job id.
+        job: String,
+        /// Input rows committed.
+        done: u64,
+        /// Input rows in all.
+        total: u64,
+    },
 }
 
 /// Any library error.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// See [`ChemError`].
     #[error(transparent)]
     Chem(#[from] ChemError),
+    /// See [`RuleError`].
     #[error(transparent)]
     Rule(#[from] RuleError),
+    /// See [`InputError`].
     #[error(transparent)]
     Input(#[from] InputError),
+    /// See [`StoreError`].
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// See [`ExportError`].
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// See [`IngestError`].
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    /// Reading queries or writing results failed (e.g. a closed output pipe).
     #[error("{context}: {source}")]
-    Io { context: &'static str, source: std::io::Error },
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 /// Result alias for the library.

@@ -60,6 +60,7 @@
 //! `unsafe` is denied everywhere except `chem::ffi`, the one module that crosses into C++
 //! (RDKit through `cxx`), where each `unsafe impl` carries its SAFETY argument.
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 mod budget;
 mod chem;

@@ -16,11 +16,17 @@ pub(crate) mod bridge {
     /// Properties of a molecule, as RDKit's Descriptors module computes them.
     #[derive(Clone, Copy, Debug, Default, PartialEq)]
     struct MolProps {
+        /// Average molecular weight (calcAMW).
         mw: f64,
+        /// Topological polar surface area.
         tpsa: f64,
+        /// H-bond donors (calcNumHBD).
         hbd: u32,
+        /// H-bond acceptors (calcNumHBA).
         hba: u32,
+        /// Crippen logP.
         clogp: f64,
+        /// Rotatable bonds (strict).
         rotb: u32,
     }
 

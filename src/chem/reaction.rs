@@ -12,11 +12,22 @@ pub struct Reaction {
 /// What one matched site produced.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SiteOutcome {
-    /// A sanitized product: canonical SMILES, reactant atom indices of the mapped site atoms
-    /// (ordered by atom-map number), and its properties when asked for.
-    Product { smiles: String, site_atoms: Vec<u32>, props: Option<MolProps> },
+    /// A sanitized product.
+    Product {
+        /// Canonical SMILES of the product.
+        smiles: String,
+        /// Reactant atom indices of the mapped site atoms, ordered by atom-map number.
+        site_atoms: Vec<u32>,
+        /// Its properties, when asked for.
+        props: Option<MolProps>,
+    },
     /// RDKit could not sanitize the product of this site.
-    SanitizeFailed { site_atoms: Vec<u32>, reason: String },
+    SanitizeFailed {
+        /// Reactant atom indices of the mapped site atoms.
+        site_atoms: Vec<u32>,
+        /// RDKit's message.
+        reason: String,
+    },
 }
 
 impl Reaction {

@@ -19,10 +19,15 @@ pub const CARRIED_PREFIX: &str = "source_";
 /// Types an export column can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
+    /// Text (`utf8`).
     Utf8,
+    /// Unsigned 32-bit integer.
     UInt32,
+    /// Unsigned 64-bit integer.
     UInt64,
+    /// 64-bit float.
     Float64,
+    /// List of unsigned 32-bit integers (`3;4` in CSV).
     ListUInt32,
 }
 
@@ -68,10 +73,15 @@ pub enum Value<'a> {
 
 /// One export column.
 pub struct Column {
+    /// Column name in every format.
     pub name: &'static str,
+    /// Column type.
     pub ty: ColumnType,
+    /// Whether the column can be null (empty in CSV).
     pub nullable: bool,
+    /// What the column holds (written to the JSON schema file).
     pub doc: &'static str,
+    /// The column's value for one product.
     pub value: for<'a> fn(&Row<'a>) -> Value<'a>,
 }
 

@@ -26,10 +26,15 @@ pub const MANIFEST: &str = "manifest.json";
 /// The manifest of a split export.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// Manifest format tag (`xfstore-products-parquet-v1`).
     pub format: String,
+    /// Job id exported.
     pub job: String,
+    /// Rule name of the job.
     pub rule: String,
+    /// Rows in all parts.
     pub rows: u64,
+    /// The parts, in order.
     pub parts: Vec<ManifestPart>,
 }
 

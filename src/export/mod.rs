@@ -59,7 +59,9 @@ pub fn provenance(job: &JobMeta) -> Vec<(String, String)> {
 /// File formats of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Parquet (zstd), the default.
     Parquet,
+    /// Text: CSV or SMILES.
     Text(TextFormat),
 }
 
@@ -77,9 +79,13 @@ impl Format {
 /// Export settings.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
+    /// Destination file or folder.
     pub output: PathBuf,
+    /// File format (from the destination's extension by [`ExportOptions::new`]).
     pub format: Format,
+    /// Rows per record batch handed to the writer.
     pub batch_rows: usize,
+    /// Most rows per Parquet row group.
     pub row_group_rows: usize,
     /// A row group is also closed once its encoded size reaches this many bytes
     /// ([`crate::budget::MemoryBudget::row_group_bytes`]).
@@ -93,6 +99,7 @@ pub struct ExportOptions {
 }
 
 impl ExportOptions {
+    /// Options for an export to `output`, the format from its extension.
     pub fn new(output: impl Into<PathBuf>) -> Self {
         let output = output.into();
         Self {
@@ -111,10 +118,13 @@ impl ExportOptions {
 /// What an export wrote.
 #[derive(Debug, Clone)]
 pub struct ExportReport {
+    /// Rows written.
     pub rows: u64,
+    /// Bytes written.
     pub bytes: u64,
     /// Number of files written (more than one for a split export).
     pub files: usize,
+    /// Wall-clock seconds.
     pub elapsed_secs: f64,
     /// Whether the job was complete in the snapshot exported.
     pub complete: bool,
@@ -171,8 +181,11 @@ pub fn validate_file(path: &Path) -> Result<u64, ExportError> {
 /// What `xfstore verify` found in a file.
 #[derive(Debug, Clone)]
 pub struct VerifyReport {
+    /// Rows, from the footer.
     pub rows: u64,
+    /// Row groups.
     pub row_groups: usize,
+    /// (name, Arrow type) of every column.
     pub columns: Vec<(String, String)>,
     /// The export's provenance from its footer ([`provenance`]; empty for files written before
     /// it was recorded).

@@ -14,11 +14,13 @@ use crate::transform::RowOptions;
 /// What the bare loop did.
 #[derive(Debug, Clone, Default)]
 pub struct BareReport {
+    /// Input rows transformed.
     pub rows: u64,
     /// Rows RDKit could not parse or sanitize.
     pub rejected: u64,
     /// Products (one per parent x site), over all rules.
     pub site_products: u64,
+    /// Wall-clock seconds.
     pub elapsed_secs: f64,
 }
 

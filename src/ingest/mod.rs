@@ -42,9 +42,13 @@ use progress::Progress;
 /// What to ingest and how.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
+    /// Input Parquet file.
     pub input: PathBuf,
+    /// Rule names, all applied in one pass over the input (one job each).
     pub rules: Vec<String>,
+    /// Name of the SMILES column.
     pub smiles_column: String,
+    /// Optional id column, carried into each product's provenance.
     pub id_column: Option<String>,
     /// Input columns carried (as text) into each product's provenance and the export.
     pub carry_columns: Vec<String>,
@@ -72,6 +76,7 @@ pub struct IngestOptions {
 }
 
 impl IngestOptions {
+    /// Options for ingesting `input` with `rules`, everything else at its default.
     pub fn new(input: impl Into<PathBuf>, rules: Vec<String>) -> Self {
         Self {
             input: input.into(),
@@ -112,15 +117,18 @@ pub struct JobReport {
 /// Result of an ingest run.
 #[derive(Debug, Clone, Default)]
 pub struct IngestReport {
+    /// Per job: its metadata after the run and where the run started.
     pub jobs: Vec<JobReport>,
     /// Input rows processed by this run.
     pub rows: u64,
     /// Products (one per parent x site) made by this run, over all jobs.
     pub site_products: u64,
+    /// Wall-clock seconds.
     pub elapsed_secs: f64,
     /// Rows rejected by this run, (input row, record), first 10,000 kept; all of them are in
     /// the store (`Store::rejects`).
     pub rejected: Vec<(u64, RejectRecord)>,
+    /// The budget the run was held to.
     pub budget: MemoryBudget,
     /// Peak RSS of the process during the run, in bytes (0 when nothing was run).
     pub peak_rss: u64,
@@ -129,7 +137,9 @@ pub struct IngestReport {
     /// Batches committed by this run, and the most products and in-flight bytes (as
     /// [`crate::budget::product_in_flight_bytes`] counts them) one of them held.
     pub batches: u64,
+    /// Most products one batch held.
     pub max_batch_products: u64,
+    /// Most in-flight bytes one batch held.
     pub max_batch_bytes: u64,
     /// Seconds the writer spent in `Store::commit` (dedup lookups and the WriteBatch), running
     /// beside the transform on the same cores.
@@ -166,6 +176,7 @@ impl<'r> IngestPlan<'r> {
         Ok(Self { input, rules, opts })
     }
 
+    /// The validated input.
     pub fn input(&self) -> &InputFile {
         &self.input
     }

@@ -17,7 +17,9 @@ use crate::store::InputInfo;
 /// Which columns of the input to read besides nothing else.
 #[derive(Debug, Clone, Default)]
 pub struct InputColumns {
+    /// Name of the SMILES column.
     pub smiles: String,
+    /// Optional id column.
     pub id: Option<String>,
     /// Columns copied (as text) into each product's provenance and export.
     pub carry: Vec<String>,
@@ -72,6 +74,7 @@ impl InputFile {
         Ok(Self { path: path.into(), info, roots })
     }
 
+    /// Path, size, row count, footer hash and columns of the input.
     pub fn info(&self) -> &InputInfo {
         &self.info
     }

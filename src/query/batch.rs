@@ -16,7 +16,9 @@ pub const CHUNK: usize = 4096;
 /// One query: a SMILES and an optional id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {
+    /// The SMILES, any spelling.
     pub smiles: String,
+    /// The query's id, echoed in its outcome.
     pub id: Option<String>,
 }
 

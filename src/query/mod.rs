@@ -24,10 +24,14 @@ use crate::store::{JobMeta, ProductRecord, ReadOnlyStore};
 pub struct Hit {
     /// Canonical SMILES of the product.
     pub smiles: String,
+    /// Job id.
     pub job: String,
+    /// Rule name of the job.
     pub rule: String,
+    /// Rule label, e.g. `OH->OMe`.
     pub label: String,
     #[serde(flatten)]
+    /// The stored record: first provenance, occurrences, properties.
     pub record: ProductRecord,
 }
 
@@ -35,28 +39,42 @@ pub struct Hit {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum QueryOutcome {
+    /// The product is in at least one selected job.
     Found {
+        /// The query as given.
         query: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        /// The query's id, if it had one.
         id: Option<String>,
+        /// Canonical SMILES of the query.
         canonical: String,
+        /// One hit per job holding the product.
         hits: Vec<Hit>,
     },
+    /// The query parses but is in none of the selected jobs.
     NotFound {
+        /// The query as given.
         query: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        /// The query's id, if it had one.
         id: Option<String>,
+        /// Canonical SMILES of the query.
         canonical: String,
     },
+    /// The query does not parse.
     Invalid {
+        /// The query as given.
         query: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        /// The query's id, if it had one.
         id: Option<String>,
+        /// RDKit's message.
         error: String,
     },
 }
 
 impl QueryOutcome {
+    /// Whether the product was found.
     pub fn is_found(&self) -> bool {
         matches!(self, QueryOutcome::Found { .. })
     }

@@ -11,6 +11,7 @@ use crate::store::{JobMeta, JobState, ReadOnlyStore};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
+    /// Every input row is committed.
     Complete,
     /// Partial, and a writer process holds the store.
     Running,
@@ -19,17 +20,25 @@ pub enum RunState {
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// One job in `xfstore status`.
 pub struct JobStatus {
+    /// Complete, running or interrupted.
     pub state: RunState,
     #[serde(flatten)]
+    /// The job's stored metadata.
     pub meta: JobMeta,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// What `xfstore status` shows: the store and its jobs.
 pub struct StoreStatus {
+    /// The store's folder.
     pub path: String,
+    /// Bytes of the store's live files (RocksDB's count).
     pub disk_bytes: u64,
+    /// Pid of the process writing, if any.
     pub writer_pid: Option<u32>,
+    /// Every job, ordered by id.
     pub jobs: Vec<JobStatus>,
 }
 

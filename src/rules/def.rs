@@ -35,18 +35,27 @@ impl Default for Defaults {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RuleDef {
+    /// Unique name, e.g. `FG_PHENOL_OH__OH__TO__OMe`.
     pub name: String,
     #[serde(default)]
+    /// Short code of the replaced pipeline, if any.
     pub code: Option<String>,
+    /// Human label, e.g. `OH->OMe`.
     pub label: String,
+    /// Rule family, e.g. `phenol_mod`.
     pub family: String,
     #[serde(default)]
+    /// Compound classes the rule applies to.
     pub scope_classes: Vec<String>,
+    /// SMARTS of the site the rule transforms.
     pub query_smarts: String,
+    /// Reaction SMARTS: one reactant template, one product template.
     pub smirks: String,
     #[serde(default)]
+    /// Atom-map numbers of the site atoms (for display).
     pub highlight_mapnums: Vec<u32>,
     #[serde(default)]
+    /// Most sites transformed per molecule (-1: no cap; default from the file's defaults).
     pub max_sites_per_mol: Option<i64>,
 }
 

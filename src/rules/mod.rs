@@ -18,8 +18,11 @@ pub const DEFAULT_RULES_YAML: &str = include_str!("../../configs/transforms.yaml
 
 /// A rule ready to run: the definition plus its compiled reaction and site query.
 pub struct Rule {
+    /// The rule as written in the rule file.
     pub def: RuleDef,
+    /// The compiled reaction.
     pub reaction: Reaction,
+    /// The compiled site query.
     pub query: Pattern,
     /// Site cap per molecule; 0 = no cap.
     pub max_sites: u32,
@@ -53,6 +56,7 @@ impl RuleSet {
         Ok(Self { rules })
     }
 
+    /// Every rule, in file order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }

@@ -34,6 +34,7 @@ pub struct StoreOptions {
     pub block_cache_bytes: usize,
     /// Cap on all memtables together (RocksDB's write-buffer manager).
     pub write_buffer_bytes: usize,
+    /// How far a committed batch must survive (process death, or power loss too).
     pub durability: Durability,
 }
 

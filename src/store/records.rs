@@ -7,11 +7,17 @@ use serde::{Deserialize, Serialize};
 /// Computed properties of a product (RDKit Descriptors).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Props {
+    /// Average molecular weight.
     pub mw: f64,
+    /// Topological polar surface area.
     pub tpsa: f64,
+    /// H-bond donors.
     pub hbd: u32,
+    /// H-bond acceptors.
     pub hba: u32,
+    /// Crippen logP.
     pub clogp: f64,
+    /// Rotatable bonds (strict).
     pub rotb: u32,
 }
 
@@ -29,6 +35,7 @@ pub struct ProductRecord {
     pub parent_row: u64,
     /// Value of the input's id column for that row, when one was given.
     pub parent_id: Option<String>,
+    /// The parent's SMILES as it was in the input.
     pub parent_smiles: String,
     /// Index of the matched site among the parent's sites (RDKit match order).
     pub site_index: u32,
@@ -36,6 +43,7 @@ pub struct ProductRecord {
     pub site_atoms: Vec<u32>,
     /// Number of (parent, site) pairs that produced this product, over the whole input.
     pub occurrences: u64,
+    /// Properties of the product (None with `--no-props`).
     pub props: Option<Props>,
     /// The parent row's values of the job's carried input columns, as text.
     pub carried: Vec<Option<String>>,
@@ -44,7 +52,9 @@ pub struct ProductRecord {
 /// An input row that produced nothing, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectRecord {
+    /// The row's id, if an id column was given.
     pub id: Option<String>,
+    /// The row's SMILES (None when the cell was null).
     pub smiles: Option<String>,
     /// Stable reason key: `null_smiles`, `parse_error`, `sanitize_error`, `rdkit_error`.
     pub reason: String,
@@ -55,12 +65,17 @@ pub struct RejectRecord {
 /// Where a job reads from, with enough to recognise the same file again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputInfo {
+    /// The input's path as given.
     pub path: String,
+    /// File size in bytes.
     pub size: u64,
+    /// Rows in the file.
     pub rows: u64,
     /// xxh3 of the Parquet footer (schema + row-group metadata).
     pub footer_hash: u64,
+    /// Name of the SMILES column.
     pub smiles_column: String,
+    /// Name of the id column, if any.
     pub id_column: Option<String>,
     /// Input columns carried into product records (`ProductRecord::carried`).
     pub carry_columns: Vec<String>,
@@ -69,10 +84,15 @@ pub struct InputInfo {
 /// The rule a job applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleInfo {
+    /// Rule name.
     pub name: String,
+    /// Rule label.
     pub label: String,
+    /// Rule family.
     pub family: String,
+    /// Reaction SMARTS.
     pub smirks: String,
+    /// Hash of the rule's definition (a resume is refused when it changes).
     pub hash: u64,
 }
 
@@ -94,6 +114,7 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Rows rejected, over all reasons.
     pub fn failed_total(&self) -> u64 {
         self.failed.values().sum()
     }
@@ -113,20 +134,28 @@ pub enum JobState {
 /// `input_key` names the input's reject column family (shared by the input's jobs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobMeta {
+    /// Job id: `<input key>/<rule name>`.
     pub id: String,
+    /// The input's key (its file stem): names its rejects column family.
     pub input_key: String,
+    /// The input as fingerprinted when the job started.
     pub input: InputInfo,
+    /// The rule as it was when the job started.
     pub rule: RuleInfo,
+    /// RDKit version that canonicalized the job's keys.
     pub rdkit_version: String,
     /// Number of input rows whose results are committed; ingest resumes here.
     pub offset: u64,
+    /// Running totals, exact at `offset`.
     pub counters: Counters,
     /// Shown as `committed_state` in JSON, next to the live run state of `xfstore status`.
     #[serde(rename = "committed_state")]
     pub state: JobState,
     /// Seconds spent ingesting, summed over runs.
     pub busy_secs: f64,
+    /// When the job was created (Unix seconds).
     pub created_unix: u64,
+    /// When the job last committed (Unix seconds).
     pub updated_unix: u64,
 }
 

@@ -27,6 +27,7 @@ pub struct CfCheck {
 /// What `Store::verify` found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifyStoreReport {
+    /// One check per column family.
     pub column_families: Vec<CfCheck>,
 }
 

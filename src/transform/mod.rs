@@ -17,7 +17,12 @@ pub enum Reject {
     /// RDKit raised an unexpected error on this molecule.
     Rdkit(String),
     /// More heavy atoms than [`RowOptions::max_heavy_atoms`]: not parsed at all.
-    TooLarge { atoms: usize, limit: u32 },
+    TooLarge {
+        /// Heavy atoms counted from the SMILES text.
+        atoms: usize,
+        /// The limit in force.
+        limit: u32,
+    },
 }
 
 /// Default for [`RowOptions::max_heavy_atoms`]. The largest real natural products have ~270 heavy
