@@ -86,8 +86,8 @@ pub use ingest::{
     JobReport, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
 };
 pub use query::{
-    lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, to_json_line,
-    to_text, Hit, JobStatus, Query, QueryOutcome, RunState, StoreStatus,
+    lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, status_json,
+    to_json_line, to_text, Hit, JobStatus, Query, QueryOutcome, RunState, StoreStatus,
 };
 pub use rules::{Rule, RuleDef, RuleSet, DEFAULT_RULES_YAML};
 pub use store::{

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use xfstore::{status, ReadOnlyStore};
+use xfstore::{status, status_json, ReadOnlyStore};
 
 use super::StoreArg;
 
@@ -23,8 +23,7 @@ pub fn run(a: StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let db = ReadOnlyStore::open(&a.store.store)?;
     let st = status(&db)?;
     if a.json {
-        serde_json::to_writer_pretty(&mut *out, &st)?;
-        writeln!(out)?;
+        writeln!(out, "{}", status_json(&st))?;
     } else {
         write!(out, "{}", st.to_text())?;
     }

@@ -1,13 +1,8 @@
-//! Rendering query outcomes: readable text or one JSON object per line.
+//! Rendering query outcomes as readable text (JSON: `json.rs`).
 
 use std::fmt::Write;
 
 use super::QueryOutcome;
-
-/// One JSON object (no trailing newline).
-pub fn to_json_line(o: &QueryOutcome) -> String {
-    serde_json::to_string(o).unwrap_or_else(|e| format!("{{\"status\":\"error\",\"error\":{:?}}}", e.to_string()))
-}
 
 /// Human-readable block.
 pub fn to_text(o: &QueryOutcome) -> String {

@@ -6,13 +6,13 @@
 
 mod batch;
 mod format;
+mod json;
 mod status;
-
-use serde::Serialize;
 
 pub use batch::{lookup_query, lookup_stream, parse_query_line, Query};
 
-pub use format::{to_json_line, to_text};
+pub use format::to_text;
+pub use json::{status_json, to_json_line};
 pub use status::{status, JobStatus, RunState, StoreStatus};
 
 use crate::chem::canonicalize;
@@ -20,7 +20,7 @@ use crate::error::{Result, StoreError};
 use crate::store::{JobMeta, ProductRecord, ReadOnlyStore};
 
 /// One stored product matching a query, in one job.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Hit {
     /// Canonical SMILES of the product.
     pub smiles: String,
@@ -30,20 +30,17 @@ pub struct Hit {
     pub rule: String,
     /// Rule label, e.g. `OH->OMe`.
     pub label: String,
-    #[serde(flatten)]
     /// The stored record: first provenance, occurrences, properties.
     pub record: ProductRecord,
 }
 
 /// Outcome of one query SMILES.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum QueryOutcome {
     /// The product is in at least one selected job.
     Found {
         /// The query as given.
         query: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
         /// The query's id, if it had one.
         id: Option<String>,
         /// Canonical SMILES of the query.
@@ -55,7 +52,6 @@ pub enum QueryOutcome {
     NotFound {
         /// The query as given.
         query: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
         /// The query's id, if it had one.
         id: Option<String>,
         /// Canonical SMILES of the query.
@@ -65,7 +61,6 @@ pub enum QueryOutcome {
     Invalid {
         /// The query as given.
         query: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
         /// The query's id, if it had one.
         id: Option<String>,
         /// RDKit's message.

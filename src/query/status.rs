@@ -2,14 +2,11 @@
 
 use std::fmt::Write;
 
-use serde::Serialize;
-
 use crate::error::Result;
 use crate::store::{JobMeta, JobState, ReadOnlyStore};
 
 /// Whether a job is done, being worked on right now, or stopped part-way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunState {
     /// Every input row is committed.
     Complete,
@@ -19,17 +16,16 @@ pub enum RunState {
     Interrupted,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 /// One job in `xfstore status`.
 pub struct JobStatus {
     /// Complete, running or interrupted.
     pub state: RunState,
-    #[serde(flatten)]
     /// The job's stored metadata.
     pub meta: JobMeta,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 /// What `xfstore status` shows: the store and its jobs.
 pub struct StoreStatus {
     /// The store's folder.

@@ -120,9 +120,8 @@ impl Counters {
     }
 }
 
-/// Lifecycle of a job. (The codec stores the variant index; names only matter for JSON.)
+/// Lifecycle of a job. (The codec stores the variant index; JSON names are in `query/json.rs`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Some input rows are not yet committed (running now, or interrupted).
     Partial,
@@ -149,7 +148,6 @@ pub struct JobMeta {
     /// Running totals, exact at `offset`.
     pub counters: Counters,
     /// Shown as `committed_state` in JSON, next to the live run state of `xfstore status`.
-    #[serde(rename = "committed_state")]
     pub state: JobState,
     /// Seconds spent ingesting, summed over runs.
     pub busy_secs: f64,
