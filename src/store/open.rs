@@ -94,25 +94,28 @@ fn cf_options(cache: &Cache, write_buffer_bytes: usize) -> Options {
 /// Opens the store at `path` for writing: takes the writer lock, creates the store if needed,
 /// finishes drops left pending by a killed `--restart`.
 pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, StoreError> {
-    let (reader, lock, cache) = open_db(path, OpenMode::ReadWrite, so)?;
-    let store = Store {
-        reader,
-        durability: so.durability,
-        cf_options: cf_options(&cache, so.write_buffer_bytes),
-        _lock: lock.expect("the writer holds the lock"),
-    };
+    std::fs::create_dir_all(path).map_err(|source| StoreError::Io {
+        path: path.into(),
+        context: "create store directory",
+        source,
+    })?;
+    // the lock is taken before RocksDB reads anything of the store
+    let lock = super::lock::acquire(path)?;
+    let (reader, cache) = open_db(path, OpenMode::ReadWrite, so)?;
+    let store =
+        Store { reader, durability: so.durability, cf_options: cf_options(&cache, so.write_buffer_bytes), _lock: lock };
     store.finish_pending_drops()?;
     Ok(store)
 }
 
 /// Opens an existing store at `path` read-only.
 pub(super) fn open_reader(path: &Path, so: &StoreOptions) -> Result<ReadOnlyStore, StoreError> {
-    open_db(path, OpenMode::ReadOnly, so).map(|(reader, _, _)| reader)
+    open_db(path, OpenMode::ReadOnly, so).map(|(reader, _)| reader)
 }
 
-type Opened = (ReadOnlyStore, Option<super::lock::WriterLock>, Cache);
-
-fn open_db(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<Opened, StoreError> {
+/// Opens RocksDB at `path` (the writer already holds the lock) and checks the store's format;
+/// returns the reader and the block cache that column families created later must share.
+fn open_db(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<(ReadOnlyStore, Cache), StoreError> {
     let db_err =
         |context: &'static str| move |source: rocksdb::Error| StoreError::Db { path: path.into(), context, source };
     let cache = Cache::new_lru_cache(so.block_cache_bytes).map_err(db_err("create block cache"))?;
@@ -131,28 +134,19 @@ fn open_db(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<Opened, Sto
     }
     let descriptors: Vec<_> =
         cfs.iter().map(|name| ColumnFamilyDescriptor::new(name, cf_options(&cache, so.write_buffer_bytes))).collect();
-    let (db, lock) = match mode {
+    let db = match mode {
         OpenMode::ReadWrite => {
             db_opts.create_if_missing(true);
             db_opts.create_missing_column_families(true);
-            std::fs::create_dir_all(path).map_err(|source| StoreError::Io {
-                path: path.into(),
-                context: "create store directory",
-                source,
-            })?;
-            let lock = super::lock::acquire(path)?;
-            let db = Db::open_cf_descriptors(&db_opts, path, descriptors).map_err(db_err("open for writing"))?;
-            (db, Some(lock))
+            Db::open_cf_descriptors(&db_opts, path, descriptors).map_err(db_err("open for writing"))?
         }
         OpenMode::ReadOnly => {
-            let db = Db::open_cf_descriptors_read_only(&db_opts, path, descriptors, false)
-                .map_err(db_err("open read-only"))?;
-            (db, None)
+            Db::open_cf_descriptors_read_only(&db_opts, path, descriptors, false).map_err(db_err("open read-only"))?
         }
     };
     let reader = ReadOnlyStore { db, path: path.into(), is_writer: mode == OpenMode::ReadWrite };
     reader.check_format(mode == OpenMode::ReadWrite)?;
-    Ok((reader, lock, cache))
+    Ok((reader, cache))
 }
 
 impl ReadOnlyStore {
