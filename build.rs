@@ -23,6 +23,7 @@ fn main() {
         "RDKitChemTransforms",
         "RDKitDescriptors",
         "RDKitSubstructMatch",
+        "RDKitFileParsers",
         "RDKitSmilesParse",
         "RDKitGraphMol",
         "RDKitRDGeneral",

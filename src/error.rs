@@ -146,6 +146,34 @@ pub enum InputError {
         /// Its type, or why it cannot be used.
         found: String,
     },
+    /// The input's format cannot be read as asked (an unknown extension, a folder of other
+    /// files, a glob matching nothing, a split export that does not match its manifest).
+    #[error("{path}: {reason}")]
+    Format {
+        /// The input.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A text input cannot be read past a row (a truncated or damaged gzip stream, an I/O
+    /// error, a CSV quoting error).
+    #[error("{path}: cannot read past row {row}: {source}")]
+    Decode {
+        /// The input file.
+        path: PathBuf,
+        /// Rows read before the error.
+        row: u64,
+        /// The decoder's or the OS error.
+        source: std::io::Error,
+    },
+    /// A job input (`job:<ID>`) cannot be read: no such job, or it is not complete.
+    #[error("input {spec}: {reason}")]
+    Upstream {
+        /// The input as given.
+        spec: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The input holds no rows.
     #[error("{path} contains no rows")]
     Empty {
@@ -256,6 +284,12 @@ pub enum IngestError {
         store: String,
         /// The linked RDKit version.
         linked: String,
+    },
+    /// An input key (`--name`, a campaign's stream) that cannot name jobs.
+    #[error("input key {key:?} cannot name jobs: it must be non-empty text without NUL")]
+    BadKey {
+        /// The key given.
+        key: String,
     },
     /// No rule was given.
     #[error("no rule given: pass --rule NAME (repeatable)")]

@@ -68,6 +68,7 @@ mod error;
 mod export;
 mod failpoint;
 mod ingest;
+mod input;
 mod query;
 mod rules;
 mod store;
@@ -82,9 +83,10 @@ pub use export::{
     VerifyReport, COLUMNS, DEFAULT_ROW_GROUP_ROWS,
 };
 pub use ingest::{
-    bare_loop, ingest, input_key, BareReport, IngestOptions, IngestPlan, IngestReport, InputColumns, InputFile,
-    JobReport, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
+    bare_loop, ingest, job_id, BareReport, IngestOptions, IngestPlan, IngestReport, JobReport, DEFAULT_BATCH_ROWS,
+    DEFAULT_SMILES_COLUMN,
 };
+pub use input::{parse_job_spec, upstream_fingerprint, InputBatch, InputColumns, InputFile, InputFormat, JOB_PREFIX};
 pub use query::{
     lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, status_json,
     to_json_line, to_text, Hit, JobStatus, Query, QueryOutcome, RunState, StoreStatus,

@@ -50,6 +50,7 @@ pub(crate) mod bridge {
         fn rdkit_version() -> String;
 
         fn mol_from_smiles(smiles: &str, status: &mut ParseStatus) -> Result<UniquePtr<Molecule>>;
+        fn mol_from_molblock(block: &str, status: &mut ParseStatus) -> Result<UniquePtr<Molecule>>;
         fn mol_to_smiles(mol: &Molecule) -> Result<String>;
         fn mol_props(mol: &Molecule) -> Result<MolProps>;
         fn mol_num_atoms(mol: &Molecule) -> u32;

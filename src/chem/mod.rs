@@ -53,6 +53,24 @@ impl Molecule {
         }
     }
 
+    /// Parses and sanitizes a molblock (V2000 or V3000) as `Chem.MolFromMolBlock` and
+    /// `Chem.SDMolSupplier` do by default (sanitize, remove Hs, stereo from wedges or 3D).
+    pub fn from_molblock(block: &str) -> Result<Self, ChemError> {
+        init();
+        let short = || block.lines().next().unwrap_or_default().to_owned();
+        if let Some(at) = nul_position(block) {
+            return Err(ChemError::Parse { smiles: short(), reason: nul_reason(at) });
+        }
+        let mut status = ffi::bridge::ParseStatus { kind: 0, message: String::new() };
+        let inner =
+            ffi::bridge::mol_from_molblock(block, &mut status).map_err(|e| ChemError::Rdkit(e.what().to_owned()))?;
+        match status.kind {
+            0 if !inner.is_null() => Ok(Self { inner }),
+            2 => Err(ChemError::Sanitize { smiles: short(), reason: status.message }),
+            _ => Err(ChemError::Parse { smiles: short(), reason: status.message }),
+        }
+    }
+
     /// Canonical isomeric SMILES.
     pub fn to_smiles(&self) -> Result<String, ChemError> {
         ffi::bridge::mol_to_smiles(self.as_ref()).map_err(|e| ChemError::Rdkit(e.what().to_owned()))

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 use xfstore::{
-    human, input_key, write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, MemoryBudget, RuleSet, Store,
-    StoreOptions, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN,
+    human, write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, InputFormat, MemoryBudget, RuleSet,
+    Store, StoreOptions, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN, JOB_PREFIX,
 };
 
 use super::StoreArg;
@@ -18,9 +18,19 @@ use super::StoreArg;
 pub struct IngestArgs {
     #[command(flatten)]
     store: StoreArg,
-    /// Input Parquet file.
+    /// Input: a Parquet file, a folder of Parquet parts (a split export too), a quoted glob
+    /// ('parts/*.parquet'), a .smi/.smiles, .csv, .tsv or .sdf file (each optionally .gz), or
+    /// job:<ID>[,<ID>...] for the deduplicated products of jobs in this store.
     #[arg(long)]
     input: PathBuf,
+    /// Read the input as this format instead of the one its name implies (parquet, smiles,
+    /// csv, tsv, sdf); gzip is recognised by content.
+    #[arg(long)]
+    format: Option<InputFormat>,
+    /// Name of the input in the store: jobs are <NAME>/<rule> (default: the file name without
+    /// its extensions; the folder name; the job ids).
+    #[arg(long)]
+    name: Option<String>,
     /// Rule name (repeatable: several rules in one pass over the input).
     #[arg(long = "rule", required = true)]
     rules: Vec<String>,
@@ -30,8 +40,9 @@ pub struct IngestArgs {
     /// Name of the SMILES column.
     #[arg(long, default_value = DEFAULT_SMILES_COLUMN)]
     smiles_column: String,
-    /// Optional id column carried into provenance.
-    #[arg(long)]
+    /// Optional id column carried into provenance (for SDF: a data field; the default id of
+    /// an SDF record is its title line, of a SMILES line the text after the SMILES).
+    #[arg(long, alias = "id-field")]
     id_column: Option<String>,
     /// Input column to carry into the export as `source_<COL>` (repeatable).
     #[arg(long = "carry")]
@@ -73,7 +84,10 @@ pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
         Some(p) => RuleSet::load(p)?,
         None => RuleSet::builtin()?,
     };
+    let job_input = a.input.to_string_lossy().starts_with(JOB_PREFIX);
     let mut opts = IngestOptions::new(a.input, a.rules);
+    opts.format = a.format;
+    opts.input_key = a.name;
     opts.smiles_column = a.smiles_column;
     opts.id_column = a.id_column;
     opts.carry_columns = a.carry;
@@ -84,8 +98,6 @@ pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
     opts.restart = a.restart;
     opts.max_rows = a.max_rows;
     opts.progress = true;
-    // Validate input and rules before the store is created or touched.
-    let plan = IngestPlan::new(&rule_set, opts)?;
     let mut so = StoreOptions {
         durability: if a.sync { Durability::Sync } else { Durability::Process },
         ..StoreOptions::from_budget(&a.memory_budget)
@@ -93,7 +105,15 @@ pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if let Some(bytes) = a.write_buffer_bytes {
         so.write_buffer_bytes = bytes;
     }
-    let db = Store::open(&a.store.store, &so)?;
+    // Validate input and rules before the store is created or touched (a job input is read from
+    // the store, so it is validated once the store is open).
+    let (plan, db) = if job_input {
+        let db = Store::open(&a.store.store, &so)?;
+        (IngestPlan::new_in(&rule_set, opts, &db)?, db)
+    } else {
+        let plan = IngestPlan::new(&rule_set, opts)?;
+        (plan, Store::open(&a.store.store, &so)?)
+    };
     let report = plan.run(&db)?;
     print_report(&report, out)?;
     let disk = db.disk_bytes();
@@ -107,7 +127,7 @@ pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
         disk as f64 / unique.max(1) as f64
     )?;
     if let Some(path) = a.rejects {
-        let n = write_rejects(&db, &input_key(plan.input()), &path)?;
+        let n = write_rejects(&db, plan.input_key(), &path)?;
         writeln!(out, "rejects: {n} rows -> {}", path.display())?;
     }
     Ok(ExitCode::SUCCESS)

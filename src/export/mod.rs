@@ -24,7 +24,7 @@ use crate::error::{ExportError, Result};
 use crate::store::{JobMeta, JobState, ReadOnlyStore};
 use atomic::AtomicFile;
 pub use columns::{check_schema, job_schema, products_schema, Column, ColumnType, COLUMNS};
-pub use folder::{verify_folder, Manifest};
+pub use folder::{verify_folder, Manifest, MANIFEST};
 pub use rejects::write_rejects;
 pub use text::{verify_text, TextFormat, TextReport};
 

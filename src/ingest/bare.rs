@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use super::batch::Chunk;
-use super::reader::InputFile;
 use crate::error::Result;
+use crate::input::InputFile;
 use crate::rules::Rule;
 use crate::transform::RowOptions;
 
@@ -35,7 +35,7 @@ pub fn bare_loop(
 ) -> Result<BareReport> {
     let started = Instant::now();
     let mut report = BareReport::default();
-    for batch in input.batches(0, batch_rows.max(1), limit)? {
+    for batch in input.batches(None, 0, batch_rows.max(1), limit)? {
         let chunk = Chunk::transform(batch?, rules, &RowOptions { with_props, ..RowOptions::default() });
         report.rows += chunk.rows.len() as u64;
         report.site_products += chunk.products();

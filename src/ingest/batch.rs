@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use super::reader::InputBatch;
 use crate::budget::{product_in_flight_bytes, ROW_FIXED_BYTES};
 use crate::chem::SiteOutcome;
+use crate::input::InputBatch;
 use crate::rules::Rule;
 use crate::store::{Counters, ProductRecord, RejectRecord};
 use crate::transform::{transform_row, Reject, RowOptions, Transformed};
@@ -42,7 +42,13 @@ impl Chunk {
     /// `opts.canonical_parent` also canonicalizes parents for the (canonical parent, product)
     /// links.
     pub fn transform(rows: InputBatch, rules: &[&Rule], opts: &RowOptions) -> Self {
-        let outcomes = (0..rows.len()).into_par_iter().map(|i| transform_row(rows.smiles(i), rules, opts)).collect();
+        let outcomes = (0..rows.len())
+            .into_par_iter()
+            .map(|i| match rows.bad(i) {
+                Some(reject) => Err(reject.clone()),
+                None => transform_row(rows.smiles(i), rules, opts),
+            })
+            .collect();
         Self { rows, outcomes }
     }
 

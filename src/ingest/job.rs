@@ -3,9 +3,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::reader::InputFile;
 use crate::chem::rdkit_version;
 use crate::error::{IngestError, Result};
+use crate::input::InputFile;
 use crate::rules::Rule;
 use crate::store::{Counters, JobMeta, JobState, RuleInfo, Store};
 
@@ -13,17 +13,9 @@ pub(crate) fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// Key of an input in the store: its file stem (names its reject column family).
-pub fn input_key(input: &InputFile) -> String {
-    std::path::Path::new(&input.info().path)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "input".into())
-}
-
-/// Job id of `input` x `rule`: `<input key>/<rule name>`.
-pub fn job_id(input: &InputFile, rule: &Rule) -> String {
-    format!("{}/{}", input_key(input), rule.def.name)
+/// Job id of the input with key `input_key` x `rule`: `<input key>/<rule name>`.
+pub fn job_id(input_key: &str, rule: &str) -> String {
+    format!("{input_key}/{rule}")
 }
 
 /// Refuses to add keys canonicalized by a different RDKit.
@@ -36,8 +28,8 @@ pub(super) fn check_rdkit(store: &Store) -> Result<()> {
 }
 
 /// Returns the job's metadata: resumed if it exists and matches, fresh otherwise.
-pub(super) fn prepare_job(store: &Store, input: &InputFile, rule: &Rule, restart: bool) -> Result<JobMeta> {
-    let id = job_id(input, rule);
+pub(super) fn prepare_job(store: &Store, input: &InputFile, key: &str, rule: &Rule, restart: bool) -> Result<JobMeta> {
+    let id = job_id(key, &rule.def.name);
     if let Some(existing) = store.job(&id)? {
         if restart {
             store.drop_job(&id, &existing.input_key)?;
@@ -50,7 +42,7 @@ pub(super) fn prepare_job(store: &Store, input: &InputFile, rule: &Rule, restart
     let now = now_unix();
     let meta = JobMeta {
         id,
-        input_key: input_key(input),
+        input_key: key.to_owned(),
         input: input.info().clone(),
         rule: RuleInfo {
             name: rule.def.name.clone(),
@@ -76,8 +68,11 @@ fn check_same(job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<()> {
     let (old, new) = (&job.input, input.info());
     if old.size != new.size || old.footer_hash != new.footer_hash || old.rows != new.rows {
         return mismatch(
-            "the input file",
-            format!("was {} bytes / {} rows, now {} bytes / {} rows", old.size, old.rows, new.size, new.rows),
+            "the input",
+            format!(
+                "was {} bytes / {} rows (fingerprint {:016x}), now {} bytes / {} rows (fingerprint {:016x})",
+                old.size, old.rows, old.footer_hash, new.size, new.rows, new.footer_hash
+            ),
         );
     }
     if old.smiles_column != new.smiles_column

@@ -9,20 +9,17 @@
 
 mod bare;
 mod batch;
-mod cells;
 mod flow;
 mod job;
 mod pipeline;
 mod progress;
-pub mod reader;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 pub use bare::{bare_loop, BareReport};
 
-pub use job::input_key;
-pub use reader::{InputColumns, InputFile};
+pub use job::job_id;
 
 pub use crate::transform::DEFAULT_MAX_HEAVY_ATOMS;
 
@@ -33,8 +30,9 @@ pub const DEFAULT_SMILES_COLUMN: &str = "smiles";
 
 use crate::budget::MemoryBudget;
 use crate::error::{IngestError, Result};
+use crate::input::{InputColumns, InputFile, InputFormat};
 use crate::rules::{Rule, RuleSet};
-use crate::store::{JobMeta, RejectRecord, Store};
+use crate::store::{JobMeta, ReadOnlyStore, RejectRecord, Store};
 use crate::transform::RowOptions;
 use pipeline::Pipeline;
 use progress::Progress;
@@ -42,8 +40,14 @@ use progress::Progress;
 /// What to ingest and how.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
-    /// Input Parquet file.
+    /// The input: a Parquet file, folder or glob, a SMILES, CSV, TSV or SDF file (optionally
+    /// gzip), or `job:<ID>[,<ID>...]` (see [`crate::InputFile`]).
     pub input: PathBuf,
+    /// The input's format, when not the one its path implies.
+    pub format: Option<InputFormat>,
+    /// The input's key in the store (names its jobs `<key>/<rule>` and its rejects); default
+    /// [`InputFile::default_key`].
+    pub input_key: Option<String>,
     /// Rule names, all applied in one pass over the input (one job each).
     pub rules: Vec<String>,
     /// Name of the SMILES column.
@@ -80,6 +84,8 @@ impl IngestOptions {
     pub fn new(input: impl Into<PathBuf>, rules: Vec<String>) -> Self {
         Self {
             input: input.into(),
+            format: None,
+            input_key: None,
             rules,
             smiles_column: DEFAULT_SMILES_COLUMN.into(),
             id_column: None,
@@ -150,6 +156,7 @@ pub struct IngestReport {
 /// touching any store, so bad input fails before anything is written.
 pub struct IngestPlan<'r> {
     input: InputFile,
+    key: String,
     rules: Vec<&'r Rule>,
     opts: IngestOptions,
 }
@@ -160,9 +167,18 @@ pub fn ingest(store: &Store, rule_set: &RuleSet, opts: &IngestOptions) -> Result
 }
 
 impl<'r> IngestPlan<'r> {
-    /// Checks the input (readable Parquet, SMILES column present and textual, not empty) and
-    /// resolves the rule names.
+    /// Checks the input (readable, SMILES column present and textual, not empty) and resolves
+    /// the rule names. A `job:` input needs the store: [`IngestPlan::new_in`].
     pub fn new(rule_set: &'r RuleSet, opts: IngestOptions) -> Result<Self> {
+        Self::open(rule_set, opts, None)
+    }
+
+    /// As [`IngestPlan::new`], reading `job:` inputs from `store`.
+    pub fn new_in(rule_set: &'r RuleSet, opts: IngestOptions, store: &ReadOnlyStore) -> Result<Self> {
+        Self::open(rule_set, opts, Some(store))
+    }
+
+    fn open(rule_set: &'r RuleSet, opts: IngestOptions, store: Option<&ReadOnlyStore>) -> Result<Self> {
         if opts.rules.is_empty() {
             return Err(IngestError::NoRule.into());
         }
@@ -172,8 +188,17 @@ impl<'r> IngestPlan<'r> {
             id: opts.id_column.clone(),
             carry: opts.carry_columns.clone(),
         };
-        let input = InputFile::open(&opts.input, &cols)?;
-        Ok(Self { input, rules, opts })
+        let input = InputFile::open_in(&opts.input.to_string_lossy(), opts.format, &cols, store)?;
+        let key = opts.input_key.clone().unwrap_or_else(|| input.default_key().to_owned());
+        if key.is_empty() || key.contains('\0') {
+            return Err(IngestError::BadKey { key }.into());
+        }
+        Ok(Self { input, key, rules, opts })
+    }
+
+    /// The input's key in the store (its jobs are `<key>/<rule>`).
+    pub fn input_key(&self) -> &str {
+        &self.key
     }
 
     /// The validated input.
@@ -183,16 +208,16 @@ impl<'r> IngestPlan<'r> {
 
     /// Creates or resumes the jobs and streams the remaining rows into `store`.
     pub fn run(&self, store: &Store) -> Result<IngestReport> {
-        run(store, &self.input, &self.rules, &self.opts)
+        run(store, &self.input, &self.key, &self.rules, &self.opts)
     }
 }
 
-fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) -> Result<IngestReport> {
+fn run(store: &Store, input: &InputFile, key: &str, rules: &[&Rule], opts: &IngestOptions) -> Result<IngestReport> {
     let started = Instant::now();
     job::check_rdkit(store)?;
     let mut metas: Vec<JobMeta> =
-        rules.iter().map(|r| job::prepare_job(store, input, r, opts.restart)).collect::<Result<_>>()?;
-    let input_key = job::input_key(input);
+        rules.iter().map(|r| job::prepare_job(store, input, key, r, opts.restart)).collect::<Result<_>>()?;
+    let input_key = key.to_owned();
     let resumed: Vec<u64> = metas.iter().map(|m| m.offset).collect();
     let rows_total = input.info().rows;
     let start = resumed.iter().copied().min().unwrap_or(rows_total);
@@ -204,7 +229,7 @@ fn run(store: &Store, input: &InputFile, rules: &[&Rule], opts: &IngestOptions) 
     if start < rows_total {
         let progress = Progress::new(opts.progress, rows_total, start, opts.budget);
         // The reader decodes up to batch_rows rows at a time; the pipeline slices them further.
-        let batches = input.batches(start, opts.batch_rows.max(1), opts.max_rows)?;
+        let batches = input.batches(Some(store), start, opts.batch_rows.max(1), opts.max_rows)?;
         let pipeline = Pipeline { store, rules, opts, input_key: &input_key, rows_total, resumed: &resumed };
         pipeline.run(&mut metas, batches, &progress, &mut report)?;
         report.rows = opts.max_rows.map_or(rows_total - start, |m| m.min(rows_total - start));

@@ -10,9 +10,9 @@ use std::time::Instant;
 use super::batch::{fold, Chunk, PreparedBatch};
 use super::flow::{Flow, Sizer};
 use super::progress::Progress;
-use super::reader::{Batches, InputBatch};
 use super::{job, IngestOptions, IngestReport};
 use crate::error::{IngestError, InputError, Result};
+use crate::input::{Batches, InputBatch};
 use crate::rules::Rule;
 use crate::store::{JobBatch, JobMeta, JobState, RejectBatch, RejectRecord, Store};
 
@@ -35,7 +35,7 @@ impl Pipeline<'_> {
     pub(super) fn run(
         &self,
         metas: &mut [JobMeta],
-        batches: Batches,
+        batches: Batches<'_>,
         progress: &Progress,
         report: &mut IngestReport,
     ) -> Result<()> {
@@ -66,7 +66,7 @@ impl Pipeline<'_> {
 
     fn feed(
         &self,
-        batches: Batches,
+        batches: Batches<'_>,
         flow: &Flow,
         tx: std::sync::mpsc::SyncSender<(PreparedBatch, Load)>,
     ) -> Result<()> {
@@ -177,13 +177,13 @@ struct Written {
 }
 
 /// Cuts the reader's record batches into batches of any requested size (zero-copy slices).
-struct Slicer {
-    batches: Batches,
+struct Slicer<'a> {
+    batches: Batches<'a>,
     current: Option<InputBatch>,
     at: usize,
 }
 
-impl Slicer {
+impl Slicer<'_> {
     fn take(&mut self, rows: usize) -> Result<Option<InputBatch>, InputError> {
         loop {
             if let Some(cur) = &self.current {

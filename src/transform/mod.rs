@@ -16,6 +16,9 @@ pub enum Reject {
     Sanitize(String),
     /// RDKit raised an unexpected error on this molecule.
     Rdkit(String),
+    /// The reader could not make a row of this record (a CSV record with too few or too many
+    /// fields, a line that is not UTF-8).
+    Malformed(String),
     /// More heavy atoms than [`RowOptions::max_heavy_atoms`]: not parsed at all.
     TooLarge {
         /// Heavy atoms counted from the SMILES text.
@@ -57,6 +60,7 @@ impl Reject {
             Reject::Sanitize(_) => "sanitize_error",
             Reject::Rdkit(_) => "rdkit_error",
             Reject::TooLarge { .. } => "too_large",
+            Reject::Malformed(_) => "malformed_record",
         }
     }
 
@@ -64,7 +68,7 @@ impl Reject {
     pub fn detail(&self) -> String {
         match self {
             Reject::NullSmiles => "SMILES is null".into(),
-            Reject::Parse(s) | Reject::Sanitize(s) | Reject::Rdkit(s) => s.clone(),
+            Reject::Parse(s) | Reject::Sanitize(s) | Reject::Rdkit(s) | Reject::Malformed(s) => s.clone(),
             Reject::TooLarge { atoms, limit } => {
                 format!("{atoms} heavy atoms, over the limit of {limit} (--max-heavy-atoms); not parsed")
             }

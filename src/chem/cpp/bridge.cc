@@ -9,6 +9,7 @@
 #include <GraphMol/Descriptors/Lipinski.h>
 #include <GraphMol/Descriptors/MolDescriptors.h>
 #include <GraphMol/Descriptors/MolSurf.h>
+#include <GraphMol/FileParsers/FileParsers.h>
 #include <GraphMol/GraphMol.h>
 #include <GraphMol/MolOps.h>
 #include <GraphMol/SmilesParse/SmartsWrite.h>
@@ -59,6 +60,31 @@ std::unique_ptr<Molecule> mol_from_smiles(rust::Str smiles, ParseStatus &status)
   if (m == nullptr) {
     status.kind = 1;
     status.message = rust::String("invalid SMILES syntax");
+    return nullptr;
+  }
+  status.kind = 0;
+  return std::make_unique<Molecule>(m);
+}
+
+std::unique_ptr<Molecule> mol_from_molblock(rust::Str block, ParseStatus &status) {
+  std::string text(block);
+  RDKit::RWMol *m = nullptr;
+  try {
+    // Same defaults as Chem.SDMolSupplier / Chem.MolFromMolBlock: sanitize, remove Hs,
+    // stereo from wedges (2D) or coordinates (3D); V2000 and V3000.
+    m = RDKit::MolBlockToMol(text, true, true, true);
+  } catch (const RDKit::MolSanitizeException &e) {
+    status.kind = 2;
+    status.message = rust::String(e.what());
+    return nullptr;
+  } catch (const std::exception &e) {
+    status.kind = 1;
+    status.message = rust::String(e.what());
+    return nullptr;
+  }
+  if (m == nullptr) {
+    status.kind = 1;
+    status.message = rust::String("invalid molblock");
     return nullptr;
   }
   status.kind = 0;

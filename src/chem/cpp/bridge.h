@@ -60,6 +60,7 @@ void silence_logs();
 rust::String rdkit_version();
 
 std::unique_ptr<Molecule> mol_from_smiles(rust::Str smiles, ParseStatus &status);
+std::unique_ptr<Molecule> mol_from_molblock(rust::Str block, ParseStatus &status);
 rust::String mol_to_smiles(const Molecule &mol);
 MolProps mol_props(const Molecule &mol);
 uint32_t mol_num_atoms(const Molecule &mol);

@@ -9,7 +9,12 @@ use arrow_schema::DataType;
 
 /// String column types.
 pub(super) fn is_text(dt: &DataType) -> bool {
-    matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    match dt {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        // a pandas categorical: cast to utf8 when read (`parquet.rs`)
+        DataType::Dictionary(_, values) => matches!(**values, DataType::Utf8 | DataType::LargeUtf8),
+        _ => false,
+    }
 }
 
 /// Types whose cells [`text_at`] can render.

@@ -1,0 +1,211 @@
+//! Another job's products as an input (`--input job:<ID>[,<ID>...]`): the deduplicated union of
+//! one or more jobs of the same store, read in key order (a k-way merge of the jobs' product
+//! scans; each scan is a RocksDB iterator, a consistent snapshot of its column family).
+//!
+//! A row is a distinct product (canonical SMILES) of the union, numbered in key order, so a
+//! resume at row N skips the first N keys of the merge. The row's SMILES is the upstream product
+//! (which becomes the parent of what is made from it), its id the upstream record's parent id
+//! (the original molecule's id, carried down a chain of steps), its carried cells the upstream
+//! record's carried cells by column name. When several jobs hold a key, the first job listed
+//! supplies them.
+//!
+//! Only complete jobs can be read. The fingerprint covers each upstream job's id, creation time,
+//! rule, input fingerprint and counters, so a job rebuilt or extended since is a changed input
+//! and a resume is refused.
+
+use std::iter::Peekable;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, StringArray};
+
+use super::{InputBatch, InputColumns, Scanned};
+use crate::error::InputError;
+use crate::store::{JobMeta, JobState, ProductRecord, ProductScan, ReadOnlyStore};
+
+/// Prefix of a job input: `job:<ID>[,<ID>...]`.
+pub const JOB_PREFIX: &str = "job:";
+
+/// The upstream jobs of a job input.
+pub(super) struct JobInput {
+    jobs: Vec<String>,
+    /// Per upstream job, per requested carried column: its index in that job's carried cells.
+    carry_at: Vec<Vec<Option<usize>>>,
+}
+
+/// The job ids listed in a `job:` spec.
+pub fn parse_job_spec(spec: &str) -> Option<Vec<String>> {
+    let ids = spec.strip_prefix(JOB_PREFIX)?;
+    Some(ids.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+}
+
+/// The fingerprint of a set of upstream jobs as they are now.
+pub fn upstream_fingerprint(metas: &[JobMeta]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(b"jobs");
+    for m in metas {
+        h.update(m.id.as_bytes());
+        h.update(&[0]);
+        for v in [
+            m.created_unix,
+            m.offset,
+            m.rule.hash,
+            m.input.footer_hash,
+            m.counters.site_products,
+            m.counters.unique_products,
+        ] {
+            h.update(&v.to_le_bytes());
+        }
+    }
+    h.digest()
+}
+
+impl JobInput {
+    /// Checks that every job exists and is complete and that the carried columns exist
+    /// upstream, counts the distinct products of the union and fingerprints the jobs.
+    pub(super) fn open(spec: &str, cols: &InputColumns, store: &ReadOnlyStore) -> Result<(Self, Scanned), InputError> {
+        let upstream = |reason: String| InputError::Upstream { spec: spec.to_owned(), reason };
+        let jobs = parse_job_spec(spec).unwrap_or_default();
+        if jobs.is_empty() {
+            return Err(upstream("no job id after `job:`".into()));
+        }
+        let mut metas = Vec::with_capacity(jobs.len());
+        for id in &jobs {
+            let meta = store
+                .job(id)
+                .map_err(|e| upstream(e.to_string()))?
+                .ok_or_else(|| upstream(format!("no job {id} in the store")))?;
+            if meta.state != JobState::Complete {
+                return Err(upstream(format!(
+                    "job {id} is not complete (row {} of {}); finish it first",
+                    meta.offset, meta.input.rows
+                )));
+            }
+            metas.push(meta);
+        }
+        let mut carry_at = Vec::with_capacity(metas.len());
+        for m in &metas {
+            carry_at.push(cols.carry.iter().map(|c| m.input.carry_columns.iter().position(|u| u == c)).collect());
+        }
+        for (k, c) in cols.carry.iter().enumerate() {
+            if carry_at.iter().all(|v: &Vec<Option<usize>>| v[k].is_none()) {
+                return Err(InputError::MissingColumn {
+                    path: spec.into(),
+                    column: c.clone(),
+                    available: metas[0].input.carry_columns.join(", "),
+                });
+            }
+        }
+        let input = JobInput { jobs, carry_at };
+        let mut rows = 0u64;
+        for item in input.merge(store)? {
+            item?;
+            rows += 1;
+        }
+        if rows == 0 {
+            return Err(InputError::Empty { path: spec.into() });
+        }
+        let size = metas.iter().map(|m| m.counters.unique_products).sum();
+        Ok((input, Scanned { rows, size, fingerprint: upstream_fingerprint(&metas) }))
+    }
+
+    fn merge<'s>(&self, store: &'s ReadOnlyStore) -> Result<Merge<'s>, InputError> {
+        let scans = self
+            .jobs
+            .iter()
+            .map(|j| store.scan(j).map(Iterator::peekable))
+            .collect::<Result<_, _>>()
+            .map_err(|e| InputError::Upstream { spec: self.jobs.join(","), reason: e.to_string() })?;
+        Ok(Merge { scans })
+    }
+
+    /// Batches of at most `batch_rows` rows from row `offset`, at most `limit` rows.
+    pub(super) fn batches<'s>(
+        &'s self,
+        store: &'s ReadOnlyStore,
+        offset: u64,
+        batch_rows: usize,
+        limit: Option<u64>,
+    ) -> Result<impl Iterator<Item = Result<InputBatch, InputError>> + 's, InputError> {
+        let mut merge = self.merge(store)?;
+        for _ in 0..offset {
+            match merge.next() {
+                Some(r) => {
+                    r?;
+                }
+                None => break,
+            }
+        }
+        let (mut row, mut left, batch_rows) = (offset, limit.unwrap_or(u64::MAX), batch_rows.max(1) as u64);
+        Ok(std::iter::from_fn(move || {
+            let mut items: Vec<(String, usize, ProductRecord)> = Vec::new();
+            while (items.len() as u64) < left.min(batch_rows) {
+                match merge.next() {
+                    None => break,
+                    Some(Ok(x)) => items.push(x),
+                    Some(Err(e)) => {
+                        left = 0;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            if items.is_empty() {
+                return None;
+            }
+            left -= items.len() as u64;
+            let first_row = row;
+            row += items.len() as u64;
+            let col = |f: &dyn Fn(&(String, usize, ProductRecord)) -> Option<&str>| -> ArrayRef {
+                Arc::new(items.iter().map(f).collect::<StringArray>())
+            };
+            let carried = (0..self.carry_at.first().map_or(0, Vec::len))
+                .map(|k| col(&|(_, j, rec)| self.carry_at[*j][k].and_then(|at| rec.carried.get(at)?.as_deref())))
+                .collect();
+            Some(Ok(InputBatch {
+                first_row,
+                smiles: col(&|(key, _, _)| Some(key.as_str())),
+                ids: Some(col(&|(_, _, rec)| rec.parent_id.as_deref())),
+                carried,
+                bad: vec![],
+            }))
+        }))
+    }
+}
+
+/// K-way merge of the upstream scans in key order, each key once (from the first job holding it).
+struct Merge<'s> {
+    scans: Vec<Peekable<ProductScan<'s>>>,
+}
+
+impl Iterator for Merge<'_> {
+    /// (key, index of the upstream job that supplied the record, record)
+    type Item = Result<(String, usize, ProductRecord), InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut best: Option<(usize, String)> = None;
+        for (j, scan) in self.scans.iter_mut().enumerate() {
+            match scan.peek() {
+                None => {}
+                Some(Err(_)) => {
+                    let Some(Err(e)) = scan.next() else { unreachable!() };
+                    return Some(Err(InputError::Upstream {
+                        spec: format!("upstream job #{j}"),
+                        reason: e.to_string(),
+                    }));
+                }
+                Some(Ok((k, _))) => {
+                    if best.as_ref().is_none_or(|(_, b)| k < b) {
+                        best = Some((j, k.clone()));
+                    }
+                }
+            }
+        }
+        let (j, key) = best?;
+        let (_, rec) = self.scans[j].next()?.ok()?;
+        for scan in &mut self.scans[j + 1..] {
+            if matches!(scan.peek(), Some(Ok((k, _))) if *k == key) {
+                scan.next();
+            }
+        }
+        Some(Ok((key, j, rec)))
+    }
+}

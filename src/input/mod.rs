@@ -1,0 +1,302 @@
+//! Inputs: every source of rows an ingest can read, behind one type ([`InputFile`]) with stable
+//! row numbers, a fingerprint and bounded batches from any row offset.
+//!
+//! | source | a row is | fingerprint |
+//! |---|---|---|
+//! | Parquet file | a row | xxh3 of the footer |
+//! | Parquet folder (incl. split exports) or glob | a row, numbered across the parts in path order | xxh3 of every part's name, size and footer |
+//! | SMILES (`.smi`, `.smiles`), CSV, TSV, SDF, each optionally gzip | a record (non-blank line, data record, molecule) | xxh3 of the file's bytes |
+//! | `job:<ID>[,<ID>...]` | a distinct product of the union, in key order | the upstream jobs' identity and counters |
+//!
+//! The format comes from the path (a folder, a glob, the extension under an optional `.gz`)
+//! unless given ([`InputFormat`]); gzip is recognised by its magic bytes. Why: a resume must
+//! find the same row at the same number and must refuse an input that changed, whatever its
+//! format (ARCHITECTURE.md, "Inputs").
+
+mod batch;
+mod cells;
+mod job;
+mod parquet;
+mod text;
+
+use std::path::{Path, PathBuf};
+
+pub use batch::InputBatch;
+pub use job::{parse_job_spec, upstream_fingerprint, JOB_PREFIX};
+
+use crate::error::InputError;
+use crate::store::{InputInfo, ReadOnlyStore};
+use job::JobInput;
+use parquet::{Layout, ParquetInput};
+use text::{TextInput, TextKind};
+
+/// Which columns of the input to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InputColumns {
+    /// Name of the SMILES column (Parquet, CSV/TSV; ignored for SMILES files, SDF and jobs).
+    pub smiles: String,
+    /// Optional id column (an SD data field for SDF, whose id is otherwise the title line).
+    pub id: Option<String>,
+    /// Columns copied (as text) into each product's provenance and export (SD data fields for
+    /// SDF, the upstream jobs' carried columns for a job input).
+    pub carry: Vec<String>,
+}
+
+/// The format of an input, when not taken from its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum InputFormat {
+    /// A Parquet file, a folder of Parquet parts, or a glob of Parquet files.
+    Parquet,
+    /// `SMILES [id]` per line.
+    Smiles,
+    /// Comma-separated with a header line.
+    Csv,
+    /// Tab-separated with a header line.
+    Tsv,
+    /// MDL SD file (V2000 and V3000 molblocks).
+    Sdf,
+}
+
+impl InputFormat {
+    /// All formats with their names (for `--format` and error messages).
+    pub const ALL: [(&'static str, InputFormat); 5] = [
+        ("parquet", InputFormat::Parquet),
+        ("smiles", InputFormat::Smiles),
+        ("csv", InputFormat::Csv),
+        ("tsv", InputFormat::Tsv),
+        ("sdf", InputFormat::Sdf),
+    ];
+
+    /// The format of `path` by its extension (under an optional `.gz`); None when unknown.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        let ext = name.rsplit_once('.').map(|(_, e)| e)?;
+        Some(match ext {
+            "parquet" | "pq" => InputFormat::Parquet,
+            "smi" | "smiles" | "ism" | "can" => InputFormat::Smiles,
+            "csv" => InputFormat::Csv,
+            "tsv" | "tab" => InputFormat::Tsv,
+            "sdf" | "sd" | "mol" => InputFormat::Sdf,
+            _ => return None,
+        })
+    }
+}
+
+impl std::str::FromStr for InputFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .map(|(_, f)| *f)
+            .ok_or_else(|| format!("unknown format {s:?}; one of {}", Self::ALL.map(|(n, _)| n).join(", ")))
+    }
+}
+
+/// What opening an input learned: rows, bytes and the fingerprint.
+struct Scanned {
+    rows: u64,
+    size: u64,
+    fingerprint: u64,
+}
+
+enum Source {
+    Parquet(ParquetInput),
+    Text(TextInput),
+    Jobs(JobInput),
+}
+
+/// An input, opened and checked: its rows counted, its columns found, its fingerprint taken.
+pub struct InputFile {
+    spec: String,
+    key: String,
+    info: InputInfo,
+    source: Source,
+}
+
+/// Batches of an input, in row order.
+pub type Batches<'a> = Box<dyn Iterator<Item = Result<InputBatch, InputError>> + 'a>;
+
+fn has_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+impl InputFile {
+    /// Opens a file, folder or glob input (`job:` inputs need a store: [`InputFile::open_in`]).
+    pub fn open(path: &Path, cols: &InputColumns) -> Result<Self, InputError> {
+        Self::open_in(&path.to_string_lossy(), None, cols, None)
+    }
+
+    /// Opens `spec`: a path, a folder of Parquet parts, a glob, or `job:<ID>[,<ID>...]` (which
+    /// needs `store`). `format` overrides the format the path implies.
+    pub fn open_in(
+        spec: &str,
+        format: Option<InputFormat>,
+        cols: &InputColumns,
+        store: Option<&ReadOnlyStore>,
+    ) -> Result<Self, InputError> {
+        let path = Path::new(spec);
+        let format_err = |reason: String| InputError::Format { path: path.into(), reason };
+        let (source, scanned, mut cols) = if spec.starts_with(JOB_PREFIX) {
+            let store = store.ok_or_else(|| format_err("a job input is read from a store; none is open".into()))?;
+            let (j, s) = JobInput::open(spec, cols, store)?;
+            let cols =
+                InputColumns { smiles: "smiles".into(), id: Some("parent_id".into()), carry: cols.carry.clone() };
+            (Source::Jobs(j), s, cols)
+        } else if path.is_dir() {
+            if format.is_some_and(|f| f != InputFormat::Parquet) {
+                return Err(format_err("a folder input must hold Parquet parts".into()));
+            }
+            let (p, s) = ParquetInput::open(Layout::Folder(path), cols)?;
+            (Source::Parquet(p), s, cols.clone())
+        } else if !path.exists() && has_glob(spec) {
+            let (p, s) = ParquetInput::open(Layout::Glob(spec), cols)?;
+            (Source::Parquet(p), s, cols.clone())
+        } else {
+            if !path.exists() {
+                return Err(InputError::Open {
+                    path: path.into(),
+                    source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+                });
+            }
+            let format =
+                match format.or_else(|| InputFormat::from_path(path)) {
+                    Some(f) => f,
+                    None if text::is_gzip(path) => return Err(format_err(
+                        "gzip file of unknown format: name it .smi.gz, .csv.gz, .tsv.gz or .sdf.gz, or pass --format"
+                            .into(),
+                    )),
+                    None => InputFormat::Parquet, // the historical default; its reader says if it is not Parquet
+                };
+            let kind = match format {
+                InputFormat::Parquet => {
+                    if text::is_gzip(path) {
+                        return Err(format_err("a gzip-compressed Parquet file cannot be read; decompress it".into()));
+                    }
+                    let (p, s) = ParquetInput::open(Layout::File(path), cols)?;
+                    return Ok(Self::new(spec, Source::Parquet(p), s, cols.clone()));
+                }
+                InputFormat::Smiles => TextKind::Smiles,
+                InputFormat::Csv => TextKind::Delimited(b','),
+                InputFormat::Tsv => TextKind::Delimited(b'\t'),
+                InputFormat::Sdf => TextKind::Sdf,
+            };
+            let (t, s) = TextInput::open(path, kind, cols)?;
+            let mut cols = cols.clone();
+            if matches!(kind, TextKind::Smiles | TextKind::Sdf) {
+                cols.smiles = "smiles".into();
+            }
+            if kind == TextKind::Smiles {
+                cols.id = Some("id".into());
+            }
+            (Source::Text(t), s, cols)
+        };
+        cols.carry.dedup();
+        Ok(Self::new(spec, source, scanned, cols))
+    }
+
+    fn new(spec: &str, source: Source, s: Scanned, cols: InputColumns) -> Self {
+        let shown = match &source {
+            Source::Jobs(_) => spec.to_owned(),
+            _ => std::fs::canonicalize(spec).map(|p| p.display().to_string()).unwrap_or_else(|_| spec.to_owned()),
+        };
+        let info = InputInfo {
+            path: shown,
+            size: s.size,
+            rows: s.rows,
+            footer_hash: s.fingerprint,
+            smiles_column: cols.smiles,
+            id_column: cols.id,
+            carry_columns: cols.carry,
+        };
+        Self { key: default_key(spec), spec: spec.to_owned(), info, source }
+    }
+
+    /// Path (or spec), size, row count, fingerprint and columns of the input.
+    pub fn info(&self) -> &InputInfo {
+        &self.info
+    }
+
+    /// The input as given.
+    pub fn spec(&self) -> &str {
+        &self.spec
+    }
+
+    /// The input's default key in a store (names its jobs and its rejects): the file name
+    /// without its format extensions, the folder name, or the job ids with `/` as `.`.
+    pub fn default_key(&self) -> &str {
+        &self.key
+    }
+
+    /// Whether the input is read from the store's own jobs.
+    pub fn is_job_input(&self) -> bool {
+        matches!(self.source, Source::Jobs(_))
+    }
+
+    /// Batches of at most `batch_rows` rows from row `offset`, at most `limit` rows. A job input
+    /// reads `store` (the one it was opened on).
+    pub fn batches<'a>(
+        &'a self,
+        store: Option<&'a ReadOnlyStore>,
+        offset: u64,
+        batch_rows: usize,
+        limit: Option<u64>,
+    ) -> Result<Batches<'a>, InputError> {
+        Ok(match &self.source {
+            Source::Parquet(p) => Box::new(p.batches(offset, batch_rows, limit)?),
+            Source::Text(t) => Box::new(t.batches(offset, batch_rows, limit)?),
+            Source::Jobs(j) => {
+                let store = store.ok_or_else(|| InputError::Format {
+                    path: PathBuf::from(&self.spec),
+                    reason: "a job input is read from a store; none is open".into(),
+                })?;
+                Box::new(j.batches(store, offset, batch_rows, limit)?)
+            }
+        })
+    }
+}
+
+fn default_key(spec: &str) -> String {
+    if let Some(ids) = parse_job_spec(spec) {
+        return ids.join("+").replace('/', ".");
+    }
+    let p = Path::new(spec.trim_end_matches('/'));
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
+    if p.is_dir() {
+        return name;
+    }
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+    let stem: String = stem.chars().filter(|c| !matches!(c, '*' | '?' | '[' | ']')).collect();
+    if stem.is_empty() {
+        "input".into()
+    } else {
+        stem
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_keys_come_from_the_path() {
+        let f = |p: &str| InputFormat::from_path(Path::new(p));
+        assert_eq!(f("a/b.parquet"), Some(InputFormat::Parquet));
+        assert_eq!(f("x.smi.gz"), Some(InputFormat::Smiles));
+        assert_eq!(f("x.CSV"), Some(InputFormat::Csv));
+        assert_eq!(f("x.tsv.gz"), Some(InputFormat::Tsv));
+        assert_eq!(f("x.sdf.gz"), Some(InputFormat::Sdf));
+        assert_eq!(f("x.txt"), None);
+        assert_eq!(default_key("data/lib.smi.gz"), "lib");
+        assert_eq!(default_key("data/lib.parquet"), "lib");
+        assert_eq!(default_key("data/part-*.parquet"), "part-");
+        assert_eq!(default_key("job:a/R1,a/R2"), "a.R1+a.R2");
+        assert_eq!("SDF".parse::<InputFormat>(), Ok(InputFormat::Sdf));
+        assert!("xls".parse::<InputFormat>().unwrap_err().contains("one of parquet"));
+    }
+}

@@ -1,0 +1,419 @@
+//! Text inputs: SMILES files (`SMILES [id]` per line), CSV/TSV with a header, SDF (V2000 and
+//! V3000), each optionally gzip-compressed (recognised by its magic bytes, not its name).
+//!
+//! A row is a record: a non-blank line of a SMILES file, a data record of a CSV/TSV file, a
+//! molecule record (up to `$$$$`) of an SDF. Row numbers are record indices, so a resume at row
+//! N re-reads the file and skips N records (reading is cheap next to RDKit). The fingerprint is
+//! the xxh3 of the file's bytes as stored (compressed when gzip) with the format's tag, the row
+//! count comes from a first pass over the records; both are taken when the input is opened, so
+//! a damaged gzip stream or a missing column is reported before anything is written.
+//!
+//! A record the reader cannot turn into a row (a CSV record with a missing field, a line that is
+//! not UTF-8, an SDF record without `M  END` or one RDKit cannot read) is a counted reject with
+//! its reason, like a SMILES that does not parse.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, StringArray};
+use rayon::prelude::*;
+
+use super::{InputBatch, InputColumns, Scanned};
+use crate::chem::Molecule;
+use crate::error::{ChemError, InputError};
+use crate::transform::Reject;
+
+/// Which kind of text file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TextKind {
+    /// `SMILES [id]` per line.
+    Smiles,
+    /// CSV or TSV with a header line; the byte is the delimiter.
+    Delimited(u8),
+    /// MDL SD file.
+    Sdf,
+}
+
+impl TextKind {
+    fn tag(self) -> &'static [u8] {
+        match self {
+            TextKind::Smiles => b"smiles",
+            TextKind::Delimited(b'\t') => b"tsv",
+            TextKind::Delimited(_) => b"csv",
+            TextKind::Sdf => b"sdf",
+        }
+    }
+}
+
+/// A text input, opened and checked.
+pub(super) struct TextInput {
+    path: PathBuf,
+    kind: TextKind,
+    cols: InputColumns,
+    /// CSV/TSV: positions of the SMILES, id and carried columns in the header.
+    smiles_at: usize,
+    id_at: Option<usize>,
+    carry_at: Vec<usize>,
+}
+
+/// One record as read, before it becomes a row of a batch.
+#[derive(Default)]
+struct Record {
+    smiles: Option<String>,
+    /// SDF: the molblock, turned into SMILES (in parallel) when the batch is built.
+    molblock: Option<String>,
+    id: Option<String>,
+    carried: Vec<Option<String>>,
+    bad: Option<Reject>,
+}
+
+/// Opens `path`, transparently decompressing gzip (by magic bytes; concatenated members too).
+fn open_decoded(path: &Path) -> Result<Box<dyn BufRead>, InputError> {
+    let open_err = |source| InputError::Open { path: path.into(), source };
+    let mut file = BufReader::with_capacity(1 << 20, File::open(path).map_err(open_err)?);
+    let gzip = file.fill_buf().map_err(open_err)?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gzip {
+        Box::new(BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(file)))
+    } else {
+        Box::new(file)
+    })
+}
+
+/// Whether the file starts with the gzip magic bytes.
+pub(super) fn is_gzip(path: &Path) -> bool {
+    let mut magic = [0u8; 2];
+    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == [0x1f, 0x8b]
+}
+
+/// xxh3 of the file's bytes, and its size.
+fn file_hash(path: &Path, tag: &[u8]) -> Result<(u64, u64), InputError> {
+    let open_err = |source| InputError::Open { path: path.into(), source };
+    let mut f = File::open(path).map_err(open_err)?;
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(tag);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(open_err)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        h.update(&buf[..n]);
+    }
+    Ok((h.digest(), size))
+}
+
+impl TextInput {
+    /// Checks the header (CSV/TSV), counts the records and fingerprints the file.
+    pub(super) fn open(path: &Path, kind: TextKind, cols: &InputColumns) -> Result<(Self, Scanned), InputError> {
+        let mut input =
+            TextInput { path: path.into(), kind, cols: cols.clone(), smiles_at: 0, id_at: None, carry_at: vec![] };
+        if kind == TextKind::Smiles && !cols.carry.is_empty() {
+            return Err(InputError::Format {
+                path: path.into(),
+                reason: "a SMILES file has no columns to carry (only `SMILES [id]` per line)".into(),
+            });
+        }
+        if let TextKind::Delimited(_) = kind {
+            let header = input.csv_reader()?.0;
+            let find = |name: &str| {
+                header.iter().position(|h| h == name).ok_or_else(|| InputError::MissingColumn {
+                    path: path.into(),
+                    column: name.to_owned(),
+                    available: header.join(", "),
+                })
+            };
+            input.smiles_at = find(&cols.smiles)?;
+            input.id_at = cols.id.as_deref().map(find).transpose()?;
+            input.carry_at = cols.carry.iter().map(|c| find(c)).collect::<Result<_, _>>()?;
+        }
+        let mut rows = 0u64;
+        let mut records = input.records()?;
+        while let Some(r) = records.next_record() {
+            r?;
+            rows += 1;
+        }
+        if rows == 0 {
+            return Err(InputError::Empty { path: path.into() });
+        }
+        let (fingerprint, size) = file_hash(path, kind.tag())?;
+        Ok((input, Scanned { rows, size, fingerprint }))
+    }
+
+    fn csv_reader(&self) -> Result<(Vec<String>, csv::Reader<Box<dyn BufRead>>), InputError> {
+        let TextKind::Delimited(delim) = self.kind else { unreachable!("csv_reader on a non-delimited input") };
+        let mut r = csv::ReaderBuilder::new()
+            .delimiter(delim)
+            .flexible(true)
+            .has_headers(true)
+            .from_reader(open_decoded(&self.path)?);
+        let header = r
+            .headers()
+            .map_err(|e| InputError::Decode { path: self.path.clone(), row: 0, source: e.into() })?
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        Ok((header, r))
+    }
+
+    fn records(&self) -> Result<Records<'_>, InputError> {
+        let source = match self.kind {
+            TextKind::Delimited(_) => Source::Csv(Box::new(self.csv_reader()?.1), csv::ByteRecord::new()),
+            _ => Source::Lines(open_decoded(&self.path)?),
+        };
+        Ok(Records { input: self, source, row: 0, line: Vec::new() })
+    }
+
+    /// Batches of at most `batch_rows` rows from row `offset`, at most `limit` rows.
+    pub(super) fn batches(
+        &self,
+        offset: u64,
+        batch_rows: usize,
+        limit: Option<u64>,
+    ) -> Result<impl Iterator<Item = Result<InputBatch, InputError>> + '_, InputError> {
+        let mut records = self.records()?;
+        let mut skipped = 0;
+        while skipped < offset {
+            match records.next_record() {
+                Some(r) => {
+                    r?;
+                    skipped += 1;
+                }
+                None => break,
+            }
+        }
+        let mut left = limit.unwrap_or(u64::MAX);
+        let batch_rows = batch_rows.max(1);
+        Ok(std::iter::from_fn(move || {
+            let mut recs = Vec::new();
+            let first_row = records.row;
+            while (recs.len() as u64) < left.min(batch_rows as u64) {
+                match records.next_record() {
+                    None => break,
+                    Some(Ok(r)) => recs.push(r),
+                    Some(Err(e)) => {
+                        left = 0;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            left -= recs.len() as u64;
+            (!recs.is_empty()).then(|| Ok(self.batch(first_row, recs)))
+        }))
+    }
+
+    /// Builds a batch of rows from records (SDF molblocks become SMILES here, in parallel).
+    fn batch(&self, first_row: u64, mut recs: Vec<Record>) -> InputBatch {
+        recs.par_iter_mut().for_each(|r| {
+            if let Some(block) = r.molblock.take() {
+                match Molecule::from_molblock(&block).and_then(|m| m.to_smiles()) {
+                    Ok(s) => r.smiles = Some(s),
+                    Err(ChemError::Parse { reason, .. }) => r.bad = Some(Reject::Parse(reason)),
+                    Err(ChemError::Sanitize { reason, .. }) => r.bad = Some(Reject::Sanitize(reason)),
+                    Err(e) => r.bad = Some(Reject::Rdkit(e.to_string())),
+                }
+            }
+        });
+        let bad = recs.iter().enumerate().filter_map(|(i, r)| r.bad.clone().map(|b| (i, b))).collect();
+        let text =
+            |f: &dyn Fn(&Record) -> Option<&str>| -> ArrayRef { Arc::new(recs.iter().map(f).collect::<StringArray>()) };
+        let has_ids = self.cols.id.is_some() || matches!(self.kind, TextKind::Smiles | TextKind::Sdf);
+        InputBatch {
+            first_row,
+            smiles: text(&|r| r.smiles.as_deref()),
+            ids: has_ids.then(|| text(&|r| r.id.as_deref())),
+            carried: (0..self.cols.carry.len()).map(|k| text(&|r| r.carried[k].as_deref())).collect(),
+            bad,
+        }
+    }
+}
+
+/// Where records come from: lines (SMILES, SDF) or a CSV reader.
+enum Source {
+    Lines(Box<dyn BufRead>),
+    Csv(Box<csv::Reader<Box<dyn BufRead>>>, csv::ByteRecord),
+}
+
+/// Reads records one by one, counting rows.
+struct Records<'a> {
+    input: &'a TextInput,
+    source: Source,
+    /// Rows read so far (= the row number of the next record).
+    row: u64,
+    line: Vec<u8>,
+}
+
+impl Records<'_> {
+    fn decode_err(&self, source: std::io::Error) -> InputError {
+        InputError::Decode { path: self.input.path.clone(), row: self.row, source }
+    }
+
+    /// The next record; None at the end of the file.
+    fn next_record(&mut self) -> Option<Result<Record, InputError>> {
+        let out = match self.input.kind {
+            TextKind::Smiles => self.smiles_record(),
+            TextKind::Sdf => self.sdf_record(),
+            TextKind::Delimited(_) => self.csv_record(),
+        };
+        if let Some(Ok(_)) = out {
+            self.row += 1;
+        }
+        out
+    }
+
+    /// Reads one line into `self.line` (without its end); false at the end of the file.
+    fn read_line(&mut self) -> Result<bool, InputError> {
+        let Source::Lines(r) = &mut self.source else { unreachable!("line read on a CSV source") };
+        self.line.clear();
+        let n = r.read_until(b'\n', &mut self.line).map_err(|e| InputError::Decode {
+            path: self.input.path.clone(),
+            row: self.row,
+            source: e,
+        })?;
+        while matches!(self.line.last(), Some(b'\n' | b'\r')) {
+            self.line.pop();
+        }
+        Ok(n > 0)
+    }
+
+    fn smiles_record(&mut self) -> Option<Result<Record, InputError>> {
+        loop {
+            match self.read_line() {
+                Err(e) => return Some(Err(e)),
+                Ok(false) => return None,
+                Ok(true) => {}
+            }
+            if self.line.iter().all(u8::is_ascii_whitespace) {
+                continue; // blank lines are not rows
+            }
+            let Ok(text) = std::str::from_utf8(&self.line) else {
+                return Some(Ok(Record {
+                    bad: Some(Reject::Malformed("line is not UTF-8".into())),
+                    ..Record::default()
+                }));
+            };
+            let text = text.trim();
+            let (smiles, id) = match text.find(|c: char| c == ' ' || c == '\t') {
+                Some(at) => (&text[..at], Some(text[at..].trim()).filter(|s| !s.is_empty())),
+                None => (text, None),
+            };
+            return Some(Ok(Record {
+                smiles: Some(smiles.to_owned()),
+                id: id.map(str::to_owned),
+                ..Record::default()
+            }));
+        }
+    }
+
+    fn csv_record(&mut self) -> Option<Result<Record, InputError>> {
+        let Source::Csv(reader, rec) = &mut self.source else { unreachable!("csv read on a line source") };
+        match reader.read_byte_record(rec) {
+            Err(e) => return Some(Err(self.decode_err(e.into()))),
+            Ok(false) => return None,
+            Ok(true) => {}
+        }
+        let expected = reader.byte_headers().map(|h| h.len()).unwrap_or(0);
+        let line = rec.position().map_or(0, |p| p.line());
+        if rec.len() != expected {
+            let why = format!("line {line}: {} fields, the header has {expected}", rec.len());
+            return Some(Ok(Record { bad: Some(Reject::Malformed(why)), ..Record::default() }));
+        }
+        let mut bad = None;
+        let mut cell = |at: usize| -> Option<String> {
+            let bytes = rec.get(at)?;
+            match std::str::from_utf8(bytes) {
+                Ok("") => None,
+                Ok(s) => Some(s.to_owned()),
+                Err(_) => {
+                    bad = Some(Reject::Malformed(format!("line {line}: field {} is not UTF-8", at + 1)));
+                    None
+                }
+            }
+        };
+        let input = self.input;
+        let smiles = cell(input.smiles_at);
+        let id = input.id_at.and_then(&mut cell);
+        let carried = input.carry_at.iter().map(|&k| cell(k)).collect();
+        Some(Ok(Record { smiles, id, carried, bad, molblock: None }))
+    }
+
+    fn sdf_record(&mut self) -> Option<Result<Record, InputError>> {
+        let mut lines: Vec<String> = Vec::new();
+        let mut not_utf8 = false;
+        loop {
+            match self.read_line() {
+                Err(e) => return Some(Err(e)),
+                Ok(false) => {
+                    // the last record may lack its `$$$$`; trailing blank lines are not a record
+                    if lines.iter().all(|l| l.trim().is_empty()) {
+                        return None;
+                    }
+                    break;
+                }
+                Ok(true) => {}
+            }
+            if self.line.starts_with(b"$$$$") {
+                break;
+            }
+            match std::str::from_utf8(&self.line) {
+                Ok(s) => lines.push(s.to_owned()),
+                Err(_) => {
+                    not_utf8 = true;
+                    lines.push(String::from_utf8_lossy(&self.line).into_owned());
+                }
+            }
+        }
+        Some(Ok(self.input.sdf_fields(lines, not_utf8)))
+    }
+}
+
+impl TextInput {
+    /// Splits one SDF record into its molblock, title and data fields.
+    fn sdf_fields(&self, lines: Vec<String>, not_utf8: bool) -> Record {
+        let title = lines.first().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        let end = lines.iter().position(|l| l.starts_with("M  END"));
+        let mut fields: Vec<(String, String)> = Vec::new();
+        if let Some(end) = end {
+            let mut current: Option<(String, Vec<&str>)> = None;
+            for l in &lines[end + 1..] {
+                if l.starts_with('>') {
+                    if let Some((n, v)) = current.take() {
+                        fields.push((n, v.join("\n")));
+                    }
+                    let name = l.split_once('<').and_then(|(_, r)| r.split_once('>')).map(|(n, _)| n.to_owned());
+                    current = name.map(|n| (n, Vec::new()));
+                } else if l.trim().is_empty() {
+                    if let Some((n, v)) = current.take() {
+                        fields.push((n, v.join("\n")));
+                    }
+                } else if let Some((_, v)) = current.as_mut() {
+                    v.push(l);
+                }
+            }
+            if let Some((n, v)) = current.take() {
+                fields.push((n, v.join("\n")));
+            }
+        }
+        let field =
+            |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+        let id = match &self.cols.id {
+            Some(name) => field(name),
+            None => title,
+        };
+        let carried = self.cols.carry.iter().map(|c| field(c)).collect();
+        let mut rec = Record { id, carried, ..Record::default() };
+        match end {
+            _ if not_utf8 => rec.bad = Some(Reject::Malformed("SDF record is not UTF-8".into())),
+            None => rec.bad = Some(Reject::Parse("SDF record has no `M  END` line".into())),
+            Some(end) => {
+                let mut block = lines[..=end].join("\n");
+                block.push('\n');
+                rec.molblock = Some(block);
+            }
+        }
+        rec
+    }
+}
