@@ -382,6 +382,9 @@ pub enum Error {
     /// See [`IngestError`].
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    /// See [`CampaignError`].
+    #[error(transparent)]
+    Campaign(#[from] CampaignError),
     /// Reading queries or writing results failed (e.g. a closed output pipe).
     #[error("{context}: {source}")]
     Io {
@@ -389,6 +392,42 @@ pub enum Error {
         context: &'static str,
         /// The OS error.
         source: std::io::Error,
+    },
+}
+
+/// A campaign file that cannot be used, or a campaign that cannot go on.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum CampaignError {
+    /// The file cannot be read.
+    #[error("cannot read campaign {path}: {source}")]
+    Io {
+        /// The campaign file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML or has unknown or missing fields.
+    #[error("campaign {path}: {source}")]
+    Yaml {
+        /// The campaign file.
+        path: PathBuf,
+        /// The YAML parser's error.
+        source: serde_yaml_ng::Error,
+    },
+    /// The file parses but does not make a campaign; every problem found, one per line.
+    #[error("campaign {path} has {} problem(s); nothing was run:\n  - {}", problems.len(), problems.join("\n  - "))]
+    Invalid {
+        /// The campaign file.
+        path: PathBuf,
+        /// Each problem.
+        problems: Vec<String>,
+    },
+    /// A campaign export cannot be written as asked (jobs missing or not complete).
+    #[error("campaign export: {reason}")]
+    Export {
+        /// Why.
+        reason: String,
     },
 }
 

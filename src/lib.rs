@@ -63,6 +63,7 @@
 #![warn(missing_docs)]
 
 mod budget;
+mod campaign;
 mod chem;
 mod error;
 mod export;
@@ -75,8 +76,13 @@ mod store;
 mod transform;
 
 pub use budget::{human, peak_rss, product_in_flight_bytes, MemoryBudget};
+pub use campaign::{
+    export_campaign, run as run_campaign, status as campaign_status, stream_done, stream_options, time_left, Campaign,
+    CampaignExport, CampaignExportEntry, CampaignFile, CampaignJob, CampaignOptions, CampaignReport, InputDef,
+    RuleSelection, RunOptions, StepDef, Stream, StreamReport, StreamSource, CAMPAIGN_INDEX, IN_SCOPE, KNOWN_CLASSES,
+};
 pub use chem::{canonicalize, count_heavy_atoms, rdkit_version, MolProps, SiteOutcome};
-pub use error::{ChemError, Error, ExportError, IngestError, InputError, Result, RuleError, StoreError};
+pub use error::{CampaignError, ChemError, Error, ExportError, IngestError, InputError, Result, RuleError, StoreError};
 pub use export::{
     export, job_schema, products_schema, provenance, verify as verify_export, verify_folder, verify_text,
     write_rejects, Column, ColumnType, ExportOptions, ExportReport, Format, Manifest, TextFormat, TextReport,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use xfstore::{
-    export, human, peak_rss, select_jobs, ExportOptions, MemoryBudget, ReadOnlyStore, StoreOptions,
+    export, export_campaign, human, peak_rss, select_jobs, ExportOptions, MemoryBudget, ReadOnlyStore, StoreOptions,
     DEFAULT_ROW_GROUP_ROWS,
 };
 
@@ -24,9 +24,20 @@ pub struct ExportArgs {
     /// Job id (`<input stem>/<rule>`), see `xfstore status`.
     #[arg(long)]
     job: Option<String>,
-    /// Destination: `.parquet` (default), `.csv` or `.smi`, from the extension.
+    /// Destination: `.parquet` (default), `.csv` or `.smi`, from the extension; with
+    /// --campaign, a folder.
     #[arg(long)]
     output: PathBuf,
+    /// Export every job of this campaign file: one file per job named <stream>__<rule>.<ext>
+    /// plus index.json, the folder published as a whole.
+    #[arg(long, conflicts_with_all = ["rule", "job", "split_rows", "split_bytes"])]
+    campaign: Option<PathBuf>,
+    /// With --campaign: the files' format (parquet, csv, smi).
+    #[arg(long, default_value = "parquet", requires = "campaign")]
+    format: String,
+    /// Rule file of the campaign (default: the campaign's `rules_file`, else built-in).
+    #[arg(long, requires = "campaign")]
+    rules_file: Option<PathBuf>,
     /// Rows per row group (a row group also ends at 1/8 of the memory budget in bytes).
     #[arg(long, default_value_t = DEFAULT_ROW_GROUP_ROWS)]
     row_group_rows: usize,
@@ -47,6 +58,35 @@ pub struct ExportArgs {
 
 pub fn run(a: ExportArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let db = ReadOnlyStore::open_with(&a.store.store, &StoreOptions::from_budget(&a.memory_budget))?;
+    if let Some(path) = &a.campaign {
+        let (c, _) = super::run::load_campaign(path, a.rules_file.as_deref())?;
+        let mut opts = ExportOptions::new(&a.output);
+        opts.row_group_rows = a.row_group_rows;
+        opts.row_group_bytes = a.memory_budget.row_group_bytes();
+        let started = std::time::Instant::now();
+        let index = export_campaign(&db, &c, &a.output, &a.format, a.allow_incomplete, &opts)?;
+        for e in &index.jobs {
+            writeln!(
+                out,
+                "  {} -> {} ({} rows{})",
+                e.job,
+                e.file,
+                e.rows,
+                if e.complete { "" } else { ", INCOMPLETE" }
+            )?;
+        }
+        writeln!(
+            out,
+            "export campaign {}: {} job(s), {} rows -> {} ({:.2} s, peak RSS {})",
+            path.display(),
+            index.jobs.len(),
+            index.jobs.iter().map(|e| e.rows).sum::<u64>(),
+            a.output.display(),
+            started.elapsed().as_secs_f64(),
+            human(peak_rss())
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let jobs = select_jobs(&db, a.job.as_deref(), a.rule.as_deref())?;
     let job = match jobs.as_slice() {
         [one] => one,

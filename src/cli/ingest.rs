@@ -133,7 +133,7 @@ pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(r: &IngestReport, out: &mut dyn Write) -> std::io::Result<()> {
+pub(super) fn print_report(r: &IngestReport, out: &mut dyn Write) -> std::io::Result<()> {
     for j in &r.jobs {
         let m = &j.meta;
         let c = &m.counters;

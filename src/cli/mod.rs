@@ -8,6 +8,7 @@ mod compact;
 mod export;
 mod ingest;
 mod query;
+mod run;
 mod status;
 mod verify;
 
@@ -39,6 +40,9 @@ pub struct StoreArg {
 enum Command {
     /// Transform an input Parquet file with one or more rules into the store (resumable).
     Ingest(ingest::IngestArgs),
+    /// Run a campaign file: every step's jobs in dependency order, resumable, skipping
+    /// complete jobs. The whole file is validated first.
+    Run(run::RunArgs),
     /// Write a job's products to Parquet, CSV or SMILES, atomically and validated.
     Export(export::ExportArgs),
     /// Look products up by SMILES (any spelling). Exit code 1 when any is not found.
@@ -61,6 +65,7 @@ enum Command {
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
     let code = match cli.command {
         Command::Ingest(a) => ingest::run(a, out)?,
+        Command::Run(a) => run::run(a, out)?,
         Command::Export(a) => export::run(a, out)?,
         Command::Query(a) => query::run(a, out)?,
         Command::Verify(a) => verify::run(a, out)?,

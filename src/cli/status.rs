@@ -1,11 +1,12 @@
 //! `xfstore status`.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use xfstore::{status, status_json, ReadOnlyStore};
+use xfstore::{campaign_status, status, status_json, time_left, JobState, ReadOnlyStore};
 
 use super::StoreArg;
 
@@ -17,10 +18,19 @@ pub struct StatusArgs {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    /// List the jobs of this campaign file (started or not), with the expected time left.
+    #[arg(long)]
+    campaign: Option<PathBuf>,
+    /// Rule file of the campaign (default: the campaign's `rules_file`, else built-in).
+    #[arg(long, requires = "campaign")]
+    rules_file: Option<PathBuf>,
 }
 
 pub fn run(a: StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let db = ReadOnlyStore::open(&a.store.store)?;
+    if let Some(path) = &a.campaign {
+        return campaign(&db, path, &a, out);
+    }
     let st = status(&db)?;
     if a.json {
         writeln!(out, "{}", status_json(&st))?;
@@ -28,4 +38,69 @@ pub fn run(a: StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
         write!(out, "{}", st.to_text())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn campaign(db: &ReadOnlyStore, path: &std::path::Path, a: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let (c, _) = super::run::load_campaign(path, a.rules_file.as_deref())?;
+    let jobs = campaign_status(db, &c)?;
+    let (left, unknown) = time_left(&jobs);
+    if a.json {
+        let rows: Vec<serde_json::Value> = jobs
+            .iter()
+            .map(|j| {
+                let m = j.meta.as_ref();
+                serde_json::json!({
+                    "job": j.id, "stream": j.stream, "step": j.step, "class": j.class, "rule": j.rule,
+                    "state": state(j.meta.as_ref()),
+                    "rows_done": m.map(|m| m.offset), "rows_total": m.map(|m| m.input.rows),
+                    "products": m.map(|m| m.counters.site_products), "unique": m.map(|m| m.counters.unique_products),
+                    "busy_secs": m.map(|m| m.busy_secs), "eta_secs": j.eta_secs,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({"campaign": path.display().to_string(), "jobs": rows,
+            "eta_secs": left, "streams_without_estimate": unknown});
+        writeln!(out, "{doc}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{:<64} {:<9} {:>21} {:>12} {:>12} {:>9} {:>9}",
+        "job", "state", "rows done/total", "products", "unique", "secs", "eta"
+    )?;
+    for j in &jobs {
+        let m = j.meta.as_ref();
+        let rows = m.map_or("-".into(), |m| format!("{}/{}", m.offset, m.input.rows));
+        writeln!(
+            out,
+            "{:<64} {:<9} {:>21} {:>12} {:>12} {:>9} {:>9}",
+            j.id,
+            state(m),
+            rows,
+            m.map_or("-".into(), |m| m.counters.site_products.to_string()),
+            m.map_or("-".into(), |m| m.counters.unique_products.to_string()),
+            m.map_or("-".into(), |m| format!("{:.1}", m.busy_secs)),
+            j.eta_secs.map_or("?".into(), |e| format!("{e:.0} s")),
+        )?;
+    }
+    let done = jobs.iter().filter(|j| state(j.meta.as_ref()) == "complete").count();
+    write!(
+        out,
+        "campaign {}: {done} of {} job(s) complete; expected time left {left:.0} s",
+        path.display(),
+        jobs.len()
+    )?;
+    if unknown > 0 {
+        write!(out, " + {unknown} stream(s) not yet estimable (their upstream is not built)")?;
+    }
+    writeln!(out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn state(m: Option<&xfstore::JobMeta>) -> &'static str {
+    match m {
+        None => "pending",
+        Some(m) if m.state == JobState::Complete => "complete",
+        Some(_) => "partial",
+    }
 }

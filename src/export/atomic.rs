@@ -17,7 +17,7 @@ pub struct AtomicFile {
     committed: bool,
 }
 
-pub(super) fn io_err<'a>(path: &'a Path, context: &'static str) -> impl FnOnce(std::io::Error) -> ExportError + 'a {
+pub(crate) fn io_err<'a>(path: &'a Path, context: &'static str) -> impl FnOnce(std::io::Error) -> ExportError + 'a {
     move |source| ExportError::Io { path: path.into(), context, source }
 }
 
@@ -71,7 +71,7 @@ impl Drop for AtomicFile {
     }
 }
 
-pub(super) fn parent_dir(p: &Path) -> PathBuf {
+pub(crate) fn parent_dir(p: &Path) -> PathBuf {
     match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.into(),
         _ => PathBuf::from("."),

@@ -45,13 +45,13 @@ pub struct ManifestPart {
     pub bytes: u64,
 }
 
-fn sibling(dest: &Path, tag: &str) -> PathBuf {
+pub(crate) fn sibling(dest: &Path, tag: &str) -> PathBuf {
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     parent_dir(dest).join(format!(".{name}.xfstore-{tag}-{}", std::process::id()))
 }
 
 /// Removes `.NAME.xfstore-{tmp,old}-PID` folders of processes that are gone.
-fn remove_stale(dest: &Path) {
+pub(crate) fn remove_stale(dest: &Path) {
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let prefixes = ["tmp", "old"].map(|tag| format!(".{name}.xfstore-{tag}-"));
     atomic::remove_stale(&parent_dir(dest), &prefixes, |p| std::fs::remove_dir_all(p));
@@ -116,7 +116,7 @@ pub(super) fn export_folder(store: &ReadOnlyStore, job: &JobMeta, opts: &ExportO
 /// Puts folder `tmp` at `dest`. An existing `dest` is exchanged with `tmp` atomically where
 /// the system can (`renameat2(RENAME_EXCHANGE)`), else moved aside first; returns where the old
 /// folder now is, for the caller to remove.
-fn replace_dir(tmp: &Path, dest: &Path) -> Result<Option<PathBuf>, ExportError> {
+pub(crate) fn replace_dir(tmp: &Path, dest: &Path) -> Result<Option<PathBuf>, ExportError> {
     if !dest.exists() {
         std::fs::rename(tmp, dest).map_err(io_err(dest, "rename into place"))?;
         return Ok(None);

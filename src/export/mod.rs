@@ -9,7 +9,7 @@
 
 pub mod atomic;
 mod columns;
-mod folder;
+pub(crate) mod folder;
 mod part;
 mod rejects;
 mod text;

@@ -1,0 +1,152 @@
+//! `xfstore export --campaign`: one validated file per job plus `index.json`, published as a
+//! whole. Files are written into a temp folder beside the destination (each through the same
+//! atomic, validated protocol as a single export), the index last, everything fsynced, then the
+//! folder is put in place in one step (exchanged with a previous export where the system can),
+//! so a reader finds the previous campaign export or the new one, never a mix.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Campaign;
+use crate::error::{CampaignError, ExportError, Result};
+use crate::export::atomic::{io_err, parent_dir};
+use crate::export::folder::{remove_stale, replace_dir, sibling};
+use crate::export::{export, ExportOptions, Format, TextFormat};
+use crate::store::{JobState, ReadOnlyStore};
+
+/// Name of the index of a campaign export.
+pub const CAMPAIGN_INDEX: &str = "index.json";
+
+/// One job's file in a campaign export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignExportEntry {
+    /// Job id.
+    pub job: String,
+    /// Step.
+    pub step: String,
+    /// Stream (`<step>.<input or upstream stream>`).
+    pub stream: String,
+    /// Class carried down from the original input.
+    pub class: String,
+    /// Rule.
+    pub rule: String,
+    /// File name inside the export folder: `<stream>__<rule>.<ext>`.
+    pub file: String,
+    /// Rows written.
+    pub rows: u64,
+    /// Whether the job was complete.
+    pub complete: bool,
+}
+
+/// The index of a campaign export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignExport {
+    /// Format tag (`xfstore-campaign-export-v1`).
+    pub format: String,
+    /// The campaign file exported.
+    pub campaign: String,
+    /// One entry per job, in campaign order.
+    pub jobs: Vec<CampaignExportEntry>,
+}
+
+/// Exports every job of `c` into the folder `dest` (`ext`: parquet, csv or smi). Jobs missing
+/// or not complete are refused unless `allow_incomplete` (then missing jobs are left out and
+/// partial ones exported as far as committed).
+pub fn export_campaign(
+    store: &ReadOnlyStore,
+    c: &Campaign,
+    dest: &Path,
+    ext: &str,
+    allow_incomplete: bool,
+    template: &ExportOptions,
+) -> Result<CampaignExport> {
+    let format = match ext {
+        "parquet" => Format::Parquet,
+        "csv" => Format::Text(TextFormat::Csv),
+        "smi" => Format::Text(TextFormat::Smi),
+        other => {
+            return Err(
+                CampaignError::Export { reason: format!("unknown format {other:?}: parquet, csv or smi") }.into()
+            )
+        }
+    };
+    let mut plan = Vec::new();
+    let mut missing = Vec::new();
+    for s in &c.streams {
+        for (rule, id) in s.rules.iter().zip(s.jobs()) {
+            match store.job(&id)? {
+                Some(m) if m.state == JobState::Complete || allow_incomplete => plan.push((s, rule, m)),
+                Some(m) => missing.push(format!("{id} (row {} of {})", m.offset, m.input.rows)),
+                None if allow_incomplete => {}
+                None => missing.push(format!("{id} (not started)")),
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let reason = format!(
+            "{} job(s) not complete: {}; finish the campaign (`xfstore run`) or pass --allow-incomplete",
+            missing.len(),
+            missing.join(", ")
+        );
+        return Err(CampaignError::Export { reason }.into());
+    }
+    if dest.exists() && !dest.join(CAMPAIGN_INDEX).exists() {
+        return Err(ExportError::Validation {
+            path: dest.into(),
+            reason: format!("exists and is not a campaign export (no {CAMPAIGN_INDEX}); refusing to replace it"),
+        }
+        .into());
+    }
+    std::fs::create_dir_all(parent_dir(dest)).map_err(io_err(dest, "create parent folder"))?;
+    remove_stale(dest);
+    let tmp = sibling(dest, "tmp");
+    std::fs::create_dir(&tmp).map_err(io_err(dest, "create temp folder"))?;
+    let written = (|| -> Result<CampaignExport> {
+        let mut index = CampaignExport {
+            format: "xfstore-campaign-export-v1".into(),
+            campaign: c.path.display().to_string(),
+            jobs: Vec::new(),
+        };
+        for (s, rule, meta) in &plan {
+            let file = format!("{}__{}.{ext}", s.key, rule);
+            let mut opts = template.clone();
+            opts.output = tmp.join(&file);
+            opts.format = format;
+            opts.allow_incomplete = allow_incomplete;
+            let r = export(store, meta, &opts)?;
+            index.jobs.push(CampaignExportEntry {
+                job: meta.id.clone(),
+                step: s.step.clone(),
+                stream: s.key.clone(),
+                class: s.class.clone(),
+                rule: (*rule).clone(),
+                file,
+                rows: r.rows,
+                complete: r.complete,
+            });
+        }
+        let ipath = tmp.join(CAMPAIGN_INDEX);
+        let mut f = File::create(&ipath).map_err(io_err(dest, "write index"))?;
+        f.write_all(serde_json::to_string_pretty(&index).unwrap_or_default().as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(io_err(dest, "write index"))?;
+        File::open(&tmp).and_then(|d| d.sync_all()).map_err(io_err(dest, "fsync temp folder"))?;
+        Ok(index)
+    })();
+    let index = match written {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    let old: Option<PathBuf> = replace_dir(&tmp, dest)?;
+    File::open(parent_dir(dest)).and_then(|d| d.sync_all()).map_err(io_err(dest, "fsync destination folder"))?;
+    if let Some(old) = old {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    Ok(index)
+}

@@ -1,0 +1,98 @@
+//! The serde model of a campaign file (schema: `schemas/campaign.schema.json`, example:
+//! `configs/campaign.example.yaml`). Unknown fields are refused, so a typo is an error, not a
+//! silently ignored setting.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::input::InputFormat;
+
+/// A whole campaign file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignFile {
+    /// Rule file, relative to the campaign file (default: the built-in rules).
+    #[serde(default)]
+    pub rules_file: Option<PathBuf>,
+    /// Settings for every job of the campaign.
+    #[serde(default)]
+    pub options: CampaignOptions,
+    /// The molecules the campaign starts from.
+    pub inputs: Vec<InputDef>,
+    /// The steps, each applying rules to inputs or to earlier steps' products.
+    pub steps: Vec<StepDef>,
+}
+
+/// Settings for every job of a campaign (the CLI can override them).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignOptions {
+    /// Skip product properties.
+    #[serde(default)]
+    pub no_props: bool,
+    /// Size guard (see `ingest --max-heavy-atoms`).
+    #[serde(default)]
+    pub max_heavy_atoms: Option<u32>,
+}
+
+/// One input of a campaign.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputDef {
+    /// Name used by steps' `from` and in job names (letters, digits, `_`, `-`).
+    pub name: String,
+    /// File, folder or glob, relative to the campaign file.
+    pub path: String,
+    /// Compound class, carried down to every step made from this input (`rules: in_scope`).
+    pub class: String,
+    /// Format, when not the one the path implies.
+    #[serde(default)]
+    pub format: Option<InputFormat>,
+    /// SMILES column (Parquet, CSV, TSV).
+    #[serde(default)]
+    pub smiles_column: Option<String>,
+    /// Id column (an SD data field for SDF).
+    #[serde(default)]
+    pub id_column: Option<String>,
+    /// Columns carried into every product's provenance, down the whole chain of steps.
+    #[serde(default)]
+    pub carry: Vec<String>,
+}
+
+/// One step of a campaign.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDef {
+    /// Name used by later steps' `from` and in job names.
+    pub name: String,
+    /// Inputs or earlier steps whose molecules this step transforms; each is read separately
+    /// (a step is the deduplicated union of its jobs' products, per original input).
+    pub from: Vec<String>,
+    /// Rule names, or `in_scope` (every rule whose `scope_classes` holds the class), or a list
+    /// mixing both.
+    pub rules: RuleSelection,
+}
+
+/// Which rules a step applies.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum RuleSelection {
+    /// `in_scope` (the only keyword).
+    Keyword(String),
+    /// Rule names, where `in_scope` may also appear.
+    List(Vec<String>),
+}
+
+/// The keyword selecting every rule in scope for the class.
+pub const IN_SCOPE: &str = "in_scope";
+
+impl RuleSelection {
+    /// The entries as a list.
+    pub fn entries(&self) -> Vec<&str> {
+        match self {
+            RuleSelection::Keyword(k) => vec![k.as_str()],
+            RuleSelection::List(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Campaigns: the whole library build (parents -> 1X -> 2X -> every rule in scope) as one
+//! resumable command.
+//!
+//! A campaign file ([`file`]) is validated into streams ([`plan`]): one ingest per (step,
+//! original input), with one job per rule. [`run`] runs the streams in dependency order, each
+//! through the same ingest as `xfstore ingest` (so the same crash protocol: every batch commits
+//! its products and its offset in one WriteBatch), reading a step's products straight from the
+//! store (`job:` inputs). A complete stream is skipped; a partial one resumes at its offset; a
+//! stream whose upstream changed since it started is refused by ingest's fingerprint check. So
+//! a campaign killed at any moment and run again loses and doubles nothing.
+
+mod export;
+pub mod file;
+mod plan;
+
+use std::time::Instant;
+
+pub use export::{export_campaign, CampaignExport, CampaignExportEntry, CAMPAIGN_INDEX};
+pub use file::{CampaignFile, CampaignOptions, InputDef, RuleSelection, StepDef, IN_SCOPE};
+pub use plan::{Campaign, Stream, StreamSource, KNOWN_CLASSES};
+
+use crate::budget::MemoryBudget;
+use crate::error::Result;
+use crate::ingest::{IngestOptions, IngestPlan, IngestReport, DEFAULT_BATCH_ROWS};
+use crate::input::upstream_fingerprint;
+use crate::rules::RuleSet;
+use crate::store::{JobMeta, JobState, ReadOnlyStore, Store};
+use crate::transform::DEFAULT_MAX_HEAVY_ATOMS;
+
+/// How a campaign runs (the campaign file's `options` fill in what is not set here).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Memory budget of every ingest.
+    pub budget: MemoryBudget,
+    /// Most rows per batch.
+    pub batch_rows: usize,
+    /// Skip product properties (also when the campaign file says so).
+    pub no_props: bool,
+    /// Size guard; the campaign file's value, else [`DEFAULT_MAX_HEAVY_ATOMS`].
+    pub max_heavy_atoms: Option<u32>,
+    /// Progress on stderr.
+    pub progress: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            budget: MemoryBudget::default(),
+            batch_rows: DEFAULT_BATCH_ROWS,
+            no_props: false,
+            max_heavy_atoms: None,
+            progress: false,
+        }
+    }
+}
+
+/// What happened to one stream in one run.
+#[derive(Debug, Clone)]
+pub struct StreamReport {
+    /// The stream's key.
+    pub key: String,
+    /// The ingest's report; None when the stream was already complete and skipped.
+    pub ingest: Option<IngestReport>,
+}
+
+/// What a campaign run did.
+#[derive(Debug, Clone, Default)]
+pub struct CampaignReport {
+    /// Per stream, in run order.
+    pub streams: Vec<StreamReport>,
+    /// Wall-clock seconds of the whole run.
+    pub elapsed_secs: f64,
+}
+
+/// The ingest options of one stream.
+pub fn stream_options(c: &Campaign, s: &Stream, opts: &RunOptions) -> IngestOptions {
+    let mut o = IngestOptions::new(s.input_spec(), s.rules.clone());
+    o.input_key = Some(s.key.clone());
+    o.budget = opts.budget;
+    o.batch_rows = opts.batch_rows;
+    o.with_props = !(opts.no_props || c.file.options.no_props);
+    o.max_heavy_atoms = opts.max_heavy_atoms.or(c.file.options.max_heavy_atoms).unwrap_or(DEFAULT_MAX_HEAVY_ATOMS);
+    o.progress = opts.progress;
+    match &s.source {
+        StreamSource::File { format, columns, .. } => {
+            o.format = *format;
+            o.smiles_column = columns.smiles.clone();
+            o.id_column = columns.id.clone();
+            o.carry_columns = columns.carry.clone();
+        }
+        StreamSource::Stream { .. } => {
+            // carried columns follow the chain down from the original input
+            let root = c.file.inputs.iter().find(|i| i.name == s.root);
+            o.carry_columns = root.map(|r| r.carry.clone()).unwrap_or_default();
+        }
+    }
+    o
+}
+
+/// Whether every job of `s` is complete, and (for a stream over another stream) was made from
+/// the upstream jobs as they are now; such a stream needs no work.
+pub fn stream_done(store: &ReadOnlyStore, s: &Stream) -> Result<bool> {
+    let mut metas = Vec::new();
+    for id in s.jobs() {
+        match store.job(&id)? {
+            Some(m) if m.state == JobState::Complete => metas.push(m),
+            _ => return Ok(false),
+        }
+    }
+    if let StreamSource::Stream { jobs, .. } = &s.source {
+        let mut up = Vec::new();
+        for id in jobs {
+            match store.job(id)? {
+                Some(m) => up.push(m),
+                None => return Ok(false),
+            }
+        }
+        let now = upstream_fingerprint(&up);
+        return Ok(metas.iter().all(|m| m.input.footer_hash == now));
+    }
+    Ok(true)
+}
+
+/// Runs every stream of `c` in order into `store`, skipping complete ones; `on_stream` is
+/// called before (`None`) and after (`Some`) each stream that runs.
+pub fn run(
+    store: &Store,
+    rules: &RuleSet,
+    c: &Campaign,
+    opts: &RunOptions,
+    mut on_stream: impl FnMut(&Stream, Option<&StreamReport>),
+) -> Result<CampaignReport> {
+    let started = Instant::now();
+    let mut report = CampaignReport::default();
+    for s in &c.streams {
+        if stream_done(store, s)? {
+            report.streams.push(StreamReport { key: s.key.clone(), ingest: None });
+            continue;
+        }
+        on_stream(s, None);
+        let plan = IngestPlan::new_in(rules, stream_options(c, s, opts), store)?;
+        let r = StreamReport { key: s.key.clone(), ingest: Some(plan.run(store)?) };
+        on_stream(s, Some(&r));
+        report.streams.push(r);
+    }
+    report.elapsed_secs = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// One job of a campaign as the store has it now.
+#[derive(Debug, Clone)]
+pub struct CampaignJob {
+    /// Job id.
+    pub id: String,
+    /// Its stream.
+    pub stream: String,
+    /// Its step.
+    pub step: String,
+    /// The class carried down.
+    pub class: String,
+    /// Its rule.
+    pub rule: String,
+    /// The job's metadata; None when it has not started.
+    pub meta: Option<JobMeta>,
+    /// Expected seconds left: from the job's own rate when started, else from the campaign's
+    /// mean seconds per input row and the upstream's distinct products (an upper bound on the
+    /// rows); None when nothing is known yet.
+    pub eta_secs: Option<f64>,
+}
+
+/// Every job of the campaign with its state and an estimate of the time left.
+pub fn status(store: &ReadOnlyStore, c: &Campaign) -> Result<Vec<CampaignJob>> {
+    let mut out = Vec::new();
+    for s in &c.streams {
+        for (rule, id) in s.rules.iter().zip(s.jobs()) {
+            let meta = store.job(&id)?;
+            out.push(CampaignJob {
+                id,
+                stream: s.key.clone(),
+                step: s.step.clone(),
+                class: s.class.clone(),
+                rule: rule.clone(),
+                meta,
+                eta_secs: None,
+            });
+        }
+    }
+    // A stream's jobs run together: its time is its slowest job's; secs/row over all streams.
+    let (mut secs, mut rows) = (0.0, 0u64);
+    for s in &c.streams {
+        let metas: Vec<&JobMeta> = out.iter().filter(|j| j.stream == s.key).filter_map(|j| j.meta.as_ref()).collect();
+        if let Some(m) = metas.iter().max_by(|a, b| a.busy_secs.total_cmp(&b.busy_secs)) {
+            secs += m.busy_secs;
+            rows += m.offset;
+        }
+    }
+    let per_row = (rows > 0).then(|| secs / rows as f64);
+    let upstream_rows = |s: &Stream, out: &[CampaignJob]| -> Option<u64> {
+        let StreamSource::Stream { jobs, .. } = &s.source else { return None };
+        jobs.iter().map(|id| out.iter().find(|j| &j.id == id)?.meta.as_ref().map(|m| m.counters.unique_products)).sum()
+    };
+    for k in 0..out.len() {
+        let eta = match &out[k].meta {
+            Some(m) if m.state == JobState::Complete => Some(0.0),
+            Some(m) if m.offset > 0 => Some(m.busy_secs / m.offset as f64 * (m.input.rows - m.offset) as f64),
+            Some(m) => per_row.map(|p| p * m.input.rows as f64),
+            None => {
+                let s = c.streams.iter().find(|s| s.key == out[k].stream);
+                s.and_then(|s| upstream_rows(s, &out)).zip(per_row).map(|(r, p)| r as f64 * p)
+            }
+        };
+        out[k].eta_secs = eta;
+    }
+    Ok(out)
+}
+
+/// Expected seconds left for the whole campaign (each stream counts once: its jobs run in one
+/// pass), and how many streams have no estimate yet.
+pub fn time_left(jobs: &[CampaignJob]) -> (f64, usize) {
+    let mut streams: Vec<(&str, Option<f64>)> = Vec::new();
+    for j in jobs {
+        match streams.iter_mut().find(|(s, _)| *s == j.stream) {
+            Some((_, eta)) => *eta = eta.zip(j.eta_secs).map(|(a, b)| a.max(b)).or(None),
+            None => streams.push((&j.stream, j.eta_secs)),
+        }
+    }
+    let known = streams.iter().filter_map(|(_, e)| *e).sum();
+    (known, streams.iter().filter(|(_, e)| e.is_none()).count())
+}

@@ -1,0 +1,292 @@
+//! A campaign file validated into streams: every problem found at once, nothing touched.
+//!
+//! A **stream** is one input read by one step: step `S` reading input `I` is stream `S.I`;
+//! step `S` reading step `T` reads each of `T`'s streams separately, so each original input
+//! (and its class) keeps its own lineage: `x2.x1.poly` is step x2 over the products of step x1
+//! over input poly. A stream is one ingest: its input is read once for all the step's rules,
+//! and its jobs are `<stream>/<rule>`. A stream over a step's stream reads the deduplicated
+//! union of that stream's jobs (`job:<T>/<rule1>,<T>/<rule2>,...`).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::file::{CampaignFile, InputDef, IN_SCOPE};
+use crate::error::CampaignError;
+use crate::input::{InputColumns, InputFormat, JOB_PREFIX};
+use crate::rules::RuleSet;
+
+/// Compound classes known whatever the rule file says (those of the replaced pipeline).
+pub const KNOWN_CLASSES: [&str; 8] =
+    ["polyphenol", "terpenoid", "alkaloid", "lipid", "aa_peptide", "glycoside", "polysaccharide", "other"];
+
+/// Where a stream's rows come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamSource {
+    /// A campaign input (file, folder or glob), resolved against the campaign file's folder.
+    File {
+        /// The path as resolved.
+        path: String,
+        /// Its format, when given.
+        format: Option<InputFormat>,
+        /// Its columns.
+        columns: InputColumns,
+    },
+    /// Another stream's products: the union of its jobs.
+    Stream {
+        /// The upstream stream's key.
+        key: String,
+        /// The upstream jobs (`<key>/<rule>`).
+        jobs: Vec<String>,
+    },
+}
+
+/// One input read by one step: one ingest, one job per rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream {
+    /// `<step>.<input>` or `<step>.<upstream stream>`; the jobs' input key.
+    pub key: String,
+    /// The step.
+    pub step: String,
+    /// The original input's name.
+    pub root: String,
+    /// The class carried down from the original input.
+    pub class: String,
+    /// Where the rows come from.
+    pub source: StreamSource,
+    /// Rules applied, in rule-file order when from `in_scope`.
+    pub rules: Vec<String>,
+}
+
+impl Stream {
+    /// Job ids of this stream, in rule order.
+    pub fn jobs(&self) -> Vec<String> {
+        self.rules.iter().map(|r| crate::ingest::job_id(&self.key, r)).collect()
+    }
+
+    /// The input spec ingest reads: a path, or `job:` + the upstream jobs.
+    pub fn input_spec(&self) -> String {
+        match &self.source {
+            StreamSource::File { path, .. } => path.clone(),
+            StreamSource::Stream { jobs, .. } => format!("{JOB_PREFIX}{}", jobs.join(",")),
+        }
+    }
+}
+
+/// A validated campaign.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    /// The file as parsed.
+    pub file: CampaignFile,
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Streams in an order where every stream comes after the streams it reads.
+    pub streams: Vec<Stream>,
+    /// Things worth knowing that are not errors (a class with no rule in scope, say).
+    pub notes: Vec<String>,
+}
+
+fn valid_name(n: &str) -> bool {
+    !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+impl Campaign {
+    /// Reads and validates a campaign file against `rules` (the campaign's `rules_file` must
+    /// already be loaded by the caller: see [`Campaign::rules_file`]).
+    pub fn load(path: &Path, rules: &RuleSet) -> Result<Self, CampaignError> {
+        let file = Self::parse(path)?;
+        Self::validate(file, path, rules)
+    }
+
+    /// Parses the file (YAML syntax and fields only).
+    pub fn parse(path: &Path) -> Result<CampaignFile, CampaignError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CampaignError::Io { path: path.into(), source })?;
+        serde_yaml_ng::from_str(&text).map_err(|source| CampaignError::Yaml { path: path.into(), source })
+    }
+
+    /// The rule file a parsed campaign names, resolved against the campaign's folder.
+    pub fn rules_file(file: &CampaignFile, path: &Path) -> Option<PathBuf> {
+        file.rules_file.as_ref().map(|r| base_dir(path).join(r))
+    }
+
+    /// Checks everything and orders the streams; every problem is reported at once.
+    pub fn validate(file: CampaignFile, path: &Path, rules: &RuleSet) -> Result<Self, CampaignError> {
+        let mut problems = Vec::new();
+        let base = base_dir(path);
+        let mut classes: BTreeSet<String> = KNOWN_CLASSES.iter().map(|c| (*c).to_owned()).collect();
+        for r in rules.rules() {
+            classes.extend(r.def.scope_classes.iter().cloned());
+        }
+        let mut names: HashMap<&str, &str> = HashMap::new();
+        for i in &file.inputs {
+            if !valid_name(&i.name) {
+                problems.push(format!("input {:?}: a name is letters, digits, `_` and `-` only", i.name));
+            }
+            if names.insert(&i.name, "input").is_some() {
+                problems.push(format!("input {:?}: the name is used twice", i.name));
+            }
+            if !classes.contains(&i.class) {
+                problems.push(format!(
+                    "input {}: unknown class {:?}; known: {}",
+                    i.name,
+                    i.class,
+                    classes.iter().cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
+            let p = resolve(&base, &i.path);
+            let exists = Path::new(&p).exists() || (p.contains(['*', '?', '[']) && glob_matches(&p));
+            if !exists {
+                problems.push(format!("input {}: {} does not exist", i.name, p));
+            }
+        }
+        for s in &file.steps {
+            if !valid_name(&s.name) {
+                problems.push(format!("step {:?}: a name is letters, digits, `_` and `-` only", s.name));
+            }
+            if let Some(kind) = names.insert(&s.name, "step") {
+                problems.push(format!("step {:?}: the name is already used by an {kind}", s.name));
+            }
+        }
+        for s in &file.steps {
+            if s.from.is_empty() {
+                problems.push(format!("step {}: `from` is empty", s.name));
+            }
+            for f in &s.from {
+                if !names.contains_key(f.as_str()) {
+                    problems.push(format!("step {}: from {f:?}: no input or step of that name", s.name));
+                }
+            }
+            let entries = s.rules.entries();
+            if entries.is_empty() {
+                problems.push(format!("step {}: no rules", s.name));
+            }
+            for r in entries {
+                if r != IN_SCOPE && rules.get(r).is_err() {
+                    problems.push(format!("step {}: unknown rule {r:?}", s.name));
+                }
+            }
+        }
+        let order = match step_order(&file) {
+            Ok(o) => o,
+            Err(cycle) => {
+                problems.push(format!("steps form a cycle: {}", cycle.join(" -> ")));
+                vec![]
+            }
+        };
+        if !problems.is_empty() {
+            return Err(CampaignError::Invalid { path: path.into(), problems });
+        }
+        let (streams, notes) = expand(&file, &base, &order, rules);
+        Ok(Campaign { file, path: path.into(), streams, notes })
+    }
+
+    /// Every job id of the campaign, in stream order.
+    pub fn jobs(&self) -> Vec<String> {
+        self.streams.iter().flat_map(Stream::jobs).collect()
+    }
+}
+
+fn base_dir(path: &Path) -> PathBuf {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn resolve(base: &Path, p: &str) -> String {
+    if Path::new(p).is_absolute() {
+        p.to_owned()
+    } else {
+        base.join(p).to_string_lossy().into_owned()
+    }
+}
+
+fn glob_matches(pattern: &str) -> bool {
+    glob::glob(pattern).map(|mut g| g.any(|p| p.is_ok())).unwrap_or(false)
+}
+
+/// Steps in dependency order (Kahn's algorithm; ties in file order), or a cycle.
+fn step_order(file: &CampaignFile) -> Result<Vec<usize>, Vec<String>> {
+    let idx: HashMap<&str, usize> = file.steps.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    let deps: Vec<Vec<usize>> =
+        file.steps.iter().map(|s| s.from.iter().filter_map(|f| idx.get(f.as_str()).copied()).collect()).collect();
+    let mut done = vec![false; file.steps.len()];
+    let mut order = Vec::new();
+    while order.len() < file.steps.len() {
+        let next = (0..file.steps.len()).find(|&i| !done[i] && deps[i].iter().all(|&d| done[d]));
+        match next {
+            Some(i) => {
+                done[i] = true;
+                order.push(i);
+            }
+            None => {
+                // follow undone dependencies from any undone step until one repeats
+                let mut path = vec![(0..file.steps.len()).find(|&i| !done[i]).unwrap_or(0)];
+                loop {
+                    let last = *path.last().unwrap_or(&0);
+                    let Some(&d) = deps[last].iter().find(|&&d| !done[d]) else { break };
+                    if let Some(at) = path.iter().position(|&p| p == d) {
+                        let mut cycle: Vec<String> = path[at..].iter().map(|&i| file.steps[i].name.clone()).collect();
+                        cycle.push(file.steps[d].name.clone());
+                        return Err(cycle);
+                    }
+                    path.push(d);
+                }
+                return Err(path.iter().map(|&i| file.steps[i].name.clone()).collect());
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// The streams of every step, in step order.
+fn expand(file: &CampaignFile, base: &Path, order: &[usize], rules: &RuleSet) -> (Vec<Stream>, Vec<String>) {
+    let inputs: HashMap<&str, &InputDef> = file.inputs.iter().map(|i| (i.name.as_str(), i)).collect();
+    let mut by_step: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut streams: Vec<Stream> = Vec::new();
+    let mut notes = Vec::new();
+    for &si in order {
+        let step = &file.steps[si];
+        let mut mine = Vec::new();
+        for f in &step.from {
+            let sources: Vec<(String, String, String, StreamSource)> = if let Some(i) = inputs.get(f.as_str()) {
+                let columns = InputColumns {
+                    smiles: i.smiles_column.clone().unwrap_or_else(|| crate::ingest::DEFAULT_SMILES_COLUMN.into()),
+                    id: i.id_column.clone(),
+                    carry: i.carry.clone(),
+                };
+                let source = StreamSource::File { path: resolve(base, &i.path), format: i.format, columns };
+                vec![(format!("{}.{}", step.name, i.name), i.name.clone(), i.class.clone(), source)]
+            } else {
+                by_step
+                    .get(f.as_str())
+                    .map(|v| v.as_slice())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|&u| {
+                        let up = &streams[u];
+                        let source = StreamSource::Stream { key: up.key.clone(), jobs: up.jobs() };
+                        (format!("{}.{}", step.name, up.key), up.root.clone(), up.class.clone(), source)
+                    })
+                    .collect()
+            };
+            for (key, root, class, source) in sources {
+                let mut selected: Vec<String> = Vec::new();
+                for e in step.rules.entries() {
+                    if e == IN_SCOPE {
+                        let in_scope = rules.rules().iter().filter(|r| r.def.scope_classes.contains(&class));
+                        selected.extend(in_scope.map(|r| r.def.name.clone()));
+                    } else {
+                        selected.push(e.to_owned());
+                    }
+                }
+                let mut seen = BTreeSet::new();
+                selected.retain(|r| seen.insert(r.clone()));
+                if selected.is_empty() {
+                    notes.push(format!("stream {key}: no rule in scope for class {class}; nothing to do"));
+                    continue;
+                }
+                mine.push(streams.len());
+                streams.push(Stream { key, step: step.name.clone(), root, class, source, rules: selected });
+            }
+        }
+        by_step.insert(&step.name, mine);
+    }
+    (streams, notes)
+}
