@@ -32,10 +32,27 @@ fn main() -> ExitCode {
         Err(e) => {
             // what was printed before the error still reaches the reader
             let _ = out.flush();
-            eprintln!("xfstore: error: {e:#}");
+            eprintln!("xfstore: error: {}", message(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, each cause once: most of the library's errors already print their
+/// source in their own message, so a cause whose text is already there is not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
 }
 
 /// Whether the error comes from writing to a closed pipe (ripgrep's rule: a quiet exit).

@@ -70,8 +70,8 @@ fn check_same(job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<()> {
         return mismatch(
             "the input",
             format!(
-                "was {} bytes / {} rows (fingerprint {:016x}), now {} bytes / {} rows (fingerprint {:016x})",
-                old.size, old.rows, old.footer_hash, new.size, new.rows, new.footer_hash
+                "was {} rows, size {}, fingerprint {:016x}; now {} rows, size {}, fingerprint {:016x}",
+                old.rows, old.size, old.footer_hash, new.rows, new.size, new.footer_hash
             ),
         );
     }

@@ -9,9 +9,9 @@
 //! record's carried cells by column name. When several jobs hold a key, the first job listed
 //! supplies them.
 //!
-//! Only complete jobs can be read. The fingerprint covers each upstream job's id, creation time,
-//! rule, input fingerprint and counters, so a job rebuilt or extended since is a changed input
-//! and a resume is refused.
+//! Only complete jobs can be read. The fingerprint covers each upstream job's id, RDKit, rule,
+//! input fingerprint and counters (no timestamps), so a job rebuilt from another input or rule
+//! since is a changed input and a resume is refused, while one rebuilt identically is not.
 
 use std::iter::Peekable;
 use std::sync::Arc;
@@ -45,8 +45,14 @@ pub fn upstream_fingerprint(metas: &[JobMeta]) -> u64 {
     for m in metas {
         h.update(m.id.as_bytes());
         h.update(&[0]);
+        h.update(m.rdkit_version.as_bytes());
+        h.update(&[0]);
+        // No timestamps: the same upstream rebuilt identically is the same input (its content is
+        // a function of its input, rule and RDKit), and exports of a campaign are then
+        // byte-identical however often it was interrupted.
         for v in [
-            m.created_unix,
+            m.input.rows,
+            m.counters.inputs,
             m.offset,
             m.rule.hash,
             m.input.footer_hash,

@@ -8,12 +8,14 @@
 mod common;
 
 mod bad_input;
+mod campaign;
 mod concurrency;
 mod crash;
 mod end_to_end;
 mod export;
 mod golden;
 mod hardening;
+mod inputs;
 mod memory;
 mod properties;
 mod query;

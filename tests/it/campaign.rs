@@ -1,0 +1,225 @@
+//! Campaigns with the real binary on the bundled campaign sample (configs/campaign.example.yaml):
+//! validation reports every problem and touches nothing; the campaign gives, job for job, the
+//! products of the same steps done by hand with single-job ingest and export; killed at random
+//! moments and finished, it exports byte-identical files to an uninterrupted run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::common::*;
+
+fn example() -> String {
+    root().join("configs/campaign.example.yaml").to_str().unwrap().to_owned()
+}
+
+#[test]
+fn validation_reports_every_problem_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.smi"), "Oc1ccccc1 A\n").unwrap();
+    let yaml = r#"
+inputs:
+  - {name: a, path: a.smi, class: polyphenol}
+  - {name: b, path: missing.parquet, class: flavour}
+steps:
+  - {name: s1, from: [a, s2], rules: [NO_SUCH_RULE]}
+  - {name: s2, from: [s1], rules: in_scope}
+  - {name: s3, from: [nowhere], rules: [HALO_AROMATIC_CH__H__TO__Cl]}
+"#;
+    let f = d.join("bad.yaml");
+    std::fs::write(&f, yaml).unwrap();
+    let store = d.join("store");
+    let out = run(&["run", f.to_str().unwrap(), "--store", store.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for needle in [
+        "5 problem(s)",
+        "missing.parquet does not exist",
+        "unknown class \"flavour\"",
+        "NO_SUCH_RULE",
+        "cycle",
+        "\"nowhere\"",
+    ] {
+        assert!(err.contains(needle), "{needle:?} not in: {err}");
+    }
+    assert!(!store.exists(), "an invalid campaign must not create the store");
+    // unknown fields are errors too (a typo is not silently ignored)
+    std::fs::write(&f, "inputs: []\nsteps: []\nstpes: []\n").unwrap();
+    let err = String::from_utf8_lossy(&run(&["run", f.to_str().unwrap(), "--store", store.to_str().unwrap()]).stderr)
+        .into_owned();
+    assert!(err.contains("stpes"), "{err}");
+    // --check validates and prints the plan without running
+    let plan = run_ok(&["run", &example(), "--check", "--store", store.to_str().unwrap()]);
+    assert!(plan.contains("8 stream(s), 92 job(s)") && plan.contains("fg.x2.x1.poly [polyphenol]"), "{plan}");
+    assert!(!store.exists());
+}
+
+/// Every job's export (CSV) of a campaign export folder: file name -> rows keyed by SMILES.
+fn read_csv_rows(path: &Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().skip(1).map(|l| (l.split(',').next().unwrap().to_owned(), l.to_owned())).collect()
+}
+
+const BY_HAND: &str = r#"
+import csv, sys
+# the union of some CSV exports, deduplicated, in key (byte) order; the first export holding a
+# key gives its id: what a campaign step reads from its upstream jobs
+out, files = sys.argv[1], sys.argv[2:]
+first = {}
+for f in files:
+    with open(f, newline="") as fh:
+        for r in csv.DictReader(fh):
+            first.setdefault(r["smiles"], r["source_id"])
+with open(out, "w") as fh:
+    for k in sorted(first, key=lambda s: s.encode()):
+        fh.write(f"{k} {first[k]}\n" if first[k] else f"{k}\n")
+"#;
+
+#[test]
+#[ignore = "needs the Python oracle venv (tools/setup.sh)"]
+fn a_campaign_gives_the_products_of_the_same_steps_done_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cstore = d.join("campaign").to_str().unwrap().to_owned();
+    run_ok(&["run", &example(), "--store", &cstore]);
+    let cout = d.join("cexport");
+    run_ok(&[
+        "export",
+        "--store",
+        &cstore,
+        "--campaign",
+        &example(),
+        "--output",
+        cout.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cout.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["jobs"].as_array().unwrap().len(), 92);
+
+    // by hand, the polyphenol lineage: ingest, export, union, ingest again
+    let hstore = d.join("hand").to_str().unwrap().to_owned();
+    let halo = ["F", "Cl", "Br", "I"].map(|x| format!("HALO_AROMATIC_CH__H__TO__{x}"));
+    let rules_out = run_ok(&["run", &example(), "--check"]);
+    let fg: Vec<String> = {
+        // the 19 rules in scope for polyphenol, as the campaign selected them
+        let idx = index["jobs"].as_array().unwrap();
+        idx.iter().filter(|j| j["stream"] == "fg.x1.poly").map(|j| j["rule"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(fg.len(), 19, "{rules_out}");
+    let ingest = |input: &str, name: &str, rules: &[String]| {
+        let mut a = vec!["ingest", "--store", &hstore, "--input", input, "--name", name];
+        for r in rules {
+            a.extend(["--rule", r.as_str()]);
+        }
+        run_ok(&a);
+        rules
+            .iter()
+            .map(|r| {
+                let out = d.join(format!("hand-{name}__{r}.csv"));
+                run_ok(&[
+                    "export",
+                    "--store",
+                    &hstore,
+                    "--job",
+                    &format!("{name}/{r}"),
+                    "--output",
+                    out.to_str().unwrap(),
+                ]);
+                out.to_str().unwrap().to_owned()
+            })
+            .collect::<Vec<_>>()
+    };
+    let union = |files: &[String], name: &str| {
+        let out = d.join(format!("{name}.smi")).to_str().unwrap().to_owned();
+        let mut args = vec![out.as_str()];
+        args.extend(files.iter().map(String::as_str));
+        python_ok(BY_HAND, &args);
+        out
+    };
+    let poly = root().join("tests/data/campaign/polyphenols.smi").to_str().unwrap().to_owned();
+    let x1 = ingest(&poly, "x1.poly", &halo);
+    let x1u = union(&x1, "u1");
+    let x2 = ingest(&x1u, "x2.x1.poly", &halo);
+    let fg1 = ingest(&x1u, "fg.x1.poly", &fg);
+    let x2u = union(&x2, "u2");
+    let fg2 = ingest(&x2u, "fg.x2.x1.poly", &fg);
+
+    // the exports' rows, job for job: products, occurrences, parents, ids, rows, sites, properties
+    let mut compared = 0;
+    for f in x1.iter().chain(&x2).chain(&fg1).chain(&fg2) {
+        let name = Path::new(f).file_name().unwrap().to_str().unwrap().strip_prefix("hand-").unwrap();
+        let hand = read_csv_rows(Path::new(f));
+        let camp = read_csv_rows(&cout.join(name));
+        assert_eq!(hand, camp, "{name}: the campaign differs from the steps done by hand");
+        compared += hand.len();
+    }
+    assert!(compared > 10_000, "only {compared} products compared");
+}
+
+#[test]
+fn a_campaign_killed_at_random_moments_finishes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let export = |store: &str, tag: &str| -> BTreeMap<String, Vec<u8>> {
+        let out = d.join(tag);
+        run_ok(&["export", "--store", store, "--campaign", &example(), "--output", out.to_str().unwrap()]);
+        std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .map(|e| (e.file_name().into_string().unwrap(), std::fs::read(e.path()).unwrap()))
+            .collect()
+    };
+    let clean = d.join("clean").to_str().unwrap().to_owned();
+    run_ok(&["run", &example(), "--store", &clean, "--no-props"]);
+    let expected = export(&clean, "clean-export");
+    assert_eq!(expected.len(), 93, "92 job files and the index");
+
+    let killed = d.join("killed").to_str().unwrap().to_owned();
+    let mut seed: u64 = std::env::var("XFSTORE_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5eed_cafe);
+    let mut kills = 0;
+    for _ in 0..12 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let wait = Duration::from_millis(150 + seed % 2500);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xfstore"))
+            .args(["run", &example(), "--store", &killed, "--no-props", "--batch-rows", "16"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(wait);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(kills >= 10, "only {kills} runs were killed mid-way");
+    // a partial campaign: status lists every job with a time estimate; export refuses
+    let st = run_ok(&["status", "--store", &killed, "--campaign", &example()]);
+    assert!(st.contains("expected time left"), "{st}");
+    assert_eq!(
+        st.lines().filter(|l| l.starts_with("x1.") || l.starts_with("x2.") || l.starts_with("fg.")).count(),
+        92,
+        "{st}"
+    );
+    let out =
+        run(&["export", "--store", &killed, "--campaign", &example(), "--output", d.join("partial").to_str().unwrap()]);
+    if !st.contains("92 of 92") {
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not complete"));
+    }
+    run_ok(&["run", &example(), "--store", &killed, "--no-props"]);
+    let got = export(&killed, "killed-export");
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    for (name, bytes) in &expected {
+        assert!(got[name] == *bytes, "{name} differs after {kills} kills");
+    }
+    // run again: nothing to do
+    let again = run_ok(&["run", &example(), "--store", &killed, "--no-props"]);
+    assert!(again.lines().filter(|l| l.contains(" done ")).count() == 8, "{again}");
+}
