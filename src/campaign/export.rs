@@ -6,14 +6,14 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::Campaign;
 use crate::error::{CampaignError, ExportError, Result};
-use crate::export::atomic::{io_err, parent_dir};
-use crate::export::folder::{remove_stale, replace_dir, sibling};
+use crate::export::atomic::io_err;
+use crate::export::folder::publish_folder;
 use crate::export::{export, ExportOptions, Format, TextFormat};
 use crate::store::{JobState, ReadOnlyStore};
 
@@ -100,11 +100,7 @@ pub fn export_campaign(
         }
         .into());
     }
-    std::fs::create_dir_all(parent_dir(dest)).map_err(io_err(dest, "create parent folder"))?;
-    remove_stale(dest);
-    let tmp = sibling(dest, "tmp");
-    std::fs::create_dir(&tmp).map_err(io_err(dest, "create temp folder"))?;
-    let written = (|| -> Result<CampaignExport> {
+    publish_folder(dest, |tmp| {
         let mut index = CampaignExport {
             format: "xfstore-campaign-export-v1".into(),
             campaign: c.path.display().to_string(),
@@ -128,25 +124,10 @@ pub fn export_campaign(
                 complete: r.complete,
             });
         }
-        let ipath = tmp.join(CAMPAIGN_INDEX);
-        let mut f = File::create(&ipath).map_err(io_err(dest, "write index"))?;
+        let mut f = File::create(tmp.join(CAMPAIGN_INDEX)).map_err(io_err(dest, "write index"))?;
         f.write_all(serde_json::to_string_pretty(&index).unwrap_or_default().as_bytes())
             .and_then(|_| f.sync_all())
             .map_err(io_err(dest, "write index"))?;
-        File::open(&tmp).and_then(|d| d.sync_all()).map_err(io_err(dest, "fsync temp folder"))?;
         Ok(index)
-    })();
-    let index = match written {
-        Ok(i) => i,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    let old: Option<PathBuf> = replace_dir(&tmp, dest)?;
-    File::open(parent_dir(dest)).and_then(|d| d.sync_all()).map_err(io_err(dest, "fsync destination folder"))?;
-    if let Some(old) = old {
-        let _ = std::fs::remove_dir_all(&old);
-    }
-    Ok(index)
+    })
 }

@@ -96,3 +96,53 @@ impl RuleSelection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(v: &serde_json::Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    /// `schemas/campaign.schema.json` names exactly the fields of the serde model, and the
+    /// example campaign parses.
+    #[test]
+    fn schema_file_is_current() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/campaign.schema.json")).unwrap();
+        let file = CampaignFile {
+            rules_file: Some("r.yaml".into()),
+            options: CampaignOptions { no_props: true, max_heavy_atoms: Some(9) },
+            inputs: vec![InputDef {
+                name: "a".into(),
+                path: "a.smi".into(),
+                class: "other".into(),
+                format: Some(InputFormat::Smiles),
+                smiles_column: Some("s".into()),
+                id_column: Some("i".into()),
+                carry: vec!["c".into()],
+            }],
+            steps: vec![StepDef { name: "s".into(), from: vec!["a".into()], rules: RuleSelection::List(vec![]) }],
+        };
+        let v = serde_json::to_value(&file).unwrap();
+        let p = &schema["properties"];
+        assert_eq!(keys(p), keys(&v));
+        assert_eq!(keys(&p["options"]["properties"]), keys(&v["options"]));
+        assert_eq!(keys(&p["inputs"]["items"]["properties"]), keys(&v["inputs"][0]));
+        assert_eq!(keys(&p["steps"]["items"]["properties"]), keys(&v["steps"][0]));
+        let formats: Vec<&str> = p["inputs"]["items"]["properties"]["format"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        assert_eq!(formats, InputFormat::ALL.map(|(n, _)| n));
+        let example: CampaignFile =
+            serde_yaml_ng::from_str(include_str!("../../configs/campaign.example.yaml")).unwrap();
+        assert_eq!(example.steps.len(), 3);
+        assert_eq!(example.steps[2].rules, RuleSelection::Keyword(IN_SCOPE.into()));
+    }
+}

@@ -45,13 +45,13 @@ pub struct ManifestPart {
     pub bytes: u64,
 }
 
-pub(crate) fn sibling(dest: &Path, tag: &str) -> PathBuf {
+fn sibling(dest: &Path, tag: &str) -> PathBuf {
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     parent_dir(dest).join(format!(".{name}.xfstore-{tag}-{}", std::process::id()))
 }
 
 /// Removes `.NAME.xfstore-{tmp,old}-PID` folders of processes that are gone.
-pub(crate) fn remove_stale(dest: &Path) {
+fn remove_stale(dest: &Path) {
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let prefixes = ["tmp", "old"].map(|tag| format!(".{name}.xfstore-{tag}-"));
     atomic::remove_stale(&parent_dir(dest), &prefixes, |p| std::fs::remove_dir_all(p));
@@ -67,11 +67,7 @@ pub(super) fn export_folder(store: &ReadOnlyStore, job: &JobMeta, opts: &ExportO
         }
         .into());
     }
-    std::fs::create_dir_all(parent_dir(dest)).map_err(io_err(dest, "create parent folder"))?;
-    remove_stale(dest);
-    let tmp = sibling(dest, "tmp");
-    std::fs::create_dir(&tmp).map_err(io_err(dest, "create temp folder"))?;
-    let result = (|| -> Result<Vec<Part>> {
+    let parts = publish_folder(dest, |tmp| {
         let parts = write_parts(store, job, opts, None, |i| tmp.join(format!("part-{i:05}.parquet")))?;
         let manifest = Manifest {
             format: "xfstore-products-parquet-v1".into(),
@@ -92,12 +88,35 @@ pub(super) fn export_folder(store: &ReadOnlyStore, job: &JobMeta, opts: &ExportO
         f.write_all(serde_json::to_string_pretty(&manifest).unwrap_or_default().as_bytes())
             .and_then(|_| f.sync_all())
             .map_err(io_err(dest, "write manifest"))?;
-        File::open(&tmp).and_then(|d| d.sync_all()).map_err(io_err(dest, "fsync temp folder"))?;
-        verify_folder(&tmp, false)?;
+        verify_folder_synced(tmp, dest)?;
         Ok(parts)
-    })();
-    let parts = match result {
-        Ok(p) => p,
+    })?;
+    let parts =
+        parts.into_iter().map(|p| Part { path: dest.join(p.path.file_name().unwrap_or_default()), ..p }).collect();
+    Ok(parts)
+}
+
+fn verify_folder_synced(tmp: &Path, dest: &Path) -> Result<()> {
+    File::open(tmp).and_then(|d| d.sync_all()).map_err(io_err(dest, "fsync temp folder"))?;
+    verify_folder(tmp, false)?;
+    Ok(())
+}
+
+/// Builds the folder `dest` as a whole: `fill` writes into a fresh temp folder beside it, which
+/// is then fsynced and put in place in one step ([`replace_dir`]), the parent fsynced and the
+/// previous folder removed. On error the temp folder is removed and `dest` is untouched.
+/// Leftovers of a killed run are removed first ([`remove_stale`]).
+pub(crate) fn publish_folder<T>(dest: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    std::fs::create_dir_all(parent_dir(dest)).map_err(io_err(dest, "create parent folder"))?;
+    remove_stale(dest);
+    let tmp = sibling(dest, "tmp");
+    std::fs::create_dir(&tmp).map_err(io_err(dest, "create temp folder"))?;
+    let filled = fill(&tmp).and_then(|v| {
+        File::open(&tmp).and_then(|d| d.sync_all()).map_err(io_err(dest, "fsync temp folder"))?;
+        Ok(v)
+    });
+    let value = match filled {
+        Ok(v) => v,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(e);
@@ -108,15 +127,13 @@ pub(super) fn export_folder(store: &ReadOnlyStore, job: &JobMeta, opts: &ExportO
     if let Some(old) = old {
         let _ = std::fs::remove_dir_all(&old);
     }
-    let parts =
-        parts.into_iter().map(|p| Part { path: dest.join(p.path.file_name().unwrap_or_default()), ..p }).collect();
-    Ok(parts)
+    Ok(value)
 }
 
 /// Puts folder `tmp` at `dest`. An existing `dest` is exchanged with `tmp` atomically where
 /// the system can (`renameat2(RENAME_EXCHANGE)`), else moved aside first; returns where the old
 /// folder now is, for the caller to remove.
-pub(crate) fn replace_dir(tmp: &Path, dest: &Path) -> Result<Option<PathBuf>, ExportError> {
+fn replace_dir(tmp: &Path, dest: &Path) -> Result<Option<PathBuf>, ExportError> {
     if !dest.exists() {
         std::fs::rename(tmp, dest).map_err(io_err(dest, "rename into place"))?;
         return Ok(None);

@@ -143,7 +143,7 @@ impl JobInput {
         }
         let (mut row, mut left, batch_rows) = (offset, limit.unwrap_or(u64::MAX), batch_rows.max(1) as u64);
         Ok(std::iter::from_fn(move || {
-            let mut items: Vec<(String, usize, ProductRecord)> = Vec::new();
+            let mut items: Vec<Merged> = Vec::new();
             while (items.len() as u64) < left.min(batch_rows) {
                 match merge.next() {
                     None => break,
@@ -160,7 +160,7 @@ impl JobInput {
             left -= items.len() as u64;
             let first_row = row;
             row += items.len() as u64;
-            let col = |f: &dyn Fn(&(String, usize, ProductRecord)) -> Option<&str>| -> ArrayRef {
+            let col = |f: &dyn Fn(&Merged) -> Option<&str>| -> ArrayRef {
                 Arc::new(items.iter().map(f).collect::<StringArray>())
             };
             let carried = (0..self.carry_at.first().map_or(0, Vec::len))
@@ -177,20 +177,22 @@ impl JobInput {
     }
 }
 
+/// One row of the merge: the key, the index of the upstream job that supplied the record, the
+/// record.
+type Merged = (String, usize, ProductRecord);
+
 /// K-way merge of the upstream scans in key order, each key once (from the first job holding it).
 struct Merge<'s> {
     scans: Vec<Peekable<ProductScan<'s>>>,
 }
 
 impl Iterator for Merge<'_> {
-    /// (key, index of the upstream job that supplied the record, record)
-    type Item = Result<(String, usize, ProductRecord), InputError>;
+    type Item = Result<Merged, InputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let mut best: Option<(usize, String)> = None;
         for (j, scan) in self.scans.iter_mut().enumerate() {
             match scan.peek() {
-                None => {}
                 Some(Err(_)) => {
                     let Some(Err(e)) = scan.next() else { unreachable!() };
                     return Some(Err(InputError::Upstream {
@@ -198,11 +200,8 @@ impl Iterator for Merge<'_> {
                         reason: e.to_string(),
                     }));
                 }
-                Some(Ok((k, _))) => {
-                    if best.as_ref().is_none_or(|(_, b)| k < b) {
-                        best = Some((j, k.clone()));
-                    }
-                }
+                Some(Ok((k, _))) if best.as_ref().is_none_or(|(_, b)| k < b) => best = Some((j, k.clone())),
+                None | Some(Ok(_)) => {}
             }
         }
         let (j, key) = best?;

@@ -143,7 +143,8 @@ impl TextInput {
         Ok((input, Scanned { rows, size, fingerprint }))
     }
 
-    fn csv_reader(&self) -> Result<(Vec<String>, csv::Reader<Box<dyn BufRead>>), InputError> {
+    /// The header and a reader positioned after it.
+    fn csv_reader(&self) -> Result<(Vec<String>, CsvReader), InputError> {
         let TextKind::Delimited(delim) = self.kind else { unreachable!("csv_reader on a non-delimited input") };
         let mut r = csv::ReaderBuilder::new()
             .delimiter(delim)
@@ -231,10 +232,13 @@ impl TextInput {
     }
 }
 
+/// A CSV reader over the decoded file.
+type CsvReader = csv::Reader<Box<dyn BufRead>>;
+
 /// Where records come from: lines (SMILES, SDF) or a CSV reader.
 enum Source {
     Lines(Box<dyn BufRead>),
-    Csv(Box<csv::Reader<Box<dyn BufRead>>>, csv::ByteRecord),
+    Csv(Box<CsvReader>, csv::ByteRecord),
 }
 
 /// Reads records one by one, counting rows.
@@ -296,7 +300,7 @@ impl Records<'_> {
                 }));
             };
             let text = text.trim();
-            let (smiles, id) = match text.find(|c: char| c == ' ' || c == '\t') {
+            let (smiles, id) = match text.find([' ', '\t']) {
                 Some(at) => (&text[..at], Some(text[at..].trim()).filter(|s| !s.is_empty())),
                 None => (text, None),
             };

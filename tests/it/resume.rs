@@ -54,7 +54,7 @@ fn changed_input_or_rule_is_refused_unless_restart() {
     let refused = ingest(s, other.to_str().unwrap(), &[]);
     assert_eq!(refused.status.code(), Some(2));
     let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(err.contains("the input file changed") && err.contains("--restart"), "{err}");
+    assert!(err.contains("the input changed") && err.contains("--restart"), "{err}");
 
     let rules = dir.path().join("rules.yaml");
     let yaml = xfstore::DEFAULT_RULES_YAML.replace("[c:1][OX2H:2]>>[c:1][O:2]C\"", "[c:1][OX2H:2]>>[c:1][O:2]CC\"");

@@ -42,12 +42,13 @@ void silence_logs() {
 
 rust::String rdkit_version() { return rust::String(RDKit::rdkitVersion); }
 
-std::unique_ptr<Molecule> mol_from_smiles(rust::Str smiles, ParseStatus &status) {
-  std::string text(smiles);
+// Runs an RDKit parser with RDKit's own error classes mapped to a status: 1 = syntax error,
+// 2 = sanitization error; null on failure.
+template <typename Parse>
+static std::unique_ptr<Molecule> parse_with(ParseStatus &status, const char *empty, Parse parse) {
   RDKit::RWMol *m = nullptr;
   try {
-    // Same defaults as Chem.MolFromSmiles: sanitize, remove Hs, assign stereo.
-    m = RDKit::SmilesToMol(text);
+    m = parse();
   } catch (const RDKit::MolSanitizeException &e) {
     status.kind = 2;
     status.message = rust::String(e.what());
@@ -59,36 +60,24 @@ std::unique_ptr<Molecule> mol_from_smiles(rust::Str smiles, ParseStatus &status)
   }
   if (m == nullptr) {
     status.kind = 1;
-    status.message = rust::String("invalid SMILES syntax");
+    status.message = rust::String(empty);
     return nullptr;
   }
   status.kind = 0;
   return std::make_unique<Molecule>(m);
 }
 
+std::unique_ptr<Molecule> mol_from_smiles(rust::Str smiles, ParseStatus &status) {
+  std::string text(smiles);
+  // Same defaults as Chem.MolFromSmiles: sanitize, remove Hs, assign stereo.
+  return parse_with(status, "invalid SMILES syntax", [&] { return RDKit::SmilesToMol(text); });
+}
+
 std::unique_ptr<Molecule> mol_from_molblock(rust::Str block, ParseStatus &status) {
   std::string text(block);
-  RDKit::RWMol *m = nullptr;
-  try {
-    // Same defaults as Chem.SDMolSupplier / Chem.MolFromMolBlock: sanitize, remove Hs,
-    // stereo from wedges (2D) or coordinates (3D); V2000 and V3000.
-    m = RDKit::MolBlockToMol(text, true, true, true);
-  } catch (const RDKit::MolSanitizeException &e) {
-    status.kind = 2;
-    status.message = rust::String(e.what());
-    return nullptr;
-  } catch (const std::exception &e) {
-    status.kind = 1;
-    status.message = rust::String(e.what());
-    return nullptr;
-  }
-  if (m == nullptr) {
-    status.kind = 1;
-    status.message = rust::String("invalid molblock");
-    return nullptr;
-  }
-  status.kind = 0;
-  return std::make_unique<Molecule>(m);
+  // Same defaults as Chem.SDMolSupplier / Chem.MolFromMolBlock: sanitize, remove Hs, strict
+  // parsing; stereo from wedges (2D) or coordinates (3D); V2000 and V3000.
+  return parse_with(status, "invalid molblock", [&] { return RDKit::MolBlockToMol(text, true, true, true); });
 }
 
 rust::String mol_to_smiles(const Molecule &mol) {
