@@ -69,6 +69,9 @@ impl ParquetInput {
             rows += n;
             parts.push(Part { path, rows: n, roots });
         }
+        if rows == 0 {
+            return Err(InputError::Empty { path: parts.first().map_or_else(PathBuf::new, |p| p.path.clone()) });
+        }
         // One file: the xxh3 of its footer alone, as stores before folders and globs recorded it.
         let fingerprint = match (single, parts.first()) {
             (true, Some(p)) => xxhash_rust::xxh3::xxh3_64(
