@@ -22,7 +22,7 @@ pub use plan::{Campaign, Stream, StreamSource, KNOWN_CLASSES};
 use crate::budget::MemoryBudget;
 use crate::error::Result;
 use crate::ingest::{IngestOptions, IngestPlan, IngestReport, DEFAULT_BATCH_ROWS};
-use crate::input::upstream_fingerprint;
+use crate::input::{upstream_fingerprint, InputFile};
 use crate::rules::RuleSet;
 use crate::store::{JobMeta, JobState, ReadOnlyStore, Store};
 use crate::transform::DEFAULT_MAX_HEAVY_ATOMS;
@@ -97,8 +97,10 @@ pub fn stream_options(c: &Campaign, s: &Stream, opts: &RunOptions) -> IngestOpti
     o
 }
 
-/// Whether every job of `s` is complete, and (for a stream over another stream) was made from
-/// the upstream jobs as they are now; such a stream needs no work.
+/// Whether every job of `s` is complete and was made from its input as it is now (a file: its
+/// fingerprint, which reads a text file once; another stream: the upstream jobs' metadata);
+/// such a stream needs no work. When the input changed, the stream is not done and its ingest
+/// refuses to resume with the reason.
 pub fn stream_done(store: &ReadOnlyStore, s: &Stream) -> Result<bool> {
     let mut metas = Vec::new();
     for id in s.jobs() {
@@ -117,6 +119,10 @@ pub fn stream_done(store: &ReadOnlyStore, s: &Stream) -> Result<bool> {
         }
         let now = upstream_fingerprint(&up);
         return Ok(metas.iter().all(|m| m.input.footer_hash == now));
+    }
+    if let StreamSource::File { path, format, columns } = &s.source {
+        let now = InputFile::open_in(path, *format, columns, None)?;
+        return Ok(metas.iter().all(|m| m.input.same_rows(now.info()) && m.input.same_columns(now.info())));
     }
     Ok(true)
 }

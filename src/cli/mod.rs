@@ -38,7 +38,8 @@ pub struct StoreArg {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Transform an input Parquet file with one or more rules into the store (resumable).
+    /// Transform an input (Parquet, SMILES, CSV/TSV, SDF, gzip, or job:ID products) with one or
+    /// more rules into the store (resumable).
     Ingest(ingest::IngestArgs),
     /// Run a campaign file: every step's jobs in dependency order, resumable, skipping
     /// complete jobs. The whole file is validated first.

@@ -66,7 +66,7 @@ pub(super) fn prepare_job(store: &Store, input: &InputFile, key: &str, rule: &Ru
 fn check_same(job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<()> {
     let mismatch = |what, detail: String| Err(IngestError::Mismatch { job: job.id.clone(), what, detail }.into());
     let (old, new) = (&job.input, input.info());
-    if old.size != new.size || old.footer_hash != new.footer_hash || old.rows != new.rows {
+    if !old.same_rows(new) {
         return mismatch(
             "the input",
             format!(
@@ -75,10 +75,7 @@ fn check_same(job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<()> {
             ),
         );
     }
-    if old.smiles_column != new.smiles_column
-        || old.id_column != new.id_column
-        || old.carry_columns != new.carry_columns
-    {
+    if !old.same_columns(new) {
         let was = format!("smiles {:?}, id {:?}, carry {:?}", old.smiles_column, old.id_column, old.carry_columns);
         return mismatch("the input columns", format!("were {was}"));
     }

@@ -1,4 +1,4 @@
-//! `xfstore ingest`: stream an input Parquet file through rules into the store.
+//! `xfstore ingest`: stream an input (any format of [`crate::input`]) through rules into the store.
 //!
 //! Write path (see ARCHITECTURE.md): the reader yields bounded record batches from the job's
 //! committed offset; the pipeline cuts them into batches sized by the bytes their products hold

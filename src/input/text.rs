@@ -5,16 +5,19 @@
 //! molecule record (up to `$$$$`) of an SDF. Row numbers are record indices, so a resume at row
 //! N re-reads the file and skips N records (reading is cheap next to RDKit). The fingerprint is
 //! the xxh3 of the file's bytes as stored (compressed when gzip) with the format's tag, the row
-//! count comes from a first pass over the records; both are taken when the input is opened, so
+//! count comes from a first pass over the records; both are taken in one pass when the input is
+//! opened, so
 //! a damaged gzip stream or a missing column is reported before anything is written.
 //!
 //! A record the reader cannot turn into a row (a CSV record with a missing field, a line that is
 //! not UTF-8, an SDF record without `M  END` or one RDKit cannot read) is a counted reject with
 //! its reason, like a SMILES that does not parse.
 
+use std::cell::RefCell;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, StringArray};
@@ -71,8 +74,14 @@ struct Record {
 
 /// Opens `path`, transparently decompressing gzip (by magic bytes; concatenated members too).
 fn open_decoded(path: &Path) -> Result<Box<dyn BufRead>, InputError> {
+    let file = File::open(path).map_err(|source| InputError::Open { path: path.into(), source })?;
+    decoded(path, Box::new(file))
+}
+
+/// `raw` (the bytes of `path` as stored), gzip-decompressed when it starts with the magic bytes.
+fn decoded(path: &Path, raw: Box<dyn Read>) -> Result<Box<dyn BufRead>, InputError> {
     let open_err = |source| InputError::Open { path: path.into(), source };
-    let mut file = BufReader::with_capacity(1 << 20, File::open(path).map_err(open_err)?);
+    let mut file = BufReader::with_capacity(1 << 20, raw);
     let gzip = file.fill_buf().map_err(open_err)?.starts_with(&[0x1f, 0x8b]);
     Ok(if gzip {
         Box::new(BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(file)))
@@ -87,27 +96,47 @@ pub(super) fn is_gzip(path: &Path) -> bool {
     File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == [0x1f, 0x8b]
 }
 
-/// xxh3 of the file's bytes, and its size.
-fn file_hash(path: &Path, tag: &[u8]) -> Result<(u64, u64), InputError> {
+/// The xxh3 and length of the raw bytes read through a [`Hashing`] reader.
+type HashState = Rc<RefCell<(xxhash_rust::xxh3::Xxh3, u64)>>;
+
+/// Hashes the bytes of the file as they are read, so the first pass over a text input counts
+/// its records and fingerprints it at once.
+struct Hashing {
+    file: File,
+    state: HashState,
+}
+
+impl Read for Hashing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        let mut s = self.state.borrow_mut();
+        s.0.update(&buf[..n]);
+        s.1 += n as u64;
+        Ok(n)
+    }
+}
+
+/// Finishes a fingerprint: hashes what the decoder left unread (bytes after the last gzip
+/// member, say), so the fingerprint always covers the whole file. Returns (xxh3, size).
+fn finish_hash(path: &Path, state: &HashState) -> Result<(u64, u64), InputError> {
     let open_err = |source| InputError::Open { path: path.into(), source };
+    let (h, read) = &mut *state.borrow_mut();
     let mut f = File::open(path).map_err(open_err)?;
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(tag);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
+    f.seek(SeekFrom::Start(*read)).map_err(open_err)?;
+    let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = f.read(&mut buf).map_err(open_err)?;
         if n == 0 {
             break;
         }
-        size += n as u64;
+        *read += n as u64;
         h.update(&buf[..n]);
     }
-    Ok((h.digest(), size))
+    Ok((h.digest(), *read))
 }
 
 impl TextInput {
-    /// Checks the header (CSV/TSV), counts the records and fingerprints the file.
+    /// Checks the header (CSV/TSV), counts the records and fingerprints the file, in one pass.
     pub(super) fn open(path: &Path, kind: TextKind, cols: &InputColumns) -> Result<(Self, Scanned), InputError> {
         let mut input =
             TextInput { path: path.into(), kind, cols: cols.clone(), smiles_at: 0, id_at: None, carry_at: vec![] };
@@ -118,7 +147,7 @@ impl TextInput {
             });
         }
         if let TextKind::Delimited(_) = kind {
-            let header = input.csv_reader()?.0;
+            let header = input.csv_reader(open_decoded(path)?)?.0;
             let find = |name: &str| {
                 header.iter().position(|h| h == name).ok_or_else(|| InputError::MissingColumn {
                     path: path.into(),
@@ -130,27 +159,27 @@ impl TextInput {
             input.id_at = cols.id.as_deref().map(find).transpose()?;
             input.carry_at = cols.carry.iter().map(|c| find(c)).collect::<Result<_, _>>()?;
         }
+        let state: HashState = Rc::default();
+        state.borrow_mut().0.update(kind.tag());
+        let file = File::open(path).map_err(|source| InputError::Open { path: path.into(), source })?;
+        let mut records = input.records(decoded(path, Box::new(Hashing { file, state: state.clone() }))?)?;
         let mut rows = 0u64;
-        let mut records = input.records()?;
         while let Some(r) = records.next_record() {
             r?;
             rows += 1;
         }
+        drop(records);
         if rows == 0 {
             return Err(InputError::Empty { path: path.into() });
         }
-        let (fingerprint, size) = file_hash(path, kind.tag())?;
+        let (fingerprint, size) = finish_hash(path, &state)?;
         Ok((input, Scanned { rows, size, fingerprint }))
     }
 
-    /// The header and a reader positioned after it.
-    fn csv_reader(&self) -> Result<(Vec<String>, CsvReader), InputError> {
+    /// The header and a reader of `decoded` positioned after it.
+    fn csv_reader(&self, decoded: Box<dyn BufRead>) -> Result<(Vec<String>, CsvReader), InputError> {
         let TextKind::Delimited(delim) = self.kind else { unreachable!("csv_reader on a non-delimited input") };
-        let mut r = csv::ReaderBuilder::new()
-            .delimiter(delim)
-            .flexible(true)
-            .has_headers(true)
-            .from_reader(open_decoded(&self.path)?);
+        let mut r = csv::ReaderBuilder::new().delimiter(delim).flexible(true).has_headers(true).from_reader(decoded);
         let header = r
             .headers()
             .map_err(|e| InputError::Decode { path: self.path.clone(), row: 0, source: e.into() })?
@@ -160,10 +189,11 @@ impl TextInput {
         Ok((header, r))
     }
 
-    fn records(&self) -> Result<Records<'_>, InputError> {
+    /// The records of `decoded` (the file's text).
+    fn records(&self, decoded: Box<dyn BufRead>) -> Result<Records<'_>, InputError> {
         let source = match self.kind {
-            TextKind::Delimited(_) => Source::Csv(Box::new(self.csv_reader()?.1), csv::ByteRecord::new()),
-            _ => Source::Lines(open_decoded(&self.path)?),
+            TextKind::Delimited(_) => Source::Csv(Box::new(self.csv_reader(decoded)?.1), csv::ByteRecord::new()),
+            _ => Source::Lines(decoded),
         };
         Ok(Records { input: self, source, row: 0, line: Vec::new() })
     }
@@ -175,7 +205,7 @@ impl TextInput {
         batch_rows: usize,
         limit: Option<u64>,
     ) -> Result<impl Iterator<Item = Result<InputBatch, InputError>> + '_, InputError> {
-        let mut records = self.records()?;
+        let mut records = self.records(open_decoded(&self.path)?)?;
         let mut skipped = 0;
         while skipped < offset {
             match records.next_record() {

@@ -81,6 +81,20 @@ pub struct InputInfo {
     pub carry_columns: Vec<String>,
 }
 
+impl InputInfo {
+    /// Whether `other` is the same input content: size, rows and fingerprint (the path may
+    /// differ: a moved file is the same input).
+    pub fn same_rows(&self, other: &InputInfo) -> bool {
+        (self.size, self.rows, self.footer_hash) == (other.size, other.rows, other.footer_hash)
+    }
+
+    /// Whether `other` reads the same columns.
+    pub fn same_columns(&self, other: &InputInfo) -> bool {
+        (&self.smiles_column, &self.id_column, &self.carry_columns)
+            == (&other.smiles_column, &other.id_column, &other.carry_columns)
+    }
+}
+
 /// The rule a job applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleInfo {
