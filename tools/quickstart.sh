@@ -24,7 +24,7 @@ $X status
 # the campaign: parents -> 1X -> 2X -> functional-group rules in scope, one resumable command
 $X run configs/campaign.example.yaml
 $X status --campaign configs/campaign.example.yaml | tail -4
-$X export --campaign configs/campaign.example.yaml --output out/campaign
+$X export --campaign configs/campaign.example.yaml --output out/campaign | tail -1
 target/py/bin/python - <<'PY'
 import pyarrow.parquet as pq
 import json

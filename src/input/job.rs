@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, StringArray};
 
-use super::{InputBatch, InputColumns, Scanned};
+use super::{batched, InputBatch, InputColumns, Scanned};
 use crate::error::InputError;
 use crate::store::{JobMeta, JobState, ProductRecord, ProductScan, ReadOnlyStore};
 
@@ -132,48 +132,21 @@ impl JobInput {
         batch_rows: usize,
         limit: Option<u64>,
     ) -> Result<impl Iterator<Item = Result<InputBatch, InputError>> + 's, InputError> {
-        let mut merge = self.merge(store)?;
-        for _ in 0..offset {
-            match merge.next() {
-                Some(r) => {
-                    r?;
-                }
-                None => break,
-            }
-        }
-        let (mut row, mut left, batch_rows) = (offset, limit.unwrap_or(u64::MAX), batch_rows.max(1) as u64);
-        Ok(std::iter::from_fn(move || {
-            let mut items: Vec<Merged> = Vec::new();
-            while (items.len() as u64) < left.min(batch_rows) {
-                match merge.next() {
-                    None => break,
-                    Some(Ok(x)) => items.push(x),
-                    Some(Err(e)) => {
-                        left = 0;
-                        return Some(Err(e));
-                    }
-                }
-            }
-            if items.is_empty() {
-                return None;
-            }
-            left -= items.len() as u64;
-            let first_row = row;
-            row += items.len() as u64;
+        batched(self.merge(store)?, offset, batch_rows, limit, move |first_row, items: Vec<Merged>| {
             let col = |f: &dyn Fn(&Merged) -> Option<&str>| -> ArrayRef {
                 Arc::new(items.iter().map(f).collect::<StringArray>())
             };
             let carried = (0..self.carry_at.first().map_or(0, Vec::len))
                 .map(|k| col(&|(_, j, rec)| self.carry_at[*j][k].and_then(|at| rec.carried.get(at)?.as_deref())))
                 .collect();
-            Some(Ok(InputBatch {
+            InputBatch {
                 first_row,
                 smiles: col(&|(key, _, _)| Some(key.as_str())),
                 ids: Some(col(&|(_, _, rec)| rec.parent_id.as_deref())),
                 carried,
                 bad: vec![],
-            }))
-        }))
+            }
+        })
     }
 }
 

@@ -260,6 +260,50 @@ impl InputFile {
     }
 }
 
+/// Row batches from a stream of items, one per row numbered from 0: skips the first `offset`,
+/// then groups at most `batch_rows` items per batch, at most `limit` rows in all, each batch built
+/// by `build(first_row, items)`. An error ends the stream once returned; the rows of the batch it
+/// interrupts are not returned (nor committed: a resume reads them again).
+fn batched<'a, T: 'a>(
+    mut items: impl Iterator<Item = Result<T, InputError>> + 'a,
+    offset: u64,
+    batch_rows: usize,
+    limit: Option<u64>,
+    mut build: impl FnMut(u64, Vec<T>) -> InputBatch + 'a,
+) -> Result<impl Iterator<Item = Result<InputBatch, InputError>> + 'a, InputError> {
+    let mut skipped = 0;
+    while skipped < offset {
+        match items.next() {
+            Some(item) => {
+                item?;
+                skipped += 1;
+            }
+            None => break,
+        }
+    }
+    let (mut row, mut left, batch_rows) = (offset, limit.unwrap_or(u64::MAX), batch_rows.max(1) as u64);
+    Ok(std::iter::from_fn(move || {
+        let mut batch = Vec::new();
+        while (batch.len() as u64) < left.min(batch_rows) {
+            match items.next() {
+                None => break,
+                Some(Ok(item)) => batch.push(item),
+                Some(Err(e)) => {
+                    left = 0;
+                    return Some(Err(e));
+                }
+            }
+        }
+        if batch.is_empty() {
+            return None;
+        }
+        left -= batch.len() as u64;
+        let first_row = row;
+        row += batch.len() as u64;
+        Some(Ok(build(first_row, batch)))
+    }))
+}
+
 fn default_key(spec: &str) -> String {
     if let Some(ids) = parse_job_spec(spec) {
         return ids.join("+").replace('/', ".");
@@ -298,5 +342,33 @@ mod tests {
         assert_eq!(default_key("job:a/R1,a/R2"), "a.R1+a.R2");
         assert_eq!("SDF".parse::<InputFormat>(), Ok(InputFormat::Sdf));
         assert!("xls".parse::<InputFormat>().unwrap_err().contains("one of parquet"));
+    }
+
+    #[test]
+    fn batches_skip_the_offset_keep_every_row_and_stop_at_an_error() {
+        use arrow_array::{ArrayRef, StringArray};
+        use std::sync::Arc;
+        let build = |first_row, items: Vec<u64>| InputBatch {
+            first_row,
+            smiles: Arc::new(items.iter().map(|i| Some(i.to_string())).collect::<StringArray>()) as ArrayRef,
+            ids: None,
+            carried: vec![],
+            bad: vec![],
+        };
+        let rows = |offset, limit| -> Vec<(u64, usize)> {
+            let items = (0..10u64).map(Ok);
+            batched(items, offset, 4, limit, build)
+                .unwrap()
+                .map(|b| b.map(|b| (b.first_row, b.len())).unwrap())
+                .collect()
+        };
+        assert_eq!(rows(0, None), vec![(0, 4), (4, 4), (8, 2)]);
+        assert_eq!(rows(3, None), vec![(3, 4), (7, 3)]);
+        assert_eq!(rows(3, Some(5)), vec![(3, 4), (7, 1)]);
+        assert_eq!(rows(10, None), vec![]);
+        let failing = (0..10u64).map(|i| if i == 6 { Err(InputError::Empty { path: "x".into() }) } else { Ok(i) });
+        let out: Vec<_> = batched(failing, 0, 4, None, build).unwrap().collect();
+        assert_eq!(out.len(), 2);
+        assert!(out[0].is_ok() && out[1].is_err());
     }
 }

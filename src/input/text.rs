@@ -23,7 +23,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, StringArray};
 use rayon::prelude::*;
 
-use super::{InputBatch, InputColumns, Scanned};
+use super::{batched, InputBatch, InputColumns, Scanned};
 use crate::chem::Molecule;
 use crate::error::{ChemError, InputError};
 use crate::transform::Reject;
@@ -206,34 +206,8 @@ impl TextInput {
         limit: Option<u64>,
     ) -> Result<impl Iterator<Item = Result<InputBatch, InputError>> + '_, InputError> {
         let mut records = self.records(open_decoded(&self.path)?)?;
-        let mut skipped = 0;
-        while skipped < offset {
-            match records.next_record() {
-                Some(r) => {
-                    r?;
-                    skipped += 1;
-                }
-                None => break,
-            }
-        }
-        let mut left = limit.unwrap_or(u64::MAX);
-        let batch_rows = batch_rows.max(1);
-        Ok(std::iter::from_fn(move || {
-            let mut recs = Vec::new();
-            let first_row = records.row;
-            while (recs.len() as u64) < left.min(batch_rows as u64) {
-                match records.next_record() {
-                    None => break,
-                    Some(Ok(r)) => recs.push(r),
-                    Some(Err(e)) => {
-                        left = 0;
-                        return Some(Err(e));
-                    }
-                }
-            }
-            left -= recs.len() as u64;
-            (!recs.is_empty()).then(|| Ok(self.batch(first_row, recs)))
-        }))
+        let records = std::iter::from_fn(move || records.next_record());
+        batched(records, offset, batch_rows, limit, move |first_row, recs| self.batch(first_row, recs))
     }
 
     /// Builds a batch of rows from records (SDF molblocks become SMILES here, in parallel).
