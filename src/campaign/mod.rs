@@ -226,10 +226,31 @@ pub fn time_left(jobs: &[CampaignJob]) -> (f64, usize) {
     let mut streams: Vec<(&str, Option<f64>)> = Vec::new();
     for j in jobs {
         match streams.iter_mut().find(|(s, _)| *s == j.stream) {
-            Some((_, eta)) => *eta = eta.zip(j.eta_secs).map(|(a, b)| a.max(b)).or(None),
+            Some((_, eta)) => *eta = eta.zip(j.eta_secs).map(|(a, b)| a.max(b)),
             None => streams.push((&j.stream, j.eta_secs)),
         }
     }
     let known = streams.iter().filter_map(|(_, e)| *e).sum();
     (known, streams.iter().filter(|(_, e)| e.is_none()).count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_counts_each_stream_once_at_its_slowest_job() {
+        let job = |stream: &str, eta: Option<f64>| CampaignJob {
+            id: format!("{stream}/r"),
+            stream: stream.into(),
+            step: "s".into(),
+            class: "c".into(),
+            rule: "r".into(),
+            meta: None,
+            eta_secs: eta,
+        };
+        let jobs =
+            [job("a", Some(10.0)), job("a", Some(30.0)), job("b", Some(5.0)), job("c", None), job("c", Some(1.0))];
+        assert_eq!(time_left(&jobs), (35.0, 1));
+    }
 }
