@@ -83,8 +83,9 @@ pub fn run(a: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
         "{:<40} {:>6} {:>10} {:>10} {:>12} {:>12} {:>9} {:>10} {:>10}",
         "stream", "jobs", "rows", "rows/s", "products", "unique", "secs", "products/s", "peak RSS"
     )?;
+    let all_jobs = db.jobs()?;
     for (s, r) in c.streams.iter().zip(&report.streams) {
-        let jobs = db.jobs()?.into_iter().filter(|j| j.input_key == s.key).collect::<Vec<_>>();
+        let jobs = all_jobs.iter().filter(|j| j.input_key == s.key).collect::<Vec<_>>();
         let unique: u64 = jobs.iter().map(|j| j.counters.unique_products).sum();
         match &r.ingest {
             None => writeln!(

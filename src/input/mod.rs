@@ -141,7 +141,7 @@ impl InputFile {
     ) -> Result<Self, InputError> {
         let path = Path::new(spec);
         let format_err = |reason: String| InputError::Format { path: path.into(), reason };
-        let (source, scanned, mut cols) = if spec.starts_with(JOB_PREFIX) {
+        let (source, scanned, cols) = if spec.starts_with(JOB_PREFIX) {
             let store = store.ok_or_else(|| format_err("a job input is read from a store; none is open".into()))?;
             let (j, s) = JobInput::open(spec, cols, store)?;
             let cols =
@@ -195,7 +195,6 @@ impl InputFile {
             }
             (Source::Text(t), s, cols)
         };
-        cols.carry.dedup();
         Ok(Self::new(spec, source, scanned, cols))
     }
 
