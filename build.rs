@@ -22,6 +22,7 @@ fn main() {
         "RDKitChemReactions",
         "RDKitChemTransforms",
         "RDKitDescriptors",
+        "RDKitDepictor",
         "RDKitSubstructMatch",
         "RDKitFileParsers",
         "RDKitSmilesParse",

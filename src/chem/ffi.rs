@@ -39,6 +39,12 @@ pub(crate) mod bridge {
         props: MolProps,
     }
 
+    /// Every transformed site of one molecule, and how many the mask kept from being matched.
+    struct SiteRun {
+        sites: Vec<SiteProduct>,
+        masked: u32,
+    }
+
     unsafe extern "C++" {
         include!("xfstore/src/chem/cpp/bridge.h");
 
@@ -54,6 +60,8 @@ pub(crate) mod bridge {
         fn mol_to_smiles(mol: &Molecule) -> Result<String>;
         fn mol_props(mol: &Molecule) -> Result<MolProps>;
         fn mol_num_atoms(mol: &Molecule) -> u32;
+        fn mol_sugar_mask(mol: &Molecule) -> Result<Vec<u32>>;
+        fn smiles_to_molblock(smiles: &str) -> Result<String>;
 
         fn pattern_from_smarts(smarts: &str) -> Result<UniquePtr<Pattern>>;
         fn pattern_count_matches(pattern: &Pattern, mol: &Molecule) -> Result<u32>;
@@ -64,9 +72,10 @@ pub(crate) mod bridge {
         fn reaction_run(
             rxn: &Reaction,
             mol: &Molecule,
-            max_products: u32,
+            max_sites: u32,
             with_props: bool,
-        ) -> Result<Vec<SiteProduct>>;
+            masked_atoms: &[u32],
+        ) -> Result<SiteRun>;
     }
 }
 

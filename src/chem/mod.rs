@@ -4,6 +4,25 @@
 //! RDKit's Python defaults so `python3-rdkit` can serve as the reference oracle:
 //! `Molecule::from_smiles` = `Chem.MolFromSmiles`, `Molecule::to_smiles` = `Chem.MolToSmiles`,
 //! `Reaction::run` = `rxn.RunReactants((mol,))` followed by `Chem.SanitizeMol` on each product.
+//!
+//! **Site caps.** Over a rule's cap, the sites kept are those whose mapped atoms come first in
+//! RDKit's canonical atom ranking (`Chem.CanonicalRankAtoms(mol, breakTies=True)`, compared as
+//! the list of ranks in map-number order; equal lists keep match order), transformed in match
+//! order. The ranking is a property of the molecule, so the same molecule written as another
+//! SMILES keeps the same sites; RDKit's own `maxProducts` keeps the first N matches in atom
+//! order, which depends on how the SMILES was written.
+//!
+//! **Sugar mask** ([`Molecule::sugar_mask`]). A *sugar ring* is a 5- or 6-membered ring of
+//! single bonds whose atoms are carbons and exactly one oxygen, every ring carbon sp3 (so no
+//! lactones, no unsaturated or aromatic rings) and at least two ring carbons bearing an
+//! exocyclic single-bonded oxygen (hydroxyl, glycosidic or ester oxygen). Pyranoses and
+//! furanoses, deoxy sugars included, qualify; a tetrahydropyran or -furan in a terpenoid or
+//! lignan (none or one oxygen substituent), 1,8-cineole, lactones and pyranones do not. The
+//! *mask* is every sugar ring, the oxygens and nitrogens single-bonded to its carbons (so the
+//! glycosidic oxygen) and each acyclic sp3 carbon on a ring carbon that bears an oxygen (C6 of a
+//! hexopyranose) with that oxygen. A masked rule never matches a site that touches the mask
+//! (RDKit's `_protected` atom property, which its reaction runner honours for every atom of a
+//! match); such matches are counted as masked sites.
 
 #[allow(unsafe_code)] // the crate's one FFI module: see the SAFETY notes in it
 mod ffi;
@@ -86,10 +105,26 @@ impl Molecule {
         ffi::bridge::mol_num_atoms(self.as_ref())
     }
 
+    /// Atom indices of the sugar units (see the module docs), ascending; empty when the
+    /// molecule has no sugar ring.
+    pub fn sugar_mask(&self) -> Result<Vec<u32>, ChemError> {
+        ffi::bridge::mol_sugar_mask(self.as_ref()).map_err(|e| ChemError::Rdkit(e.what().to_owned()))
+    }
+
     fn as_ref(&self) -> &ffi::bridge::Molecule {
         // `from_smiles` never builds a Molecule around a null pointer.
         self.inner.as_ref().expect("non-null molecule")
     }
+}
+
+/// A V2000 molblock with 2D coordinates (RDKit's depictor) for a SMILES, as `Chem.MolToMolBlock`
+/// writes it after `AllChem.Compute2DCoords`; the title line is empty.
+pub fn smiles_to_molblock(smiles: &str) -> Result<String, ChemError> {
+    init();
+    if let Some(at) = nul_position(smiles) {
+        return Err(ChemError::Parse { smiles: smiles.to_owned(), reason: nul_reason(at) });
+    }
+    ffi::bridge::smiles_to_molblock(smiles).map_err(|e| ChemError::Rdkit(e.what().to_owned()))
 }
 
 /// Position of the first NUL byte of `text`. A C++ string built from a Rust `&str` keeps it, but

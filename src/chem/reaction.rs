@@ -52,12 +52,25 @@ impl Reaction {
     }
 
     /// Runs the reaction on `mol`: one outcome per matched site, in RDKit's match order.
-    /// `max_sites` = 0 means no cap.
+    /// `max_sites` = 0 means no cap; over the cap, the sites first in canonical atom rank are
+    /// kept (see the module docs of [`crate::chem`]).
     pub fn run(&self, mol: &Molecule, max_sites: u32, with_props: bool) -> Result<Vec<SiteOutcome>, ChemError> {
-        let cap = if max_sites == 0 { u32::MAX } else { max_sites };
-        let raw = bridge::reaction_run(self.as_ref(), mol_ref(mol), cap, with_props)
+        Ok(self.run_masked(mol, max_sites, with_props, &[])?.0)
+    }
+
+    /// As [`Reaction::run`], never matching a site that touches an atom of `masked` (atom
+    /// indices, e.g. [`Molecule::sugar_mask`]); also returns how many matches that excluded.
+    pub fn run_masked(
+        &self,
+        mol: &Molecule,
+        max_sites: u32,
+        with_props: bool,
+        masked: &[u32],
+    ) -> Result<(Vec<SiteOutcome>, u32), ChemError> {
+        let raw = bridge::reaction_run(self.as_ref(), mol_ref(mol), max_sites, with_props, masked)
             .map_err(|e| ChemError::Rdkit(e.what().to_owned()))?;
-        Ok(raw
+        let outcomes = raw
+            .sites
             .into_iter()
             .map(|sp| {
                 if sp.ok {
@@ -70,7 +83,8 @@ impl Reaction {
                     SiteOutcome::SanitizeFailed { site_atoms: sp.site_atoms, reason: sp.error }
                 }
             })
-            .collect())
+            .collect();
+        Ok((outcomes, raw.masked))
     }
 
     fn as_ref(&self) -> &bridge::Reaction {
@@ -156,6 +170,61 @@ mod tests {
         let mol = Molecule::from_smiles("Oc1cc(O)cc(O)c1").unwrap();
         assert_eq!(rxn.run(&mol, 0, false).unwrap().len(), 3);
         assert_eq!(rxn.run(&mol, 2, false).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn capped_sites_do_not_depend_on_how_the_smiles_is_written() {
+        let rxn = Reaction::from_smarts("[cH:1]>>[c:1]Cl").unwrap();
+        // 4-methylphenol written two ways: 4 aromatic C-H, 2 distinct products; a cap of 2
+        // keeps the same two sites (the two C-H of lowest canonical rank) either way
+        let sites = |smiles: &str| {
+            let mol = Molecule::from_smiles(smiles).unwrap();
+            let mut out: Vec<String> = rxn
+                .run(&mol, 2, false)
+                .unwrap()
+                .into_iter()
+                .map(|o| match o {
+                    SiteOutcome::Product { smiles, .. } => smiles,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            out.sort();
+            out
+        };
+        let a = sites("Cc1ccc(O)cc1");
+        assert_eq!(a.len(), 2);
+        assert_eq!(a, sites("Oc1ccc(C)cc1"));
+        assert_eq!(a, sites("c1cc(C)ccc1O"));
+        // uncapped: all four, capped at 10: all four
+        let mol = Molecule::from_smiles("Cc1ccc(O)cc1").unwrap();
+        assert_eq!(rxn.run(&mol, 0, false).unwrap().len(), 4);
+        assert_eq!(rxn.run(&mol, 10, false).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn sugar_rings_are_masked_and_counted() {
+        let rsp3 = Reaction::from_smarts("[C;R;H1,H2:1]>>[C;R:1]Cl").unwrap();
+        // salidroside-like: a glucoside of tyrosol, plus a cyclohexane on the aglycone side
+        let glucoside = Molecule::from_smiles("OC[C@H]1O[C@@H](OCCc2ccc(C3CCCCC3)cc2)[C@H](O)[C@@H](O)[C@@H]1O").unwrap();
+        let mask = glucoside.sugar_mask().unwrap();
+        // 6 ring atoms + 4 ring-carbon oxygens (3 OH, glycosidic O) + C6 and its O
+        assert_eq!(mask.len(), 12, "{mask:?}");
+        let (all, none_masked) = rsp3.run_masked(&glucoside, 0, false, &[]).unwrap();
+        let (kept, masked) = rsp3.run_masked(&glucoside, 0, false, &mask).unwrap();
+        assert_eq!(none_masked, 0);
+        // cyclohexyl: 1 CH + 5 CH2 = 6 sites kept; pyranose: 5 CH masked
+        assert_eq!((kept.len(), masked), (6, 5));
+        assert_eq!(all.len(), 11);
+        // the molecule is unchanged afterwards: no protection left behind
+        assert_eq!(rsp3.run(&glucoside, 0, false).unwrap().len(), 11);
+        // not sugars: 1,8-cineole, a tetrahydropyran with one OH, a lactone, a dihydropyran
+        for smiles in ["CC1(C)OC2(C)CCC1CC2", "OC1CCOCC1", "O=C1CCC(O)C(O)O1", "OC1C=COC(O)C1O"] {
+            let mol = Molecule::from_smiles(smiles).unwrap();
+            assert!(mol.sugar_mask().unwrap().is_empty(), "{smiles} is not a sugar");
+        }
+        // a furanose (ribose in a nucleoside-like glycoside) is one
+        let riboside = Molecule::from_smiles("OC[C@H]1O[C@@H](Oc2ccccc2)[C@H](O)[C@@H]1O").unwrap();
+        assert_eq!(riboside.sugar_mask().unwrap().len(), 5 + 3 + 2);
     }
 
     #[test]

@@ -122,6 +122,7 @@ fn fold_job(chunks: &[Chunk], job: usize, offset: u64) -> JobDelta {
             }
             Ok(t) => t,
         };
+        c.masked_sites += u64::from(sites.masked[job]);
         let sites = &sites.per_rule[job];
         let parent = outcome.as_ref().ok().and_then(|t| t.canonical_parent.as_ref());
         let links_from = delta.parent_links.len();

@@ -132,7 +132,7 @@ struct RawScan<'a> {
 type Decoded<T> = Result<(Box<[u8]>, T), StoreError>;
 
 impl RawScan<'_> {
-    fn next_decoded<T: serde::de::DeserializeOwned>(&mut self) -> Option<Decoded<T>> {
+    fn next_decoded<T: super::codec::Record>(&mut self) -> Option<Decoded<T>> {
         let item = self.iter.next()?;
         Some(item.map_err(|e| self.store.db_err("scan", e)).and_then(|(k, v)| {
             let rec = decode(&v, &String::from_utf8_lossy(&k))?;

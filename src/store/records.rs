@@ -125,6 +125,9 @@ pub struct Counters {
     pub product_failed: u64,
     /// Distinct products in the job's column family.
     pub unique_products: u64,
+    /// Matches the rule's sugar mask kept from being transformed (0 without a mask). Added in
+    /// codec version 3; records of version 2 read as 0.
+    pub masked_sites: u64,
 }
 
 impl Counters {
@@ -181,5 +184,6 @@ impl Counters {
         self.no_site += d.no_site;
         self.site_products += d.site_products;
         self.product_failed += d.product_failed;
+        self.masked_sites += d.masked_sites;
     }
 }

@@ -88,6 +88,8 @@ pub struct Transformed {
     pub canonical_parent: Option<String>,
     /// Per rule, the outcome of every matched site.
     pub per_rule: Vec<Vec<SiteOutcome>>,
+    /// Per rule, the matches its sugar mask excluded (0 for unmasked rules).
+    pub masked: Vec<u32>,
 }
 
 impl Transformed {
@@ -115,11 +117,20 @@ pub fn transform_row(smiles: Option<&str>, rules: &[&Rule], opts: &RowOptions) -
         ChemError::Sanitize { reason, .. } => Reject::Sanitize(reason),
         other => Reject::Rdkit(other.to_string()),
     })?;
-    let per_rule = rules
-        .iter()
-        .map(|rule| rule.reaction.run(&mol, rule.max_sites, with_props).map_err(|e| Reject::Rdkit(e.to_string())))
-        .collect::<Result<_, _>>()?;
-    let mut out = Transformed { canonical_parent: None, per_rule };
+    let rdkit = |e: ChemError| Reject::Rdkit(e.to_string());
+    // the sugar mask, computed once per row when a rule asks for it
+    let mask = if rules.iter().any(|r| r.sugar_mask) { mol.sugar_mask().map_err(rdkit)? } else { Vec::new() };
+    let mut out = Transformed {
+        canonical_parent: None,
+        per_rule: Vec::with_capacity(rules.len()),
+        masked: Vec::with_capacity(rules.len()),
+    };
+    for rule in rules {
+        let masked_atoms: &[u32] = if rule.sugar_mask { &mask } else { &[] };
+        let (sites, masked) = rule.reaction.run_masked(&mol, rule.max_sites, with_props, masked_atoms).map_err(rdkit)?;
+        out.per_rule.push(sites);
+        out.masked.push(masked);
+    }
     // The parent's canonical SMILES only serves the parent -> products links: skip the
     // canonicalization (a full canonical ranking) for rows that yielded no product.
     if opts.canonical_parent && out.products() > 0 {

@@ -9,9 +9,11 @@
 #include <GraphMol/Descriptors/Lipinski.h>
 #include <GraphMol/Descriptors/MolDescriptors.h>
 #include <GraphMol/Descriptors/MolSurf.h>
+#include <GraphMol/Depictor/RDDepictor.h>
 #include <GraphMol/FileParsers/FileParsers.h>
 #include <GraphMol/GraphMol.h>
 #include <GraphMol/MolOps.h>
+#include <GraphMol/new_canon.h>
 #include <GraphMol/SmilesParse/SmartsWrite.h>
 #include <GraphMol/SmilesParse/SmilesParse.h>
 #include <GraphMol/SmilesParse/SmilesWrite.h>
@@ -136,27 +138,184 @@ uint32_t reaction_num_product_templates(const Reaction &rxn) {
   return rxn.rxn->getNumProductTemplates();
 }
 
-rust::Vec<SiteProduct> reaction_run(const Reaction &rxn, const Molecule &mol, uint32_t max_products,
-                                    bool with_props) {
+// Sugar rings (documented in src/chem/mod.rs, `sugar_mask`): 5- or 6-membered rings of single
+// bonds with exactly one ring atom that is not carbon, an oxygen; every ring carbon sp3 and not
+// aromatic; at least two ring carbons bearing an exocyclic oxygen. The mask is each such ring,
+// the oxygens and nitrogens bonded to its carbons (hydroxyls, the glycosidic oxygen, ester and
+// ether oxygens), and each non-ring sp3 carbon bonded to a ring carbon that itself bears an
+// oxygen (the hydroxymethyl C6 of a hexopyranose, C5 of a furanose) with those oxygens.
+rust::Vec<uint32_t> mol_sugar_mask(const Molecule &mol) {
+  const RDKit::ROMol &m = *mol.mol;
+  const RDKit::RingInfo *ri = m.getRingInfo();
+  if (!ri->isInitialized()) {
+    RDKit::MolOps::findSSSR(m);
+  }
+  std::vector<bool> masked(m.getNumAtoms(), false);
+  auto bonded_oxygens = [&](const RDKit::Atom *a, std::vector<unsigned int> &out) {
+    for (const auto nb : m.atomNeighbors(a)) {
+      const auto bond = m.getBondBetweenAtoms(a->getIdx(), nb->getIdx());
+      if (nb->getAtomicNum() == 8 && bond->getBondType() == RDKit::Bond::SINGLE) {
+        out.push_back(nb->getIdx());
+      }
+    }
+  };
+  for (const auto &ring : ri->atomRings()) {
+    if (ring.size() != 5 && ring.size() != 6) {
+      continue;
+    }
+    std::vector<bool> in_ring(m.getNumAtoms(), false);
+    for (int idx : ring) {
+      in_ring[idx] = true;
+    }
+    unsigned int ring_o = 0, other = 0, oxygenated = 0;
+    bool ok = true;
+    for (int idx : ring) {
+      const RDKit::Atom *a = m.getAtomWithIdx(idx);
+      if (a->getIsAromatic()) {
+        ok = false;
+        break;
+      }
+      if (a->getAtomicNum() == 8) {
+        ++ring_o;
+      } else if (a->getAtomicNum() != 6) {
+        ++other;
+      } else {
+        if (a->getHybridization() != RDKit::Atom::SP3) {
+          ok = false;
+          break;
+        }
+        bool has_o = false;
+        for (const auto nb : m.atomNeighbors(a)) {
+          const auto bond = m.getBondBetweenAtoms(a->getIdx(), nb->getIdx());
+          if (!in_ring[nb->getIdx()] && nb->getAtomicNum() == 8 && bond->getBondType() == RDKit::Bond::SINGLE) {
+            has_o = true;
+          }
+        }
+        oxygenated += has_o ? 1 : 0;
+      }
+    }
+    for (size_t i = 0; ok && i < ring.size(); ++i) {
+      const auto bond = m.getBondBetweenAtoms(ring[i], ring[(i + 1) % ring.size()]);
+      if (bond == nullptr || bond->getBondType() != RDKit::Bond::SINGLE) {
+        ok = false;
+      }
+    }
+    if (!ok || ring_o != 1 || other != 0 || oxygenated < 2) {
+      continue;
+    }
+    for (int idx : ring) {
+      masked[idx] = true;
+      const RDKit::Atom *a = m.getAtomWithIdx(idx);
+      if (a->getAtomicNum() != 6) {
+        continue;
+      }
+      for (const auto nb : m.atomNeighbors(a)) {
+        if (in_ring[nb->getIdx()]) {
+          continue;
+        }
+        const auto bond = m.getBondBetweenAtoms(a->getIdx(), nb->getIdx());
+        const bool single = bond->getBondType() == RDKit::Bond::SINGLE;
+        if (single && (nb->getAtomicNum() == 8 || nb->getAtomicNum() == 7)) {
+          masked[nb->getIdx()] = true;
+        } else if (single && nb->getAtomicNum() == 6 && !nb->getIsAromatic() &&
+                   nb->getHybridization() == RDKit::Atom::SP3 && !ri->numAtomRings(nb->getIdx())) {
+          std::vector<unsigned int> oxygens;
+          bonded_oxygens(nb, oxygens);
+          if (!oxygens.empty()) {
+            masked[nb->getIdx()] = true;
+            for (auto o : oxygens) {
+              masked[o] = true;
+            }
+          }
+        }
+      }
+    }
+  }
+  rust::Vec<uint32_t> out;
+  for (size_t i = 0; i < masked.size(); ++i) {
+    if (masked[i]) {
+      out.push_back(static_cast<uint32_t>(i));
+    }
+  }
+  return out;
+}
+
+rust::String smiles_to_molblock(rust::Str smiles) {
+  std::unique_ptr<RDKit::RWMol> m(RDKit::SmilesToMol(std::string(smiles)));
+  if (!m) {
+    throw std::invalid_argument("invalid SMILES");
+  }
+  RDDepict::compute2DCoords(*m);
+  return rust::String(RDKit::MolToMolBlock(*m));
+}
+
+// Sets (or clears) RDKit's `_protected` atom property: the reaction runner skips every match
+// that touches a protected atom. Properties are mutable through const in RDKit (RDProps).
+static void protect(const RDKit::ROMol &m, rust::Slice<const uint32_t> atoms, bool on) {
+  for (auto idx : atoms) {
+    if (idx >= m.getNumAtoms()) {
+      throw std::out_of_range("masked atom index out of range");
+    }
+    const RDKit::Atom *a = m.getAtomWithIdx(idx);
+    if (on) {
+      a->setProp(RDKit::common_properties::_protected, 1);
+    } else {
+      a->clearProp(RDKit::common_properties::_protected);
+    }
+  }
+}
+
+// Clears the protection however the run ends.
+struct Protected {
+  const RDKit::ROMol &m;
+  rust::Slice<const uint32_t> atoms;
+  Protected(const RDKit::ROMol &mol, rust::Slice<const uint32_t> a) : m(mol), atoms(a) { protect(m, atoms, true); }
+  ~Protected() {
+    try {
+      protect(m, atoms, false);
+    } catch (...) {
+    }
+  }
+};
+
+SiteRun reaction_run(const Reaction &rxn, const Molecule &mol, uint32_t max_sites, bool with_props,
+                     rust::Slice<const uint32_t> masked_atoms) {
+  SiteRun run{};
+  const RDKit::ROMol &m = *mol.mol;
+  if (masked_atoms.size() > 0) {
+    // Masked sites: every match of the reactant template (as the runner matches it: not
+    // uniquified) that touches a masked atom.
+    std::vector<bool> is_masked(m.getNumAtoms(), false);
+    for (auto idx : masked_atoms) {
+      if (idx < is_masked.size()) {
+        is_masked[idx] = true;
+      }
+    }
+    std::vector<RDKit::MatchVectType> matches;
+    RDKit::SubstructMatch(m, *rxn.rxn->getReactants()[0], matches, /*uniquify=*/false);
+    for (const auto &match : matches) {
+      for (const auto &pr : match) {
+        if (is_masked[pr.second]) {
+          ++run.masked;
+          break;
+        }
+      }
+    }
+  }
+  Protected guard(m, masked_atoms);
   RDKit::MOL_SPTR_VECT reactants;
   // The reaction copies atoms out of the reactant; it never mutates it. A non-owning shared_ptr
   // (no-op deleter) avoids copying the molecule.
   reactants.emplace_back(mol.mol.get(), [](RDKit::ROMol *) {});
-  std::vector<RDKit::MOL_SPTR_VECT> sets = rxn.rxn->runReactants(reactants, max_products);
-  rust::Vec<SiteProduct> out;
-  out.reserve(sets.size());
-  for (auto &set : sets) {
-    SiteProduct sp{};
-    sp.ok = false;
-    if (set.empty() || !set[0]) {
-      sp.error = rust::String("reaction produced no product molecule");
-      out.push_back(std::move(sp));
+  std::vector<RDKit::MOL_SPTR_VECT> sets = rxn.rxn->runReactants(reactants, UINT32_MAX);
+  // Site atoms of every set: reactant indices of the mapped atoms, ordered by map number.
+  std::vector<std::vector<uint32_t>> sites(sets.size());
+  for (size_t i = 0; i < sets.size(); ++i) {
+    if (sets[i].empty() || !sets[i][0]) {
       continue;
     }
-    RDKit::RWMol prod(*set[0]);
-    // Site atoms: reactant indices of the mapped atoms, ordered by map number.
     std::vector<std::pair<int, unsigned int>> mapped;
-    for (const auto atom : prod.atoms()) {
+    for (const auto atom : sets[i][0]->atoms()) {
       int mapno = 0;
       unsigned int ridx = 0;
       if (atom->getPropIfPresent("old_mapno", mapno) &&
@@ -165,9 +324,44 @@ rust::Vec<SiteProduct> reaction_run(const Reaction &rxn, const Molecule &mol, ui
       }
     }
     std::sort(mapped.begin(), mapped.end());
-    for (const auto &m : mapped) {
-      sp.site_atoms.push_back(m.second);
+    for (const auto &mp : mapped) {
+      sites[i].push_back(mp.second);
     }
+  }
+  // Over the cap, keep the sites whose mapped atoms come first in the canonical atom ranking
+  // (ties broken by match order), then run them in match order: the kept set depends on the
+  // molecule, not on how its SMILES was written.
+  std::vector<size_t> keep(sets.size());
+  for (size_t i = 0; i < keep.size(); ++i) {
+    keep[i] = i;
+  }
+  if (max_sites > 0 && sets.size() > max_sites) {
+    std::vector<unsigned int> ranks;
+    RDKit::Canon::rankMolAtoms(m, ranks, /*breakTies=*/true);
+    std::vector<std::vector<unsigned int>> keys(sets.size());
+    for (size_t i = 0; i < sets.size(); ++i) {
+      for (auto a : sites[i]) {
+        keys[i].push_back(ranks[a]);
+      }
+    }
+    std::stable_sort(keep.begin(), keep.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
+    keep.resize(max_sites);
+    std::sort(keep.begin(), keep.end());
+  }
+  run.sites.reserve(keep.size());
+  for (size_t i : keep) {
+    auto &set = sets[i];
+    SiteProduct sp{};
+    sp.ok = false;
+    if (set.empty() || !set[0]) {
+      sp.error = rust::String("reaction produced no product molecule");
+      run.sites.push_back(std::move(sp));
+      continue;
+    }
+    for (auto a : sites[i]) {
+      sp.site_atoms.push_back(a);
+    }
+    RDKit::RWMol prod(*set[0]);
     try {
       RDKit::MolOps::sanitizeMol(prod);
       sp.smiles = rust::String(RDKit::MolToSmiles(prod));
@@ -178,9 +372,9 @@ rust::Vec<SiteProduct> reaction_run(const Reaction &rxn, const Molecule &mol, ui
     } catch (const std::exception &e) {
       sp.error = rust::String(e.what());
     }
-    out.push_back(std::move(sp));
+    run.sites.push_back(std::move(sp));
   }
-  return out;
+  return run;
 }
 
 }  // namespace xfstore_ffi

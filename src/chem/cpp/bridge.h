@@ -30,6 +30,7 @@ namespace xfstore_ffi {
 
 struct ParseStatus;
 struct SiteProduct;
+struct SiteRun;
 struct MolProps;
 
 // Owns one RDKit molecule. Used by one thread at a time (RDKit caches properties lazily).
@@ -64,6 +65,8 @@ std::unique_ptr<Molecule> mol_from_molblock(rust::Str block, ParseStatus &status
 rust::String mol_to_smiles(const Molecule &mol);
 MolProps mol_props(const Molecule &mol);
 uint32_t mol_num_atoms(const Molecule &mol);
+rust::Vec<uint32_t> mol_sugar_mask(const Molecule &mol);
+rust::String smiles_to_molblock(rust::Str smiles);
 
 std::unique_ptr<Pattern> pattern_from_smarts(rust::Str smarts);
 uint32_t pattern_count_matches(const Pattern &pattern, const Molecule &mol);
@@ -71,7 +74,7 @@ uint32_t pattern_count_matches(const Pattern &pattern, const Molecule &mol);
 std::unique_ptr<Reaction> reaction_from_smarts(rust::Str smarts);
 uint32_t reaction_num_reactant_templates(const Reaction &rxn);
 uint32_t reaction_num_product_templates(const Reaction &rxn);
-rust::Vec<SiteProduct> reaction_run(const Reaction &rxn, const Molecule &mol, uint32_t max_products,
-                                    bool with_props);
+SiteRun reaction_run(const Reaction &rxn, const Molecule &mol, uint32_t max_sites, bool with_props,
+                     rust::Slice<const uint32_t> masked_atoms);
 
 }  // namespace xfstore_ffi
