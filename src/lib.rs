@@ -77,11 +77,12 @@ mod transform;
 
 pub use budget::{human, peak_rss, product_in_flight_bytes, MemoryBudget};
 pub use campaign::{
-    export_campaign, run as run_campaign, status as campaign_status, stream_done, stream_options, time_left, Campaign,
-    CampaignExport, CampaignExportEntry, CampaignFile, CampaignJob, CampaignOptions, CampaignReport, InputDef,
-    RuleSelection, RunOptions, StepDef, Stream, StreamReport, StreamSource, CAMPAIGN_INDEX, IN_SCOPE, KNOWN_CLASSES,
+    export_campaign, report as campaign_report, run as run_campaign, status as campaign_status, stream_done, stream_options, time_left, ByClass,
+    Campaign, CampaignExport, CampaignExportEntry, CampaignFile, CampaignJob, CampaignOptions, CampaignReport,
+    ClassTable, InputDef, LevelRules, ReportRow, RuleSelection, RuleUse, RunOptions, StepDef, Stream, StreamReport,
+    StreamSource, CAMPAIGN_INDEX, IN_SCOPE, KNOWN_CLASSES, REPORT_COLUMNS,
 };
-pub use chem::{canonicalize, count_heavy_atoms, rdkit_version, MolProps, SiteOutcome};
+pub use chem::{canonicalize, count_heavy_atoms, rdkit_version, smiles_to_molblock, MolProps, SiteOutcome};
 pub use error::{CampaignError, ChemError, Error, ExportError, IngestError, InputError, Result, RuleError, StoreError};
 pub use export::{
     export, job_schema, products_schema, provenance, verify as verify_export, verify_folder, verify_text,
@@ -89,15 +90,15 @@ pub use export::{
     VerifyReport, COLUMNS, DEFAULT_ROW_GROUP_ROWS,
 };
 pub use ingest::{
-    bare_loop, ingest, job_id, BareReport, IngestOptions, IngestPlan, IngestReport, JobReport, DEFAULT_BATCH_ROWS,
-    DEFAULT_SMILES_COLUMN,
+    bare_loop, ingest, job_id, BareReport, IngestOptions, IngestPlan, IngestReport, JobReport, RuleSettings,
+    DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
 };
 pub use input::{parse_job_spec, upstream_fingerprint, InputBatch, InputColumns, InputFile, InputFormat, JOB_PREFIX};
 pub use query::{
     lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, status_json,
     to_json_line, to_text, Hit, JobStatus, Query, QueryOutcome, RunState, StoreStatus,
 };
-pub use rules::{Rule, RuleDef, RuleSet, DEFAULT_RULES_YAML};
+pub use rules::{Rule, RuleDef, RuleSet, DEFAULT_RULES_YAML, HALOGENS, HALOGEN_PLACEHOLDER};
 pub use store::{
     CfCheck, Counters, Durability, InputInfo, JobMeta, JobState, ProductRecord, ProductScan, Props, ReadOnlyStore,
     RejectRecord, RejectScan, RuleInfo, Store, StoreOptions, VerifyStoreReport, DEFAULT_STORE_DIR,

@@ -67,10 +67,13 @@ pub fn export_campaign(
         "parquet" => Format::Parquet,
         "csv" => Format::Text(TextFormat::Csv),
         "smi" => Format::Text(TextFormat::Smi),
+        "sdf" => Format::Text(TextFormat::Sdf),
+        "sdf.gz" => Format::Text(TextFormat::SdfGz),
         other => {
-            return Err(
-                CampaignError::Export { reason: format!("unknown format {other:?}: parquet, csv or smi") }.into()
-            )
+            return Err(CampaignError::Export {
+                reason: format!("unknown format {other:?}: parquet, csv, smi, sdf or sdf.gz"),
+            }
+            .into())
         }
     };
     let mut plan = Vec::new();

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::classes::ClassTable;
 use crate::input::InputFormat;
 
 /// A whole campaign file.
@@ -15,6 +16,13 @@ pub struct CampaignFile {
     /// Rule file, relative to the campaign file (default: the built-in rules).
     #[serde(default)]
     pub rules_file: Option<PathBuf>,
+    /// Class configuration file for `rules: {by_class: LEVEL}` steps, relative to the campaign
+    /// file (see `configs/halogenation.yaml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes_file: Option<PathBuf>,
+    /// The class configuration written inline instead (`classes:` as in a class file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<ClassTable>,
     /// Settings for every job of the campaign.
     #[serde(default)]
     pub options: CampaignOptions,
@@ -69,8 +77,9 @@ pub struct StepDef {
     /// Inputs or earlier steps whose molecules this step transforms; each is read separately
     /// (a step is the deduplicated union of its jobs' products, per original input).
     pub from: Vec<String>,
-    /// Rule names, or `in_scope` (every rule whose `scope_classes` holds the class), or a list
-    /// mixing both.
+    /// Rule names (or X-template names), or `in_scope` (every rule whose `scope_classes` holds
+    /// the class), or a list mixing both; or `{by_class: LEVEL}`: each stream's class's rules at
+    /// that level of the class configuration.
     pub rules: RuleSelection,
 }
 
@@ -82,17 +91,28 @@ pub enum RuleSelection {
     Keyword(String),
     /// Rule names, where `in_scope` may also appear.
     List(Vec<String>),
+    /// A level of the class configuration.
+    ByClass(ByClass),
+}
+
+/// `{by_class: LEVEL}`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ByClass {
+    /// The level (`k1`, `k2`, ...).
+    pub by_class: String,
 }
 
 /// The keyword selecting every rule in scope for the class.
 pub const IN_SCOPE: &str = "in_scope";
 
 impl RuleSelection {
-    /// The entries as a list.
+    /// The entries as a list (none for `by_class`).
     pub fn entries(&self) -> Vec<&str> {
         match self {
             RuleSelection::Keyword(k) => vec![k.as_str()],
             RuleSelection::List(v) => v.iter().map(String::as_str).collect(),
+            RuleSelection::ByClass(_) => vec![],
         }
     }
 }
@@ -115,6 +135,8 @@ mod tests {
             serde_json::from_str(include_str!("../../schemas/campaign.schema.json")).unwrap();
         let file = CampaignFile {
             rules_file: Some("r.yaml".into()),
+            classes_file: Some("c.yaml".into()),
+            classes: Some(ClassTable::default()),
             options: CampaignOptions { no_props: true, max_heavy_atoms: Some(9) },
             inputs: vec![InputDef {
                 name: "a".into(),
@@ -133,6 +155,18 @@ mod tests {
         assert_eq!(keys(&p["options"]["properties"]), keys(&v["options"]));
         assert_eq!(keys(&p["inputs"]["items"]["properties"]), keys(&v["inputs"][0]));
         assert_eq!(keys(&p["steps"]["items"]["properties"]), keys(&v["steps"][0]));
+        let by_class = serde_json::to_value(RuleSelection::ByClass(ByClass { by_class: "k1".into() })).unwrap();
+        let rule_forms = p["steps"]["items"]["properties"]["rules"]["oneOf"].as_array().unwrap();
+        assert_eq!(keys(&rule_forms[2]["properties"]), keys(&by_class));
+        // the class file's schema names the class table's fields
+        let classes: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/classes.schema.json")).unwrap();
+        assert_eq!(keys(&classes["properties"]), ["classes"]);
+        let defs = &classes["$defs"];
+        assert_eq!(keys(&defs["class"]["properties"]), ["levels", "sugar_mask"]);
+        assert_eq!(keys(&defs["level"]["properties"]), ["rules", "sugar_mask"]);
+        assert_eq!(keys(&defs["capped"]["properties"]), ["cap", "rule"]);
+        assert_eq!(p["classes"]["$ref"], "classes.schema.json#/properties/classes");
         let formats: Vec<&str> = p["inputs"]["items"]["properties"]["format"]["enum"]
             .as_array()
             .unwrap()

@@ -9,15 +9,19 @@
 //! stream whose upstream changed since it started is refused by ingest's fingerprint check. So
 //! a campaign killed at any moment and run again loses and doubles nothing.
 
+pub mod classes;
 mod export;
 pub mod file;
 mod plan;
+mod report;
 
 use std::time::Instant;
 
 pub use export::{export_campaign, CampaignExport, CampaignExportEntry, CAMPAIGN_INDEX};
-pub use file::{CampaignFile, CampaignOptions, InputDef, RuleSelection, StepDef, IN_SCOPE};
+pub use classes::{ClassTable, LevelRules, RuleUse};
+pub use file::{ByClass, CampaignFile, CampaignOptions, InputDef, RuleSelection, StepDef, IN_SCOPE};
 pub use plan::{Campaign, Stream, StreamSource, KNOWN_CLASSES};
+pub use report::{report, ReportRow, REPORT_COLUMNS};
 
 use crate::budget::MemoryBudget;
 use crate::error::Result;
@@ -76,6 +80,7 @@ pub struct CampaignReport {
 pub fn stream_options(c: &Campaign, s: &Stream, opts: &RunOptions) -> IngestOptions {
     let mut o = IngestOptions::new(s.input_spec(), s.rules.clone());
     o.input_key = Some(s.key.clone());
+    o.rule_settings = s.rule_settings.clone();
     o.budget = opts.budget;
     o.batch_rows = opts.batch_rows;
     o.with_props = !(opts.no_props || c.file.options.no_props);

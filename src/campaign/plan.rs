@@ -7,11 +7,13 @@
 //! and its jobs are `<stream>/<rule>`. A stream over a step's stream reads the deduplicated
 //! union of that stream's jobs (`job:<T>/<rule1>,<T>/<rule2>,...`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::file::{CampaignFile, InputDef, IN_SCOPE};
+use super::classes::{ClassTable, LevelRules};
+use super::file::{CampaignFile, InputDef, RuleSelection, IN_SCOPE};
 use crate::error::CampaignError;
+use crate::ingest::RuleSettings;
 use crate::input::{InputColumns, InputFormat, JOB_PREFIX};
 use crate::rules::RuleSet;
 
@@ -55,6 +57,8 @@ pub struct Stream {
     pub source: StreamSource,
     /// Rules applied, in rule-file order when from `in_scope`.
     pub rules: Vec<String>,
+    /// Site caps and sugar masks of the class configuration, by rule name (`by_class` steps).
+    pub rule_settings: BTreeMap<String, RuleSettings>,
 }
 
 impl Stream {
@@ -83,6 +87,8 @@ pub struct Campaign {
     pub streams: Vec<Stream>,
     /// Things worth knowing that are not errors (a class with no rule in scope, say).
     pub notes: Vec<String>,
+    /// The class configuration (`classes_file` or `classes`), if the campaign has one.
+    pub classes: Option<ClassTable>,
 }
 
 fn valid_name(n: &str) -> bool {
@@ -146,6 +152,28 @@ impl Campaign {
                 problems.push(format!("step {:?}: the name is already used by an {kind}", s.name));
             }
         }
+        let classes = match (&file.classes_file, &file.classes) {
+            (Some(_), Some(_)) => {
+                problems.push("give the class configuration as `classes_file` or as `classes`, not both".into());
+                None
+            }
+            (Some(f), None) => match ClassTable::load(&base.join(f)) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    let reason = match e {
+                        CampaignError::Yaml { source, .. } => source.to_string(),
+                        CampaignError::Io { source, .. } => source.to_string(),
+                        other => other.to_string(),
+                    };
+                    problems.push(format!("classes_file {}: {reason}", base.join(f).display()));
+                    None
+                }
+            },
+            (None, t) => t.clone(),
+        };
+        if let Some(t) = &classes {
+            problems.extend(t.problems(rules).into_iter().map(|p| format!("class configuration: {p}")));
+        }
         for s in &file.steps {
             if s.from.is_empty() {
                 problems.push(format!("step {}: `from` is empty", s.name));
@@ -155,12 +183,21 @@ impl Campaign {
                     problems.push(format!("step {}: from {f:?}: no input or step of that name", s.name));
                 }
             }
+            if let RuleSelection::ByClass(b) = &s.rules {
+                if classes.is_none() && file.classes_file.is_none() {
+                    problems.push(format!(
+                        "step {}: rules by_class {:?} needs a class configuration (`classes_file` or `classes`)",
+                        s.name, b.by_class
+                    ));
+                }
+                continue;
+            }
             let entries = s.rules.entries();
             if entries.is_empty() {
                 problems.push(format!("step {}: no rules", s.name));
             }
             for r in entries {
-                if r != IN_SCOPE && rules.get(r).is_err() {
+                if r != IN_SCOPE && rules.resolve(r).is_err() {
                     problems.push(format!("step {}: unknown rule {r:?}", s.name));
                 }
             }
@@ -175,8 +212,11 @@ impl Campaign {
         if !problems.is_empty() {
             return Err(CampaignError::Invalid { path: path.into(), problems });
         }
-        let (streams, notes) = expand(&file, &base, &order, rules);
-        Ok(Campaign { file, path: path.into(), streams, notes })
+        let (streams, notes, missing) = expand(&file, &base, &order, rules, classes.as_ref());
+        if !missing.is_empty() {
+            return Err(CampaignError::Invalid { path: path.into(), problems: missing });
+        }
+        Ok(Campaign { file, path: path.into(), streams, notes, classes })
     }
 
     /// Every job id of the campaign, in stream order.
@@ -235,8 +275,16 @@ fn step_order(file: &CampaignFile) -> Result<Vec<usize>, Vec<String>> {
     Ok(order)
 }
 
-/// The streams of every step, in step order.
-fn expand(file: &CampaignFile, base: &Path, order: &[usize], rules: &RuleSet) -> (Vec<Stream>, Vec<String>) {
+/// The streams of every step, in step order, notes, and problems only the expansion finds (a
+/// class or level missing from the class configuration).
+fn expand(
+    file: &CampaignFile,
+    base: &Path,
+    order: &[usize],
+    rules: &RuleSet,
+    classes: Option<&ClassTable>,
+) -> (Vec<Stream>, Vec<String>, Vec<String>) {
+    let mut missing = Vec::new();
     let inputs: HashMap<&str, &InputDef> = file.inputs.iter().map(|i| (i.name.as_str(), i)).collect();
     let mut by_step: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut streams: Vec<Stream> = Vec::new();
@@ -268,12 +316,33 @@ fn expand(file: &CampaignFile, base: &Path, order: &[usize], rules: &RuleSet) ->
             };
             for (key, root, class, source) in sources {
                 let mut selected: Vec<String> = Vec::new();
+                let mut rule_settings = BTreeMap::new();
+                if let (RuleSelection::ByClass(b), Some(table)) = (&step.rules, classes) {
+                    match table.level(&class, &b.by_class, rules) {
+                        Err(problem) => {
+                            if !missing.contains(&problem) {
+                                missing.push(problem);
+                            }
+                            continue;
+                        }
+                        Ok(LevelRules::Off) => {
+                            notes.push(format!("stream {key}: class {class} is off at level {}; nothing to do", b.by_class));
+                            continue;
+                        }
+                        Ok(LevelRules::Rules(uses)) => {
+                            for u in uses {
+                                rule_settings.insert(u.rule.clone(), RuleSettings { cap: u.cap, sugar_mask: u.sugar_mask });
+                                selected.push(u.rule);
+                            }
+                        }
+                    }
+                }
                 for e in step.rules.entries() {
                     if e == IN_SCOPE {
                         let in_scope = rules.rules().iter().filter(|r| r.def.scope_classes.contains(&class));
                         selected.extend(in_scope.map(|r| r.def.name.clone()));
                     } else {
-                        selected.push(e.to_owned());
+                        selected.extend(rules.resolve(e).unwrap_or_default().into_iter().map(|r| r.def.name.clone()));
                     }
                 }
                 let mut seen = BTreeSet::new();
@@ -283,10 +352,10 @@ fn expand(file: &CampaignFile, base: &Path, order: &[usize], rules: &RuleSet) ->
                     continue;
                 }
                 mine.push(streams.len());
-                streams.push(Stream { key, step: step.name.clone(), root, class, source, rules: selected });
+                streams.push(Stream { key, step: step.name.clone(), root, class, source, rules: selected, rule_settings });
             }
         }
         by_step.insert(&step.name, mine);
     }
-    (streams, notes)
+    (streams, notes, missing)
 }

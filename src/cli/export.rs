@@ -24,7 +24,7 @@ pub struct ExportArgs {
     /// Job id (`<input stem>/<rule>`), see `xfstore status`.
     #[arg(long)]
     job: Option<String>,
-    /// Destination: `.parquet` (default), `.csv` or `.smi`, from the extension; with
+    /// Destination: `.parquet` (default), `.csv`, `.smi`, `.sdf` or `.sdf.gz`, from the extension; with
     /// --campaign, a folder.
     #[arg(long)]
     output: PathBuf,
@@ -32,7 +32,7 @@ pub struct ExportArgs {
     /// plus index.json, the folder published as a whole.
     #[arg(long, conflicts_with_all = ["rule", "job", "split_rows", "split_bytes"])]
     campaign: Option<PathBuf>,
-    /// With --campaign: the files' format (parquet, csv, smi).
+    /// With --campaign: the files' format (parquet, csv, smi, sdf, sdf.gz).
     #[arg(long, default_value = "parquet", requires = "campaign")]
     format: String,
     /// Rule file of the campaign (default: the campaign's `rules_file`, else built-in).

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 use xfstore::{
-    human, write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, InputFormat, MemoryBudget, RuleSet,
-    Store, StoreOptions, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN, JOB_PREFIX,
+    human, write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, InputFormat, MemoryBudget,
+    RuleSettings, RuleSet, Store, StoreOptions, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN, JOB_PREFIX,
 };
 
 use super::StoreArg;
@@ -31,9 +31,18 @@ pub struct IngestArgs {
     /// its extensions; the folder name; the job ids).
     #[arg(long)]
     name: Option<String>,
-    /// Rule name (repeatable: several rules in one pass over the input).
+    /// Rule name, or X-template name such as 'RING_SP3__CH__TO__{X}' for all its halogens
+    /// (repeatable: several rules in one pass over the input).
     #[arg(long = "rule", required = true)]
     rules: Vec<String>,
+    /// Most sites transformed per parent by every rule of this run (-1: no cap), replacing the
+    /// rule file's; over it, the sites first in RDKit's canonical atom ranking are kept.
+    #[arg(long, allow_negative_numbers = true)]
+    site_cap: Option<i64>,
+    /// Never transform a site on a sugar ring, its oxygens or its hydroxymethyl (pyranoses and
+    /// furanoses, see ARCHITECTURE.md); masked matches are counted per job.
+    #[arg(long)]
+    sugar_mask: bool,
     /// Rule file (default: the built-in configs/transforms.yaml).
     #[arg(long)]
     rules_file: Option<PathBuf>,
@@ -85,7 +94,15 @@ pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
         None => RuleSet::builtin()?,
     };
     let job_input = a.input.to_string_lossy().starts_with(JOB_PREFIX);
-    let mut opts = IngestOptions::new(a.input, a.rules);
+    let mut names = Vec::new();
+    for r in &a.rules {
+        names.extend(rule_set.resolve(r)?.into_iter().map(|r| r.def.name.clone()));
+    }
+    let mut opts = IngestOptions::new(a.input, names);
+    if a.site_cap.is_some() || a.sugar_mask {
+        let settings = RuleSettings { cap: a.site_cap, sugar_mask: a.sugar_mask };
+        opts.rule_settings = opts.rules.iter().map(|r| (r.clone(), settings)).collect();
+    }
     opts.format = a.format;
     opts.input_key = a.name;
     opts.smiles_column = a.smiles_column;
@@ -143,9 +160,13 @@ pub(super) fn print_report(r: &IngestReport, out: &mut dyn Write) -> std::io::Re
             n => format!(" (resumed at row {n})"),
         };
         let failed = c.failed.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+        let masked = match c.masked_sites {
+            0 => String::new(),
+            n => format!(", {n} sites masked"),
+        };
         writeln!(
             out,
-            "ingest {}{resumed}: {} inputs, {} failed [{}], {} without site, {} products ({} unsanitizable), {} unique",
+            "ingest {}{resumed}: {} inputs, {} failed [{}], {} without site, {} products ({} unsanitizable{masked}), {} unique",
             m.id,
             c.inputs,
             c.failed_total(),

@@ -8,6 +8,7 @@ mod compact;
 mod export;
 mod ingest;
 mod query;
+mod report;
 mod run;
 mod status;
 mod verify;
@@ -59,6 +60,9 @@ enum Command {
     BenchTransform(bench::BenchTransformArgs),
     /// List the store's jobs with their progress and counters.
     Status(status::StatusArgs),
+    /// A campaign's products and unique products per class x step x rule x halogen, as tables
+    /// or CSV.
+    Report(report::ReportArgs),
 }
 
 /// Runs one parsed command line, printing results to `out`; the exit code distinguishes
@@ -73,6 +77,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Compact(a) => compact::run(a, out)?,
         Command::BenchTransform(a) => bench::run(a, out)?,
         Command::Status(a) => status::run(a, out)?,
+        Command::Report(a) => report::run(a, out)?,
     };
     out.flush()?;
     Ok(code)

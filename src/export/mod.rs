@@ -12,6 +12,7 @@ mod columns;
 pub(crate) mod folder;
 mod part;
 mod rejects;
+mod sdf;
 mod text;
 
 use std::fs::File;
@@ -66,11 +67,16 @@ pub enum Format {
 }
 
 impl Format {
-    /// From the output's extension: `.smi`, `.csv`, anything else Parquet.
+    /// From the output's extension: `.smi`, `.csv`, `.sdf`, `.sdf.gz`, anything else Parquet.
     pub fn from_path(path: &Path) -> Self {
+        let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        if name.ends_with(".sdf.gz") {
+            return Format::Text(TextFormat::SdfGz);
+        }
         match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("smi") => Format::Text(TextFormat::Smi),
             Some("csv") => Format::Text(TextFormat::Csv),
+            Some("sdf") => Format::Text(TextFormat::Sdf),
             _ => Format::Parquet,
         }
     }

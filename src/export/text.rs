@@ -23,6 +23,10 @@ pub enum TextFormat {
     Smi,
     /// Header + one row per product, same columns as the Parquet export.
     Csv,
+    /// SDF: a molblock with 2D coordinates per product, the columns as SD data fields.
+    Sdf,
+    /// SDF, gzip-compressed (`.sdf.gz`).
+    SdfGz,
 }
 
 impl TextFormat {
@@ -31,6 +35,8 @@ impl TextFormat {
         match self {
             TextFormat::Smi => "SMILES",
             TextFormat::Csv => "CSV",
+            TextFormat::Sdf => "SDF",
+            TextFormat::SdfGz => "SDF (gzip)",
         }
     }
 }
@@ -43,6 +49,9 @@ const CSV_BATCH_ROWS: usize = 8192;
 
 /// Writes all products of `job` to `dest` in `format`; returns the row count.
 pub fn export_text(store: &ReadOnlyStore, job: &JobMeta, dest: &Path, format: TextFormat) -> Result<u64> {
+    if let TextFormat::Sdf | TextFormat::SdfGz = format {
+        return super::sdf::export_sdf(store, job, dest, format == TextFormat::SdfGz);
+    }
     let io = |context: &'static str| move |source| ExportError::Io { path: dest.into(), context, source };
     let csv_err = |source: arrow_schema::ArrowError| ExportError::Csv { path: dest.into(), source };
     let (target, file) = AtomicFile::create(dest)?;
@@ -56,6 +65,7 @@ pub fn export_text(store: &ReadOnlyStore, job: &JobMeta, dest: &Path, format: Te
                 rows += 1;
             }
         }
+        TextFormat::Sdf | TextFormat::SdfGz => unreachable!("written by sdf.rs"),
         TextFormat::Csv => {
             let mut cols = ColumnsBuilder::new(job);
             let mut csv = arrow_csv::WriterBuilder::new().with_header(true).build(&mut w);
@@ -83,7 +93,7 @@ pub fn export_text(store: &ReadOnlyStore, job: &JobMeta, dest: &Path, format: Te
 }
 
 /// The batch with list columns rendered as text (`3;4`), which CSV cannot hold otherwise.
-fn text_columns(batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowError> {
+pub(super) fn text_columns(batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let schema = batch.schema();
     let mut fields = Vec::with_capacity(schema.fields().len());
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.capacity());
@@ -133,7 +143,7 @@ pub(super) fn finish(
     })
 }
 
-fn smi_id(job: &JobMeta, r: &ProductRecord) -> String {
+pub(super) fn smi_id(job: &JobMeta, r: &ProductRecord) -> String {
     let parent = r.parent_id.clone().unwrap_or_else(|| format!("row{}", r.parent_row));
     format!("{}:{}:{}", job.rule.name, parent.replace(char::is_whitespace, "_"), r.site_index)
 }
@@ -183,6 +193,9 @@ pub struct TextReport {
 /// every record has the header's number of fields with balanced quotes; `.smi` has exactly
 /// `SMILES<TAB>id` on every line. Both end with a line break (a cut file does not).
 pub fn verify_text(path: &Path, format: TextFormat) -> Result<TextReport, ExportError> {
+    if let TextFormat::Sdf | TextFormat::SdfGz = format {
+        return super::sdf::verify_sdf(path);
+    }
     let invalid = |reason: String| ExportError::Validation { path: path.into(), reason };
     let file = File::open(path).map_err(|source| ExportError::Io { path: path.into(), context: "open", source })?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -208,6 +221,7 @@ pub fn verify_text(path: &Path, format: TextFormat) -> Result<TextReport, Export
             }
             Ok(TextReport { records, columns: 2 })
         }
+        TextFormat::Sdf | TextFormat::SdfGz => unreachable!("verified by sdf.rs"),
         TextFormat::Csv => {
             let counter = RecordCounter { inner: reader, quoted: true, in_quotes: false, records: 0 };
             let mut csv = csv::ReaderBuilder::new().has_headers(true).from_reader(counter);

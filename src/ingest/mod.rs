@@ -14,6 +14,7 @@ mod job;
 mod pipeline;
 mod progress;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -50,6 +51,9 @@ pub struct IngestOptions {
     pub input_key: Option<String>,
     /// Rule names, all applied in one pass over the input (one job each).
     pub rules: Vec<String>,
+    /// Site caps and sugar masks replacing the rule file's, by rule name (a campaign's class
+    /// configuration, or `--site-cap` / `--sugar-mask`).
+    pub rule_settings: BTreeMap<String, RuleSettings>,
     /// Name of the SMILES column.
     pub smiles_column: String,
     /// Optional id column, carried into each product's provenance.
@@ -87,6 +91,7 @@ impl IngestOptions {
             format: None,
             input_key: None,
             rules,
+            rule_settings: BTreeMap::new(),
             smiles_column: DEFAULT_SMILES_COLUMN.into(),
             id_column: None,
             carry_columns: vec![],
@@ -109,6 +114,16 @@ impl IngestOptions {
             max_heavy_atoms: self.max_heavy_atoms,
         }
     }
+}
+
+/// How one rule runs in one ingest, replacing the rule file's settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleSettings {
+    /// Most sites per parent (-1: none); `None` keeps the rule file's cap.
+    pub cap: Option<i64>,
+    /// Never transform a site on a sugar ring (see [`crate::chem`]); masked matches are
+    /// counted in the job's `masked_sites`.
+    pub sugar_mask: bool,
 }
 
 /// Result of one job in one run.
@@ -157,8 +172,9 @@ pub struct IngestReport {
 pub struct IngestPlan<'r> {
     input: InputFile,
     key: String,
-    rules: Vec<&'r Rule>,
+    rules: Vec<Rule>,
     opts: IngestOptions,
+    _rules: std::marker::PhantomData<&'r RuleSet>,
 }
 
 /// Runs an ingest into an open (read-write) store: [`IngestPlan::new`] then [`IngestPlan::run`].
@@ -182,7 +198,14 @@ impl<'r> IngestPlan<'r> {
         if opts.rules.is_empty() {
             return Err(IngestError::NoRule.into());
         }
-        let rules: Vec<&Rule> = opts.rules.iter().map(|n| rule_set.get(n)).collect::<Result<_, _>>()?;
+        let mut rules: Vec<Rule> = Vec::with_capacity(opts.rules.len());
+        for n in &opts.rules {
+            let r = rule_set.get(n)?;
+            rules.push(match opts.rule_settings.get(n) {
+                Some(s) => r.variant(s.cap, s.sugar_mask)?,
+                None => r.clone(),
+            });
+        }
         let cols = InputColumns {
             smiles: opts.smiles_column.clone(),
             id: opts.id_column.clone(),
@@ -193,7 +216,7 @@ impl<'r> IngestPlan<'r> {
         if key.is_empty() || key.contains('\0') {
             return Err(IngestError::BadKey { key }.into());
         }
-        Ok(Self { input, key, rules, opts })
+        Ok(Self { input, key, rules, opts, _rules: std::marker::PhantomData })
     }
 
     /// The input's key in the store (its jobs are `<key>/<rule>`).
@@ -208,7 +231,8 @@ impl<'r> IngestPlan<'r> {
 
     /// Creates or resumes the jobs and streams the remaining rows into `store`.
     pub fn run(&self, store: &Store) -> Result<IngestReport> {
-        run(store, &self.input, &self.key, &self.rules, &self.opts)
+        let rules: Vec<&Rule> = self.rules.iter().collect();
+        run(store, &self.input, &self.key, &rules, &self.opts)
     }
 }
 

@@ -149,6 +149,7 @@ struct CountersView<'a> {
     site_products: u64,
     product_failed: u64,
     unique_products: u64,
+    masked_sites: u64,
 }
 
 impl<'a> From<&'a Counters> for CountersView<'a> {
@@ -160,6 +161,7 @@ impl<'a> From<&'a Counters> for CountersView<'a> {
             site_products: c.site_products,
             product_failed: c.product_failed,
             unique_products: c.unique_products,
+            masked_sites: c.masked_sites,
         }
     }
 }

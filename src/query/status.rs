@@ -83,12 +83,13 @@ impl StoreStatus {
             let reasons = c.failed.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
             let _ = writeln!(
                 s,
-                "    input {} (column {}), rule {} [{}], unsanitizable products {}, failed: {}, {:.1} s busy",
+                "    input {} (column {}), rule {} [{}], unsanitizable products {}, masked sites {}, failed: {}, {:.1} s busy",
                 m.input.path,
                 m.input.smiles_column,
                 m.rule.name,
                 m.rule.smirks,
                 c.product_failed,
+                c.masked_sites,
                 if reasons.is_empty() { "none".into() } else { reasons },
                 m.busy_secs
             );
