@@ -55,6 +55,8 @@ pub struct Store {
     durability: Durability,
     /// Options for column families created later (shares the block cache).
     cf_options: rocksdb::Options,
+    /// Options for families written blind (parents, rejects): no memtable bloom filter.
+    cf_options_blind: rocksdb::Options,
     /// Writer lock. Declared after `reader` (the RocksDB handle) so it is released last.
     _lock: lock::WriterLock,
 }

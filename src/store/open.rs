@@ -64,7 +64,17 @@ impl StoreOptions {
 /// cache, so it was re-read from disk and checksummed on every point lookup (measured: 2 ms per
 /// lookup on a 5M-product store, 80% in `MaybeReadBlockAndLoadToCache<ParsedFullFilterBlock>`).
 /// Partitions are small cache citizens; only the top-level index/filter is pinned.
-fn cf_options(cache: &Cache, write_buffer_bytes: usize) -> Options {
+///
+/// `memtable_bloom` gives each memtable a whole-key bloom filter for the upserts of a job being
+/// written (most probes are misses: new products). RocksDB allocates it with every memtable,
+/// written to or not, so it costs memory per column family, and a campaign store has hundreds:
+/// it goes only to product families created by this process (the only ones read on the write
+/// path), sized at 0.5% of the write buffer (160 KiB at the default budget: ~10 bits per entry
+/// of a full memtable, 1% false positives). Families opened from disk (mostly finished jobs)
+/// and the blind-written parent and reject families get none. Measured on a 390-job campaign
+/// store (~800 families): `status` peaked at 882 MiB with a 2% filter on every family, 254 MiB
+/// without; the campaign run that made it at 880 MiB before, see ARCHITECTURE.md for after.
+pub(super) fn cf_options(cache: &Cache, write_buffer_bytes: usize, memtable_bloom: bool) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
     table.set_bloom_filter(10.0, false);
@@ -84,12 +94,17 @@ fn cf_options(cache: &Cache, write_buffer_bytes: usize) -> Options {
     o.set_level_compaction_dynamic_level_bytes(true);
     // Upserts probe the memtables first and mostly miss (new products): a whole-key bloom
     // filter over each memtable (2% of its size) answers those misses without a skiplist walk.
-    o.set_memtable_whole_key_filtering(true);
-    o.set_memtable_prefix_bloom_ratio(0.02);
+    if memtable_bloom {
+        o.set_memtable_whole_key_filtering(true);
+        o.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
+    }
     // Bulk load: write SST data to disk in 1 MiB steps instead of one burst per file.
     o.set_bytes_per_sync(1 << 20);
     o
 }
+
+/// Memtable bloom filter size as a share of the write buffer (see [`cf_options`]).
+const MEMTABLE_BLOOM_RATIO: f64 = 0.005;
 
 /// Opens the store at `path` for writing: takes the writer lock, creates the store if needed,
 /// finishes drops left pending by a killed `--restart`.
@@ -102,8 +117,12 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
     // the lock is taken before RocksDB reads anything of the store
     let lock = super::lock::acquire(path)?;
     let (reader, cache) = open_db(path, OpenMode::ReadWrite, so)?;
-    let store =
-        Store { reader, durability: so.durability, cf_options: cf_options(&cache, so.write_buffer_bytes), _lock: lock };
+    let store = Store {
+        reader,
+        durability: so.durability, cf_options: cf_options(&cache, so.write_buffer_bytes, true),
+        cf_options_blind: cf_options(&cache, so.write_buffer_bytes, false),
+        _lock: lock,
+    };
     store.finish_pending_drops()?;
     Ok(store)
 }
@@ -119,7 +138,7 @@ fn open_db(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<(ReadOnlySt
     let db_err =
         |context: &'static str| move |source: rocksdb::Error| StoreError::Db { path: path.into(), context, source };
     let cache = Cache::new_lru_cache(so.block_cache_bytes).map_err(db_err("create block cache"))?;
-    let mut db_opts = cf_options(&cache, so.write_buffer_bytes);
+    let mut db_opts = cf_options(&cache, so.write_buffer_bytes, false);
     db_opts.set_db_write_buffer_size(so.write_buffer_bytes);
     db_opts.set_max_open_files(512);
     db_opts.set_max_background_jobs(2);
@@ -133,7 +152,7 @@ fn open_db(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<(ReadOnlySt
         cfs.push(CF_META.to_owned());
     }
     let descriptors: Vec<_> =
-        cfs.iter().map(|name| ColumnFamilyDescriptor::new(name, cf_options(&cache, so.write_buffer_bytes))).collect();
+        cfs.iter().map(|name| ColumnFamilyDescriptor::new(name, cf_options(&cache, so.write_buffer_bytes, false))).collect();
     let db = match mode {
         OpenMode::ReadWrite => {
             db_opts.create_if_missing(true);

@@ -37,9 +37,16 @@ pub struct JobBatch<'a> {
 impl Store {
     /// Creates the job's product column family if needed and records the job's metadata.
     pub fn register_job(&self, meta: &JobMeta) -> Result<(), StoreError> {
-        for cf_name in [products_cf(&meta.id), parents_cf(&meta.id), rejects_cf(&meta.input_key)] {
+        // only the products family is read on the write path (dedup): it alone gets the
+        // memtable bloom filter (see `open.rs`, `cf_options`)
+        let families = [
+            (products_cf(&meta.id), &self.cf_options),
+            (parents_cf(&meta.id), &self.cf_options_blind),
+            (rejects_cf(&meta.input_key), &self.cf_options_blind),
+        ];
+        for (cf_name, options) in families {
             if self.db.cf_handle(&cf_name).is_none() {
-                self.db.create_cf(&cf_name, &self.cf_options).map_err(|e| self.db_err("create column family", e))?;
+                self.db.create_cf(&cf_name, options).map_err(|e| self.db_err("create column family", e))?;
             }
         }
         let meta_cf = self.meta_cf()?;
