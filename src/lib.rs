@@ -82,7 +82,9 @@ pub use campaign::{
     ClassTable, InputDef, LevelRules, ReportRow, RuleSelection, RuleUse, RunOptions, StepDef, Stream, StreamReport,
     StreamSource, CAMPAIGN_INDEX, IN_SCOPE, KNOWN_CLASSES, REPORT_COLUMNS,
 };
-pub use chem::{canonicalize, count_heavy_atoms, rdkit_version, smiles_to_molblock, MolProps, SiteOutcome};
+pub use chem::{
+    canonicalize, count_heavy_atoms, rdkit_version, smiles_to_molblock, sugar_mask, MolProps, SiteOutcome,
+};
 pub use error::{CampaignError, ChemError, Error, ExportError, IngestError, InputError, Result, RuleError, StoreError};
 pub use export::{
     export, job_schema, products_schema, provenance, verify as verify_export, verify_folder, verify_text,

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::classes::ClassTable;
+use std::collections::BTreeMap;
+
+use super::classes::ClassEntry;
 use crate::input::InputFormat;
 
 /// A whole campaign file.
@@ -20,9 +22,9 @@ pub struct CampaignFile {
     /// file (see `configs/halogenation.yaml`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes_file: Option<PathBuf>,
-    /// The class configuration written inline instead (`classes:` as in a class file).
+    /// The class configuration written inline instead (the `classes` map of a class file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classes: Option<ClassTable>,
+    pub classes: Option<BTreeMap<String, ClassEntry>>,
     /// Settings for every job of the campaign.
     #[serde(default)]
     pub options: CampaignOptions,
@@ -136,7 +138,7 @@ mod tests {
         let file = CampaignFile {
             rules_file: Some("r.yaml".into()),
             classes_file: Some("c.yaml".into()),
-            classes: Some(ClassTable::default()),
+            classes: Some(BTreeMap::new()),
             options: CampaignOptions { no_props: true, max_heavy_atoms: Some(9) },
             inputs: vec![InputDef {
                 name: "a".into(),

@@ -169,7 +169,7 @@ impl Campaign {
                     None
                 }
             },
-            (None, t) => t.clone(),
+            (None, t) => t.clone().map(|classes| ClassTable { classes }),
         };
         if let Some(t) = &classes {
             problems.extend(t.problems(rules).into_iter().map(|p| format!("class configuration: {p}")));

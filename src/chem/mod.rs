@@ -117,6 +117,12 @@ impl Molecule {
     }
 }
 
+/// The atoms the sugar mask covers in the molecule of `smiles` (see the module docs), as atom
+/// indices of the molecule RDKit parses from it; empty when it has no sugar ring.
+pub fn sugar_mask(smiles: &str) -> Result<Vec<u32>, ChemError> {
+    Molecule::from_smiles(smiles)?.sugar_mask()
+}
+
 /// A V2000 molblock with 2D coordinates (RDKit's depictor) for a SMILES, as `Chem.MolToMolBlock`
 /// writes it after `AllChem.Compute2DCoords`; the title line is empty.
 pub fn smiles_to_molblock(smiles: &str) -> Result<String, ChemError> {

@@ -14,6 +14,7 @@ mod crash;
 mod end_to_end;
 mod export;
 mod golden;
+mod halogenation;
 mod hardening;
 mod inputs;
 mod memory;

@@ -245,7 +245,9 @@ rust::String smiles_to_molblock(rust::Str smiles) {
   if (!m) {
     throw std::invalid_argument("invalid SMILES");
   }
-  RDDepict::compute2DCoords(*m);
+  // Python's rdDepictor.Compute2DCoords defaults (canonOrient=True; C++ defaults to false), so
+  // the molblock is the one RDKit's Python writer makes.
+  RDDepict::compute2DCoords(*m, nullptr, /*canonOrient=*/true);
   return rust::String(RDKit::MolToMolBlock(*m));
 }
 
