@@ -77,14 +77,12 @@ mod transform;
 
 pub use budget::{human, peak_rss, product_in_flight_bytes, MemoryBudget};
 pub use campaign::{
-    export_campaign, report as campaign_report, run as run_campaign, status as campaign_status, stream_done, stream_options, time_left, ByClass,
-    Campaign, CampaignExport, CampaignExportEntry, CampaignFile, CampaignJob, CampaignOptions, CampaignReport,
-    ClassTable, InputDef, LevelRules, ReportRow, RuleSelection, RuleUse, RunOptions, StepDef, Stream, StreamReport,
-    StreamSource, CAMPAIGN_INDEX, IN_SCOPE, KNOWN_CLASSES, REPORT_COLUMNS,
+    export_campaign, report as campaign_report, run as run_campaign, status as campaign_status, stream_done,
+    stream_options, time_left, ByClass, Campaign, CampaignExport, CampaignExportEntry, CampaignFile, CampaignJob,
+    CampaignOptions, CampaignReport, ClassTable, InputDef, LevelRules, ReportRow, RuleSelection, RuleUse, RunOptions,
+    StepDef, Stream, StreamReport, StreamSource, CAMPAIGN_INDEX, IN_SCOPE, KNOWN_CLASSES, REPORT_COLUMNS,
 };
-pub use chem::{
-    canonicalize, count_heavy_atoms, rdkit_version, smiles_to_molblock, sugar_mask, MolProps, SiteOutcome,
-};
+pub use chem::{canonicalize, count_heavy_atoms, rdkit_version, smiles_to_molblock, sugar_mask, MolProps, SiteOutcome};
 pub use error::{CampaignError, ChemError, Error, ExportError, IngestError, InputError, Result, RuleError, StoreError};
 pub use export::{
     export, job_schema, products_schema, provenance, verify as verify_export, verify_folder, verify_text,

@@ -134,7 +134,9 @@ impl ClassTable {
         let mut out = Vec::new();
         for (class, entry) in &self.classes {
             match entry {
-                ClassEntry::Off(k) if k != OFF => out.push(format!("class {class}: {k:?} is neither `{OFF}` nor settings")),
+                ClassEntry::Off(k) if k != OFF => {
+                    out.push(format!("class {class}: {k:?} is neither `{OFF}` nor settings"))
+                }
                 ClassEntry::Off(_) => {}
                 ClassEntry::On(def) => {
                     for (level, l) in &def.levels {
@@ -159,7 +161,9 @@ impl ClassTable {
                                                 seen.push(r.def.name.clone());
                                             }
                                         }
-                                        Err(_) => out.push(format!("class {class} level {level}: unknown rule {name:?}")),
+                                        Err(_) => {
+                                            out.push(format!("class {class} level {level}: unknown rule {name:?}"))
+                                        }
                                     }
                                     if let Some(c) = cap {
                                         if c != -1 && c < 1 {
@@ -190,7 +194,11 @@ impl ClassTable {
             Some(ClassEntry::On(def)) => def,
         };
         let l = match def.levels.get(level) {
-            None => return Err(format!("class {class} has no level {level:?} in the class configuration (add it, or `{OFF}`)")),
+            None => {
+                return Err(format!(
+                    "class {class} has no level {level:?} in the class configuration (add it, or `{OFF}`)"
+                ))
+            }
             Some(LevelEntry::Off(_)) => return Ok(LevelRules::Off),
             Some(LevelEntry::On(l)) => l,
         };

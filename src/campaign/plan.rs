@@ -326,12 +326,16 @@ fn expand(
                             continue;
                         }
                         Ok(LevelRules::Off) => {
-                            notes.push(format!("stream {key}: class {class} is off at level {}; nothing to do", b.by_class));
+                            notes.push(format!(
+                                "stream {key}: class {class} is off at level {}; nothing to do",
+                                b.by_class
+                            ));
                             continue;
                         }
                         Ok(LevelRules::Rules(uses)) => {
                             for u in uses {
-                                rule_settings.insert(u.rule.clone(), RuleSettings { cap: u.cap, sugar_mask: u.sugar_mask });
+                                rule_settings
+                                    .insert(u.rule.clone(), RuleSettings { cap: u.cap, sugar_mask: u.sugar_mask });
                                 selected.push(u.rule);
                             }
                         }
@@ -352,7 +356,15 @@ fn expand(
                     continue;
                 }
                 mine.push(streams.len());
-                streams.push(Stream { key, step: step.name.clone(), root, class, source, rules: selected, rule_settings });
+                streams.push(Stream {
+                    key,
+                    step: step.name.clone(),
+                    root,
+                    class,
+                    source,
+                    rules: selected,
+                    rule_settings,
+                });
             }
         }
         by_step.insert(&step.name, mine);

@@ -74,7 +74,13 @@ pub fn report(store: &ReadOnlyStore, c: &Campaign, rules: &RuleSet) -> Result<Ve
             let at = match rows.iter().position(|(_, _, r)| (&*r.class, &*r.step, &*r.rule, &*r.halogen) == key) {
                 Some(at) => at,
                 None => {
-                    let row = ReportRow { class: s.class.clone(), step: s.step.clone(), rule: name, halogen, ..Default::default() };
+                    let row = ReportRow {
+                        class: s.class.clone(),
+                        step: s.step.clone(),
+                        rule: name,
+                        halogen,
+                        ..Default::default()
+                    };
                     rows.push((step_pos(&s.step), rule_pos(rule), row));
                     rows.len() - 1
                 }

@@ -205,7 +205,8 @@ mod tests {
     fn sugar_rings_are_masked_and_counted() {
         let rsp3 = Reaction::from_smarts("[C;R;H1,H2:1]>>[C;R:1]Cl").unwrap();
         // salidroside-like: a glucoside of tyrosol, plus a cyclohexane on the aglycone side
-        let glucoside = Molecule::from_smiles("OC[C@H]1O[C@@H](OCCc2ccc(C3CCCCC3)cc2)[C@H](O)[C@@H](O)[C@@H]1O").unwrap();
+        let glucoside =
+            Molecule::from_smiles("OC[C@H]1O[C@@H](OCCc2ccc(C3CCCCC3)cc2)[C@H](O)[C@@H](O)[C@@H]1O").unwrap();
         let mask = glucoside.sugar_mask().unwrap();
         // 6 ring atoms + 4 ring-carbon oxygens (3 OH, glycosidic O) + C6 and its O
         assert_eq!(mask.len(), 12, "{mask:?}");

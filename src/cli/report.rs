@@ -86,7 +86,8 @@ fn write_tables(rows: &[ReportRow], out: &mut dyn Write) -> Result<()> {
                     None => format!(" {:>21}", if of_rule.iter().all(|r| r.halogen.is_empty()) { "" } else { "-" }),
                 })
                 .collect();
-            let (p, u, m) = of_rule.iter().fold((0, 0, 0), |(p, u, m), r| (p + r.products, u + r.unique, m + r.masked_sites));
+            let (p, u, m) =
+                of_rule.iter().fold((0, 0, 0), |(p, u, m), r| (p + r.products, u + r.unique, m + r.masked_sites));
             writeln!(out, "  {name:<width$}{per_x} {:>21} {m:>10}", cell(p, u))?;
         }
         let (p, u, m) = mine.iter().fold((0, 0, 0), |(p, u, m), r| (p + r.products, u + r.unique, m + r.masked_sites));

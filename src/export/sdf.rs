@@ -48,10 +48,10 @@ pub(super) fn export_sdf(store: &ReadOnlyStore, job: &JobMeta, dest: &Path, gzip
             batch.push((smiles.clone(), smi_id(job, rec)));
         }
         if batch.len() >= SDF_BATCH || (next.is_none() && !batch.is_empty()) {
-            let table = cols.finish().and_then(|b| text_columns(&b)).map_err(|source| ExportError::Csv {
-                path: dest.into(),
-                source,
-            })?;
+            let table = cols
+                .finish()
+                .and_then(|b| text_columns(&b))
+                .map_err(|source| ExportError::Csv { path: dest.into(), source })?;
             write_records(&mut w, &batch, &table, dest)?;
             rows += batch.len() as u64;
             batch.clear();
@@ -66,7 +66,10 @@ pub(super) fn export_sdf(store: &ReadOnlyStore, job: &JobMeta, dest: &Path, gzip
     target.commit(|tmp| {
         let found = verify_sdf(tmp)?.records;
         if found != rows {
-            return Err(ExportError::Validation { path: dest.into(), reason: format!("{found} records, {rows} written") });
+            return Err(ExportError::Validation {
+                path: dest.into(),
+                reason: format!("{found} records, {rows} written"),
+            });
         }
         Ok(())
     })?;

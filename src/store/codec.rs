@@ -202,7 +202,13 @@ mod tests {
             rule: RuleInfo { name: "R".into(), label: "l".into(), family: "f".into(), smirks: "s".into(), hash: 9 },
             rdkit_version: "2022.09.3".into(),
             offset: 2,
-            counters: Counters { inputs: 2, site_products: 3, unique_products: 2, masked_sites: 4, ..Counters::default() },
+            counters: Counters {
+                inputs: 2,
+                site_products: 3,
+                unique_products: 2,
+                masked_sites: 4,
+                ..Counters::default()
+            },
             state: JobState::Complete,
             busy_secs: 0.5,
             created_unix: 1,

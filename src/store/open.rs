@@ -119,7 +119,8 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
     let (reader, cache) = open_db(path, OpenMode::ReadWrite, so)?;
     let store = Store {
         reader,
-        durability: so.durability, cf_options: cf_options(&cache, so.write_buffer_bytes, true),
+        durability: so.durability,
+        cf_options: cf_options(&cache, so.write_buffer_bytes, true),
         cf_options_blind: cf_options(&cache, so.write_buffer_bytes, false),
         _lock: lock,
     };
@@ -151,8 +152,10 @@ fn open_db(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<(ReadOnlySt
     if !cfs.iter().any(|c| c == CF_META) {
         cfs.push(CF_META.to_owned());
     }
-    let descriptors: Vec<_> =
-        cfs.iter().map(|name| ColumnFamilyDescriptor::new(name, cf_options(&cache, so.write_buffer_bytes, false))).collect();
+    let descriptors: Vec<_> = cfs
+        .iter()
+        .map(|name| ColumnFamilyDescriptor::new(name, cf_options(&cache, so.write_buffer_bytes, false)))
+        .collect();
     let db = match mode {
         OpenMode::ReadWrite => {
             db_opts.create_if_missing(true);

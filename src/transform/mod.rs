@@ -127,7 +127,8 @@ pub fn transform_row(smiles: Option<&str>, rules: &[&Rule], opts: &RowOptions) -
     };
     for rule in rules {
         let masked_atoms: &[u32] = if rule.sugar_mask { &mask } else { &[] };
-        let (sites, masked) = rule.reaction.run_masked(&mol, rule.max_sites, with_props, masked_atoms).map_err(rdkit)?;
+        let (sites, masked) =
+            rule.reaction.run_masked(&mol, rule.max_sites, with_props, masked_atoms).map_err(rdkit)?;
         out.per_rule.push(sites);
         out.masked.push(masked);
     }

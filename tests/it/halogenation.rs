@@ -75,8 +75,7 @@ fn compare_with_reference(dir: &Path, rules: &[&str], flags: &[&str]) {
 #[ignore = "needs the Python oracle venv (tools/setup.sh); tools/test.sh runs it"]
 fn caps_and_sugar_mask_equal_rdkit_python() {
     let dir = tempfile::tempdir().unwrap();
-    let rules =
-        ["RING_SP3__CH__TO__Cl", "HALO_AROMATIC_CH__H__TO__Br", "PRIMARY_OH__CH2OH__TO__I", "OH__TO__F"];
+    let rules = ["RING_SP3__CH__TO__Cl", "HALO_AROMATIC_CH__H__TO__Br", "PRIMARY_OH__CH2OH__TO__I", "OH__TO__F"];
     // cap and mask together, then each alone
     compare_with_reference(dir.path(), &rules, &["--site-cap", "3", "--sugar-mask"]);
     compare_with_reference(dir.path(), &rules[..2], &["--sugar-mask"]);
@@ -193,8 +192,7 @@ fn a_class_configured_campaign_equals_its_streams_by_hand() {
     ingest(poly_in.to_str().unwrap(), "k1.poly", &x1, &["--site-cap", "2", "--sugar-mask"]);
     ingest(poly_in.to_str().unwrap(), "k1.poly", &["RING_SP3__CH__TO__Cl"], &["--sugar-mask"]);
     ingest(terp_in.to_str().unwrap(), "k1.terp", &["RING_SP3__CH__TO__F"], &["--site-cap", "3"]);
-    let upstream: Vec<String> =
-        x1.iter().chain(&["RING_SP3__CH__TO__Cl"]).map(|r| format!("k1.poly/{r}")).collect();
+    let upstream: Vec<String> = x1.iter().chain(&["RING_SP3__CH__TO__Cl"]).map(|r| format!("k1.poly/{r}")).collect();
     ingest(&format!("job:{}", upstream.join(",")), "k2.k1.poly", &["RING_SP3__CH__TO__Br"], &[]);
     let campaign_jobs = status_json(s);
     let hand_jobs = status_json(h);
@@ -280,7 +278,8 @@ fn sdf_exports_are_validated_and_damage_is_refused() {
     for out in [&sdf, &gz] {
         run_ok(&["export", "--store", &store, "--rule", "RING_SP3__CH__TO__Cl", "--output", out.to_str().unwrap()]);
     }
-    let unique = job_status(&status_json(&store), "RING_SP3__CH__TO__Cl")["counters"]["unique_products"].as_u64().unwrap();
+    let unique =
+        job_status(&status_json(&store), "RING_SP3__CH__TO__Cl")["counters"]["unique_products"].as_u64().unwrap();
     for (f, kind) in [(&sdf, "SDF"), (&gz, "SDF (gzip)")] {
         let v = run_ok(&["verify", f.to_str().unwrap()]);
         assert!(v.contains(&format!("valid {kind}, {unique} records (16 columns)")), "{v}");
