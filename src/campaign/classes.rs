@@ -222,17 +222,17 @@ mod tests {
         serde_yaml_ng::from_str(yaml).unwrap()
     }
 
-    const YAML: &str = "classes:
+    const YAML: &str = r#"classes:
   polyphenol:
     sugar_mask: true
     levels:
       k1:
         rules:
-          - {rule: HALO_AROMATIC_CH__H__TO__{X}, cap: 12}
+          - {rule: "HALO_AROMATIC_CH__H__TO__{X}", cap: 12}
           - RING_SP3__CH__TO__Cl
       k2: off
   polysaccharide: off
-";
+"#;
 
     #[test]
     fn levels_expand_templates_with_caps_and_masks() {
