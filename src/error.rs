@@ -294,6 +294,14 @@ pub enum IngestError {
     /// No rule was given.
     #[error("no rule given: pass --rule NAME (repeatable)")]
     NoRule,
+    /// A recorded product stream (the writer benchmark's input) could not be written or read.
+    #[error("product stream {path}: {detail}")]
+    Stream {
+        /// The stream file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
     /// The writer thread failed or panicked (its message).
     #[error("writer thread failed: {0}")]
     Writer(String),

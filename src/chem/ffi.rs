@@ -37,6 +37,9 @@ pub(crate) mod bridge {
         error: String,
         site_atoms: Vec<u32>,
         props: MolProps,
+        /// The sanitized product itself, kept for properties computed later (props mode 2),
+        /// else null.
+        mol: UniquePtr<Molecule>,
     }
 
     /// Every transformed site of one molecule, and how many the mask kept from being matched.
@@ -73,7 +76,7 @@ pub(crate) mod bridge {
             rxn: &Reaction,
             mol: &Molecule,
             max_sites: u32,
-            with_props: bool,
+            props_mode: u8,
             masked_atoms: &[u32],
         ) -> Result<SiteRun>;
     }

@@ -31,7 +31,7 @@ mod reaction;
 use std::sync::Once;
 
 pub use ffi::bridge::MolProps;
-pub use reaction::{Pattern, Reaction, SiteOutcome};
+pub use reaction::{Pattern, PropsMode, Reaction, SiteOutcome};
 
 use crate::error::ChemError;
 

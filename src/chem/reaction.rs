@@ -30,6 +30,18 @@ pub enum SiteOutcome {
     },
 }
 
+/// When a reaction run computes its products' properties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PropsMode {
+    /// Never.
+    None = 0,
+    /// For every product, at once.
+    Now = 1,
+    /// Later, for the products the caller picks: the run hands back their molecules.
+    Later = 2,
+}
+
 impl Reaction {
     /// Compiles a single-reactant, single-product reaction SMARTS.
     pub fn from_smarts(smarts: &str) -> Result<Self, ChemError> {
@@ -67,24 +79,42 @@ impl Reaction {
         with_props: bool,
         masked: &[u32],
     ) -> Result<(Vec<SiteOutcome>, u32), ChemError> {
-        let raw = bridge::reaction_run(self.as_ref(), mol_ref(mol), max_sites, with_props, masked)
+        let mode = if with_props { PropsMode::Now } else { PropsMode::None };
+        self.run_with(mol, max_sites, mode, masked).map(|(sites, masked, _)| (sites, masked))
+    }
+
+    /// As [`Reaction::run_masked`]; with [`PropsMode::Later`], also returns each product's
+    /// molecule (None for failed sites), on which [`Molecule::props`] gives exactly the
+    /// properties [`PropsMode::Now`] would have.
+    pub fn run_with(
+        &self,
+        mol: &Molecule,
+        max_sites: u32,
+        mode: PropsMode,
+        masked: &[u32],
+    ) -> Result<(Vec<SiteOutcome>, u32, Vec<Option<Molecule>>), ChemError> {
+        let raw = bridge::reaction_run(self.as_ref(), mol_ref(mol), max_sites, mode as u8, masked)
             .map_err(|e| ChemError::Rdkit(e.what().to_owned()))?;
+        let mut mols = Vec::new();
         let outcomes = raw
             .sites
             .into_iter()
             .map(|sp| {
+                if mode == PropsMode::Later {
+                    mols.push((!sp.mol.is_null()).then(|| Molecule { inner: sp.mol }));
+                }
                 if sp.ok {
                     SiteOutcome::Product {
                         smiles: sp.smiles,
                         site_atoms: sp.site_atoms,
-                        props: with_props.then_some(sp.props),
+                        props: (mode == PropsMode::Now).then_some(sp.props),
                     }
                 } else {
                     SiteOutcome::SanitizeFailed { site_atoms: sp.site_atoms, reason: sp.error }
                 }
             })
             .collect();
-        Ok((outcomes, raw.masked))
+        Ok((outcomes, raw.masked, mols))
     }
 
     fn as_ref(&self) -> &bridge::Reaction {

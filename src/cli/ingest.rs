@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 use xfstore::{
-    human, write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, InputFormat, MemoryBudget, RuleSet,
+    human, write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, InputFormat, MemoryBudget, RuleSet, WritePath,
     RuleSettings, Store, StoreOptions, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN, JOB_PREFIX,
 };
 
@@ -86,6 +86,19 @@ pub struct IngestArgs {
     /// Total memtable budget in bytes (tests use tiny values to force frequent flushes).
     #[arg(long, hide = true)]
     write_buffer_bytes: Option<usize>,
+    /// Write path: `blind` (default) or `read-modify-write` (the previous path, for
+    /// benchmarks and comparisons; properties for every product).
+    #[arg(long, hide = true, value_parser = parse_write_path, default_value = "blind")]
+    write_path: WritePath,
+}
+
+/// `blind` or `read-modify-write`.
+pub fn parse_write_path(s: &str) -> Result<WritePath, String> {
+    match s {
+        "blind" => Ok(WritePath::Blind),
+        "read-modify-write" => Ok(WritePath::ReadModifyWrite),
+        other => Err(format!("unknown write path {other:?}: blind or read-modify-write")),
+    }
 }
 
 pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
@@ -115,6 +128,7 @@ pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
     opts.restart = a.restart;
     opts.max_rows = a.max_rows;
     opts.progress = true;
+    opts.write_path = a.write_path;
     let mut so = StoreOptions {
         durability: if a.sync { Durability::Sync } else { Durability::Process },
         ..StoreOptions::from_budget(&a.memory_budget)

@@ -58,6 +58,9 @@ enum Command {
     /// parallel) with no dedup and no store. Ingest's products/s over this loop's is the share
     /// of time left to RDKit.
     BenchTransform(bench::BenchTransformArgs),
+    /// Benchmark of the write path alone: replays a recorded product stream (recorded first
+    /// if needed) through ingest minus RDKit; products/s per slice as the store grows.
+    BenchWriter(bench::BenchWriterArgs),
     /// List the store's jobs with their progress and counters.
     Status(status::StatusArgs),
     /// A campaign's products and unique products per class x step x rule x halogen, as tables
@@ -76,6 +79,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Verify(a) => verify::run(a, out)?,
         Command::Compact(a) => compact::run(a, out)?,
         Command::BenchTransform(a) => bench::run(a, out)?,
+        Command::BenchWriter(a) => bench::run_writer(a, out)?,
         Command::Status(a) => status::run(a, out)?,
         Command::Report(a) => report::run(a, out)?,
     };

@@ -1,11 +1,17 @@
 //! The bare transform loop: the same reader and the same parallel chunk transform as ingest
-//! ([`Chunk::transform`]), with nothing else (no dedup, no store, no flow control). It is the
-//! yardstick for the pipeline's own cost: ingest throughput divided by this loop's is the share
-//! of time left to RDKit (`xfstore bench-transform`, `tools/bench_ingest.py`).
+//! ([`Chunk::transform`]), with nothing else (no store, no flow control). With properties, it
+//! computes them as ingest does, once per distinct product (first seen, from the molecules the
+//! transform kept; an in-memory set of the keys seen), so it is the yardstick for the
+//! pipeline's own cost: ingest throughput divided by this loop's is the share of time left to
+//! RDKit (`xfstore bench-transform`, `tools/bench_ingest.py`).
 
+use std::collections::HashSet;
 use std::time::Instant;
 
+use rayon::prelude::*;
+
 use super::batch::Chunk;
+use crate::chem::{PropsMode, SiteOutcome};
 use crate::error::Result;
 use crate::input::InputFile;
 use crate::rules::Rule;
@@ -20,6 +26,8 @@ pub struct BareReport {
     pub rejected: u64,
     /// Products (one per parent x site), over all rules.
     pub site_products: u64,
+    /// Products whose properties were computed (the distinct ones; 0 without properties).
+    pub props_computed: u64,
     /// Wall-clock seconds.
     pub elapsed_secs: f64,
 }
@@ -35,8 +43,24 @@ pub fn bare_loop(
 ) -> Result<BareReport> {
     let started = Instant::now();
     let mut report = BareReport::default();
+    let mode = if with_props { PropsMode::Later } else { PropsMode::None };
+    let mut seen: Vec<HashSet<String>> = rules.iter().map(|_| HashSet::new()).collect();
     for batch in input.batches(None, 0, batch_rows.max(1), limit)? {
-        let chunk = Chunk::transform(batch?, rules, &RowOptions { with_props, ..RowOptions::default() });
+        let mut chunk = Chunk::transform(batch?, rules, &RowOptions { with_props, ..RowOptions::default() }, mode);
+        let mut todo = Vec::new();
+        for (row, outcome) in chunk.outcomes.iter().enumerate() {
+            let Ok(t) = outcome else { continue };
+            for (j, sites) in t.per_rule.iter().enumerate() {
+                for (site, outcome) in sites.iter().enumerate() {
+                    if let SiteOutcome::Product { smiles, .. } = outcome {
+                        if with_props && seen[j].insert(smiles.clone()) {
+                            todo.extend(chunk.mols[row][j][site].take());
+                        }
+                    }
+                }
+            }
+        }
+        report.props_computed += todo.into_par_iter().map(|m| m.props().is_ok() as u64).sum::<u64>();
         report.rows += chunk.rows.len() as u64;
         report.site_products += chunk.products();
         report.rejected += chunk.rejected();

@@ -1,16 +1,22 @@
-//! One input batch: transform all rows in parallel (rayon), then fold the outcomes in input
-//! order into per-job deltas (counters + products merged per key, first provenance kept).
+//! One input batch: transform all rows in parallel (rayon), then fold the outcomes chunk by
+//! chunk, in input order, into per-job deltas (counters + products merged per key, first
+//! provenance kept). With a [`Novelty`] check, each product new to the batch is classified as
+//! new to the store or not as its chunk is folded, and properties are computed then, in
+//! parallel, for the new ones only, on the molecules the transform kept (so never twice for one
+//! product, and bit-identical to computing them at once).
 
 use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use super::novelty::Novelty;
 use crate::budget::{product_in_flight_bytes, ROW_FIXED_BYTES};
-use crate::chem::SiteOutcome;
+use crate::chem::{Molecule, PropsMode, SiteOutcome};
+use crate::error::Result;
 use crate::input::InputBatch;
 use crate::rules::Rule;
-use crate::store::{Counters, ProductRecord, RejectRecord};
-use crate::transform::{transform_row, Reject, RowOptions, Transformed};
+use crate::store::{Counters, ProductRecord, RejectRecord, Store};
+use crate::transform::{transform_row_with, Reject, RowMols, RowOptions, Transformed};
 
 /// What a batch adds to one job.
 #[derive(Default)]
@@ -19,6 +25,11 @@ pub struct JobDelta {
     pub products: Vec<(String, ProductRecord)>,
     /// (canonical parent, product) pairs for the parent index, one per distinct pair of a row.
     pub parent_links: Vec<(String, String)>,
+    /// Per product (same order), whether its key is new to the store; empty without a
+    /// novelty check (the commit then reads the keys).
+    pub novel: Vec<bool>,
+    /// Product key -> its index in `products`.
+    index: HashMap<String, usize>,
 }
 
 /// A transformed batch, ready to commit.
@@ -35,21 +46,28 @@ pub struct PreparedBatch {
 pub struct Chunk {
     pub rows: InputBatch,
     pub outcomes: Vec<Result<Transformed, Reject>>,
+    /// Per row, the product molecules kept for properties computed later ([`PropsMode::Later`]);
+    /// empty otherwise.
+    pub mols: Vec<RowMols>,
 }
 
 impl Chunk {
-    /// Transforms every row of `rows` with `rules`, in parallel on the rayon pool.
-    /// `opts.canonical_parent` also canonicalizes parents for the (canonical parent, product)
-    /// links.
-    pub fn transform(rows: InputBatch, rules: &[&Rule], opts: &RowOptions) -> Self {
-        let outcomes = (0..rows.len())
+    /// Transforms every row of `rows` with `rules`, in parallel on the rayon pool, computing
+    /// properties as `mode` says. `opts.canonical_parent` also canonicalizes parents for the
+    /// (canonical parent, product) links.
+    pub fn transform(rows: InputBatch, rules: &[&Rule], opts: &RowOptions, mode: PropsMode) -> Self {
+        let (outcomes, mols): (Vec<_>, Vec<_>) = (0..rows.len())
             .into_par_iter()
             .map(|i| match rows.bad(i) {
-                Some(reject) => Err(reject.clone()),
-                None => transform_row(rows.smiles(i), rules, opts),
+                Some(reject) => (Err(reject.clone()), Vec::new()),
+                None => match transform_row_with(rows.smiles(i), rules, opts, mode) {
+                    Ok((t, mols)) => (Ok(t), mols),
+                    Err(r) => (Err(r), Vec::new()),
+                },
             })
-            .collect();
-        Self { rows, outcomes }
+            .unzip();
+        let mols = if mode == PropsMode::Later { mols } else { Vec::new() };
+        Self { rows, outcomes, mols }
     }
 
     /// Products (one per parent x site) over all rules.
@@ -81,34 +99,80 @@ impl Chunk {
     }
 }
 
-/// Folds consecutive chunks into one batch: per job, counters and products merged per key
-/// (first provenance kept). Rows before a job's `offsets[j]` are already committed for that job
-/// and are not counted again.
-pub fn fold(chunks: Vec<Chunk>, jobs: usize, offsets: &[u64]) -> PreparedBatch {
-    let end_row = chunks.last().map_or(0, |c| c.rows.first_row + c.rows.len() as u64);
-    let jobs = (0..jobs).map(|j| fold_job(&chunks, j, offsets[j])).collect();
-    let mut rejected = Vec::new();
-    for Chunk { rows, outcomes } in &chunks {
-        for (i, o) in outcomes.iter().enumerate() {
+/// A batch being assembled, chunk by chunk, in input order.
+pub struct BatchBuilder {
+    jobs: Vec<JobDelta>,
+    rejected: Vec<(u64, RejectRecord)>,
+    end_row: u64,
+    offsets: Vec<u64>,
+}
+
+impl BatchBuilder {
+    /// An empty batch for jobs that resumed at `offsets` (rows before a job's offset are
+    /// already committed for it and are not counted again).
+    pub fn new(offsets: &[u64]) -> Self {
+        let jobs = offsets.iter().map(|_| JobDelta::default()).collect();
+        Self { jobs, rejected: Vec::new(), end_row: 0, offsets: offsets.to_vec() }
+    }
+
+    /// Folds the next chunk in. With `novelty`, the chunk's products new to the batch are
+    /// classified against the store; then, if the chunk kept its product molecules, the
+    /// properties of the products new to the store are computed (in parallel), and only theirs.
+    pub fn add(&mut self, mut chunk: Chunk, novelty: Option<(&mut Novelty, &Store)>) -> Result<()> {
+        self.end_row = chunk.rows.first_row + chunk.rows.len() as u64;
+        let mut novelty = novelty;
+        for (j, delta) in self.jobs.iter_mut().enumerate() {
+            let first_new = delta.products.len();
+            let sources = fold_job(delta, &chunk, j, self.offsets[j]);
+            let Some((check, store)) = novelty.as_mut() else { continue };
+            let keys: Vec<&str> = delta.products[first_new..].iter().map(|(k, _)| k.as_str()).collect();
+            let verdicts = check.classify(store, j, &keys)?;
+            if !chunk.mols.is_empty() {
+                // the molecules of the products new to the store, moved out of the chunk
+                let todo: Vec<(usize, Molecule)> = sources
+                    .iter()
+                    .zip(&verdicts)
+                    .enumerate()
+                    .filter(|(_, (_, novel))| **novel)
+                    .filter_map(|(k, (&(row, site), _))| {
+                        chunk.mols[row].get_mut(j)?.get_mut(site)?.take().map(|m| (first_new + k, m))
+                    })
+                    .collect();
+                let props: Vec<(usize, Option<crate::chem::MolProps>)> =
+                    todo.into_par_iter().map(|(k, mol)| (k, mol.props().ok())).collect();
+                for (k, p) in props {
+                    delta.products[k].1.props = p.map(Into::into);
+                }
+            }
+            delta.novel.extend(verdicts);
+        }
+        for (i, o) in chunk.outcomes.iter().enumerate() {
             if let Err(r) = o {
+                let rows = &chunk.rows;
                 let rec = RejectRecord {
                     id: rows.id(i),
                     smiles: rows.smiles(i).map(str::to_owned),
                     reason: r.key().to_owned(),
                     detail: r.detail(),
                 };
-                rejected.push((rows.first_row + i as u64, rec));
+                self.rejected.push((rows.first_row + i as u64, rec));
             }
         }
+        Ok(())
     }
-    PreparedBatch { end_row, jobs, rejected }
+
+    /// The assembled batch.
+    pub fn finish(self) -> PreparedBatch {
+        PreparedBatch { end_row: self.end_row, jobs: self.jobs, rejected: self.rejected }
+    }
 }
 
-fn fold_job(chunks: &[Chunk], job: usize, offset: u64) -> JobDelta {
-    let mut delta = JobDelta::default();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let rows = chunks.iter().flat_map(|c| c.outcomes.iter().enumerate().map(move |(i, o)| (&c.rows, i, o)));
-    for (batch, i, outcome) in rows {
+/// Folds one chunk into a job's delta; returns, for each product the chunk added to the
+/// delta (new to the batch), the (row in chunk, site) it came from.
+fn fold_job(delta: &mut JobDelta, chunk: &Chunk, job: usize, offset: u64) -> Vec<(usize, usize)> {
+    let mut sources = Vec::new();
+    let batch = &chunk.rows;
+    for (i, outcome) in chunk.outcomes.iter().enumerate() {
         let row = batch.first_row + i as u64;
         if row < offset {
             continue;
@@ -139,10 +203,10 @@ fn fold_job(chunks: &[Chunk], job: usize, offset: u64) -> JobDelta {
                             delta.parent_links.push((p.clone(), smiles.clone()));
                         }
                     }
-                    match index.get(smiles) {
+                    match delta.index.get(smiles) {
                         Some(&k) => delta.products[k].1.occurrences += 1,
                         None => {
-                            index.insert(smiles.clone(), delta.products.len());
+                            delta.index.insert(smiles.clone(), delta.products.len());
                             let rec = ProductRecord {
                                 parent_row: row,
                                 parent_id: batch.id(i),
@@ -154,11 +218,12 @@ fn fold_job(chunks: &[Chunk], job: usize, offset: u64) -> JobDelta {
                                 carried: batch.carried(i),
                             };
                             delta.products.push((smiles.clone(), rec));
+                            sources.push((i, site_index));
                         }
                     }
                 }
             }
         }
     }
-    delta
+    sources
 }

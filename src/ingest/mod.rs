@@ -11,8 +11,10 @@ mod bare;
 mod batch;
 mod flow;
 mod job;
+mod novelty;
 mod pipeline;
 mod progress;
+mod replay;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +23,7 @@ use std::time::Instant;
 pub use bare::{bare_loop, BareReport};
 
 pub use job::job_id;
+pub use replay::{record_product_stream, RecordReport};
 
 pub use crate::transform::DEFAULT_MAX_HEAVY_ATOMS;
 
@@ -35,7 +38,7 @@ use crate::input::{InputColumns, InputFile, InputFormat};
 use crate::rules::{Rule, RuleSet};
 use crate::store::{JobMeta, ReadOnlyStore, RejectRecord, Store};
 use crate::transform::RowOptions;
-use pipeline::Pipeline;
+use pipeline::{Pipeline, Source};
 use progress::Progress;
 
 /// What to ingest and how.
@@ -81,6 +84,22 @@ pub struct IngestOptions {
     pub max_rows: Option<u64>,
     /// Talk on stderr: where a job resumes, and a progress bar when stderr is a terminal.
     pub progress: bool,
+    /// How products reach the store (the default is the fast one; the other is kept for
+    /// comparison).
+    pub write_path: WritePath,
+}
+
+/// How an ingest writes products (see ARCHITECTURE.md, "Write path"). Both give the same store
+/// contents: products, occurrences, first provenance, properties, counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WritePath {
+    /// Novelty decided before the writer (in parallel), blind `Put`/`Merge` writes, properties
+    /// computed only for products new to the store.
+    #[default]
+    Blind,
+    /// The previous path: the writer reads every key of a batch, then writes; properties
+    /// computed for every product. Kept for the writer benchmark's side-by-side figures.
+    ReadModifyWrite,
 }
 
 impl IngestOptions {
@@ -103,6 +122,7 @@ impl IngestOptions {
             restart: false,
             max_rows: None,
             progress: false,
+            write_path: WritePath::Blind,
         }
     }
 
@@ -164,6 +184,23 @@ pub struct IngestReport {
     pub max_batch_bytes: u64,
     /// Seconds the writer spent in `Store::commit` (dedup lookups and the WriteBatch), running
     /// beside the transform on the same cores.
+    pub commit_secs: f64,
+    /// One point per committed batch, in commit order: throughput as the store grows.
+    pub timeline: Vec<CommitPoint>,
+}
+
+/// The state of a run right after one of its commits.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CommitPoint {
+    /// Input rows committed (the jobs' offset).
+    pub end_row: u64,
+    /// Products (one per parent x site) committed by this run so far.
+    pub site_products: u64,
+    /// Distinct products in the run's jobs (whole jobs, earlier runs included).
+    pub unique_products: u64,
+    /// Seconds since the run's writer started.
+    pub secs: f64,
+    /// Of which in `Store::commit`.
     pub commit_secs: f64,
 }
 
@@ -232,11 +269,32 @@ impl<'r> IngestPlan<'r> {
     /// Creates or resumes the jobs and streams the remaining rows into `store`.
     pub fn run(&self, store: &Store) -> Result<IngestReport> {
         let rules: Vec<&Rule> = self.rules.iter().collect();
-        run(store, &self.input, &self.key, &rules, &self.opts)
+        run(store, &self.input, &self.key, &rules, &self.opts, Source::Rdkit)
+    }
+
+    /// Runs as [`IngestPlan::run`], but takes each row's transform outcome from a product
+    /// stream recorded by [`record_product_stream`] from the same input and the plan's single
+    /// rule, instead of calling RDKit: the writer benchmark (`xfstore bench-writer`). Products
+    /// carry no properties.
+    pub fn replay(&self, store: &Store, stream: &std::path::Path) -> Result<IngestReport> {
+        if self.rules.len() != 1 {
+            return Err(IngestError::Stream { path: stream.into(), detail: "a replay runs exactly one rule".into() }.into());
+        }
+        let reader = std::sync::Mutex::new(replay::StreamReader::open(stream)?);
+        let rules: Vec<&Rule> = self.rules.iter().collect();
+        let opts = IngestOptions { with_props: false, index_parents: true, ..self.opts.clone() };
+        run(store, &self.input, &self.key, &rules, &opts, Source::Replay(&reader))
     }
 }
 
-fn run(store: &Store, input: &InputFile, key: &str, rules: &[&Rule], opts: &IngestOptions) -> Result<IngestReport> {
+fn run(
+    store: &Store,
+    input: &InputFile,
+    key: &str,
+    rules: &[&Rule],
+    opts: &IngestOptions,
+    source: Source<'_>,
+) -> Result<IngestReport> {
     let started = Instant::now();
     job::check_rdkit(store)?;
     let mut metas: Vec<JobMeta> =
@@ -254,7 +312,7 @@ fn run(store: &Store, input: &InputFile, key: &str, rules: &[&Rule], opts: &Inge
         let progress = Progress::new(opts.progress, rows_total, start, opts.budget);
         // The reader decodes up to batch_rows rows at a time; the pipeline slices them further.
         let batches = input.batches(Some(store), start, opts.batch_rows.max(1), opts.max_rows)?;
-        let pipeline = Pipeline { store, rules, opts, input_key: &input_key, rows_total, resumed: &resumed };
+        let pipeline = Pipeline { source, store, rules, opts, input_key: &input_key, rows_total, resumed: &resumed };
         pipeline.run(&mut metas, batches, &progress, &mut report)?;
         report.rows = opts.max_rows.map_or(rows_total - start, |m| m.min(rows_total - start));
     }

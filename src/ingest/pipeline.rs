@@ -4,13 +4,17 @@
 //! WriteBatch holding the products, the counters and the new offset. At most [`IN_FLIGHT`]
 //! prepared batches, and at most the budget's in-flight bytes, wait for the writer.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-use super::batch::{fold, Chunk, PreparedBatch};
+use super::batch::{BatchBuilder, Chunk, PreparedBatch};
+use super::novelty::Novelty;
 use super::flow::{Flow, Sizer};
 use super::progress::Progress;
-use super::{job, IngestOptions, IngestReport};
+use super::replay::StreamReader;
+use super::{job, CommitPoint, IngestOptions, IngestReport, WritePath};
+use crate::chem::PropsMode;
 use crate::error::{IngestError, InputError, Result};
 use crate::input::{Batches, InputBatch};
 use crate::rules::Rule;
@@ -19,8 +23,17 @@ use crate::store::{JobBatch, JobMeta, JobState, RejectBatch, RejectRecord, Store
 /// Prepared batches allowed to wait for the writer (bytes in flight are bounded separately).
 pub const IN_FLIGHT: usize = 2;
 
+/// Where a chunk's transform outcomes come from.
+pub(super) enum Source<'a> {
+    /// RDKit, on the rayon pool (every real ingest).
+    Rdkit,
+    /// A recorded product stream (the writer benchmark, see `replay.rs`).
+    Replay(&'a std::sync::Mutex<StreamReader>),
+}
+
 /// Everything one run needs.
 pub(super) struct Pipeline<'a> {
+    pub source: Source<'a>,
     pub store: &'a Store,
     pub rules: &'a [&'a Rule],
     pub opts: &'a IngestOptions,
@@ -41,14 +54,16 @@ impl Pipeline<'_> {
     ) -> Result<()> {
         let flow = Flow::new(self.opts.budget, self.opts.batch_rows);
         let (tx, rx) = sync_channel::<(PreparedBatch, Load)>(IN_FLIGHT);
+        let committed = AtomicU64::new(0);
+        let job_ids: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
         std::thread::scope(|s| {
             let writer = s.spawn(|| {
                 // poisons the flow however the writer ends (error, panic, end of input), so a
                 // feeder waiting for room is released
                 let _poison = PoisonOnDrop(&flow);
-                self.write(metas, rx, &flow, progress)
+                self.write(metas, rx, &flow, progress, &committed)
             });
-            let fed = self.feed(batches, &flow, tx);
+            let fed = self.feed(batches, &flow, tx, job_ids, &committed);
             let written = writer.join().map_err(|_| IngestError::Writer("writer thread panicked".into()))?;
             let w = written?;
             fed?;
@@ -58,6 +73,7 @@ impl Pipeline<'_> {
             report.max_batch_products = w.max_batch_products;
             report.max_batch_bytes = w.max_batch_bytes;
             report.commit_secs = w.commit_secs;
+            report.timeline = w.timeline;
             report.peak_rss = flow.peak_rss();
             report.throttled = flow.throttled();
             Ok(())
@@ -69,30 +85,46 @@ impl Pipeline<'_> {
         batches: Batches<'_>,
         flow: &Flow,
         tx: std::sync::mpsc::SyncSender<(PreparedBatch, Load)>,
+        job_ids: Vec<String>,
+        committed: &AtomicU64,
     ) -> Result<()> {
         let mut slicer = Slicer { batches, current: None, at: 0 };
         let mut sizer = Sizer::new();
         let row_opts = self.opts.row_options();
+        let blind = self.opts.write_path == WritePath::Blind;
+        // blind: novelty decided here, properties only for products new to the store
+        let mut novelty = blind.then(|| Novelty::new(job_ids, committed));
+        let mode = match (self.opts.with_props, blind) {
+            (false, _) => PropsMode::None,
+            (true, true) => PropsMode::Later,
+            (true, false) => PropsMode::Now,
+        };
         loop {
             let Some(target) = flow.wait_for_room() else {
                 return Ok(()); // the writer is gone; its error is reported by run()
             };
-            let (mut chunks, mut rows, mut load) = (Vec::new(), 0usize, Load::default());
+            let (mut builder, mut rows, mut load) = (BatchBuilder::new(self.resumed), 0usize, Load::default());
             while load.bytes < target && rows < flow.max_rows() {
                 let want = sizer.chunk_rows(target - load.bytes).min(flow.max_rows() - rows);
                 let Some(part) = slicer.take(want)? else { break };
-                let chunk = Chunk::transform(part, self.rules, &row_opts);
+                let chunk = match &self.source {
+                    Source::Rdkit => Chunk::transform(part, self.rules, &row_opts, mode),
+                    Source::Replay(stream) => stream.lock().expect("stream reader lock").chunk(part)?,
+                };
                 let bytes = chunk.bytes();
                 sizer.observe(chunk.rows.len(), bytes);
                 rows += chunk.rows.len();
                 load.bytes += bytes;
                 load.products += chunk.products();
-                chunks.push(chunk);
+                builder.add(chunk, novelty.as_mut().map(|n| (n, self.store)))?;
             }
-            if chunks.is_empty() {
+            if rows == 0 {
                 return Ok(());
             }
-            let prepared = fold(chunks, self.rules.len(), self.resumed);
+            let prepared = builder.finish();
+            if let Some(n) = novelty.as_mut() {
+                n.seal();
+            }
             flow.prepared(load.bytes);
             if tx.send((prepared, load)).is_err() {
                 return Ok(()); // the writer failed; its error is reported by run()
@@ -106,8 +138,10 @@ impl Pipeline<'_> {
         rx: std::sync::mpsc::Receiver<(PreparedBatch, Load)>,
         flow: &Flow,
         progress: &Progress,
+        committed: &AtomicU64,
     ) -> Result<Written> {
         let mut last = Instant::now();
+        let started = last;
         let mut w = Written::default();
         for (prepared, load) in rx {
             w.batches += 1;
@@ -129,16 +163,29 @@ impl Pipeline<'_> {
                 if meta.offset >= self.rows_total {
                     meta.state = JobState::Complete;
                 }
-                batch_jobs.push(JobBatch { meta, products: delta.products, parent_links: delta.parent_links });
+                batch_jobs.push(JobBatch {
+                    meta,
+                    products: delta.products,
+                    parent_links: delta.parent_links,
+                    novel: delta.novel,
+                });
             }
             let rejects = RejectBatch { input_key: self.input_key, rows: &prepared.rejected };
-            let started = Instant::now();
+            let commit_started = Instant::now();
             if crate::failpoint::hit("store.commit") {
                 return Err(IngestError::Writer("injected commit failure (failpoint store.commit)".into()).into());
             }
             self.store.commit(&mut batch_jobs, rejects)?;
-            w.commit_secs += started.elapsed().as_secs_f64();
+            committed.fetch_add(1, Ordering::Release);
+            w.commit_secs += commit_started.elapsed().as_secs_f64();
             drop(batch_jobs);
+            w.timeline.push(CommitPoint {
+                end_row: prepared.end_row,
+                site_products: w.made,
+                unique_products: metas.iter().map(|m| m.counters.unique_products).sum(),
+                secs: started.elapsed().as_secs_f64(),
+                commit_secs: w.commit_secs,
+            });
             flow.committed(load.bytes);
             progress.advance(prepared.end_row, w.made, flow.last_rss());
             let room = 10_000usize.saturating_sub(w.rejected.len());
@@ -174,6 +221,7 @@ struct Written {
     max_batch_products: u64,
     max_batch_bytes: u64,
     commit_secs: f64,
+    timeline: Vec<CommitPoint>,
 }
 
 /// Cuts the reader's record batches into batches of any requested size (zero-copy slices).

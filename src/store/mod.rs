@@ -12,6 +12,7 @@
 
 mod codec;
 pub mod lock;
+mod merge;
 mod open;
 mod read;
 pub mod records;

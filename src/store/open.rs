@@ -88,6 +88,9 @@ pub(super) fn cf_options(cache: &Cache, write_buffer_bytes: usize, memtable_bloo
     table.set_format_version(5);
     let mut o = Options::default();
     o.set_block_based_table_factory(&table);
+    // products families: occurrences added by blind `Merge` writes (see `merge.rs`); harmless
+    // on the other families, which are never merged into
+    o.set_merge_operator(super::merge::MERGE_OPERATOR_NAME, super::merge::full_merge, super::merge::partial_merge);
     o.set_compression_type(DBCompressionType::Lz4);
     o.set_bottommost_compression_type(DBCompressionType::Zstd);
     o.set_write_buffer_size((write_buffer_bytes / 4).max(64 << 10));
@@ -182,7 +185,13 @@ impl ReadOnlyStore {
                 let found = <[u8; 4]>::try_from(bytes.as_slice())
                     .map(u32::from_le_bytes)
                     .map_err(|_| StoreError::Codec { what: "format_version".into(), reason: "not 4 bytes".into() })?;
-                if found != FORMAT_VERSION {
+                if found == 2 && initialise {
+                    // a version-2 store reads the same; from now on it may hold occurrences
+                    // operands, which a version-2 binary could not read: mark it
+                    self.db
+                        .put_cf(&meta, KEY_FORMAT_VERSION, FORMAT_VERSION.to_le_bytes())
+                        .map_err(|e| self.db_err("upgrade format version", e))?;
+                } else if found != FORMAT_VERSION && found != 2 {
                     return Err(StoreError::FormatVersion { path: self.path.clone(), found, expected: FORMAT_VERSION });
                 }
             }

@@ -101,6 +101,18 @@ impl ReadOnlyStore {
         })
     }
 
+    /// Which of `keys` are in `job`'s products (one batched multi-get; bloom filters answer
+    /// most absent keys without reading a block). The ingest's novelty check: see
+    /// `ingest/novelty.rs`.
+    pub fn contains_products(&self, job: &str, keys: &[&str]) -> Result<Vec<bool>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cf = self.products_cf(job)?;
+        let found = self.db.batched_multi_get_cf(&cf, keys.iter().map(|k| k.as_bytes()), false);
+        found.into_iter().map(|r| r.map(|v| v.is_some()).map_err(|e| self.db_err("read product", e))).collect()
+    }
+
     pub(super) fn products_cf(&self, job: &str) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
         self.db.cf_handle(&products_cf(job)).ok_or_else(|| StoreError::UnknownJob {
             job: job.to_owned(),

@@ -8,6 +8,8 @@
 //!   "drop/" + <CF name>     -> empty                        (a drop pending since a restart)
 //! CF "products/" + <job id>    (one per job = input x rule)
 //!   <canonical SMILES>      -> codec(ProductRecord)         (first provenance, occurrences)
+//!                              then merge operands 0xFF + u64 LE  (occurrences to add, see
+//!                              `merge.rs`; folded in by RocksDB on read and compaction)
 //! CF "parents/" + <job id>     (secondary index, same WriteBatch as the products)
 //!   <canonical parent> 0x00 <canonical product> -> empty
 //! CF "rejects/" + <input key>  (one per input; shared by the jobs of that input)
@@ -16,9 +18,11 @@
 //! Changing any layout here means bumping [`FORMAT_VERSION`]; changing a record's fields means
 //! bumping the codec version in `codec.rs`.
 
-/// Version of the store layout described above. 2: records in the postcard codec (codec
-/// version 2); 1 was bincode and is refused with a clear message.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version of the store layout described above. 3: product families may hold occurrences merge
+/// operands (the blind write path); a version-2 store is read as is and marked 3 when opened
+/// for writing. 2: records in the postcard codec (codec version 2); 1 was bincode and is
+/// refused with a clear message.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Column family with store-wide metadata and the job table.
 pub const CF_META: &str = "meta";

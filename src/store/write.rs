@@ -2,12 +2,19 @@
 //! batch go into ONE RocksDB WriteBatch, so a crash leaves either all of a batch or none of it.
 //!
 //! Upsert rule: a product key already present keeps its first provenance and gains the batch's
-//! occurrences; a new key is inserted and counted as a new unique product. Only one writer
-//! exists per store (RocksDB's LOCK), so read-then-write is exact.
+//! occurrences; a new key is inserted and counted as a new unique product. Two ways to apply it:
+//!
+//! - blind (every ingest): the batch says which keys are new ([`JobBatch::novel`], decided
+//!   before the writer by `ingest::novelty`, exactly); a new key is a `Put` of its record, a
+//!   known key a `Merge` of an occurrences operand (`merge.rs`). No read on the write path.
+//! - read-modify-write (`novel` empty; the previous path, kept for the writer benchmark's side
+//!   by side): a multi-get of the batch's keys, then a `Put` per key. Only one writer exists
+//!   per store (RocksDB's LOCK), so read-then-write is exact.
 
 use rocksdb::{WriteBatch, WriteOptions};
 
 use super::codec::{decode, encode};
+use super::merge::occurrences_operand;
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
 use super::schema::{
@@ -32,6 +39,9 @@ pub struct JobBatch<'a> {
     pub products: Vec<(String, ProductRecord)>,
     /// (canonical parent, product) links for the parent index.
     pub parent_links: Vec<(String, String)>,
+    /// Per product (same order), whether its key is new to the job's family: the blind path.
+    /// Empty: unknown, the commit reads the keys (read-modify-write path).
+    pub novel: Vec<bool>,
 }
 
 impl Store {
@@ -67,6 +77,25 @@ impl Store {
         }
         for job in jobs.iter_mut() {
             let cf = self.products_cf(&job.meta.id)?;
+            if !job.novel.is_empty() {
+                if job.novel.len() != job.products.len() {
+                    return Err(StoreError::Invalid {
+                        path: self.path.clone(),
+                        context: "commit batch",
+                        reason: "novelty verdicts do not match the products",
+                    });
+                }
+                let mut new_keys = 0u64;
+                for ((key, rec), novel) in job.products.drain(..).zip(job.novel.drain(..)) {
+                    if novel {
+                        new_keys += 1;
+                        batch.put_cf(&cf, key.as_bytes(), encode(&rec));
+                    } else {
+                        batch.merge_cf(&cf, key.as_bytes(), occurrences_operand(rec.occurrences));
+                    }
+                }
+                job.meta.counters.unique_products += new_keys;
+            }
             let existing = self.db.batched_multi_get_cf(&cf, job.products.iter().map(|(k, _)| k.as_bytes()), false);
             let mut new_keys = 0u64;
             for ((key, mut rec), old) in job.products.drain(..).zip(existing) {

@@ -1,7 +1,7 @@
 //! One input molecule through a set of rules: parse once, run every rule, one outcome per
 //! matched site. Pure chemistry, no storage; safe to call from many threads at once.
 
-use crate::chem::{count_heavy_atoms, Molecule, SiteOutcome};
+use crate::chem::{count_heavy_atoms, Molecule, PropsMode, SiteOutcome};
 use crate::error::ChemError;
 use crate::rules::Rule;
 
@@ -106,12 +106,26 @@ pub fn transform(smiles: Option<&str>, rules: &[&Rule], with_props: bool) -> Row
 
 /// Transforms one input SMILES with each of `rules`, optionally canonicalizing the parent.
 pub fn transform_row(smiles: Option<&str>, rules: &[&Rule], opts: &RowOptions) -> Result<Transformed, Reject> {
+    let mode = if opts.with_props { PropsMode::Now } else { PropsMode::None };
+    transform_row_with(smiles, rules, opts, mode).map(|(t, _)| t)
+}
+
+/// Per rule, per site: the product molecule kept for properties computed later.
+pub(crate) type RowMols = Vec<Vec<Option<Molecule>>>;
+
+/// As [`transform_row`], with the properties computed as `mode` says (`opts.with_props` is
+/// ignored); with [`PropsMode::Later`] the product molecules come back beside the outcome.
+pub(crate) fn transform_row_with(
+    smiles: Option<&str>,
+    rules: &[&Rule],
+    opts: &RowOptions,
+    mode: PropsMode,
+) -> Result<(Transformed, RowMols), Reject> {
     let smiles = smiles.ok_or(Reject::NullSmiles)?;
     let atoms = count_heavy_atoms(smiles);
     if atoms > opts.max_heavy_atoms as usize {
         return Err(Reject::TooLarge { atoms, limit: opts.max_heavy_atoms });
     }
-    let with_props = opts.with_props;
     let mol = Molecule::from_smiles(smiles).map_err(|e| match e {
         ChemError::Parse { reason, .. } => Reject::Parse(reason),
         ChemError::Sanitize { reason, .. } => Reject::Sanitize(reason),
@@ -125,19 +139,23 @@ pub fn transform_row(smiles: Option<&str>, rules: &[&Rule], opts: &RowOptions) -
         per_rule: Vec::with_capacity(rules.len()),
         masked: Vec::with_capacity(rules.len()),
     };
+    let mut mols = Vec::new();
     for rule in rules {
         let masked_atoms: &[u32] = if rule.sugar_mask { &mask } else { &[] };
-        let (sites, masked) =
-            rule.reaction.run_masked(&mol, rule.max_sites, with_props, masked_atoms).map_err(rdkit)?;
+        let (sites, masked, kept) =
+            rule.reaction.run_with(&mol, rule.max_sites, mode, masked_atoms).map_err(rdkit)?;
         out.per_rule.push(sites);
         out.masked.push(masked);
+        if mode == PropsMode::Later {
+            mols.push(kept);
+        }
     }
     // The parent's canonical SMILES only serves the parent -> products links: skip the
     // canonicalization (a full canonical ranking) for rows that yielded no product.
     if opts.canonical_parent && out.products() > 0 {
         out.canonical_parent = Some(mol.to_smiles().map_err(|e| Reject::Rdkit(e.to_string()))?);
     }
-    Ok(out)
+    Ok((out, mols))
 }
 
 #[cfg(test)]

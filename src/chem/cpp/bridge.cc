@@ -280,7 +280,7 @@ struct Protected {
   }
 };
 
-SiteRun reaction_run(const Reaction &rxn, const Molecule &mol, uint32_t max_sites, bool with_props,
+SiteRun reaction_run(const Reaction &rxn, const Molecule &mol, uint32_t max_sites, uint8_t props_mode,
                      rust::Slice<const uint32_t> masked_atoms) {
   SiteRun run{};
   const RDKit::ROMol &m = *mol.mol;
@@ -367,8 +367,12 @@ SiteRun reaction_run(const Reaction &rxn, const Molecule &mol, uint32_t max_site
     try {
       RDKit::MolOps::sanitizeMol(prod);
       sp.smiles = rust::String(RDKit::MolToSmiles(prod));
-      if (with_props) {
+      if (props_mode == 1) {
         sp.props = props_of(prod);
+      } else if (props_mode == 2) {
+        // the very object the properties would have been computed on: same atom order, so
+        // bit-identical properties later (a re-parse of the SMILES is not: summation order)
+        sp.mol = std::make_unique<Molecule>(new RDKit::RWMol(std::move(prod)));
       }
       sp.ok = true;
     } catch (const std::exception &e) {

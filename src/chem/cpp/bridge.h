@@ -74,7 +74,9 @@ uint32_t pattern_count_matches(const Pattern &pattern, const Molecule &mol);
 std::unique_ptr<Reaction> reaction_from_smarts(rust::Str smarts);
 uint32_t reaction_num_reactant_templates(const Reaction &rxn);
 uint32_t reaction_num_product_templates(const Reaction &rxn);
-SiteRun reaction_run(const Reaction &rxn, const Molecule &mol, uint32_t max_sites, bool with_props,
+// props_mode: 0 no properties, 1 properties of every product, 2 keep every product molecule
+// (SiteProduct::mol) for properties computed later on the same object (mol_props).
+SiteRun reaction_run(const Reaction &rxn, const Molecule &mol, uint32_t max_sites, uint8_t props_mode,
                      rust::Slice<const uint32_t> masked_atoms);
 
 }  // namespace xfstore_ffi
