@@ -84,7 +84,7 @@ pub struct BenchWriterArgs {
 /// products/s, the share of time in commits, peak RSS and store bytes per product.
 pub fn run_writer(a: BenchWriterArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let rule_set = RuleSet::builtin()?;
-    let cols = InputColumns::default();
+    let cols = InputColumns { smiles: DEFAULT_SMILES_COLUMN.into(), ..InputColumns::default() };
     if !a.stream.exists() {
         let file = InputFile::open(&a.input, &cols)?;
         let r = record_product_stream(&file, rule_set.get(&a.rule)?, &a.stream, a.max_rows)?;

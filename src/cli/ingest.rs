@@ -210,12 +210,16 @@ pub(super) fn print_report(r: &IngestReport, out: &mut dyn Write) -> std::io::Re
     if r.batches > 0 {
         writeln!(
             out,
-            "batches: {} committed, the largest {} products ({} in flight); commits took {:.1} s ({:.1}% of the run)",
+            "batches: {} committed, the largest {} products ({} in flight); commits took {:.1} s ({:.1}% of the run){}",
             r.batches,
             r.max_batch_products,
             human(r.max_batch_bytes),
             r.commit_secs,
-            100.0 * r.commit_secs / secs
+            100.0 * r.commit_secs / secs,
+            match r.props_computed {
+                0 => String::new(),
+                n => format!("; properties computed for {n} new products"),
+            }
         )?;
     }
     for (row, rej) in r.rejected.iter().take(5) {

@@ -25,9 +25,9 @@ pub struct JobDelta {
     pub products: Vec<(String, ProductRecord)>,
     /// (canonical parent, product) pairs for the parent index, one per distinct pair of a row.
     pub parent_links: Vec<(String, String)>,
-    /// Per product (same order), whether its key is new to the store; empty without a
-    /// novelty check (the commit then reads the keys).
-    pub novel: Vec<bool>,
+    /// Per product (same order), whether its key is new to the store; None without a novelty
+    /// check (the commit then reads the keys).
+    pub novel: Option<Vec<bool>>,
     /// Product key -> its index in `products`.
     index: HashMap<String, usize>,
 }
@@ -40,6 +40,8 @@ pub struct PreparedBatch {
     pub jobs: Vec<JobDelta>,
     /// Rejected rows of the batch, as stored: (input row, record).
     pub rejected: Vec<(u64, RejectRecord)>,
+    /// Products whose properties were computed for this batch (the ones new to the store).
+    pub props_computed: u64,
 }
 
 /// Consecutive input rows and their transform outcomes.
@@ -102,6 +104,7 @@ impl Chunk {
 /// A batch being assembled, chunk by chunk, in input order.
 pub struct BatchBuilder {
     jobs: Vec<JobDelta>,
+    props_computed: u64,
     rejected: Vec<(u64, RejectRecord)>,
     end_row: u64,
     offsets: Vec<u64>,
@@ -110,9 +113,12 @@ pub struct BatchBuilder {
 impl BatchBuilder {
     /// An empty batch for jobs that resumed at `offsets` (rows before a job's offset are
     /// already committed for it and are not counted again).
-    pub fn new(offsets: &[u64]) -> Self {
-        let jobs = offsets.iter().map(|_| JobDelta::default()).collect();
-        Self { jobs, rejected: Vec::new(), end_row: 0, offsets: offsets.to_vec() }
+    pub fn new(offsets: &[u64], with_novelty: bool) -> Self {
+        let jobs = offsets
+            .iter()
+            .map(|_| JobDelta { novel: with_novelty.then(Vec::new), ..JobDelta::default() })
+            .collect();
+        Self { jobs, props_computed: 0, rejected: Vec::new(), end_row: 0, offsets: offsets.to_vec() }
     }
 
     /// Folds the next chunk in. With `novelty`, the chunk's products new to the batch are
@@ -140,11 +146,12 @@ impl BatchBuilder {
                     .collect();
                 let props: Vec<(usize, Option<crate::chem::MolProps>)> =
                     todo.into_par_iter().map(|(k, mol)| (k, mol.props().ok())).collect();
+                self.props_computed += props.len() as u64;
                 for (k, p) in props {
                     delta.products[k].1.props = p.map(Into::into);
                 }
             }
-            delta.novel.extend(verdicts);
+            delta.novel.get_or_insert_with(Vec::new).extend(verdicts);
         }
         for (i, o) in chunk.outcomes.iter().enumerate() {
             if let Err(r) = o {
@@ -163,7 +170,12 @@ impl BatchBuilder {
 
     /// The assembled batch.
     pub fn finish(self) -> PreparedBatch {
-        PreparedBatch { end_row: self.end_row, jobs: self.jobs, rejected: self.rejected }
+        PreparedBatch {
+            end_row: self.end_row,
+            jobs: self.jobs,
+            rejected: self.rejected,
+            props_computed: self.props_computed,
+        }
     }
 }
 

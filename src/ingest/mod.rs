@@ -187,6 +187,10 @@ pub struct IngestReport {
     pub commit_secs: f64,
     /// One point per committed batch, in commit order: throughput as the store grows.
     pub timeline: Vec<CommitPoint>,
+    /// Products whose properties this run computed: with the blind write path, exactly the
+    /// products new to the store (0 with the read-modify-write path, which computes them for
+    /// every product inside the transform and does not count them).
+    pub props_computed: u64,
 }
 
 /// The state of a run right after one of its commits.
@@ -280,9 +284,11 @@ impl<'r> IngestPlan<'r> {
         if self.rules.len() != 1 {
             return Err(IngestError::Stream { path: stream.into(), detail: "a replay runs exactly one rule".into() }.into());
         }
-        let reader = std::sync::Mutex::new(replay::StreamReader::open(stream)?);
+        let reader = replay::StreamReader::open(stream)?;
+        let max_rows = Some(reader.rows.min(self.opts.max_rows.unwrap_or(u64::MAX)));
+        let reader = std::sync::Mutex::new(reader);
         let rules: Vec<&Rule> = self.rules.iter().collect();
-        let opts = IngestOptions { with_props: false, index_parents: true, ..self.opts.clone() };
+        let opts = IngestOptions { with_props: false, index_parents: true, max_rows, ..self.opts.clone() };
         run(store, &self.input, &self.key, &rules, &opts, Source::Replay(&reader))
     }
 }

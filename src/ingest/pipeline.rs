@@ -74,6 +74,7 @@ impl Pipeline<'_> {
             report.max_batch_bytes = w.max_batch_bytes;
             report.commit_secs = w.commit_secs;
             report.timeline = w.timeline;
+            report.props_computed = w.props_computed;
             report.peak_rss = flow.peak_rss();
             report.throttled = flow.throttled();
             Ok(())
@@ -103,7 +104,7 @@ impl Pipeline<'_> {
             let Some(target) = flow.wait_for_room() else {
                 return Ok(()); // the writer is gone; its error is reported by run()
             };
-            let (mut builder, mut rows, mut load) = (BatchBuilder::new(self.resumed), 0usize, Load::default());
+            let (mut builder, mut rows, mut load) = (BatchBuilder::new(self.resumed, blind), 0usize, Load::default());
             while load.bytes < target && rows < flow.max_rows() {
                 let want = sizer.chunk_rows(target - load.bytes).min(flow.max_rows() - rows);
                 let Some(part) = slicer.take(want)? else { break };
@@ -145,6 +146,7 @@ impl Pipeline<'_> {
         let mut w = Written::default();
         for (prepared, load) in rx {
             w.batches += 1;
+            w.props_computed += prepared.props_computed;
             w.max_batch_products = w.max_batch_products.max(load.products);
             w.max_batch_bytes = w.max_batch_bytes.max(load.bytes);
             let now = Instant::now();
@@ -222,6 +224,7 @@ struct Written {
     max_batch_bytes: u64,
     commit_secs: f64,
     timeline: Vec<CommitPoint>,
+    props_computed: u64,
 }
 
 /// Cuts the reader's record batches into batches of any requested size (zero-copy slices).

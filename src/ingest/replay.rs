@@ -35,6 +35,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::batch::Chunk;
@@ -43,6 +44,9 @@ use crate::error::{IngestError, Result};
 use crate::input::{InputBatch, InputFile};
 use crate::rules::Rule;
 use crate::transform::{Reject, RowOptions, Transformed};
+
+/// Footer key holding the number of input rows the stream covers.
+const ROWS_KEY: &str = "xfstore.stream.rows";
 
 const KIND_PRODUCT: u8 = 0;
 const KIND_SANITIZE_FAILED: u8 = 1;
@@ -94,6 +98,7 @@ pub fn record_product_stream(input: &InputFile, rule: &Rule, out: &Path, limit: 
         let rb = encode_chunk(&chunk).map_err(|e| stream_err(&tmp, e))?;
         writer.write(&rb).map_err(|e| stream_err(&tmp, e))?;
     }
+    writer.append_key_value_metadata(KeyValue::new(ROWS_KEY.to_owned(), report.rows.to_string()));
     writer.close().map_err(|e| stream_err(&tmp, e))?;
     std::fs::rename(&tmp, out).map_err(|e| stream_err(out, e))?;
     report.elapsed_secs = started.elapsed().as_secs_f64();
@@ -166,6 +171,8 @@ fn reject_of(recorded: &str) -> Reject {
 
 /// Reads a recorded stream back as chunk outcomes, in input order.
 pub(super) struct StreamReader {
+    /// Input rows the stream covers (a replay stops there).
+    pub rows: u64,
     path: PathBuf,
     reader: ParquetRecordBatchReader,
     current: Option<RecordBatch>,
@@ -180,8 +187,15 @@ impl StreamReader {
         if builder.schema().fields() != schema().fields() {
             return Err(stream_err(path, "not a product stream (columns differ)").into());
         }
+        let rows = builder
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .and_then(|kv| kv.iter().find(|kv| kv.key == ROWS_KEY))
+            .and_then(|kv| kv.value.as_deref()?.parse().ok())
+            .ok_or_else(|| stream_err(path, format!("no {ROWS_KEY} in the footer: not a complete stream")))?;
         let reader = builder.with_batch_size(65_536).build().map_err(|e| stream_err(path, e))?;
-        Ok(Self { path: path.into(), reader, current: None, at: 0 })
+        Ok(Self { rows, path: path.into(), reader, current: None, at: 0 })
     }
 
     /// The recorded outcomes of the rows of `rows` (which must follow the rows asked for

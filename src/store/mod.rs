@@ -58,6 +58,8 @@ pub struct Store {
     cf_options: rocksdb::Options,
     /// Options for families written blind (parents, rejects): no memtable bloom filter.
     cf_options_blind: rocksdb::Options,
+    /// Number of the next bulk-load SST file (`write.rs`).
+    next_sst: std::sync::atomic::AtomicU64,
     /// Writer lock. Declared after `reader` (the RocksDB handle) so it is released last.
     _lock: lock::WriterLock,
 }

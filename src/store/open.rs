@@ -125,9 +125,11 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
         durability: so.durability,
         cf_options: cf_options(&cache, so.write_buffer_bytes, true),
         cf_options_blind: cf_options(&cache, so.write_buffer_bytes, false),
+        next_sst: std::sync::atomic::AtomicU64::new(0),
         _lock: lock,
     };
     store.finish_pending_drops()?;
+    store.reconcile_sentinels()?;
     Ok(store)
 }
 

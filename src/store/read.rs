@@ -6,7 +6,7 @@ use rocksdb::{BoundColumnFamily, DBIteratorWithThreadMode, IteratorMode, ReadOpt
 
 use super::codec::decode;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
-use super::schema::{job_key, parent_link_key, parents_cf, products_cf, rejects_cf, KEY_JOB_PREFIX};
+use super::schema::{FIRST_PRODUCT_KEY, job_key, parent_link_key, parents_cf, products_cf, rejects_cf, KEY_JOB_PREFIX};
 use super::{Db, ReadOnlyStore};
 use crate::error::StoreError;
 
@@ -56,20 +56,22 @@ impl ReadOnlyStore {
     /// point-in-time view; blocks read by the scan bypass the block cache.
     pub fn scan(&self, job: &str) -> Result<ProductScan<'_>, StoreError> {
         let cf = self.products_cf(job)?;
-        Ok(ProductScan { inner: self.scan_cf(&cf) })
+        // from just past the reserved batch sentinel key (see `schema.rs`)
+        Ok(ProductScan { inner: self.scan_cf(&cf, FIRST_PRODUCT_KEY) })
     }
 
     /// Streams the rejected rows of an input (see `JobMeta::input_key`) in row order.
     pub fn rejects(&self, input_key: &str) -> Result<RejectScan<'_>, StoreError> {
         let cf = self.rejects_cf(input_key)?;
-        Ok(RejectScan { inner: self.scan_cf(&cf) })
+        Ok(RejectScan { inner: self.scan_cf(&cf, &[]) })
     }
 
-    fn scan_cf(&self, cf: &Arc<BoundColumnFamily<'_>>) -> RawScan<'_> {
+    fn scan_cf(&self, cf: &Arc<BoundColumnFamily<'_>>, from: &[u8]) -> RawScan<'_> {
         let mut opts = ReadOptions::default();
         opts.fill_cache(false);
         opts.set_readahead_size(4 << 20);
-        RawScan { iter: self.db.iterator_cf_opt(cf, opts, IteratorMode::Start), store: self }
+        let mode = IteratorMode::From(from, rocksdb::Direction::Forward);
+        RawScan { iter: self.db.iterator_cf_opt(cf, opts, mode), store: self }
     }
 
     /// Canonical SMILES of the products `job` made from the parent with this canonical SMILES,

@@ -10,6 +10,8 @@
 //!   <canonical SMILES>      -> codec(ProductRecord)         (first provenance, occurrences)
 //!                              then merge operands 0xFF + u64 LE  (occurrences to add, see
 //!                              `merge.rs`; folded in by RocksDB on read and compaction)
+//!   0x00                    -> codec(JobMeta)               (batch sentinel: the job as of the
+//!                              last batch bulk-loaded into this family; see `write.rs`)
 //! CF "parents/" + <job id>     (secondary index, same WriteBatch as the products)
 //!   <canonical parent> 0x00 <canonical product> -> empty
 //! CF "rejects/" + <input key>  (one per input; shared by the jobs of that input)
@@ -39,6 +41,12 @@ pub const CF_REJECTS_PREFIX: &str = "rejects/";
 pub const KEY_FORMAT_VERSION: &[u8] = b"format_version";
 pub const KEY_RDKIT_VERSION: &[u8] = b"rdkit_version";
 pub const KEY_JOB_PREFIX: &[u8] = b"job/";
+/// Reserved key of a products family: the job record as of the family's last bulk-loaded batch
+/// (the commit point of the bulk-load protocol, `write.rs`). No SMILES starts with a NUL.
+pub const KEY_BATCH_SENTINEL: &[u8] = b"\0";
+/// Where product scans start: just past [`KEY_BATCH_SENTINEL`].
+pub const FIRST_PRODUCT_KEY: &[u8] = b"\x01";
+
 /// Meta keys of column families whose drop is pending (`ingest --restart` killed part-way).
 pub const KEY_DROP_PREFIX: &[u8] = b"drop/";
 

@@ -11,17 +11,26 @@
 //!   by side): a multi-get of the batch's keys, then a `Put` per key. Only one writer exists
 //!   per store (RocksDB's LOCK), so read-then-write is exact.
 
-use rocksdb::{WriteBatch, WriteOptions};
+use rocksdb::{IngestExternalFileOptions, SstFileWriter, WriteBatch, WriteOptions};
 
 use super::codec::{decode, encode};
 use super::merge::occurrences_operand;
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
 use super::schema::{
-    job_key, parent_link_key, parents_cf, pending_drop_key, products_cf, reject_key, rejects_cf, KEY_DROP_PREFIX,
+    KEY_BATCH_SENTINEL, job_key, parent_link_key, parents_cf, pending_drop_key, products_cf, reject_key, rejects_cf, KEY_DROP_PREFIX,
 };
 use super::{Db, Store};
 use crate::error::StoreError;
+
+/// Folder (inside the store) where bulk-load SST files are written before they are ingested.
+const INGEST_DIR: &str = "ingest";
+
+/// One entry of a bulk-load SST.
+enum Entry<'a> {
+    Put(&'a [u8]),
+    Merge(&'a [u8]),
+}
 
 /// Rejected rows of one input batch (shared by all the input's jobs).
 pub struct RejectBatch<'a> {
@@ -39,9 +48,9 @@ pub struct JobBatch<'a> {
     pub products: Vec<(String, ProductRecord)>,
     /// (canonical parent, product) links for the parent index.
     pub parent_links: Vec<(String, String)>,
-    /// Per product (same order), whether its key is new to the job's family: the blind path.
-    /// Empty: unknown, the commit reads the keys (read-modify-write path).
-    pub novel: Vec<bool>,
+    /// Per product (same order), whether its key is new to the job's family (the blind path,
+    /// committed by bulk load). None: unknown, the commit reads the keys (read-modify-write).
+    pub novel: Option<Vec<bool>>,
 }
 
 impl Store {
@@ -65,8 +74,13 @@ impl Store {
         self.db.put_cf_opt(&meta_cf, job_key(&meta.id), encode(meta), &opts).map_err(|e| self.db_err("write job", e))
     }
 
-    /// Atomically commits one input batch for one or more jobs, with its rejected rows.
+    /// Atomically commits one input batch for one or more jobs, with its rejected rows: by
+    /// bulk load when every job's novelty is known ([`Store::commit_ingest`]), else by a
+    /// read-modify-write WriteBatch.
     pub fn commit(&self, jobs: &mut [JobBatch<'_>], rejects: RejectBatch<'_>) -> Result<(), StoreError> {
+        if !jobs.is_empty() && jobs.iter().all(|j| j.novel.is_some()) {
+            return self.commit_ingest(jobs, rejects);
+        }
         let meta_cf = self.meta_cf()?;
         let mut batch = WriteBatch::default();
         if !rejects.rows.is_empty() {
@@ -77,25 +91,6 @@ impl Store {
         }
         for job in jobs.iter_mut() {
             let cf = self.products_cf(&job.meta.id)?;
-            if !job.novel.is_empty() {
-                if job.novel.len() != job.products.len() {
-                    return Err(StoreError::Invalid {
-                        path: self.path.clone(),
-                        context: "commit batch",
-                        reason: "novelty verdicts do not match the products",
-                    });
-                }
-                let mut new_keys = 0u64;
-                for ((key, rec), novel) in job.products.drain(..).zip(job.novel.drain(..)) {
-                    if novel {
-                        new_keys += 1;
-                        batch.put_cf(&cf, key.as_bytes(), encode(&rec));
-                    } else {
-                        batch.merge_cf(&cf, key.as_bytes(), occurrences_operand(rec.occurrences));
-                    }
-                }
-                job.meta.counters.unique_products += new_keys;
-            }
             let existing = self.db.batched_multi_get_cf(&cf, job.products.iter().map(|(k, _)| k.as_bytes()), false);
             let mut new_keys = 0u64;
             for ((key, mut rec), old) in job.products.drain(..).zip(existing) {
@@ -122,6 +117,134 @@ impl Store {
         let mut opts = WriteOptions::default();
         opts.set_sync(self.durability == Durability::Sync);
         self.db.write_opt(batch, &opts).map_err(|e| self.db_err("commit batch", e))
+    }
+
+    /// Commits a batch whose novelty is known, by bulk load: each job's products are sorted and
+    /// written as ONE SST file (new keys as `Put`, known keys as occurrences `Merge`s, plus the
+    /// job's record after the batch under [`KEY_BATCH_SENTINEL`]) and ingested into its family.
+    /// No memtable, no WAL, no read: what the writer thread does per product is a sort
+    /// comparison and an SST append.
+    ///
+    /// Crash protocol, per job (each job has its own offset): (1) the batch's rejected rows,
+    /// idempotent puts, in a WriteBatch; (2) the parent-index SST, idempotent (the same keys,
+    /// empty values); (3) the products SST: RocksDB ingests a file atomically, so this is the
+    /// job's commit point, and the sentinel inside it carries the job's offset and counters;
+    /// (4) the job records in the meta family. A kill before (3) leaves the job at its old
+    /// offset (the batch is redone: (1) and (2) rewrite the same keys); a kill between (3) and
+    /// (4) is repaired at the next writer open, which adopts the newer sentinel
+    /// ([`Store::reconcile_sentinels`]).
+    fn commit_ingest(&self, jobs: &mut [JobBatch<'_>], rejects: RejectBatch<'_>) -> Result<(), StoreError> {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(self.durability == Durability::Sync);
+        if !rejects.rows.is_empty() {
+            let cf = self.rejects_cf(rejects.input_key)?;
+            let mut batch = WriteBatch::default();
+            for (row, rec) in rejects.rows {
+                batch.put_cf(&cf, reject_key(*row), encode(rec));
+            }
+            self.db.write_opt(batch, &opts).map_err(|e| self.db_err("write rejected rows", e))?;
+        }
+        let meta_cf = self.meta_cf()?;
+        let mut metas = WriteBatch::default();
+        for job in jobs.iter_mut() {
+            let novel = job.novel.take().unwrap_or_default();
+            if novel.len() != job.products.len() {
+                return Err(StoreError::Invalid {
+                    path: self.path.clone(),
+                    context: "commit batch",
+                    reason: "novelty verdicts do not match the products",
+                });
+            }
+            if !job.parent_links.is_empty() {
+                let mut links: Vec<Vec<u8>> =
+                    job.parent_links.drain(..).map(|(parent, product)| parent_link_key(&parent, &product)).collect();
+                links.sort_unstable();
+                links.dedup();
+                let cf = self.parents_cf(&job.meta.id)?;
+                self.bulk_load(&cf, &self.cf_options_blind, links.iter().map(|k| (k.as_slice(), Entry::Put(&[]))))?;
+            }
+            job.meta.counters.unique_products += novel.iter().filter(|n| **n).count() as u64;
+            let mut order: Vec<usize> = (0..job.products.len()).collect();
+            order.sort_unstable_by(|&a, &b| job.products[a].0.cmp(&job.products[b].0));
+            let sentinel = encode(&*job.meta);
+            let values: Vec<Vec<u8>> = order
+                .iter()
+                .map(|&i| match novel[i] {
+                    true => encode(&job.products[i].1),
+                    false => occurrences_operand(job.products[i].1.occurrences).to_vec(),
+                })
+                .collect();
+            let entries = std::iter::once((KEY_BATCH_SENTINEL, Entry::Put(sentinel.as_slice()))).chain(
+                order.iter().zip(&values).map(|(&i, v)| {
+                    let key = job.products[i].0.as_bytes();
+                    (key, if novel[i] { Entry::Put(v.as_slice()) } else { Entry::Merge(v.as_slice()) })
+                }),
+            );
+            let cf = self.products_cf(&job.meta.id)?;
+            self.bulk_load(&cf, &self.cf_options, entries)?;
+            job.products.clear();
+            crate::failpoint::hit("store.commit.ingested");
+            metas.put_cf(&meta_cf, job_key(&job.meta.id), encode(&*job.meta));
+        }
+        self.db.write_opt(metas, &opts).map_err(|e| self.db_err("commit batch", e))
+    }
+
+    /// Writes `entries` (strictly ascending keys) as one SST file under the store's `ingest/`
+    /// folder and ingests it into `cf` (moved, not copied).
+    fn bulk_load<'k>(
+        &self,
+        cf: &impl rocksdb::AsColumnFamilyRef,
+        options: &rocksdb::Options,
+        entries: impl Iterator<Item = (&'k [u8], Entry<'k>)>,
+    ) -> Result<(), StoreError> {
+        let n = self.next_sst.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = self.path.join(INGEST_DIR).join(format!("{n}.sst"));
+        let mut writer = SstFileWriter::create(options);
+        writer.open(&path).map_err(|e| self.db_err("create SST file", e))?;
+        for (key, entry) in entries {
+            match entry {
+                Entry::Put(v) => writer.put(key, v),
+                Entry::Merge(v) => writer.merge(key, v),
+            }
+            .map_err(|e| self.db_err("write SST file", e))?;
+        }
+        writer.finish().map_err(|e| self.db_err("finish SST file", e))?;
+        if self.durability == Durability::Sync {
+            std::fs::File::open(&path).and_then(|f| f.sync_all()).map_err(|source| StoreError::Io {
+                path: path.clone(),
+                context: "fsync SST file",
+                source,
+            })?;
+        }
+        let mut ingest = IngestExternalFileOptions::default();
+        ingest.set_move_files(true);
+        self.db.ingest_external_file_cf_opts(cf, &ingest, vec![&path]).map_err(|e| self.db_err("ingest SST file", e))
+    }
+
+    /// Adopts, for every job, the record in its products family's batch sentinel when it is
+    /// ahead of the meta family's (a kill between steps 3 and 4 of [`Store::commit_ingest`]),
+    /// and removes SST files left unloaded in `ingest/` by a kill before step 3.
+    pub(super) fn reconcile_sentinels(&self) -> Result<(), StoreError> {
+        let dir = self.path.join(INGEST_DIR);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            context: "create ingest folder",
+            source,
+        })?;
+        let meta_cf = self.meta_cf()?;
+        for job in self.jobs()? {
+            let Some(cf) = self.db.cf_handle(&products_cf(&job.id)) else { continue };
+            let found = self.db.get_cf(&cf, KEY_BATCH_SENTINEL).map_err(|e| self.db_err("read batch sentinel", e))?;
+            let Some(bytes) = found else { continue };
+            let sentinel: JobMeta = decode(&bytes, "batch sentinel")?;
+            if sentinel.offset > job.offset {
+                self.db
+                    .put_cf(&meta_cf, job_key(&job.id), encode(&sentinel))
+                    .map_err(|e| self.db_err("repair job from its batch sentinel", e))?;
+            }
+        }
+        Ok(())
     }
 
     /// Deletes a job, its products and parent index, and the rejected rows of its input (used

@@ -21,3 +21,4 @@ mod memory;
 mod properties;
 mod query;
 mod resume;
+mod write_path;
