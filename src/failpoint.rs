@@ -11,7 +11,9 @@
 //! fails or takes the injected branch), `abort` (the process aborts there, as a SIGKILL would
 //! stop it), `panic`. Unset (every real run), a point costs one relaxed atomic load.
 //!
-//! Points: `store.commit` (the batch commit fails), `budget.rss` (RSS reads as over the budget),
+//! Points: `store.commit` (the batch commit fails), `store.commit.ingested` (after a job's
+//! products file is bulk-loaded, before the job records are written), `budget.rss` (RSS reads
+//! as over the budget),
 //! `store.restart.N` for N in 1..=3 (between the steps of `ingest --restart`, see
 //! `store/write.rs`).
 

@@ -6,7 +6,8 @@ did it, with RDKit's Python bindings (Debian python3-rdkit, the same RDKit build
   order) of --workers processes;
 - each worker: Chem.MolFromSmiles, rxn.RunReactants (the rule's site cap), Chem.SanitizeMol and
   Chem.MolToSmiles per product, one product per matched site, and (unless --no-props) MW, TPSA,
-  HBD, HBA, cLogP, RotB per product, as xfstore computes them;
+  HBD, HBA, cLogP, RotB per product, as xfstore computes them (with --first-seen-props, only
+  for products the worker has not seen before: the first-seen-only script of #16);
 - the parent process keeps a Python set of the SMILES seen for dedup and writes each new product
   once with a pyarrow ParquetWriter (one row group per --flush-rows rows).
 
@@ -31,13 +32,16 @@ from rdkit_reference import load_rules  # same rule loading (and site caps) as t
 RDLogger.DisableLog("rdApp.*")
 RULES = None
 WITH_PROPS = True
+FIRST_SEEN = False
+SEEN = set()
 
 
-def init(rule_file, names, with_props):
-    global RULES, WITH_PROPS
+def init(rule_file, names, with_props, first_seen=False):
+    global RULES, WITH_PROPS, FIRST_SEEN
     RDLogger.DisableLog("rdApp.*")
     RULES = load_rules(rule_file, names)
     WITH_PROPS = with_props
+    FIRST_SEEN = first_seen
 
 
 def props(m):
@@ -66,7 +70,13 @@ def work(chunk):
                     Chem.SanitizeMol(p)
                 except Exception:
                     continue
-                out.append((Chem.MolToSmiles(p), name, first_row + i, smi, site, props(p) if WITH_PROPS else None))
+                key = Chem.MolToSmiles(p)
+                want = WITH_PROPS
+                if FIRST_SEEN:
+                    # this worker saw it before: so did the parent, which keeps the first
+                    want = want and (name, key) not in SEEN
+                    SEEN.add((name, key))
+                out.append((key, name, first_row + i, smi, site, props(p) if want else None))
     return out, failed
 
 
@@ -99,6 +109,8 @@ def main():
     ap.add_argument("--batch-rows", type=int, default=1024)
     ap.add_argument("--flush-rows", type=int, default=100_000)
     ap.add_argument("--no-props", action="store_true")
+    ap.add_argument("--first-seen-props", action="store_true",
+                    help="each worker computes properties only for products it has not seen before")
     args = ap.parse_args()
 
     started = time.time()
@@ -115,7 +127,7 @@ def main():
     rows = products = failed = 0
     buf = []
     writer = pq.ParquetWriter(args.output, SCHEMA, compression="zstd")
-    with mp.Pool(args.workers, initializer=init, initargs=(args.rules, args.rule, not args.no_props)) as pool:
+    with mp.Pool(args.workers, initializer=init, initargs=(args.rules, args.rule, not args.no_props, args.first_seen_props)) as pool:
         for out, nfail in pool.imap(work, chunks()):
             failed += nfail
             products += len(out)

@@ -107,7 +107,7 @@ pub fn run_writer(a: BenchWriterArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let plan = IngestPlan::new(&rule_set, opts)?;
     let store = Store::open(&a.store, &StoreOptions::from_budget(&a.memory_budget))?;
     let r = plan.replay(&store, &a.stream)?;
-    writeln!(out, "slice\tproducts\tunique\tsecs\tproducts_per_s\tcommit_share")?;
+    writeln!(out, "slice\tproducts\tunique\tsecs\tproducts_per_s\tcommit_share\twriter_ceiling")?;
     let mut prev = CommitPoint::default();
     let mut next = a.slice.max(1);
     let last = r.timeline.last().copied().unwrap_or_default();
@@ -118,13 +118,14 @@ pub fn run_writer(a: BenchWriterArgs, out: &mut dyn Write) -> Result<ExitCode> {
         let (dp, dt) = (p.site_products - prev.site_products, (p.secs - prev.secs).max(1e-9));
         writeln!(
             out,
-            "{}\t{}\t{}\t{:.2}\t{:.0}\t{:.3}",
+            "{}\t{}\t{}\t{:.2}\t{:.0}\t{:.3}\t{:.0}",
             next / a.slice.max(1),
             p.site_products,
             p.unique_products,
             p.secs,
             dp as f64 / dt,
-            (p.commit_secs - prev.commit_secs) / dt
+            (p.commit_secs - prev.commit_secs) / dt,
+            dp as f64 / (p.commit_cpu_secs - prev.commit_cpu_secs).max(1e-9)
         )?;
         prev = *p;
         while next <= p.site_products {
@@ -135,14 +136,16 @@ pub fn run_writer(a: BenchWriterArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let unique: u64 = r.jobs.iter().map(|j| j.meta.counters.unique_products).sum();
     writeln!(
         out,
-        "total: {} products ({} unique) in {:.2} s = {:.0} products/s; commits {:.1} s ({:.1}%); peak RSS {}; \
-         store {} ({:.1} bytes/product)",
+        "total: {} products ({} unique) in {:.2} s = {:.0} products/s; commits {:.1} s ({:.1}%), writer CPU {:.1} s \
+         = ceiling {:.0} products/s; peak RSS {}; store {} ({:.1} bytes/product)",
         r.site_products,
         unique,
         r.elapsed_secs,
         r.site_products as f64 / r.elapsed_secs.max(1e-9),
         r.commit_secs,
         100.0 * r.commit_secs / r.elapsed_secs.max(1e-9),
+        r.commit_cpu_secs,
+        r.site_products as f64 / r.commit_cpu_secs.max(1e-9),
         human(peak_rss()),
         human(disk),
         disk as f64 / unique.max(1) as f64

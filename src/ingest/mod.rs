@@ -187,6 +187,8 @@ pub struct IngestReport {
     pub commit_secs: f64,
     /// One point per committed batch, in commit order: throughput as the store grows.
     pub timeline: Vec<CommitPoint>,
+    /// CPU seconds the writer thread used in `Store::commit` (see [`CommitPoint`]).
+    pub commit_cpu_secs: f64,
     /// Products whose properties this run computed: with the blind write path, exactly the
     /// products new to the store (0 with the read-modify-write path, which computes them for
     /// every product inside the transform and does not count them).
@@ -206,6 +208,9 @@ pub struct CommitPoint {
     pub secs: f64,
     /// Of which in `Store::commit`.
     pub commit_secs: f64,
+    /// CPU seconds the writer thread used in `Store::commit` so far (its own cost, without
+    /// waits for RocksDB's background work): the writer's ceiling is products over this.
+    pub commit_cpu_secs: f64,
 }
 
 /// A validated ingest: the input file is open and checked and the rules are resolved, without

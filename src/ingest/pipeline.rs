@@ -75,6 +75,7 @@ impl Pipeline<'_> {
             report.commit_secs = w.commit_secs;
             report.timeline = w.timeline;
             report.props_computed = w.props_computed;
+            report.commit_cpu_secs = w.commit_cpu_secs;
             report.peak_rss = flow.peak_rss();
             report.throttled = flow.throttled();
             Ok(())
@@ -174,12 +175,14 @@ impl Pipeline<'_> {
             }
             let rejects = RejectBatch { input_key: self.input_key, rows: &prepared.rejected };
             let commit_started = Instant::now();
+            let cpu_started = thread_cpu_secs();
             if crate::failpoint::hit("store.commit") {
                 return Err(IngestError::Writer("injected commit failure (failpoint store.commit)".into()).into());
             }
             self.store.commit(&mut batch_jobs, rejects)?;
             committed.fetch_add(1, Ordering::Release);
             w.commit_secs += commit_started.elapsed().as_secs_f64();
+            w.commit_cpu_secs += thread_cpu_secs() - cpu_started;
             drop(batch_jobs);
             w.timeline.push(CommitPoint {
                 end_row: prepared.end_row,
@@ -187,6 +190,7 @@ impl Pipeline<'_> {
                 unique_products: metas.iter().map(|m| m.counters.unique_products).sum(),
                 secs: started.elapsed().as_secs_f64(),
                 commit_secs: w.commit_secs,
+                commit_cpu_secs: w.commit_cpu_secs,
             });
             flow.committed(load.bytes);
             progress.advance(prepared.end_row, w.made, flow.last_rss());
@@ -225,6 +229,13 @@ struct Written {
     commit_secs: f64,
     timeline: Vec<CommitPoint>,
     props_computed: u64,
+    commit_cpu_secs: f64,
+}
+
+/// CPU seconds this thread has used (the writer's own cost, apart from waits).
+fn thread_cpu_secs() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
 }
 
 /// Cuts the reader's record batches into batches of any requested size (zero-copy slices).
