@@ -90,8 +90,8 @@ pub use export::{
     VerifyReport, COLUMNS, DEFAULT_ROW_GROUP_ROWS,
 };
 pub use ingest::{
-    bare_loop, ingest, job_id, record_product_stream, BareReport, CommitPoint, IngestOptions, IngestPlan, IngestReport, JobReport, RuleSettings,
-    RecordReport, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
+    bare_loop, ingest, job_id, record_product_stream, BareReport, CommitPoint, IngestOptions, IngestPlan, IngestReport,
+    JobReport, RecordReport, RuleSettings, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
 };
 pub use input::{parse_job_spec, upstream_fingerprint, InputBatch, InputColumns, InputFile, InputFormat, JOB_PREFIX};
 pub use query::{

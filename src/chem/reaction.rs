@@ -30,6 +30,17 @@ pub enum SiteOutcome {
     },
 }
 
+/// What [`Reaction::run_with`] returns.
+pub struct RunOutput {
+    /// One outcome per matched site, in RDKit's match order.
+    pub sites: Vec<SiteOutcome>,
+    /// Matches the mask excluded.
+    pub masked: u32,
+    /// With [`PropsMode::Later`], each site's product molecule (None for failed sites); else
+    /// empty.
+    pub mols: Vec<Option<Molecule>>,
+}
+
 /// When a reaction run computes its products' properties.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -80,7 +91,7 @@ impl Reaction {
         masked: &[u32],
     ) -> Result<(Vec<SiteOutcome>, u32), ChemError> {
         let mode = if with_props { PropsMode::Now } else { PropsMode::None };
-        self.run_with(mol, max_sites, mode, masked).map(|(sites, masked, _)| (sites, masked))
+        self.run_with(mol, max_sites, mode, masked).map(|r| (r.sites, r.masked))
     }
 
     /// As [`Reaction::run_masked`]; with [`PropsMode::Later`], also returns each product's
@@ -92,7 +103,7 @@ impl Reaction {
         max_sites: u32,
         mode: PropsMode,
         masked: &[u32],
-    ) -> Result<(Vec<SiteOutcome>, u32, Vec<Option<Molecule>>), ChemError> {
+    ) -> Result<RunOutput, ChemError> {
         let raw = bridge::reaction_run(self.as_ref(), mol_ref(mol), max_sites, mode as u8, masked)
             .map_err(|e| ChemError::Rdkit(e.what().to_owned()))?;
         let mut mols = Vec::new();
@@ -114,7 +125,7 @@ impl Reaction {
                 }
             })
             .collect();
-        Ok((outcomes, raw.masked, mols))
+        Ok(RunOutput { sites: outcomes, masked: raw.masked, mols })
     }
 
     fn as_ref(&self) -> &bridge::Reaction {

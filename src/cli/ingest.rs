@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 use xfstore::{
-    human, write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, InputFormat, MemoryBudget, RuleSet, WritePath,
-    RuleSettings, Store, StoreOptions, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN, JOB_PREFIX,
+    human, write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, InputFormat, MemoryBudget, RuleSet,
+    RuleSettings, Store, StoreOptions, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN,
+    JOB_PREFIX,
 };
 
 use super::StoreArg;

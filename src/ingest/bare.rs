@@ -45,25 +45,35 @@ pub fn bare_loop(
     let mut report = BareReport::default();
     let mode = if with_props { PropsMode::Later } else { PropsMode::None };
     let mut seen: Vec<HashSet<String>> = rules.iter().map(|_| HashSet::new()).collect();
+    // chunks as small as ingest's (at most CHUNK_ROWS_PER_THREAD rows per thread), so the
+    // product molecules kept for properties stay few
+    let chunk_rows = super::flow::CHUNK_ROWS_PER_THREAD * rayon::current_num_threads();
     for batch in input.batches(None, 0, batch_rows.max(1), limit)? {
-        let mut chunk = Chunk::transform(batch?, rules, &RowOptions { with_props, ..RowOptions::default() }, mode);
-        let mut todo = Vec::new();
-        for (row, outcome) in chunk.outcomes.iter().enumerate() {
-            let Ok(t) = outcome else { continue };
-            for (j, sites) in t.per_rule.iter().enumerate() {
-                for (site, outcome) in sites.iter().enumerate() {
-                    if let SiteOutcome::Product { smiles, .. } = outcome {
-                        if with_props && seen[j].insert(smiles.clone()) {
-                            todo.extend(chunk.mols[row][j][site].take());
+        let batch = batch?;
+        let mut at = 0;
+        while at < batch.len() {
+            let n = chunk_rows.min(batch.len() - at);
+            let part = batch.slice(at, n);
+            at += n;
+            let mut chunk = Chunk::transform(part, rules, &RowOptions { with_props, ..RowOptions::default() }, mode);
+            let mut todo = Vec::new();
+            for (row, outcome) in chunk.outcomes.iter().enumerate() {
+                let Ok(t) = outcome else { continue };
+                for (j, sites) in t.per_rule.iter().enumerate() {
+                    for (site, outcome) in sites.iter().enumerate() {
+                        if let SiteOutcome::Product { smiles, .. } = outcome {
+                            if with_props && seen[j].insert(smiles.clone()) {
+                                todo.extend(chunk.mols[row][j][site].take());
+                            }
                         }
                     }
                 }
             }
+            report.props_computed += todo.into_par_iter().map(|m| m.props().is_ok() as u64).sum::<u64>();
+            report.rows += chunk.rows.len() as u64;
+            report.site_products += chunk.products();
+            report.rejected += chunk.rejected();
         }
-        report.props_computed += todo.into_par_iter().map(|m| m.props().is_ok() as u64).sum::<u64>();
-        report.rows += chunk.rows.len() as u64;
-        report.site_products += chunk.products();
-        report.rejected += chunk.rejected();
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(report)

@@ -114,10 +114,8 @@ impl BatchBuilder {
     /// An empty batch for jobs that resumed at `offsets` (rows before a job's offset are
     /// already committed for it and are not counted again).
     pub fn new(offsets: &[u64], with_novelty: bool) -> Self {
-        let jobs = offsets
-            .iter()
-            .map(|_| JobDelta { novel: with_novelty.then(Vec::new), ..JobDelta::default() })
-            .collect();
+        let jobs =
+            offsets.iter().map(|_| JobDelta { novel: with_novelty.then(Vec::new), ..JobDelta::default() }).collect();
         Self { jobs, props_computed: 0, rejected: Vec::new(), end_row: 0, offsets: offsets.to_vec() }
     }
 

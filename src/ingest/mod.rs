@@ -287,7 +287,9 @@ impl<'r> IngestPlan<'r> {
     /// carry no properties.
     pub fn replay(&self, store: &Store, stream: &std::path::Path) -> Result<IngestReport> {
         if self.rules.len() != 1 {
-            return Err(IngestError::Stream { path: stream.into(), detail: "a replay runs exactly one rule".into() }.into());
+            return Err(
+                IngestError::Stream { path: stream.into(), detail: "a replay runs exactly one rule".into() }.into()
+            );
         }
         let reader = replay::StreamReader::open(stream)?;
         let max_rows = Some(reader.rows.min(self.opts.max_rows.unwrap_or(u64::MAX)));

@@ -9,8 +9,8 @@ use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use super::batch::{BatchBuilder, Chunk, PreparedBatch};
-use super::novelty::Novelty;
 use super::flow::{Flow, Sizer};
+use super::novelty::Novelty;
 use super::progress::Progress;
 use super::replay::StreamReader;
 use super::{job, CommitPoint, IngestOptions, IngestReport, WritePath};

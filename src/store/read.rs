@@ -6,7 +6,7 @@ use rocksdb::{BoundColumnFamily, DBIteratorWithThreadMode, IteratorMode, ReadOpt
 
 use super::codec::decode;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
-use super::schema::{FIRST_PRODUCT_KEY, job_key, parent_link_key, parents_cf, products_cf, rejects_cf, KEY_JOB_PREFIX};
+use super::schema::{job_key, parent_link_key, parents_cf, products_cf, rejects_cf, FIRST_PRODUCT_KEY, KEY_JOB_PREFIX};
 use super::{Db, ReadOnlyStore};
 use crate::error::StoreError;
 

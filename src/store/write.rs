@@ -18,7 +18,8 @@ use super::merge::occurrences_operand;
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
 use super::schema::{
-    KEY_BATCH_SENTINEL, job_key, parent_link_key, parents_cf, pending_drop_key, products_cf, reject_key, rejects_cf, KEY_DROP_PREFIX,
+    job_key, parent_link_key, parents_cf, pending_drop_key, products_cf, reject_key, rejects_cf, KEY_BATCH_SENTINEL,
+    KEY_DROP_PREFIX,
 };
 use super::{Db, Store};
 use crate::error::StoreError;

@@ -142,12 +142,11 @@ pub(crate) fn transform_row_with(
     let mut mols = Vec::new();
     for rule in rules {
         let masked_atoms: &[u32] = if rule.sugar_mask { &mask } else { &[] };
-        let (sites, masked, kept) =
-            rule.reaction.run_with(&mol, rule.max_sites, mode, masked_atoms).map_err(rdkit)?;
-        out.per_rule.push(sites);
-        out.masked.push(masked);
+        let run = rule.reaction.run_with(&mol, rule.max_sites, mode, masked_atoms).map_err(rdkit)?;
+        out.per_rule.push(run.sites);
+        out.masked.push(run.masked);
         if mode == PropsMode::Later {
-            mols.push(kept);
+            mols.push(run.mols);
         }
     }
     // The parent's canonical SMILES only serves the parent -> products links: skip the
