@@ -16,7 +16,7 @@
 //!
 //! For the large-input figures and the Python reference, use tools/bench_ingest.py.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -25,17 +25,15 @@ use xfstore::{
 };
 
 /// The same allocator as the `xfstore` binary (it also replaces malloc for RDKit and RocksDB).
+#[path = "common/mod.rs"]
+mod common;
+use common::input;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn input() -> PathBuf {
-    std::env::var_os("XFSTORE_BENCH_INPUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.parquet").into())
-}
-
 fn rule() -> String {
-    std::env::var("XFSTORE_BENCH_RULE").unwrap_or_else(|_| "FG_PHENOL_OH__OH__TO__OMe".into())
+    common::rule("FG_PHENOL_OH__OH__TO__OMe")
 }
 
 fn run_ingest(rules: &RuleSet, path: &Path) -> (Store, IngestReport) {

@@ -22,17 +22,15 @@ use xfstore::{
 };
 
 /// The same allocator as the `xfstore` binary.
+#[path = "common/mod.rs"]
+mod common;
+use common::input;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn input() -> PathBuf {
-    std::env::var_os("XFSTORE_BENCH_INPUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.parquet").into())
-}
-
 fn rule() -> String {
-    std::env::var("XFSTORE_BENCH_RULE").unwrap_or_else(|_| "HALO_AROMATIC_CH__H__TO__Cl".into())
+    common::rule("HALO_AROMATIC_CH__H__TO__Cl")
 }
 
 fn replay(rules: &RuleSet, stream: &Path, store: &Path, path: WritePath) -> (Store, IngestReport) {
