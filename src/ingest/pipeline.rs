@@ -106,19 +106,43 @@ impl Pipeline<'_> {
                 return Ok(()); // the writer is gone; its error is reported by run()
             };
             let (mut builder, mut rows, mut load) = (BatchBuilder::new(self.resumed, blind), 0usize, Load::default());
+            // One chunk of lookahead: chunk k is folded (novelty reads) while chunk k + 1 is
+            // transformed, so the cores do not wait for the fold: +2-3% on MOSES without
+            // properties. Not with properties computed in the fold: there it measured 7% slower
+            // (two chunks' molecules alive, the fold's own parallel work competing).
+            let lookahead = mode != PropsMode::Later;
+            let mut pending: Option<Chunk> = None;
             while load.bytes < target && rows < flow.max_rows() {
                 let want = sizer.chunk_rows(target - load.bytes).min(flow.max_rows() - rows);
                 let Some(part) = slicer.take(want)? else { break };
-                let chunk = match &self.source {
-                    Source::Rdkit => Chunk::transform(part, self.rules, &row_opts, mode),
-                    Source::Replay(stream) => stream.lock().expect("stream reader lock").chunk(part)?,
-                };
+                let novelty = &mut novelty;
+                let (added, chunk) = rayon::join(
+                    || match pending.take() {
+                        Some(c) => builder.add(c, novelty.as_mut().map(|n| (n, self.store))),
+                        None => Ok(()),
+                    },
+                    || -> Result<Chunk> {
+                        Ok(match &self.source {
+                            Source::Rdkit => Chunk::transform(part, self.rules, &row_opts, mode),
+                            Source::Replay(stream) => stream.lock().expect("stream reader lock").chunk(part)?,
+                        })
+                    },
+                );
+                added?;
+                let chunk = chunk?;
                 let bytes = chunk.bytes();
                 sizer.observe(chunk.rows.len(), bytes);
                 rows += chunk.rows.len();
                 load.bytes += bytes;
                 load.products += chunk.products();
-                builder.add(chunk, novelty.as_mut().map(|n| (n, self.store)))?;
+                if lookahead {
+                    pending = Some(chunk);
+                } else {
+                    builder.add(chunk, novelty.as_mut().map(|n| (n, self.store)))?;
+                }
+            }
+            if let Some(c) = pending {
+                builder.add(c, novelty.as_mut().map(|n| (n, self.store)))?;
             }
             if rows == 0 {
                 return Ok(());
