@@ -112,6 +112,14 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
+/// Encodes a record with the current codec version into `out` (cleared first): the bulk-load
+/// writer reuses one buffer for every product of a batch.
+pub fn encode_into<T: Serialize>(out: &mut Vec<u8>, value: &T) {
+    out.clear();
+    out.push(CODEC_VERSION);
+    postcard::to_io(value, &mut *out).expect("encoding a record into a Vec cannot fail");
+}
+
 /// Decodes a record; `what` names it in errors.
 pub fn decode<T: Record>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
     let err = |reason: String| StoreError::Codec { what: what.to_owned(), reason };

@@ -58,6 +58,10 @@ pub struct Store {
     cf_options: rocksdb::Options,
     /// Options for families written blind (parents, rejects): no memtable bloom filter.
     cf_options_blind: rocksdb::Options,
+    /// Options the bulk-load SST files are written with: the families' table options (bloom
+    /// filters, partitioned index) without compression, since compaction rewrites (and
+    /// compresses) every ingested file anyway.
+    sst_options: rocksdb::Options,
     /// Number of the next bulk-load SST file (`write.rs`).
     next_sst: std::sync::atomic::AtomicU64,
     /// Writer lock. Declared after `reader` (the RocksDB handle) so it is released last.

@@ -139,6 +139,12 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
         durability: so.durability,
         cf_options: cf_options(&cache, so.write_buffer_bytes, true),
         cf_options_blind: cf_options(&cache, so.write_buffer_bytes, false),
+        sst_options: {
+            let mut o = cf_options(&cache, so.write_buffer_bytes, false);
+            o.set_compression_type(DBCompressionType::None);
+            o.set_bottommost_compression_type(DBCompressionType::None);
+            o
+        },
         next_sst: std::sync::atomic::AtomicU64::new(0),
         _lock: lock,
     };

@@ -13,7 +13,7 @@
 
 use rocksdb::{IngestExternalFileOptions, SstFileWriter, WriteBatch, WriteOptions};
 
-use super::codec::{decode, encode};
+use super::codec::{decode, encode, encode_into};
 use super::merge::occurrences_operand;
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
@@ -26,12 +26,6 @@ use crate::error::StoreError;
 
 /// Folder (inside the store) where bulk-load SST files are written before they are ingested.
 const INGEST_DIR: &str = "ingest";
-
-/// One entry of a bulk-load SST.
-enum Entry<'a> {
-    Put(&'a [u8]),
-    Merge(&'a [u8]),
-}
 
 /// Rejected rows of one input batch (shared by all the input's jobs).
 pub struct RejectBatch<'a> {
@@ -157,32 +151,44 @@ impl Store {
                 });
             }
             if !job.parent_links.is_empty() {
-                let mut links: Vec<Vec<u8>> =
-                    job.parent_links.drain(..).map(|(parent, product)| parent_link_key(&parent, &product)).collect();
+                // (parent, product) order is the key order: the separator NUL sorts first and
+                // never occurs in SMILES
+                let mut links = std::mem::take(&mut job.parent_links);
                 links.sort_unstable();
                 links.dedup();
                 let cf = self.parents_cf(&job.meta.id)?;
-                self.bulk_load(&cf, &self.cf_options_blind, links.iter().map(|k| (k.as_slice(), Entry::Put(&[]))))?;
+                self.bulk_load(&cf, |sst| {
+                    let mut key = Vec::new();
+                    for (parent, product) in &links {
+                        key.clear();
+                        key.extend_from_slice(parent.as_bytes());
+                        key.push(0);
+                        key.extend_from_slice(product.as_bytes());
+                        sst.put(&key, [])?;
+                    }
+                    Ok(())
+                })?;
             }
             job.meta.counters.unique_products += novel.iter().filter(|n| **n).count() as u64;
-            let mut order: Vec<usize> = (0..job.products.len()).collect();
-            order.sort_unstable_by(|&a, &b| job.products[a].0.cmp(&job.products[b].0));
-            let sentinel = encode(&*job.meta);
-            let values: Vec<Vec<u8>> = order
-                .iter()
-                .map(|&i| match novel[i] {
-                    true => encode(&job.products[i].1),
-                    false => occurrences_operand(job.products[i].1.occurrences).to_vec(),
-                })
-                .collect();
-            let entries = std::iter::once((KEY_BATCH_SENTINEL, Entry::Put(sentinel.as_slice()))).chain(
-                order.iter().zip(&values).map(|(&i, v)| {
-                    let key = job.products[i].0.as_bytes();
-                    (key, if novel[i] { Entry::Put(v.as_slice()) } else { Entry::Merge(v.as_slice()) })
-                }),
-            );
+            let mut order: Vec<(&str, usize)> =
+                job.products.iter().enumerate().map(|(i, (key, _))| (key.as_str(), i)).collect();
+            order.sort_unstable();
             let cf = self.products_cf(&job.meta.id)?;
-            self.bulk_load(&cf, &self.cf_options, entries)?;
+            self.bulk_load(&cf, |sst| {
+                let mut value = Vec::with_capacity(256);
+                encode_into(&mut value, &*job.meta);
+                sst.put(KEY_BATCH_SENTINEL, &value)?;
+                for &(key, i) in &order {
+                    let rec = &job.products[i].1;
+                    if novel[i] {
+                        encode_into(&mut value, rec);
+                        sst.put(key, &value)?;
+                    } else {
+                        sst.merge(key, occurrences_operand(rec.occurrences))?;
+                    }
+                }
+                Ok(())
+            })?;
             job.products.clear();
             crate::failpoint::hit("store.commit.ingested");
             metas.put_cf(&meta_cf, job_key(&job.meta.id), encode(&*job.meta));
@@ -190,25 +196,18 @@ impl Store {
         self.db.write_opt(metas, &opts).map_err(|e| self.db_err("commit batch", e))
     }
 
-    /// Writes `entries` (strictly ascending keys) as one SST file under the store's `ingest/`
-    /// folder and ingests it into `cf` (moved, not copied).
-    fn bulk_load<'k>(
+    /// Writes one SST file under the store's `ingest/` folder with `fill` (strictly ascending
+    /// keys) and ingests it into `cf` (moved, not copied).
+    fn bulk_load(
         &self,
         cf: &impl rocksdb::AsColumnFamilyRef,
-        options: &rocksdb::Options,
-        entries: impl Iterator<Item = (&'k [u8], Entry<'k>)>,
+        fill: impl FnOnce(&mut SstFileWriter<'_>) -> Result<(), rocksdb::Error>,
     ) -> Result<(), StoreError> {
         let n = self.next_sst.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = self.path.join(INGEST_DIR).join(format!("{n}.sst"));
-        let mut writer = SstFileWriter::create(options);
+        let mut writer = SstFileWriter::create(&self.sst_options);
         writer.open(&path).map_err(|e| self.db_err("create SST file", e))?;
-        for (key, entry) in entries {
-            match entry {
-                Entry::Put(v) => writer.put(key, v),
-                Entry::Merge(v) => writer.merge(key, v),
-            }
-            .map_err(|e| self.db_err("write SST file", e))?;
-        }
+        fill(&mut writer).map_err(|e| self.db_err("write SST file", e))?;
         writer.finish().map_err(|e| self.db_err("finish SST file", e))?;
         if self.durability == Durability::Sync {
             std::fs::File::open(&path).and_then(|f| f.sync_all()).map_err(|source| StoreError::Io {
