@@ -4,7 +4,7 @@
 //! A campaign file ([`file`]) is validated into streams ([`plan`]): one ingest per (step,
 //! original input), with one job per rule. [`run`] runs the streams in dependency order, each
 //! through the same ingest as `xfstore ingest` (so the same crash protocol: every batch commits
-//! its products and its offset in one WriteBatch), reading a step's products straight from the
+//! its products and its offset atomically), reading a step's products straight from the
 //! store (`job:` inputs). A complete stream is skipped; a partial one resumes at its offset; a
 //! stream whose upstream changed since it started is refused by ingest's fingerprint check. So
 //! a campaign killed at any moment and run again loses and doubles nothing.

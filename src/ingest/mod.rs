@@ -3,8 +3,9 @@
 //! Write path (see ARCHITECTURE.md): the reader yields bounded record batches from the job's
 //! committed offset; the pipeline cuts them into batches sized by the bytes their products hold
 //! ([`flow`]), transforms each in parallel on the rayon pool, and a single writer thread commits
-//! batches strictly in input order, each as ONE WriteBatch holding the products, the counters
-//! and the new offset. Bytes in flight are bounded by the memory budget and RSS is watched, so
+//! batches strictly in input order, each atomically with the products, the counters and the new
+//! offset (a bulk-loaded SST per job, `store/write.rs`; novelty and properties decided before the
+//! writer, `novelty.rs`). Bytes in flight are bounded by the memory budget and RSS is watched, so
 //! memory does not grow with the input, its skew or the size of its molecules.
 
 mod bare;
@@ -182,7 +183,8 @@ pub struct IngestReport {
     pub max_batch_products: u64,
     /// Most in-flight bytes one batch held.
     pub max_batch_bytes: u64,
-    /// Seconds the writer spent in `Store::commit` (dedup lookups and the WriteBatch), running
+    /// Seconds the writer spent in `Store::commit` (sorting, SST writing and ingestion; with the
+    /// read-modify-write path, dedup lookups and the WriteBatch), running
     /// beside the transform on the same cores.
     pub commit_secs: f64,
     /// One point per committed batch, in commit order: throughput as the store grows.

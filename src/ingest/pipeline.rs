@@ -1,8 +1,10 @@
 //! The ingest pipeline of one run: a feeder (this thread) transforms the input chunk by chunk on
 //! the rayon pool, gathers chunks into batches of about the bytes [`Flow`] allows, and hands
-//! each batch to a single writer thread that commits batches strictly in input order, each as ONE
-//! WriteBatch holding the products, the counters and the new offset. At most [`IN_FLIGHT`]
-//! prepared batches, and at most the budget's in-flight bytes, wait for the writer.
+//! each batch to a single writer thread that commits batches strictly in input order (by bulk
+//! load: one sorted SST per job whose ingestion carries the products, the counters and the new
+//! offset; see `store/write.rs`). The feeder also decides which products are new to the store
+//! (`novelty.rs`) and computes their properties, so the writer never reads. At most
+//! [`IN_FLIGHT`] prepared batches, and at most the budget's in-flight bytes, wait for the writer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;

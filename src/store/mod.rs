@@ -6,7 +6,9 @@
 //! - `records.rs`: the stored records;
 //! - `open.rs`: opening (read-write or read-only) and tuning;
 //! - `lock.rs`: the single-writer lock (pid file + flock);
-//! - `write.rs`: the atomic batch commit (products + counters + input offset in one WriteBatch);
+//! - `write.rs`: the atomic batch commit (products + counters + input offset: a bulk-loaded SST
+//!   per job, or one WriteBatch on the read-modify-write path);
+//! - `merge.rs`: the occurrences merge operator of the product families;
 //! - `read.rs`: lookups and scans;
 //! - `verify.rs`: checksums of every block (`xfstore verify --store`).
 
