@@ -122,9 +122,8 @@ impl BatchBuilder {
     /// Folds the next chunk in. With `novelty`, the chunk's products new to the batch are
     /// classified against the store; then, if the chunk kept its product molecules, the
     /// properties of the products new to the store are computed (in parallel), and only theirs.
-    pub fn add(&mut self, mut chunk: Chunk, novelty: Option<(&mut Novelty, &Store)>) -> Result<()> {
+    pub fn add(&mut self, mut chunk: Chunk, mut novelty: Option<(&mut Novelty, &Store)>) -> Result<()> {
         self.end_row = chunk.rows.first_row + chunk.rows.len() as u64;
-        let mut novelty = novelty;
         for (j, delta) in self.jobs.iter_mut().enumerate() {
             let first_new = delta.products.len();
             let sources = fold_job(delta, &chunk, j, self.offsets[j]);

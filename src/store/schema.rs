@@ -70,10 +70,16 @@ pub fn parents_cf(job: &str) -> String {
 /// Parent-index key: parent, a NUL separator (never in SMILES), product.
 pub fn parent_link_key(parent: &str, product: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(parent.len() + product.len() + 1);
-    k.extend_from_slice(parent.as_bytes());
-    k.push(0);
-    k.extend_from_slice(product.as_bytes());
+    parent_link_key_into(&mut k, parent, product);
     k
+}
+
+/// [`parent_link_key`] into `out` (cleared first), for writers that reuse one buffer.
+pub fn parent_link_key_into(out: &mut Vec<u8>, parent: &str, product: &str) {
+    out.clear();
+    out.extend_from_slice(parent.as_bytes());
+    out.push(0);
+    out.extend_from_slice(product.as_bytes());
 }
 
 /// Column family holding the rejected rows of an input.

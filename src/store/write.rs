@@ -1,5 +1,6 @@
 //! The commit: products, occurrence counts, counters and the new input offset of every job of a
-//! batch go into ONE RocksDB WriteBatch, so a crash leaves either all of a batch or none of it.
+//! batch are committed together, so a crash leaves either all of a job's batch or none of it
+//! (the bulk-load protocol of [`Store::commit_ingest`], or one WriteBatch).
 //!
 //! Upsert rule: a product key already present keeps its first provenance and gains the batch's
 //! occurrences; a new key is inserted and counted as a new unique product. Two ways to apply it:
@@ -7,7 +8,7 @@
 //! - blind (every ingest): the batch says which keys are new ([`JobBatch::novel`], decided
 //!   before the writer by `ingest::novelty`, exactly); a new key is a `Put` of its record, a
 //!   known key a `Merge` of an occurrences operand (`merge.rs`). No read on the write path.
-//! - read-modify-write (`novel` empty; the previous path, kept for the writer benchmark's side
+//! - read-modify-write (`novel` None; the previous path, kept for the writer benchmark's side
 //!   by side): a multi-get of the batch's keys, then a `Put` per key. Only one writer exists
 //!   per store (RocksDB's LOCK), so read-then-write is exact.
 
@@ -18,8 +19,8 @@ use super::merge::occurrences_operand;
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
 use super::schema::{
-    job_key, parent_link_key, parents_cf, pending_drop_key, products_cf, reject_key, rejects_cf, KEY_BATCH_SENTINEL,
-    KEY_DROP_PREFIX,
+    job_key, parent_link_key, parent_link_key_into, parents_cf, pending_drop_key, products_cf, reject_key, rejects_cf,
+    KEY_BATCH_SENTINEL, KEY_DROP_PREFIX,
 };
 use super::{Db, Store};
 use crate::error::StoreError;
@@ -78,12 +79,7 @@ impl Store {
         }
         let meta_cf = self.meta_cf()?;
         let mut batch = WriteBatch::default();
-        if !rejects.rows.is_empty() {
-            let cf = self.rejects_cf(rejects.input_key)?;
-            for (row, rec) in rejects.rows {
-                batch.put_cf(&cf, reject_key(*row), encode(rec));
-            }
-        }
+        self.put_rejects(&mut batch, &rejects)?;
         for job in jobs.iter_mut() {
             let cf = self.products_cf(&job.meta.id)?;
             let existing = self.db.batched_multi_get_cf(&cf, job.products.iter().map(|(k, _)| k.as_bytes()), false);
@@ -132,11 +128,8 @@ impl Store {
         let mut opts = WriteOptions::default();
         opts.set_sync(self.durability == Durability::Sync);
         if !rejects.rows.is_empty() {
-            let cf = self.rejects_cf(rejects.input_key)?;
             let mut batch = WriteBatch::default();
-            for (row, rec) in rejects.rows {
-                batch.put_cf(&cf, reject_key(*row), encode(rec));
-            }
+            self.put_rejects(&mut batch, &rejects)?;
             self.db.write_opt(batch, &opts).map_err(|e| self.db_err("write rejected rows", e))?;
         }
         let meta_cf = self.meta_cf()?;
@@ -160,10 +153,7 @@ impl Store {
                 self.bulk_load(&cf, |sst| {
                     let mut key = Vec::new();
                     for (parent, product) in &links {
-                        key.clear();
-                        key.extend_from_slice(parent.as_bytes());
-                        key.push(0);
-                        key.extend_from_slice(product.as_bytes());
+                        parent_link_key_into(&mut key, parent, product);
                         sst.put(&key, [])?;
                     }
                     Ok(())
@@ -194,6 +184,17 @@ impl Store {
             metas.put_cf(&meta_cf, job_key(&job.meta.id), encode(&*job.meta));
         }
         self.db.write_opt(metas, &opts).map_err(|e| self.db_err("commit batch", e))
+    }
+
+    /// Adds the batch's rejected rows to `batch` (puts: rewriting them is harmless).
+    fn put_rejects(&self, batch: &mut WriteBatch, rejects: &RejectBatch<'_>) -> Result<(), StoreError> {
+        if !rejects.rows.is_empty() {
+            let cf = self.rejects_cf(rejects.input_key)?;
+            for (row, rec) in rejects.rows {
+                batch.put_cf(&cf, reject_key(*row), encode(rec));
+            }
+        }
+        Ok(())
     }
 
     /// Writes one SST file under the store's `ingest/` folder with `fill` (strictly ascending
