@@ -9,7 +9,9 @@
 //!   of readers, even during an ingest) and their records ([`JobMeta`],
 //!   [`ProductRecord`], ...), [`Store::lookup`], [`Store::verify`];
 //! - Rules and chemistry: [`RuleSet`], [`transform`], [`canonicalize`];
-//! - Ingest: [`IngestOptions`] -> [`IngestPlan`] -> [`IngestReport`] (or [`ingest`]);
+//! - Ingest: [`IngestOptions`] -> [`IngestPlan`] -> [`IngestReport`] (or [`ingest`]); the write
+//!   path ([`WritePath`]) and its benchmark: [`record_product_stream`], [`IngestPlan::replay`],
+//!   the per-commit [`CommitPoint`]s of a report;
 //! - Export: [`ExportOptions`] -> [`export`], the export [`COLUMNS`], [`verify_export`];
 //! - Query: [`lookup`], [`lookup_stream`], [`products_of_parent`], [`status`];
 //! - Memory: [`MemoryBudget`];
