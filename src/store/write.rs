@@ -71,7 +71,7 @@ impl Store {
     }
 
     /// Atomically commits one input batch for one or more jobs, with its rejected rows: by
-    /// bulk load when every job's novelty is known ([`Store::commit_ingest`]), else by a
+    /// bulk load when every job's novelty is known (`commit_ingest`, private), else by a
     /// read-modify-write WriteBatch.
     pub fn commit(&self, jobs: &mut [JobBatch<'_>], rejects: RejectBatch<'_>) -> Result<(), StoreError> {
         if !jobs.is_empty() && jobs.iter().all(|j| j.novel.is_some()) {
