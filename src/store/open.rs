@@ -120,6 +120,9 @@ pub(super) fn cf_options(cache: &Cache, write_buffer_bytes: usize, memtable_bloo
     o
 }
 
+/// Read-only opens retried when they race with the writer deleting a file (20 ms apart).
+const READ_ONLY_OPEN_RETRIES: u32 = 150;
+
 /// Memtable bloom filter size as a share of the write buffer (see [`cf_options`]).
 const MEMTABLE_BLOOM_RATIO: f64 = 0.005;
 
@@ -179,18 +182,33 @@ fn open_db(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<(ReadOnlySt
     if !cfs.iter().any(|c| c == CF_META) {
         cfs.push(CF_META.to_owned());
     }
-    let descriptors: Vec<_> = cfs
-        .iter()
-        .map(|name| ColumnFamilyDescriptor::new(name, cf_options(&cache, so.write_buffer_bytes, false)))
-        .collect();
+    let descriptors = || -> Vec<_> {
+        cfs.iter()
+            .map(|name| ColumnFamilyDescriptor::new(name, cf_options(&cache, so.write_buffer_bytes, false)))
+            .collect()
+    };
     let db = match mode {
         OpenMode::ReadWrite => {
             db_opts.create_if_missing(true);
             db_opts.create_missing_column_families(true);
-            Db::open_cf_descriptors(&db_opts, path, descriptors).map_err(db_err("open for writing"))?
+            Db::open_cf_descriptors(&db_opts, path, descriptors()).map_err(db_err("open for writing"))?
         }
         OpenMode::ReadOnly => {
-            Db::open_cf_descriptors_read_only(&db_opts, path, descriptors, false).map_err(db_err("open read-only"))?
+            // A reader opening while the writer compacts can find a file the MANIFEST it read
+            // still lists already deleted (frequent with bulk loads: every batch adds files
+            // and compactions retire them). The view is consistent once open: retry the open,
+            // a few seconds at most, for exactly that error.
+            let mut attempt = 0;
+            loop {
+                match Db::open_cf_descriptors_read_only(&db_opts, path, descriptors(), false) {
+                    Ok(db) => break db,
+                    Err(e) if attempt < READ_ONLY_OPEN_RETRIES && e.as_ref().contains("No such file or directory") => {
+                        attempt += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    Err(e) => return Err(db_err("open read-only")(e)),
+                }
+            }
         }
     };
     let reader = ReadOnlyStore { db, path: path.into(), is_writer: mode == OpenMode::ReadWrite };

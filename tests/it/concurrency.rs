@@ -59,6 +59,16 @@ fn second_writer_is_refused_and_readers_work_during_ingest() {
     let q = run_ok(&args);
     assert_eq!(q.lines().filter(|l| l.contains("\"status\":\"found\"")).count(), some.len(), "{q}");
 
+    // readers keep opening while the writer bulk-loads and compacts (files added and retired
+    // every batch): every open must succeed (it raced with file deletion before the retry)
+    for _ in 0..40 {
+        if writer.try_wait().unwrap().is_some() {
+            break;
+        }
+        run_ok(&["status", "--store", s, "--json"]);
+        run_ok(&[&export[..], &["--allow-incomplete"]].concat());
+    }
+
     writer.kill().unwrap();
     writer.wait().unwrap();
     let st = status_json(s);
