@@ -393,6 +393,9 @@ pub enum Error {
     /// See [`CampaignError`].
     #[error(transparent)]
     Campaign(#[from] CampaignError),
+    /// See [`PartitionError`].
+    #[error(transparent)]
+    Partition(#[from] PartitionError),
     /// Reading queries or writing results failed (e.g. a closed output pipe).
     #[error("{context}: {source}")]
     Io {
@@ -436,6 +439,78 @@ pub enum CampaignError {
     Export {
         /// Why.
         reason: String,
+    },
+}
+
+/// A partitioned run (`plan` / `map` / `reduce`, a sharded store) that cannot go on.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum PartitionError {
+    /// A file or folder of the run cannot be read or written.
+    #[error("partitioned run {path}: {context}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What was being done.
+        context: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The plan (`plan.json`) is missing, unreadable, or made by another build.
+    #[error("partitioned run {path}: {reason}")]
+    Plan {
+        /// The run folder.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A run file of a map step is damaged or not what its done marker says.
+    #[error("run file {path}: {reason}")]
+    RunFile {
+        /// The run file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A step was asked for before the steps it needs finished (a reduce before every map).
+    #[error("partitioned run {path}: {reason}")]
+    NotReady {
+        /// The run folder.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+    /// A unit or partition number outside the plan.
+    #[error("partitioned run {path}: {what} {index} is not in the plan (0..{count})")]
+    OutOfRange {
+        /// The run folder.
+        path: PathBuf,
+        /// `unit` or `partition`.
+        what: &'static str,
+        /// The number asked for.
+        index: u32,
+        /// How many the plan has.
+        count: u32,
+    },
+    /// A unit's products do not fit the memory the map step may use.
+    #[error("partitioned run {path}: unit {unit} holds {bytes} bytes of products, over the map's limit of {limit}; plan again with a smaller --unit-rows (or a larger --memory-budget)")]
+    UnitTooLarge {
+        /// The run folder.
+        path: PathBuf,
+        /// The unit.
+        unit: u32,
+        /// Bytes held when the limit was passed.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A Parquet run file could not be written or read.
+    #[error("run file {path}: {source}")]
+    Parquet {
+        /// The run file.
+        path: PathBuf,
+        /// The Parquet library's error.
+        source: parquet::errors::ParquetError,
     },
 }
 

@@ -14,6 +14,9 @@
 //!   the per-commit [`CommitPoint`]s of a report;
 //! - Export: [`ExportOptions`] -> [`export`], the export [`COLUMNS`], [`verify_export`];
 //! - Query: [`lookup`], [`lookup_stream`], [`products_of_parent`], [`status`];
+//! - Partitioned runs (one ingest over many processes or machines): [`plan_partitioned`] ->
+//!   [`map_unit`] per unit -> [`reduce_partition`] per partition, read back as a
+//!   [`ShardedStore`]; the partition of a product is [`partition_of`] its canonical SMILES;
 //! - Memory: [`MemoryBudget`];
 //! - Errors: [`Error`] and one enum per subsystem, all `#[non_exhaustive]`.
 //!
@@ -72,6 +75,7 @@ mod export;
 mod failpoint;
 mod ingest;
 mod input;
+mod partition;
 mod query;
 mod rules;
 mod store;
@@ -85,7 +89,9 @@ pub use campaign::{
     StepDef, Stream, StreamReport, StreamSource, CAMPAIGN_INDEX, IN_SCOPE, KNOWN_CLASSES, REPORT_COLUMNS,
 };
 pub use chem::{canonicalize, count_heavy_atoms, rdkit_version, smiles_to_molblock, sugar_mask, MolProps, SiteOutcome};
-pub use error::{CampaignError, ChemError, Error, ExportError, IngestError, InputError, Result, RuleError, StoreError};
+pub use error::{
+    CampaignError, ChemError, Error, ExportError, IngestError, InputError, PartitionError, Result, RuleError, StoreError,
+};
 pub use export::{
     export, job_schema, products_schema, provenance, verify as verify_export, verify_folder, verify_text,
     write_rejects, Column, ColumnType, ExportOptions, ExportReport, Format, Manifest, TextFormat, TextReport,
@@ -96,6 +102,11 @@ pub use ingest::{
     JobReport, RecordReport, RuleSettings, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
 };
 pub use input::{parse_job_spec, upstream_fingerprint, InputBatch, InputColumns, InputFile, InputFormat, JOB_PREFIX};
+pub use partition::{
+    is_partitioned, map_unit, partition_of, plan as plan_partitioned, reduce_partition, shard_done, unit_done, BuildId,
+    MapReport, Plan, PlanInput, PlanOptions, PlanRule, PlanUnit, ReduceReport, ShardDone, ShardJob, ShardedJob,
+    ShardedStatus, ShardedStore, UnitDone, DEFAULT_UNIT_ROWS, PARTITION_SEED, PLAN_FILE, RUN_FORMAT,
+};
 pub use query::{
     lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, status_json,
     to_json_line, to_text, Hit, JobStatus, Query, QueryOutcome, RunState, StoreStatus,

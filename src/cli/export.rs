@@ -25,7 +25,7 @@ pub struct ExportArgs {
     #[arg(long)]
     job: Option<String>,
     /// Destination: `.parquet` (default), `.csv`, `.smi`, `.sdf` or `.sdf.gz`, from the extension; with
-    /// --campaign, a folder.
+    /// --campaign, or from a partitioned run folder (one part per shard), a folder.
     #[arg(long)]
     output: PathBuf,
     /// Export every job of this campaign file: one file per job named <stream>__<rule>.<ext>
@@ -57,6 +57,13 @@ pub struct ExportArgs {
 }
 
 pub fn run(a: ExportArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if xfstore::is_partitioned(&a.store.store) && a.campaign.is_none() {
+        // a run folder: one Parquet part per shard plus manifest.json, as one folder
+        let mut opts = ExportOptions::new(&a.output);
+        opts.row_group_rows = a.row_group_rows;
+        opts.row_group_bytes = a.memory_budget.row_group_bytes();
+        return super::partition::export(&a.store.store, a.job.as_deref(), a.rule.as_deref(), opts, out);
+    }
     let db = ReadOnlyStore::open_with(&a.store.store, &StoreOptions::from_budget(&a.memory_budget))?;
     if let Some(path) = &a.campaign {
         let (c, _) = super::run::load_campaign(path, a.rules_file.as_deref())?;

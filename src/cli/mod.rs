@@ -7,6 +7,7 @@ mod bench;
 mod compact;
 mod export;
 mod ingest;
+mod partition;
 mod query;
 mod report;
 mod run;
@@ -32,7 +33,7 @@ pub struct Cli {
 /// The store a command works on.
 #[derive(Args)]
 pub struct StoreArg {
-    /// Store directory (created by ingest).
+    /// Store directory (created by ingest), or a partitioned run folder (made by `plan`).
     #[arg(long, default_value = DEFAULT_STORE_DIR)]
     pub store: PathBuf,
 }
@@ -66,6 +67,13 @@ enum Command {
     /// A campaign's products and unique products per class x step x rule x halogen, as tables
     /// or CSV.
     Report(report::ReportArgs),
+    /// Plan a partitioned run: cut an ingest into units of input rows and partitions of the
+    /// product keys, in a run folder (then `map` each unit, `reduce` each partition).
+    Plan(partition::PlanArgs),
+    /// Partitioned run: transform one unit into a run file sorted by (partition, key).
+    Map(partition::MapArgs),
+    /// Partitioned run: merge one partition of every run file into its shard store.
+    Reduce(partition::ReduceArgs),
 }
 
 /// Runs one parsed command line, printing results to `out`; the exit code distinguishes
@@ -82,6 +90,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::BenchWriter(a) => bench::run_writer(a, out)?,
         Command::Status(a) => status::run(a, out)?,
         Command::Report(a) => report::run(a, out)?,
+        Command::Plan(a) => partition::plan(a, out)?,
+        Command::Map(a) => partition::map(a, out)?,
+        Command::Reduce(a) => partition::reduce(a, out)?,
     };
     out.flush()?;
     Ok(code)

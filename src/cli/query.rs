@@ -45,6 +45,10 @@ pub struct QueryArgs {
 }
 
 pub fn run(a: QueryArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if xfstore::is_partitioned(&a.store.store) {
+        let (job, rule) = (a.job.as_deref(), a.rule.as_deref());
+        return super::partition::query(&a.store.store, &a.smiles, a.file.as_deref(), a.parent, job, rule, a.json, out);
+    }
     let db = ReadOnlyStore::open(&a.store.store)?;
     let jobs = select_jobs(&db, a.job.as_deref(), a.rule.as_deref())?;
     let mut queries: Vec<Query> = a.smiles.into_iter().map(|s| Query { smiles: s, id: None }).collect();

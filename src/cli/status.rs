@@ -27,6 +27,9 @@ pub struct StatusArgs {
 }
 
 pub fn run(a: StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if xfstore::is_partitioned(&a.store.store) && a.campaign.is_none() {
+        return super::partition::status(&a.store.store, a.json, out);
+    }
     let db = ReadOnlyStore::open(&a.store.store)?;
     if let Some(path) = &a.campaign {
         return campaign(&db, path, &a, out);

@@ -60,15 +60,40 @@ fn remove_stale(dest: &Path) {
 /// Writes a split export of `job` to the folder `opts.output`.
 pub(super) fn export_folder(store: &ReadOnlyStore, job: &JobMeta, opts: &ExportOptions) -> Result<Vec<Part>> {
     let dest = &opts.output;
+    write_folder(dest, job, |tmp| write_parts(store, job, opts, None, |i| tmp.join(format!("part-{i:05}.parquet"))))
+}
+
+/// Writes one part per shard (`part-<shard>.parquet`, each from that shard's view of the job)
+/// and the manifest, as one folder published as a whole: a sharded store's export. `shards`
+/// holds every shard's store and its record of the job, in partition order.
+pub(crate) fn export_shards(shards: &[(ReadOnlyStore, JobMeta)], opts: &ExportOptions) -> Result<Vec<Part>> {
+    let dest = &opts.output;
+    let Some((_, job)) = shards.first() else {
+        return Err(ExportError::Validation { path: dest.clone(), reason: "no shard to export".into() }.into());
+    };
+    let one_part = ExportOptions { split_rows: 0, split_bytes: 0, ..opts.clone() };
+    write_folder(dest, job, |tmp| {
+        let mut parts = Vec::with_capacity(shards.len());
+        for (i, (store, job)) in shards.iter().enumerate() {
+            let mut written = write_parts(store, job, &one_part, None, |_| tmp.join(format!("part-{i:05}.parquet")))?;
+            parts.append(&mut written);
+        }
+        Ok(parts)
+    })
+}
+
+/// Publishes the folder `dest` whose parts `write` writes into the temp folder, with the
+/// manifest, validated.
+fn write_folder(dest: &Path, job: &JobMeta, write: impl FnOnce(&Path) -> Result<Vec<Part>>) -> Result<Vec<Part>> {
     if dest.exists() && !dest.join(MANIFEST).exists() {
         return Err(ExportError::Validation {
-            path: dest.clone(),
+            path: dest.into(),
             reason: "exists and is not an xfstore split export (no manifest.json); refusing to replace it".into(),
         }
         .into());
     }
     let parts = publish_folder(dest, |tmp| {
-        let parts = write_parts(store, job, opts, None, |i| tmp.join(format!("part-{i:05}.parquet")))?;
+        let parts = write(tmp)?;
         let manifest = Manifest {
             format: "xfstore-products-parquet-v1".into(),
             job: job.id.clone(),

@@ -10,7 +10,7 @@
 pub mod atomic;
 mod columns;
 pub(crate) mod folder;
-mod part;
+pub(crate) mod part;
 mod rejects;
 mod sdf;
 mod text;

@@ -17,7 +17,7 @@ use crate::store::{JobMeta, ReadOnlyStore};
 
 /// A finished, validated part.
 #[derive(Debug, Clone)]
-pub(super) struct Part {
+pub(crate) struct Part {
     pub path: PathBuf,
     pub rows: u64,
     pub bytes: u64,

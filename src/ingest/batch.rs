@@ -122,14 +122,20 @@ impl BatchBuilder {
     /// Folds the next chunk in. With `novelty`, the chunk's products new to the batch are
     /// classified against the store; then, if the chunk kept its product molecules, the
     /// properties of the products new to the store are computed (in parallel), and only theirs.
+    /// Without `novelty` but with kept molecules, every product new to the batch gets them.
     pub fn add(&mut self, mut chunk: Chunk, mut novelty: Option<(&mut Novelty, &Store)>) -> Result<()> {
         self.end_row = chunk.rows.first_row + chunk.rows.len() as u64;
         for (j, delta) in self.jobs.iter_mut().enumerate() {
             let first_new = delta.products.len();
             let sources = fold_job(delta, &chunk, j, self.offsets[j]);
-            let Some((check, store)) = novelty.as_mut() else { continue };
             let keys: Vec<&str> = delta.products[first_new..].iter().map(|(k, _)| k.as_str()).collect();
-            let verdicts = check.classify(store, j, &keys)?;
+            let verdicts = match novelty.as_mut() {
+                Some((check, store)) => check.classify(store, j, &keys)?,
+                // no store to ask (a partitioned run's map step): every product new to the
+                // batch is new, and gets its properties now, from its first provenance
+                None if !chunk.mols.is_empty() => vec![true; keys.len()],
+                None => continue,
+            };
             if !chunk.mols.is_empty() {
                 // the molecules of the products new to the store, moved out of the chunk
                 let todo: Vec<(usize, Molecule)> = sources
@@ -148,7 +154,9 @@ impl BatchBuilder {
                     delta.products[k].1.props = p.map(Into::into);
                 }
             }
-            delta.novel.get_or_insert_with(Vec::new).extend(verdicts);
+            if novelty.is_some() {
+                delta.novel.get_or_insert_with(Vec::new).extend(verdicts);
+            }
         }
         for (i, o) in chunk.outcomes.iter().enumerate() {
             if let Err(r) = o {

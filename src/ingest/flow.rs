@@ -26,7 +26,7 @@ use crate::budget::{MemoryBudget, RssMeter};
 
 /// Most rows of one chunk per rayon thread. A chunk ends when its slowest row does, so each
 /// thread idles about half a row per chunk: with 128 rows per thread, under 0.5% of the time.
-pub(super) const CHUNK_ROWS_PER_THREAD: usize = 128;
+pub(crate) const CHUNK_ROWS_PER_THREAD: usize = 128;
 
 /// Smallest batch target, as a fraction of the budget's: 1/64.
 const MIN_SCALE_SHIFT: u32 = 6;

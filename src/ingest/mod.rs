@@ -9,9 +9,9 @@
 //! memory does not grow with the input, its skew or the size of its molecules.
 
 mod bare;
-mod batch;
-mod flow;
-mod job;
+pub(crate) mod batch;
+pub(crate) mod flow;
+pub(crate) mod job;
 mod novelty;
 mod pipeline;
 mod progress;
@@ -275,6 +275,16 @@ impl<'r> IngestPlan<'r> {
     /// The validated input.
     pub fn input(&self) -> &InputFile {
         &self.input
+    }
+
+    /// The resolved rules (with the run's caps and masks), one job each.
+    pub(crate) fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The options the plan was made with.
+    pub(crate) fn options(&self) -> &IngestOptions {
+        &self.opts
     }
 
     /// Creates or resumes the jobs and streams the remaining rows into `store`.

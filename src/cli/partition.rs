@@ -1,0 +1,331 @@
+//! `xfstore plan`, `map`, `reduce`: the steps of a partitioned run (any scheduler runs them;
+//! `python -m xfstore_ray` and `tools/partitioned_run.sh` are two), and the sharded-store side
+//! of `status`, `query` and `export`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use xfstore::{
+    human, map_unit, parse_query_line, plan_partitioned, reduce_partition, shard_done, to_json_line, to_text,
+    unit_done, ExportOptions, IngestOptions, InputFormat, JobState, MemoryBudget, PlanOptions, Query, QueryOutcome,
+    RuleSet, RuleSettings, ShardedStore, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN, DEFAULT_UNIT_ROWS,
+};
+
+/// Arguments of `xfstore plan`.
+#[derive(Args)]
+pub struct PlanArgs {
+    /// Run folder to create (on storage every machine sees at the same path).
+    #[arg(long)]
+    out: PathBuf,
+    /// Number of partitions: shard stores, and reduce steps.
+    #[arg(long)]
+    partitions: u32,
+    /// Input rows per unit (one map step each; a unit's distinct products are held in memory).
+    #[arg(long, default_value_t = DEFAULT_UNIT_ROWS)]
+    unit_rows: u64,
+    /// Input: a Parquet file, folder or glob, a .smi/.csv/.tsv/.sdf file (optionally .gz); its
+    /// absolute path is recorded, so every machine must see it there.
+    #[arg(long)]
+    input: PathBuf,
+    /// Read the input as this format instead of the one its name implies.
+    #[arg(long)]
+    format: Option<InputFormat>,
+    /// Name of the input (jobs are <NAME>/<rule>; default: the file name without extensions).
+    #[arg(long)]
+    name: Option<String>,
+    /// Rule name or X-template name (repeatable: one job each).
+    #[arg(long = "rule", required = true)]
+    rules: Vec<String>,
+    /// Most sites per parent for every rule (-1: no cap).
+    #[arg(long, allow_negative_numbers = true)]
+    site_cap: Option<i64>,
+    /// Never transform a site on a sugar ring.
+    #[arg(long)]
+    sugar_mask: bool,
+    /// Rule file (default: built-in); its absolute path is recorded.
+    #[arg(long)]
+    rules_file: Option<PathBuf>,
+    /// Name of the SMILES column.
+    #[arg(long, default_value = DEFAULT_SMILES_COLUMN)]
+    smiles_column: String,
+    /// Optional id column carried into provenance.
+    #[arg(long, alias = "id-field")]
+    id_column: Option<String>,
+    /// Input column to carry into the export (repeatable).
+    #[arg(long = "carry")]
+    carry: Vec<String>,
+    /// Reject input SMILES with more heavy atoms than this.
+    #[arg(long, default_value_t = DEFAULT_MAX_HEAVY_ATOMS)]
+    max_heavy_atoms: u32,
+    /// Skip computing product properties.
+    #[arg(long)]
+    no_props: bool,
+}
+
+/// Arguments of `xfstore map`.
+#[derive(Args)]
+pub struct MapArgs {
+    /// Run folder made by `xfstore plan`.
+    dir: PathBuf,
+    /// Unit to map (`--list-pending` lists those not done).
+    #[arg(long, required_unless_present_any = ["all", "list_pending"])]
+    unit: Option<u32>,
+    /// Map every unit not done yet, one after another.
+    #[arg(long, conflicts_with = "unit")]
+    all: bool,
+    /// Print the units not done yet, one per line (for a shell loop or a job array).
+    #[arg(long, conflicts_with_all = ["unit", "all"])]
+    list_pending: bool,
+    /// Memory budget; a unit may hold half of it in products.
+    #[arg(long, default_value_t = MemoryBudget::default())]
+    memory_budget: MemoryBudget,
+}
+
+/// Arguments of `xfstore reduce`.
+#[derive(Args)]
+pub struct ReduceArgs {
+    /// Run folder made by `xfstore plan`, every unit mapped.
+    dir: PathBuf,
+    /// Partition to reduce into its shard store.
+    #[arg(long, required_unless_present_any = ["all", "list_pending"])]
+    partition: Option<u32>,
+    /// Reduce every partition not done yet, one after another.
+    #[arg(long, conflicts_with = "partition")]
+    all: bool,
+    /// Print the partitions not reduced yet, one per line.
+    #[arg(long, conflicts_with_all = ["partition", "all"])]
+    list_pending: bool,
+    /// Memory budget of the shard store being written.
+    #[arg(long, default_value_t = MemoryBudget::default())]
+    memory_budget: MemoryBudget,
+}
+
+pub fn plan(a: PlanArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let rule_set = match &a.rules_file {
+        Some(p) => RuleSet::load(p)?,
+        None => RuleSet::builtin()?,
+    };
+    let mut names = Vec::new();
+    for r in &a.rules {
+        names.extend(rule_set.resolve(r)?.into_iter().map(|r| r.def.name.clone()));
+    }
+    let mut ingest = IngestOptions::new(a.input, names);
+    if a.site_cap.is_some() || a.sugar_mask {
+        let settings = RuleSettings { cap: a.site_cap, sugar_mask: a.sugar_mask };
+        ingest.rule_settings = ingest.rules.iter().map(|r| (r.clone(), settings)).collect();
+    }
+    ingest.format = a.format;
+    ingest.input_key = a.name;
+    ingest.smiles_column = a.smiles_column;
+    ingest.id_column = a.id_column;
+    ingest.carry_columns = a.carry;
+    ingest.with_props = !a.no_props;
+    ingest.max_heavy_atoms = a.max_heavy_atoms;
+    let opts = PlanOptions { ingest, rules_file: a.rules_file, partitions: a.partitions, unit_rows: a.unit_rows };
+    let p = plan_partitioned(&rule_set, &opts, &a.out)?;
+    writeln!(
+        out,
+        "plan {}: {} rows of {} in {} units of up to {} rows, {} partitions, {} job(s): {}",
+        a.out.display(),
+        p.input.info.rows,
+        p.input.spec,
+        p.units.len(),
+        a.unit_rows,
+        p.partitions,
+        p.rules.len(),
+        p.job_ids().join(", ")
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn map(a: MapArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let plan = xfstore::Plan::load(&a.dir)?;
+    let pending: Vec<u32> =
+        (0..plan.units.len() as u32).filter(|&k| unit_done(&a.dir, k).map_or(true, |d| d.is_none())).collect();
+    if a.list_pending {
+        for k in pending {
+            writeln!(out, "{k}")?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let units = if a.all { pending } else { vec![a.unit.expect("clap requires --unit")] };
+    for k in units {
+        let r = map_unit(&a.dir, k, a.memory_budget)?;
+        let d = &r.done;
+        let products: u64 = d.counters.iter().map(|c| c.site_products).sum();
+        let unique: u64 = d.counters.iter().map(|c| c.unique_products).sum();
+        if r.skipped {
+            writeln!(out, "map unit {k}: already done (rows {}..{}), skipped", d.first_row, d.first_row + d.rows)?;
+        } else {
+            writeln!(
+                out,
+                "map unit {k}: rows {}..{}, {} products, {} distinct in the unit, run file {} ({} records) in {:.2} s = {:.0} products/s",
+                d.first_row,
+                d.first_row + d.rows,
+                products,
+                unique,
+                human(d.run_bytes),
+                d.records,
+                d.elapsed_secs,
+                products as f64 / d.elapsed_secs.max(1e-9)
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn reduce(a: ReduceArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let plan = xfstore::Plan::load(&a.dir)?;
+    let pending: Vec<u32> =
+        (0..plan.partitions).filter(|&p| shard_done(&a.dir, p).map_or(true, |d| d.is_none())).collect();
+    if a.list_pending {
+        for p in pending {
+            writeln!(out, "{p}")?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let parts = if a.all { pending } else { vec![a.partition.expect("clap requires --partition")] };
+    for p in parts {
+        let r = reduce_partition(&a.dir, p, a.memory_budget)?;
+        let d = &r.done;
+        if r.skipped {
+            writeln!(out, "reduce partition {p}: already done, skipped")?;
+            continue;
+        }
+        let products: u64 = d.jobs.iter().map(|j| j.site_products).sum();
+        let unique: u64 = d.jobs.iter().map(|j| j.unique_products).sum();
+        writeln!(
+            out,
+            "reduce partition {p}: {} run files, {} products -> {} unique, {} rejected rows, in {:.2} s = {:.0} products/s",
+            d.units,
+            products,
+            unique,
+            d.rejects,
+            d.elapsed_secs,
+            products as f64 / d.elapsed_secs.max(1e-9)
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `xfstore status --store DIR` on a run folder.
+pub fn status(dir: &Path, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
+    let st = ShardedStore::open(dir)?.status()?;
+    if json {
+        let jobs: Vec<serde_json::Value> = st
+            .jobs
+            .iter()
+            .map(|j| {
+                let c = &j.counters;
+                serde_json::json!({
+                    "job": j.id, "rule": j.rule,
+                    "state": if j.state == JobState::Complete { "complete" } else { "partial" },
+                    "inputs": c.inputs, "failed": c.failed, "no_site": c.no_site,
+                    "products": c.site_products, "product_failed": c.product_failed,
+                    "masked_sites": c.masked_sites, "unique": c.unique_products,
+                    "shard_products": j.shard_site_products,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "run": st.dir, "partitions": st.plan.partitions, "rows": st.plan.input.info.rows,
+            "units": st.units.len(), "units_done": st.units_done(),
+            "shards_done": st.shards_done(), "complete": st.is_complete(), "jobs": jobs,
+        });
+        writeln!(out, "{v}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "partitioned run {}: {} rows of {}; units mapped {}/{}, shards reduced {}/{}{}",
+        dir.display(),
+        st.plan.input.info.rows,
+        st.plan.input.spec,
+        st.units_done(),
+        st.units.len(),
+        st.shards_done(),
+        st.shards.len(),
+        if st.is_complete() { " (complete)" } else { "" }
+    )?;
+    for j in &st.jobs {
+        let c = &j.counters;
+        let check = if st.is_complete() && j.shard_site_products != c.site_products {
+            format!(" MISMATCH: shards hold {} products", j.shard_site_products)
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "  {}: {} inputs, {} failed, {} without site, {} products, {} unique{}{check}",
+            j.id,
+            c.inputs,
+            c.failed_total(),
+            c.no_site,
+            c.site_products,
+            c.unique_products,
+            if j.state == JobState::Complete { "" } else { " (so far)" }
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `xfstore query --store DIR` on a run folder: each lookup goes to its partition's shard.
+pub fn query(
+    dir: &Path,
+    smiles: &[String],
+    file: Option<&Path>,
+    parent: bool,
+    job: Option<&str>,
+    rule: Option<&str>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    let sharded = ShardedStore::open(dir)?;
+    let mut queries: Vec<Query> = smiles.iter().map(|s| Query { smiles: s.clone(), id: None }).collect();
+    if let Some(path) = file {
+        let text = if path.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())?
+        } else {
+            std::fs::read_to_string(path)?
+        };
+        queries.extend(text.lines().filter_map(parse_query_line));
+    }
+    let mut all_found = true;
+    for q in &queries {
+        let o: QueryOutcome =
+            if parent { sharded.products_of_parent(&q.smiles, job, rule)? } else { sharded.lookup(q, job, rule)? };
+        all_found &= o.is_found();
+        if json {
+            writeln!(out, "{}", to_json_line(&o))?;
+        } else {
+            write!(out, "{}", to_text(&o))?;
+        }
+    }
+    Ok(super::exit(all_found))
+}
+
+/// `xfstore export --store DIR` on a run folder: one part per shard plus a manifest.
+pub fn export(
+    dir: &Path,
+    job: Option<&str>,
+    rule: Option<&str>,
+    opts: ExportOptions,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    let sharded = ShardedStore::open(dir)?;
+    let job = sharded.select_job(job, rule)?;
+    let r = sharded.export(&job, &opts)?;
+    writeln!(
+        out,
+        "export {job}: {} rows in {} parts (one per shard) + manifest.json -> {} ({}, {:.2} s)",
+        r.rows,
+        r.files,
+        opts.output.display(),
+        human(r.bytes),
+        r.elapsed_secs
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
