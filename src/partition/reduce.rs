@@ -275,12 +275,16 @@ fn build_shard(
             let Some(Reverse((_, _, _, i))) = heap.pop() else { break };
             holders.push(i);
         }
-        let what = || String::from_utf8_lossy(&key).into_owned();
+        // a value that does not decode: the run file is damaged (named, with the codec's reason)
+        let damaged = |i: usize, e: crate::error::StoreError| PartitionError::RunFile {
+            path: cursors[i].path().into(),
+            reason: format!("damaged value for key {:?}: {e}", String::from_utf8_lossy(&key)),
+        };
         match kind {
             KIND_PRODUCT => {
-                let mut rec: ProductRecord = decode(cursors[first].value(), &what())?;
+                let mut rec: ProductRecord = decode(cursors[first].value(), "product").map_err(|e| damaged(first, e))?;
                 for &i in &holders[1..] {
-                    let other: ProductRecord = decode(cursors[i].value(), &what())?;
+                    let other: ProductRecord = decode(cursors[i].value(), "product").map_err(|e| damaged(i, e))?;
                     rec.occurrences += other.occurrences;
                 }
                 let smiles = String::from_utf8(key.clone()).map_err(|_| PartitionError::RunFile {
@@ -305,7 +309,8 @@ fn build_shard(
                 let row = <[u8; 8]>::try_from(key.as_slice()).map(u64::from_be_bytes).map_err(|_| {
                     PartitionError::RunFile { path: cursors[first].path().into(), reason: "a reject key is not a row".into() }
                 })?;
-                pending.rejects.push((row, decode(cursors[first].value(), "rejected row")?));
+                let rec = decode(cursors[first].value(), "rejected row").map_err(|e| damaged(first, e))?;
+                pending.rejects.push((row, rec));
             }
             other => {
                 return Err(PartitionError::RunFile {

@@ -18,6 +18,7 @@ mod halogenation;
 mod hardening;
 mod inputs;
 mod memory;
+mod partition;
 mod properties;
 mod query;
 mod resume;

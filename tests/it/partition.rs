@@ -1,0 +1,301 @@
+//! Partitioned runs (plan / map / reduce) against a single-machine ingest of the same input:
+//! row-for-row equal exports (keys, occurrences, provenance, properties), crash points inside
+//! map and reduce, damaged run files, refusals (another build, a changed input, steps out of
+//! order). The Ray driver and the shell fallback are tested in `tests/py/test_partitioned.py`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::common::{run, run_ok, sample, OME};
+
+const CL: &str = "HALO_AROMATIC_CH__H__TO__Cl";
+
+/// Every row of the Parquet files `paths` as text cells (header first), sorted by the first
+/// column (the canonical SMILES) bytewise: an order-free, exact comparison of exports.
+fn rows(paths: &[PathBuf]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut header = None;
+    for path in paths {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
+        header.get_or_insert_with(|| builder.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>());
+        for batch in builder.build().unwrap() {
+            let batch = batch.unwrap();
+            let opts = FormatOptions::default().with_null("<null>");
+            let cols: Vec<ArrayFormatter> =
+                batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap()).collect();
+            for i in 0..batch.num_rows() {
+                out.push(cols.iter().map(|c| c.value(i).to_string()).collect::<Vec<_>>());
+            }
+        }
+    }
+    out.sort();
+    let mut all = vec![header.unwrap_or_default()];
+    all.extend(out);
+    all
+}
+
+/// The parts of a sharded export folder, in order.
+fn parts(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A single-machine ingest of `input` with `rules` and `extra` options; exports per rule.
+fn single(dir: &Path, input: &Path, rules: &[&str], extra: &[&str]) -> Vec<Vec<Vec<String>>> {
+    let store = dir.join("single");
+    let mut args = vec!["ingest", "--store", s(&store), "--input", s(input)];
+    for r in rules {
+        args.extend(["--rule", r]);
+    }
+    args.extend_from_slice(extra);
+    run_ok(&args);
+    rules
+        .iter()
+        .map(|r| {
+            let out = dir.join(format!("single-{r}.parquet"));
+            run_ok(&["export", "--store", s(&store), "--rule", r, "--output", s(&out)]);
+            rows(&[out])
+        })
+        .collect()
+}
+
+fn plan(run_dir: &Path, input: &Path, rules: &[&str], partitions: &str, unit_rows: &str, extra: &[&str]) {
+    let mut args =
+        vec!["plan", "--out", s(run_dir), "--input", s(input), "--partitions", partitions, "--unit-rows", unit_rows];
+    for r in rules {
+        args.extend(["--rule", r]);
+    }
+    args.extend_from_slice(extra);
+    run_ok(&args);
+}
+
+fn sharded_exports(dir: &Path, run_dir: &Path, rules: &[&str]) -> Vec<Vec<Vec<String>>> {
+    rules
+        .iter()
+        .map(|r| {
+            let out = dir.join(format!("sharded-{r}"));
+            run_ok(&["export", "--store", s(run_dir), "--rule", r, "--output", s(&out)]);
+            run_ok(&["verify", s(&out)]);
+            rows(&parts(&out))
+        })
+        .collect()
+}
+
+#[test]
+fn a_partitioned_run_equals_a_single_machine_ingest_row_for_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = ["--id-column", "id", "--carry", "name"];
+    let expected = single(dir.path(), &sample(), &[OME, CL], &extra);
+    let run_dir = dir.path().join("run");
+    // 2,700 rows in 7 units of 400, 4 partitions; properties on
+    plan(&run_dir, &sample(), &[OME, CL], "4", "400", &extra);
+    let pending = run_ok(&["map", s(&run_dir), "--list-pending"]);
+    assert_eq!(pending.lines().count(), 7, "{pending}");
+    // reduce before the maps: refused, naming what is missing
+    let early = run(&["reduce", s(&run_dir), "--partition", "0"]);
+    assert_eq!(early.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&early.stderr).contains("7 of 7 units are not mapped yet"));
+    for k in pending.lines() {
+        run_ok(&["map", s(&run_dir), "--unit", k]);
+    }
+    // a finished unit is skipped
+    assert!(run_ok(&["map", s(&run_dir), "--unit", "3"]).contains("already done"));
+    run_ok(&["reduce", s(&run_dir), "--all"]);
+    assert_eq!(sharded_exports(dir.path(), &run_dir, &[OME, CL]), expected);
+    assert!(expected[1].len() > 9_000, "the Cl job has {} rows", expected[1].len());
+
+    // status: the same counters as the single store's
+    let st: serde_json::Value =
+        serde_json::from_str(&run_ok(&["status", "--store", s(&run_dir), "--json"])).unwrap();
+    let single_st = crate::common::status_json(s(&dir.path().join("single")));
+    for (j, rule) in [OME, CL].iter().enumerate() {
+        let want = crate::common::job_status(&single_st, rule);
+        let got = &st["jobs"][j];
+        assert_eq!(got["unique"], want["counters"]["unique_products"], "{rule}: {got} vs {want}");
+        assert_eq!(got["products"], want["counters"]["site_products"]);
+        assert_eq!(got["shard_products"], want["counters"]["site_products"]);
+        assert_eq!(got["no_site"], want["counters"]["no_site"]);
+        assert_eq!(got["state"], "complete");
+    }
+
+    // queries reach the right shard: every 25th product of the Cl job, as a query file, answers
+    // exactly as the single store does (provenance, occurrences, properties)
+    let queries: String = expected[1][1..].iter().step_by(25).map(|r| format!("{}\n", r[0])).collect();
+    let qfile = dir.path().join("q.smi");
+    std::fs::write(&qfile, &queries).unwrap();
+    let q = |store: &Path| run_ok(&["query", "--store", s(store), "--json", "--file", s(&qfile), "--sequential"]);
+    let (a, b) = (q(&dir.path().join("single")), q(&run_dir));
+    assert_eq!(a.lines().count(), queries.lines().count());
+    assert_eq!(a, b);
+    // and parent lookups ask every shard
+    let parent = |store: &Path| run_ok(&["query", "--store", s(store), "--parent", "Oc1ccccc1", "--json"]);
+    assert_eq!(parent(&dir.path().join("single")), parent(&run_dir));
+}
+
+#[test]
+#[ignore = "needs the Python oracle venv (tools/setup.sh); tools/test.sh runs it"]
+fn a_partitioned_run_of_a_text_input_equals_its_single_machine_ingest() {
+    // the same path for another input format: a gzip-compressed .smi of the sample's first
+    // 600 rows, 3 partitions, units of 97 rows (not a divisor)
+    let dir = tempfile::tempdir().unwrap();
+    let smi = dir.path().join("mols.smi.gz");
+    crate::common::python_ok(
+        "import gzip, sys, pyarrow.parquet as pq\n\
+         t = pq.read_table(sys.argv[1]).slice(0, 600).to_pylist()\n\
+         with gzip.open(sys.argv[2], 'wt') as f:\n\
+         \x20   f.writelines(f\"{r['smiles']} {r['id']}\\n\" for r in t)\n",
+        &[s(&sample()), s(&smi)],
+    );
+    let expected = single(dir.path(), &smi, &[CL], &["--no-props"]);
+    let run_dir = dir.path().join("run");
+    plan(&run_dir, &smi, &[CL], "3", "97", &["--no-props"]);
+    run_ok(&["map", s(&run_dir), "--all"]);
+    run_ok(&["reduce", s(&run_dir), "--all"]);
+    assert_eq!(sharded_exports(dir.path(), &run_dir, &[CL]), expected);
+}
+
+fn with_failpoint(spec: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_xfstore")).args(args).env("XFSTORE_FAILPOINTS", spec).output().unwrap()
+}
+
+#[test]
+fn killed_map_and_reduce_steps_leave_nothing_half_done_and_rerun_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = single(dir.path(), &sample(), &[OME], &[]);
+    let run_dir = dir.path().join("run");
+    plan(&run_dir, &sample(), &[OME], "2", "1000", &[]);
+    // unit 1 killed in the middle of its transform, then killed right after publishing
+    let killed = with_failpoint("partition.map.chunk=abort@3", &["map", s(&run_dir), "--unit", "1"]);
+    assert!(!killed.status.success());
+    assert_eq!(run_ok(&["map", s(&run_dir), "--list-pending"]), "0\n1\n2\n", "a killed map publishes nothing");
+    let leftovers = std::fs::read_dir(run_dir.join("units")).unwrap().count();
+    assert_eq!(leftovers, 1, "the killed map's temp folder stays until the next map of the unit");
+    let killed = with_failpoint("partition.map.published=abort", &["map", s(&run_dir), "--unit", "1"]);
+    assert!(!killed.status.success());
+    assert_eq!(run_ok(&["map", s(&run_dir), "--list-pending"]), "0\n2\n", "published before the kill: done");
+    let names: Vec<String> =
+        std::fs::read_dir(run_dir.join("units")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(names, ["unit-000001"], "the earlier temp folder was removed");
+    run_ok(&["map", s(&run_dir), "--all"]);
+    // partition 0's reduce killed after building its shard, before publishing it
+    let killed = with_failpoint("partition.reduce.built=abort", &["reduce", s(&run_dir), "--partition", "0"]);
+    assert!(!killed.status.success());
+    assert_eq!(run_ok(&["reduce", s(&run_dir), "--list-pending"]), "0\n1\n");
+    let st = run_ok(&["status", "--store", s(&run_dir)]);
+    assert!(st.contains("shards reduced 0/2") && st.contains("(so far)"), "{st}");
+    // exporting an unfinished run is refused
+    let out = dir.path().join("early");
+    let early = run(&["export", "--store", s(&run_dir), "--rule", OME, "--output", s(&out)]);
+    assert_eq!(early.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&early.stderr).contains("shard 0 is not reduced yet"));
+    run_ok(&["reduce", s(&run_dir), "--all"]);
+    let names: Vec<String> = std::fs::read_dir(run_dir.join("shards"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(names, ["shard-0000", "shard-0001"], "no temp shard left");
+    assert_eq!(sharded_exports(dir.path(), &run_dir, &[OME]), expected);
+}
+
+#[test]
+fn a_damaged_run_file_is_refused_before_its_shard_is_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    plan(&run_dir, &sample(), &[CL], "2", "1400", &["--no-props"]);
+    run_ok(&["map", s(&run_dir), "--all"]);
+    // two valid run files swapped: each decodes, but not to the rows its map step hashed
+    let (f0, f1) = (run_dir.join("units/unit-000000/run.parquet"), run_dir.join("units/unit-000001/run.parquet"));
+    let swap = |a: &Path, b: &Path| {
+        let t = a.with_extension("swap");
+        std::fs::rename(a, &t).unwrap();
+        std::fs::rename(b, a).unwrap();
+        std::fs::rename(&t, b).unwrap();
+    };
+    swap(&f0, &f1);
+    let out = run(&["reduce", s(&run_dir), "--partition", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not hash as its map step recorded") && err.contains("delete the unit"), "{err}");
+    assert!(!run_dir.join("shards/shard-0000").exists());
+    swap(&f0, &f1);
+    // flip bytes in the middle of unit 0's run file (Snappy-compressed values)
+    let file = run_dir.join("units/unit-000000/run.parquet");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 64] {
+        *b ^= 0x5A;
+    }
+    std::fs::write(&file, &bytes).unwrap();
+    let mut refused = 0;
+    for p in ["0", "1"] {
+        let out = run(&["reduce", s(&run_dir), "--partition", p]);
+        if !out.status.success() {
+            refused += 1;
+            assert_eq!(out.status.code(), Some(2), "an error, not a panic");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("unit-000000/run.parquet"), "names the file: {err}");
+        }
+    }
+    assert!(refused >= 1, "the damaged partition was refused");
+    assert_eq!(run_ok(&["reduce", s(&run_dir), "--list-pending"]).lines().count(), refused);
+    // the cure the message gives: delete the unit, map it again
+    std::fs::remove_dir_all(run_dir.join("units/unit-000000")).unwrap();
+    run_ok(&["map", s(&run_dir), "--all"]);
+    run_ok(&["reduce", s(&run_dir), "--all"]);
+    let expected = single(dir.path(), &sample(), &[CL], &["--no-props"]);
+    assert_eq!(sharded_exports(dir.path(), &run_dir, &[CL]), expected);
+}
+
+#[test]
+fn steps_refuse_another_build_a_changed_input_and_a_different_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.parquet");
+    std::fs::copy(sample(), &input).unwrap();
+    let run_dir = dir.path().join("run");
+    plan(&run_dir, &input, &[OME], "2", "1000", &[]);
+    // the same plan again: fine (idempotent); a different one into the same folder: refused
+    plan(&run_dir, &input, &[OME], "2", "1000", &[]);
+    let other = run(&[
+        "plan", "--out", s(&run_dir), "--input", s(&input), "--partitions", "3", "--rule", OME,
+    ]);
+    assert_eq!(other.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("already holds a different plan"));
+    // out of range
+    let out = run(&["map", s(&run_dir), "--unit", "9"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unit 9 is not in the plan (0..3)"));
+    // a plan made by another RDKit build
+    let plan_file = run_dir.join("plan.json");
+    let text = std::fs::read_to_string(&plan_file).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["build"]["rdkit"] = "1999.01.1".into();
+    std::fs::write(&plan_file, serde_json::to_string(&v).unwrap()).unwrap();
+    let out = run(&["map", s(&run_dir), "--unit", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("made by another build") && err.contains("RDKit 1999.01.1"), "{err}");
+    std::fs::write(&plan_file, &text).unwrap();
+    // the input changed after the plan
+    let other_input = dir.path().join("other.parquet");
+    crate::common::write_smiles_parquet(&other_input, &[Some("Oc1ccccc1")]);
+    std::fs::copy(&other_input, &input).unwrap();
+    let out = run(&["map", s(&run_dir), "--unit", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("changed since the plan"));
+    // a job: input cannot be partitioned
+    let out = run(&["plan", "--out", s(&dir.path().join("r2")), "--input", "job:x/y", "--partitions", "2", "--rule", OME]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be partitioned"));
+}

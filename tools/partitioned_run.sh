@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# A partitioned run with no engine: the same xfstore steps the Ray driver schedules, run by this
+# shell (N at a time with -j N). Re-running it resumes: finished units and shards are skipped.
+#
+#   tools/partitioned_run.sh RUN_DIR [-j N] [-- plan options: --input IN --rule R --partitions P ...]
+#
+# XFSTORE names the binary (default: xfstore on PATH). A Slurm array does the same per task:
+#   xfstore map RUN_DIR --unit "$SLURM_ARRAY_TASK_ID"   (array 0..units-1, then a dependent
+#   array 0..partitions-1 of `xfstore reduce RUN_DIR --partition "$SLURM_ARRAY_TASK_ID"`);
+# see ARCHITECTURE.md, "Partitioned runs".
+set -euo pipefail
+XFSTORE=${XFSTORE:-xfstore}
+[ "$#" -ge 1 ] || { echo "usage: $0 RUN_DIR [-j N] [-- plan options]" >&2; exit 2; }
+dir=$1; shift
+jobs=1
+if [ "${1:-}" = "-j" ]; then jobs=$2; shift 2; fi
+if [ "${1:-}" = "--" ]; then
+  shift
+  "$XFSTORE" plan --out "$dir" "$@"
+fi
+# xargs exits non-zero if any step fails; set -e stops the run there (re-run to resume)
+"$XFSTORE" map "$dir" --list-pending | xargs -r -P "$jobs" -I{} "$XFSTORE" map "$dir" --unit {}
+"$XFSTORE" reduce "$dir" --list-pending | xargs -r -P "$jobs" -I{} "$XFSTORE" reduce "$dir" --partition {}
+"$XFSTORE" status --store "$dir"
