@@ -90,7 +90,8 @@ pub use campaign::{
 };
 pub use chem::{canonicalize, count_heavy_atoms, rdkit_version, smiles_to_molblock, sugar_mask, MolProps, SiteOutcome};
 pub use error::{
-    CampaignError, ChemError, Error, ExportError, IngestError, InputError, PartitionError, Result, RuleError, StoreError,
+    CampaignError, ChemError, Error, ExportError, IngestError, InputError, PartitionError, Result, RuleError,
+    StoreError,
 };
 pub use export::{
     export, job_schema, products_schema, provenance, verify as verify_export, verify_folder, verify_text,

@@ -6,14 +6,19 @@
 #     by librdkit-dev), RocksDB 7.8 (linked by the rocksdb crate, see ARCHITECTURE.md), libclang
 #     (bindgen in librocksdb-sys), RDKit's Python bindings (reference oracle) and test data.
 #   - A Python venv in target/py on Debian's python3 with system site-packages (so it sees
-#     python3-rdkit) plus pinned pyarrow and duckdb (real Parquet readers for the tests).
+#     python3-rdkit) plus pinned pyarrow and duckdb (real Parquet readers for the tests), ray,
+#     xxhash and pytest, and the Ray driver of partitioned runs (python/xfstore_ray, editable;
+#     python3-wheel lets the venv's setuptools build it without downloading a build backend).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PKGS=(g++ make pkg-config librdkit-dev libboost-dev librocksdb-dev clang libclang-dev
-  python3 python3-venv python3-yaml python3-rdkit rdkit-data)
+  python3 python3-venv python3-wheel python3-yaml python3-rdkit rdkit-data)
 # pyarrow 17 is the newest that accepts the numpy 1.24 python3-rdkit is built against.
-PY_PKGS=(pyarrow==17.0.0 duckdb==2.0.0)
+# ray schedules partitioned runs (python/xfstore_ray; its tests start a local multi-node
+# cluster); xxhash checks the partition function independently; pytest runs tests/py.
+PY_PKGS=(pyarrow==17.0.0 duckdb==2.0.0 ray==2.60.0 xxhash==4.1.0 pytest==9.2.0)
+PY_IMPORTS="import pyarrow, duckdb, rdkit, yaml, ray, xxhash, pytest"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -43,8 +48,13 @@ if [ ! -x "$PY" ]; then
   mkdir -p target
   /usr/bin/python3 -m venv --system-site-packages target/py
 fi
-if ! "$PY" -c "import pyarrow, duckdb, rdkit, yaml" >/dev/null 2>&1; then
+if ! "$PY" -c "$PY_IMPORTS" >/dev/null 2>&1; then
   echo "setup: installing ${PY_PKGS[*]} into target/py" >&2
   "$PY" -m pip install -q --disable-pip-version-check "${PY_PKGS[@]}"
 fi
-"$PY" -c "import pyarrow, duckdb, rdkit, yaml" || { echo "setup: Python test dependencies unusable" >&2; exit 1; }
+"$PY" -c "$PY_IMPORTS" || { echo "setup: Python test dependencies unusable" >&2; exit 1; }
+# the Ray driver of partitioned runs, editable (the repository's code is what runs)
+if ! "$PY" -c "import xfstore_ray" >/dev/null 2>&1; then
+  echo "setup: installing the Ray driver python/xfstore_ray into target/py" >&2
+  "$PY" -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e python/xfstore_ray
+fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, then formatting, lints, unit, integration,
-# golden (vs RDKit's Python bindings), property, crash and doc tests. This is what .ci/run calls.
+# golden (vs RDKit's Python bindings), property, crash and doc tests, and the Python tests
+# (tests/py: partitioned runs on a local Ray cluster). This is what .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() {
@@ -19,3 +20,5 @@ step cargo test --release --locked --all-targets
 # the tests that need the Python oracle venv (#[ignore]d so a plain `cargo test` runs without it)
 step cargo test --release --locked --test it -- --ignored
 step cargo test --release --locked --doc
+# partitioned runs scheduled by Ray on a local 2-node cluster, and the shell fallback
+step "$XFSTORE_PYTHON" -m pytest -q tests/py

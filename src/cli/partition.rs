@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 use xfstore::{
-    human, map_unit, parse_query_line, plan_partitioned, reduce_partition, shard_done, to_json_line, to_text,
-    unit_done, ExportOptions, IngestOptions, InputFormat, JobState, MemoryBudget, PlanOptions, Query, QueryOutcome,
-    RuleSet, RuleSettings, ShardedStore, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN, DEFAULT_UNIT_ROWS,
+    human, map_unit, plan_partitioned, reduce_partition, shard_done, unit_done, ExportOptions, IngestOptions,
+    InputFormat, JobState, MemoryBudget, PlanOptions, RuleSet, RuleSettings, ShardedStore, DEFAULT_MAX_HEAVY_ATOMS,
+    DEFAULT_SMILES_COLUMN, DEFAULT_UNIT_ROWS,
 };
 
 /// Arguments of `xfstore plan`.
@@ -270,41 +270,6 @@ pub fn status(dir: &Path, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `xfstore query --store DIR` on a run folder: each lookup goes to its partition's shard.
-pub fn query(
-    dir: &Path,
-    smiles: &[String],
-    file: Option<&Path>,
-    parent: bool,
-    job: Option<&str>,
-    rule: Option<&str>,
-    json: bool,
-    out: &mut dyn Write,
-) -> Result<ExitCode> {
-    let sharded = ShardedStore::open(dir)?;
-    let mut queries: Vec<Query> = smiles.iter().map(|s| Query { smiles: s.clone(), id: None }).collect();
-    if let Some(path) = file {
-        let text = if path.as_os_str() == "-" {
-            std::io::read_to_string(std::io::stdin())?
-        } else {
-            std::fs::read_to_string(path)?
-        };
-        queries.extend(text.lines().filter_map(parse_query_line));
-    }
-    let mut all_found = true;
-    for q in &queries {
-        let o: QueryOutcome =
-            if parent { sharded.products_of_parent(&q.smiles, job, rule)? } else { sharded.lookup(q, job, rule)? };
-        all_found &= o.is_found();
-        if json {
-            writeln!(out, "{}", to_json_line(&o))?;
-        } else {
-            write!(out, "{}", to_text(&o))?;
-        }
-    }
-    Ok(super::exit(all_found))
 }
 
 /// `xfstore export --store DIR` on a run folder: one part per shard plus a manifest.

@@ -99,8 +99,11 @@ pub fn map_unit(dir: &Path, unit: u32, budget: MemoryBudget) -> Result<MapReport
     }
     let dest = unit_dir(dir, unit);
     let parent = units_dir(dir);
-    std::fs::create_dir_all(&parent)
-        .map_err(|source| PartitionError::Io { path: parent.clone(), context: "create units folder", source })?;
+    std::fs::create_dir_all(&parent).map_err(|source| PartitionError::Io {
+        path: parent.clone(),
+        context: "create units folder",
+        source,
+    })?;
     remove_stale(&dest);
     let tmp = temp_beside(&dest);
     std::fs::create_dir(&tmp).map_err(|source| PartitionError::Io { path: tmp.clone(), context: "create", source })?;

@@ -145,11 +145,17 @@ pub fn plan(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path) -> Result<Plan> 
     // every machine opens the input at the path in the plan
     let spec = ingest.input.to_string_lossy().into_owned();
     if Path::new(&spec).exists() {
-        ingest.input = std::fs::canonicalize(&ingest.input)
-            .map_err(|source| PartitionError::Io { path: ingest.input.clone(), context: "resolve input", source })?;
+        ingest.input = std::fs::canonicalize(&ingest.input).map_err(|source| PartitionError::Io {
+            path: ingest.input.clone(),
+            context: "resolve input",
+            source,
+        })?;
     } else if !Path::new(&spec).is_absolute() {
-        let cwd = std::env::current_dir()
-            .map_err(|source| PartitionError::Io { path: dir.into(), context: "working folder", source })?;
+        let cwd = std::env::current_dir().map_err(|source| PartitionError::Io {
+            path: dir.into(),
+            context: "working folder",
+            source,
+        })?;
         ingest.input = cwd.join(&spec);
     }
     let checked = IngestPlan::new(rule_set, ingest.clone())?;
@@ -170,10 +176,11 @@ pub fn plan(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path) -> Result<Plan> 
         })
         .collect();
     let rules_file = match &opts.rules_file {
-        Some(p) => Some(
-            std::fs::canonicalize(p)
-                .map_err(|source| PartitionError::Io { path: p.clone(), context: "resolve rule file", source })?,
-        ),
+        Some(p) => Some(std::fs::canonicalize(p).map_err(|source| PartitionError::Io {
+            path: p.clone(),
+            context: "resolve rule file",
+            source,
+        })?),
         None => None,
     };
     let plan = Plan {
@@ -204,8 +211,11 @@ pub fn plan(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path) -> Result<Plan> 
         }
         return Ok(existing);
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|source| PartitionError::Io { path: dir.into(), context: "create run folder", source })?;
+    std::fs::create_dir_all(dir).map_err(|source| PartitionError::Io {
+        path: dir.into(),
+        context: "create run folder",
+        source,
+    })?;
     let json = serde_json::to_vec_pretty(&plan).expect("a plan serializes");
     publish_file(&path, &json)?;
     Ok(plan)
@@ -235,11 +245,15 @@ impl Plan {
     pub fn load_any(dir: &Path) -> Result<Self> {
         let path = dir.join(PLAN_FILE);
         if !path.exists() {
-            return Err(plan_err(dir, format!("no {PLAN_FILE}: not a partitioned run folder (run `xfstore plan`)")).into());
+            return Err(
+                plan_err(dir, format!("no {PLAN_FILE}: not a partitioned run folder (run `xfstore plan`)")).into()
+            );
         }
         let plan: Plan = read_json(&path)?;
         if plan.format != PLAN_FORMAT {
-            return Err(plan_err(dir, format!("{PLAN_FILE} has format {:?}, expected {PLAN_FORMAT:?}", plan.format)).into());
+            return Err(
+                plan_err(dir, format!("{PLAN_FILE} has format {:?}, expected {PLAN_FORMAT:?}", plan.format)).into()
+            );
         }
         if plan.partitions == 0 {
             return Err(plan_err(dir, "the plan has 0 partitions").into());
@@ -255,8 +269,10 @@ impl Plan {
     /// The ingest options a map step runs the unit with.
     pub(super) fn ingest_options(&self) -> IngestOptions {
         let info = &self.input.info;
-        let mut o =
-            IngestOptions::new(PathBuf::from(&self.input.spec), self.rules.iter().map(|r| r.info.name.clone()).collect());
+        let mut o = IngestOptions::new(
+            PathBuf::from(&self.input.spec),
+            self.rules.iter().map(|r| r.info.name.clone()).collect(),
+        );
         o.format = self.input.format;
         o.input_key = Some(self.input.key.clone());
         o.smiles_column = info.smiles_column.clone();

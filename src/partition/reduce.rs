@@ -134,8 +134,11 @@ pub fn reduce_partition(dir: &Path, partition: u32, budget: MemoryBudget) -> Res
     }
     let dest = shard_dir(dir, partition);
     let parent = shards_dir(dir);
-    std::fs::create_dir_all(&parent)
-        .map_err(|source| PartitionError::Io { path: parent.clone(), context: "create shards folder", source })?;
+    std::fs::create_dir_all(&parent).map_err(|source| PartitionError::Io {
+        path: parent.clone(),
+        context: "create shards folder",
+        source,
+    })?;
     remove_stale(&dest);
     let tmp = temp_beside(&dest);
     let built = build_shard(dir, &plan, partition, &units, budget, &tmp, started);
@@ -282,7 +285,8 @@ fn build_shard(
         };
         match kind {
             KIND_PRODUCT => {
-                let mut rec: ProductRecord = decode(cursors[first].value(), "product").map_err(|e| damaged(first, e))?;
+                let mut rec: ProductRecord =
+                    decode(cursors[first].value(), "product").map_err(|e| damaged(first, e))?;
                 for &i in &holders[1..] {
                     let other: ProductRecord = decode(cursors[i].value(), "product").map_err(|e| damaged(i, e))?;
                     rec.occurrences += other.occurrences;
@@ -307,7 +311,10 @@ fn build_shard(
             }
             KIND_REJECT => {
                 let row = <[u8; 8]>::try_from(key.as_slice()).map(u64::from_be_bytes).map_err(|_| {
-                    PartitionError::RunFile { path: cursors[first].path().into(), reason: "a reject key is not a row".into() }
+                    PartitionError::RunFile {
+                        path: cursors[first].path().into(),
+                        reason: "a reject key is not a row".into(),
+                    }
                 })?;
                 let rec = decode(cursors[first].value(), "rejected row").map_err(|e| damaged(first, e))?;
                 pending.rejects.push((row, rec));

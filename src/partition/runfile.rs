@@ -75,10 +75,9 @@ pub fn hash_row(h: &mut Xxh3, kind: u8, job: u32, key: &[u8], value: &[u8]) {
 /// Sorts `records` and writes them to `path` (fsynced). Returns the xxh3 of each partition's
 /// rows (see [`hash_row`]).
 pub fn write(path: &Path, mut records: Vec<RunRecord>, partitions: u32) -> Result<Vec<u64>> {
-    records.sort_unstable_by(|a, b| {
-        (a.partition, a.kind, a.job, &a.key).cmp(&(b.partition, b.kind, b.job, &b.key))
-    });
-    let file = File::create(path).map_err(|source| PartitionError::Io { path: path.into(), context: "create", source })?;
+    records.sort_unstable_by(|a, b| (a.partition, a.kind, a.job, &a.key).cmp(&(b.partition, b.kind, b.job, &b.key)));
+    let file =
+        File::create(path).map_err(|source| PartitionError::Io { path: path.into(), context: "create", source })?;
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_dictionary_enabled(false)
@@ -146,7 +145,8 @@ struct Cols {
 impl Cursor {
     /// Opens partition `partition` of the run file at `path`.
     pub fn open(path: &Path, partition: u32) -> Result<Self> {
-        let file = File::open(path).map_err(|source| PartitionError::Io { path: path.into(), context: "open", source })?;
+        let file =
+            File::open(path).map_err(|source| PartitionError::Io { path: path.into(), context: "open", source })?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq_err(path))?;
         if builder.schema().fields() != schema().fields() {
             return Err(bad(path, "not a run file (unexpected columns)").into());
@@ -241,7 +241,13 @@ impl Cursor {
     /// Moves to the next row (hashing the current one).
     pub fn advance(&mut self) -> Result<()> {
         let Some(b) = &self.batch else { return Ok(()) };
-        hash_row(&mut self.hash, b.kind.value(self.at), b.job.value(self.at), b.key.value(self.at), b.value.value(self.at));
+        hash_row(
+            &mut self.hash,
+            b.kind.value(self.at),
+            b.job.value(self.at),
+            b.key.value(self.at),
+            b.value.value(self.at),
+        );
         self.at += 1;
         if self.at >= b.key.len() {
             self.next_batch()

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::map::{unit_done, UnitDone};
+use super::partition_of;
 use super::plan::{Plan, PLAN_FILE};
 use super::reduce::{shard_dir, shard_done, ShardDone};
-use super::partition_of;
 use crate::chem::canonicalize;
 use crate::error::{PartitionError, Result};
 use crate::export::{ExportOptions, ExportReport};
@@ -97,7 +97,10 @@ impl ShardedStore {
         if shard_done(&self.dir, p)?.is_none() {
             return Err(PartitionError::NotReady {
                 path: self.dir.clone(),
-                reason: format!("shard {p} is not reduced yet (run `xfstore reduce {} --partition {p}`)", self.dir.display()),
+                reason: format!(
+                    "shard {p} is not reduced yet (run `xfstore reduce {} --partition {p}`)",
+                    self.dir.display()
+                ),
             }
             .into());
         }
@@ -109,7 +112,11 @@ impl ShardedStore {
         let p = match canonicalize(&query.smiles) {
             Ok(c) => self.partition_of(&c),
             Err(e) => {
-                return Ok(QueryOutcome::Invalid { query: query.smiles.clone(), id: query.id.clone(), error: e.to_string() })
+                return Ok(QueryOutcome::Invalid {
+                    query: query.smiles.clone(),
+                    id: query.id.clone(),
+                    error: e.to_string(),
+                })
             }
         };
         let shard = self.shard(p)?;
@@ -126,7 +133,10 @@ impl ShardedStore {
             let outcome = products_of_parent(&shard, &jobs, parent)?;
             merged = Some(match (merged, outcome) {
                 (None, o) => o,
-                (Some(QueryOutcome::Found { query, id, canonical, mut hits }), QueryOutcome::Found { hits: more, .. }) => {
+                (
+                    Some(QueryOutcome::Found { query, id, canonical, mut hits }),
+                    QueryOutcome::Found { hits: more, .. },
+                ) => {
                     hits.extend(more);
                     QueryOutcome::Found { query, id, canonical, hits }
                 }

@@ -26,12 +26,12 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{DBWithThreadMode, MultiThreaded};
 
+pub(crate) use codec::{decode, encode, CODEC_VERSION};
 pub use open::{Durability, StoreOptions};
 pub use read::{ProductScan, RejectScan};
 pub use records::{Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RejectRecord, RuleInfo};
 pub use verify::{CfCheck, VerifyStoreReport};
 pub use write::{JobBatch, RejectBatch};
-pub(crate) use codec::{decode, encode, CODEC_VERSION};
 
 use crate::error::StoreError;
 

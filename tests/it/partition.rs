@@ -117,8 +117,7 @@ fn a_partitioned_run_equals_a_single_machine_ingest_row_for_row() {
     assert!(expected[1].len() > 9_000, "the Cl job has {} rows", expected[1].len());
 
     // status: the same counters as the single store's
-    let st: serde_json::Value =
-        serde_json::from_str(&run_ok(&["status", "--store", s(&run_dir), "--json"])).unwrap();
+    let st: serde_json::Value = serde_json::from_str(&run_ok(&["status", "--store", s(&run_dir), "--json"])).unwrap();
     let single_st = crate::common::status_json(s(&dir.path().join("single")));
     for (j, rule) in [OME, CL].iter().enumerate() {
         let want = crate::common::job_status(&single_st, rule);
@@ -185,8 +184,10 @@ fn killed_map_and_reduce_steps_leave_nothing_half_done_and_rerun_exactly() {
     let killed = with_failpoint("partition.map.published=abort", &["map", s(&run_dir), "--unit", "1"]);
     assert!(!killed.status.success());
     assert_eq!(run_ok(&["map", s(&run_dir), "--list-pending"]), "0\n2\n", "published before the kill: done");
-    let names: Vec<String> =
-        std::fs::read_dir(run_dir.join("units")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let names: Vec<String> = std::fs::read_dir(run_dir.join("units"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     assert_eq!(names, ["unit-000001"], "the earlier temp folder was removed");
     run_ok(&["map", s(&run_dir), "--all"]);
     // partition 0's reduce killed after building its shard, before publishing it
@@ -269,9 +270,7 @@ fn steps_refuse_another_build_a_changed_input_and_a_different_plan() {
     plan(&run_dir, &input, &[OME], "2", "1000", &[]);
     // the same plan again: fine (idempotent); a different one into the same folder: refused
     plan(&run_dir, &input, &[OME], "2", "1000", &[]);
-    let other = run(&[
-        "plan", "--out", s(&run_dir), "--input", s(&input), "--partitions", "3", "--rule", OME,
-    ]);
+    let other = run(&["plan", "--out", s(&run_dir), "--input", s(&input), "--partitions", "3", "--rule", OME]);
     assert_eq!(other.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&other.stderr).contains("already holds a different plan"));
     // out of range
@@ -296,6 +295,7 @@ fn steps_refuse_another_build_a_changed_input_and_a_different_plan() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("changed since the plan"));
     // a job: input cannot be partitioned
-    let out = run(&["plan", "--out", s(&dir.path().join("r2")), "--input", "job:x/y", "--partitions", "2", "--rule", OME]);
+    let out =
+        run(&["plan", "--out", s(&dir.path().join("r2")), "--input", "job:x/y", "--partitions", "2", "--rule", OME]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be partitioned"));
 }

@@ -98,11 +98,14 @@ class Summary:
     map_seconds: float
     reduce_seconds: float
     status: dict = field(default_factory=dict)
+    #: Ray node id -> steps it ran (map and reduce, this run)
+    nodes: dict = field(default_factory=dict)
 
     def text(self) -> str:
         lines = [
             f"run {self.run_dir}: {self.units} units ({self.units_skipped} already done) in {self.map_seconds:.1f} s, "
-            f"{self.partitions} partitions ({self.partitions_skipped} already done) in {self.reduce_seconds:.1f} s"
+            f"{self.partitions} partitions ({self.partitions_skipped} already done) in {self.reduce_seconds:.1f} s, "
+            f"on {len(self.nodes)} node(s)"
         ]
         for j in self.status.get("jobs", []):
             lines.append(
@@ -170,7 +173,7 @@ def run(
         )
         for k in units
     ]
-    _wait_all(refs, "map", n_units, n_units - len(units), progress)
+    done = _wait_all(refs, "map", n_units, n_units - len(units), progress)
     map_seconds = time.time() - t0
 
     parts = _pending(xfstore, "reduce", run_dir)
@@ -183,8 +186,11 @@ def run(
         )
         for p in parts
     ]
-    _wait_all(refs, "reduce", n_parts, n_parts - len(parts), progress)
+    done += _wait_all(refs, "reduce", n_parts, n_parts - len(parts), progress)
     reduce_seconds = time.time() - t1
+    nodes: dict = {}
+    for d in done:
+        nodes[d["node"]] = nodes.get(d["node"], 0) + 1
 
     status = json.loads(_xf(xfstore, "status", "--store", run_dir, "--json"))
     summary = Summary(
@@ -196,6 +202,7 @@ def run(
         map_seconds=map_seconds,
         reduce_seconds=reduce_seconds,
         status=status,
+        nodes=nodes,
     )
     progress(summary.text())
     return summary

@@ -1,0 +1,190 @@
+"""Partitioned runs scheduled by Ray on a local multi-node cluster (ray.cluster_utils.Cluster),
+and by the plain-shell fallback, against a single-machine ingest of the same job: the union of
+the shard exports must equal the single-machine export row for row (keys, occurrences,
+provenance, properties), every product must sit in the shard its xxh3 says (checked with the
+independent Python xxhash), and queries must reach it there.
+
+Run by tools/test.sh: ``target/py/bin/python -m pytest tests/py``.
+"""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import ray
+import xxhash
+from ray.cluster_utils import Cluster
+
+import xfstore_ray
+
+ROOT = Path(__file__).resolve().parents[2]
+XFSTORE = os.environ.get("XFSTORE_BIN", str(ROOT / "target/release/xfstore"))
+SAMPLE = str(ROOT / "tests/data/sample.parquet")
+OME, CL = "FG_PHENOL_OH__OH__TO__OMe", "HALO_AROMATIC_CH__H__TO__Cl"
+RULES = [OME, CL]
+SEED = 0x78667374_6F726531  # PARTITION_SEED in src/partition/mod.rs
+PLAN = ["--input", SAMPLE, "--rule", OME, "--rule", CL, "--id-column", "id", "--carry", "name", "--partitions", "4"]
+
+
+def xf(*args, check=True):
+    p = subprocess.run([XFSTORE, *map(str, args)], capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise AssertionError(f"xfstore {args} failed ({p.returncode}): {p.stderr}")
+    return p
+
+
+def rows_of(files):
+    rows = []
+    for f in files:
+        rows += [tuple(str(v) for v in r.values()) for r in pq.read_table(f).to_pylist()]
+    return sorted(rows, key=lambda r: r[0].encode())
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The single-machine ingest of the same job: exports per rule, and the store."""
+    d = tmp_path_factory.mktemp("single")
+    store = d / "store"
+    xf("ingest", "--store", store, "--input", SAMPLE, "--rule", OME, "--rule", CL, "--id-column", "id", "--carry", "name")
+    out = {}
+    for r in RULES:
+        xf("export", "--store", store, "--rule", r, "--output", d / f"{r}.parquet")
+        out[r] = rows_of([d / f"{r}.parquet"])
+    assert len(out[CL]) > 9000
+    return {"store": store, "rows": out}
+
+
+def check_run(run_dir, reference, tmp):
+    """Shard exports equal the reference row for row; each product is in its xxh3 partition;
+    queries through the run folder answer as the single store does."""
+    for r in RULES:
+        out = tmp / f"export-{r}"
+        xf("export", "--store", run_dir, "--rule", r, "--output", out)
+        xf("verify", out)
+        parts = sorted(glob.glob(str(out / "part-*.parquet")))
+        assert len(parts) == 4
+        for k, part in enumerate(parts):
+            for smiles in pq.read_table(part, columns=["smiles"]).column("smiles").to_pylist():
+                assert xxhash.xxh3_64_intdigest(smiles.encode(), seed=SEED) % 4 == k, (smiles, k)
+        assert rows_of(parts) == reference["rows"][r], f"{r}: shard exports differ from the single-machine export"
+    queries = [row[0] for row in reference["rows"][CL][::40]] + ["C1=CC=C(OC)C=C1", "CCCC", "not a smiles"]
+    qfile = tmp / "queries.smi"
+    qfile.write_text("".join(q + "\n" for q in queries))
+    ask = lambda store: xf("query", "--store", store, "--json", "--sequential", "--file", qfile, check=False).stdout
+    got, want = ask(run_dir), ask(reference["store"])
+    assert len(got.splitlines()) == len(queries)
+    assert got == want
+
+
+def cluster(nodes=2):
+    c = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 1,
+            "object_store_memory": 100 * 2**20,
+            "include_dashboard": False,
+            # notice a removed node within a couple of seconds
+            "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 3},
+        },
+    )
+    for _ in range(nodes - 1):
+        c.add_node(num_cpus=1, object_store_memory=100 * 2**20)
+    c.wait_for_nodes()
+    return c
+
+
+def driver(run_dir, address, *extra, plan=True):
+    args = [sys.executable, "-m", "xfstore_ray", str(run_dir), "--address", address, "--xfstore", XFSTORE, *extra]
+    if plan:
+        args += ["--", *PLAN, "--unit-rows", "150"]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def done_units(run_dir):
+    return len(glob.glob(str(run_dir / "units/unit-*/done.json")))
+
+
+def test_two_node_ray_cluster_equals_a_single_machine_run(reference, tmp_path):
+    c = cluster(2)
+    try:
+        ray.init(address=c.address, include_dashboard=False, log_to_driver=False)
+        run_dir = tmp_path / "run"
+        summary = xfstore_ray.run(run_dir, [*PLAN, "--unit-rows", "300"], xfstore=XFSTORE, progress=lambda s: None)
+        assert summary.units == 9 and summary.partitions == 4 and summary.units_skipped == 0
+        assert len(summary.nodes) == 2, f"both nodes ran steps: {summary.nodes}"
+        assert all(j["state"] == "complete" for j in summary.status["jobs"])
+        check_run(run_dir, reference, tmp_path)
+        # run again: everything is skipped
+        again = xfstore_ray.run(run_dir, None, xfstore=XFSTORE, progress=lambda s: None)
+        assert again.units_skipped == 9 and again.partitions_skipped == 4
+    finally:
+        ray.shutdown()
+        c.shutdown()
+
+
+def test_a_node_removed_during_map_gives_the_same_result(reference, tmp_path):
+    c = cluster(2)
+    worker = c.list_all_nodes()[1]
+    run_dir, attempts = tmp_path / "run", tmp_path / "attempts"
+    try:
+        p = driver(run_dir, c.address, "--attempts-dir", str(attempts))
+        deadline = time.time() + 120
+        while done_units(run_dir) < 1:
+            assert p.poll() is None, p.communicate()
+            assert time.time() < deadline
+            time.sleep(0.05)
+        pending_at_removal = 18 - done_units(run_dir)
+        c.remove_node(worker)  # its raylet and workers die; their xfstore steps with them
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        assert pending_at_removal >= 2
+        maps = [f for f in os.listdir(attempts) if f.startswith("map-")]
+        assert len(maps) > 18, f"a map running on the removed node was retried ({len(maps)} attempts for 18 units)"
+        check_run(run_dir, reference, tmp_path)
+    finally:
+        c.shutdown()
+
+
+def test_a_killed_driver_restarted_skips_finished_units(reference, tmp_path):
+    c = cluster(2)
+    run_dir = tmp_path / "run"
+    try:
+        p = driver(run_dir, c.address)
+        deadline = time.time() + 120
+        while done_units(run_dir) < 3:
+            assert p.poll() is None, p.communicate()
+            assert time.time() < deadline
+            time.sleep(0.05)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        finished = done_units(run_dir)
+        assert 3 <= finished < 18, f"killed with {finished} of 18 units done"
+        time.sleep(1)  # the dead driver's tasks are cancelled, their steps die with their workers
+        again = driver(run_dir, c.address, plan=False)
+        out, err = again.communicate(timeout=300)
+        assert again.returncode == 0, err
+        line = next(l for l in err.splitlines() if l.startswith("map: ") and "already done" in l)
+        skipped = int(line.split()[1].split("/")[0])
+        assert skipped >= finished, f"the restarted driver skipped {skipped}, {finished} were done: {line}"
+        check_run(run_dir, reference, tmp_path)
+    finally:
+        c.shutdown()
+
+
+def test_the_shell_fallback_gives_the_same_result(reference, tmp_path):
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "XFSTORE": XFSTORE}
+    cmd = [str(ROOT / "tools/partitioned_run.sh"), str(run_dir), "-j", "2", "--", *PLAN, "--unit-rows", "700"]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "units mapped 4/4, shards reduced 4/4 (complete)" in p.stdout
+    check_run(run_dir, reference, tmp_path)
+    st = json.loads(xf("status", "--store", run_dir, "--json").stdout)
+    assert st["complete"] and st["units_done"] == 4 and st["shards_done"] == 4
