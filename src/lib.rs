@@ -22,7 +22,8 @@
 //!
 //! Subsystems, one private folder each (see ARCHITECTURE.md): `chem` (safe RDKit wrappers; the
 //! only FFI is `chem/ffi.rs`), `rules`, `transform`, `store` (the only code that touches
-//! RocksDB), `ingest`, `export`, `query`, `budget`.
+//! RocksDB), `ingest`, `campaign`, `partition` (plan / map / reduce), `export`, `query`,
+//! `budget`.
 //!
 //! # Example: embedding the store in another Rust program
 //!
