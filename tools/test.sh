@@ -21,4 +21,5 @@ step cargo test --release --locked --all-targets
 step cargo test --release --locked --test it -- --ignored
 step cargo test --release --locked --doc
 # partitioned runs scheduled by Ray on a local 2-node cluster, and the shell fallback
+export XFSTORE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/xfstore"
 step "$XFSTORE_PYTHON" -m pytest -q tests/py
