@@ -96,12 +96,12 @@ pub use error::{
 };
 pub use export::{
     export, job_schema, products_schema, provenance, verify as verify_export, verify_folder, verify_text,
-    write_rejects, Column, ColumnType, ExportOptions, ExportReport, Format, Manifest, TextFormat, TextReport,
-    VerifyReport, COLUMNS, DEFAULT_ROW_GROUP_ROWS,
+    write_rejects, Column, ColumnType, ExportOptions, ExportReport, Format, Manifest, ProductBatches, TextFormat,
+    TextReport, VerifyReport, COLUMNS, DEFAULT_ROW_GROUP_ROWS,
 };
 pub use ingest::{
     bare_loop, ingest, job_id, record_product_stream, BareReport, CommitPoint, IngestOptions, IngestPlan, IngestReport,
-    JobReport, RecordReport, RuleSettings, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
+    JobReport, RecordReport, RuleSettings, RunControl, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
 };
 pub use input::{parse_job_spec, upstream_fingerprint, InputBatch, InputColumns, InputFile, InputFormat, JOB_PREFIX};
 pub use partition::{

@@ -13,12 +13,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PKGS=(g++ make pkg-config librdkit-dev libboost-dev librocksdb-dev clang libclang-dev
-  python3 python3-venv python3-wheel python3-yaml python3-rdkit rdkit-data)
+  python3 python3-venv python3-wheel python3-yaml python3-rdkit python3-pandas rdkit-data)
 # pyarrow 17 is the newest that accepts the numpy 1.24 python3-rdkit is built against.
 # ray schedules partitioned runs (python/xfstore_ray; its tests start a local multi-node
-# cluster); xxhash checks the partition function independently; pytest runs tests/py.
-PY_PKGS=(pyarrow==17.0.0 duckdb==2.0.0 ray==2.60.0 xxhash==4.1.0 pytest==9.2.0)
-PY_IMPORTS="import pyarrow, duckdb, rdkit, yaml, ray, xxhash, pytest"
+# cluster); xxhash checks the partition function independently; pytest runs tests/py; maturin
+# builds the Python module (python/xfstore-py); polars (and Debian's pandas, built against the
+# same numpy as python3-rdkit) read its Arrow streams in the tests.
+PY_PKGS=(pyarrow==17.0.0 duckdb==2.0.0 ray==2.60.0 xxhash==4.1.0 pytest==9.2.0 maturin==1.16.0 polars==2.1.0)
+PY_IMPORTS="import pyarrow, duckdb, rdkit, yaml, ray, xxhash, pytest, polars, pandas"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -57,4 +59,10 @@ fi
 if ! "$PY" -c "import xfstore_ray" >/dev/null 2>&1; then
   echo "setup: installing the Ray driver python/xfstore_ray into target/py" >&2
   "$PY" -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e python/xfstore_ray
+fi
+# the xfstore Python module (PyO3), built by maturin against this checkout and installed
+# editable into the venv; tools/test.sh rebuilds it so the tests run the current code
+if ! "$PY" -c "import xfstore" >/dev/null 2>&1; then
+  echo "setup: building the Python module python/xfstore-py into target/py (maturin)" >&2
+  VIRTUAL_ENV="$PWD/target/py" target/py/bin/maturin develop --release -q -m python/xfstore-py/Cargo.toml
 fi

@@ -16,10 +16,14 @@ export XFSTORE_PYTHON="$PWD/target/py/bin/python"
 step cargo fmt --all -- --check
 step cargo build --release --locked --all-targets
 step cargo clippy --release --locked --all-targets -- -D warnings
+step cargo clippy --release --locked -p xfstore-py --features extension-module -- -D warnings
 step cargo test --release --locked --all-targets
 # the tests that need the Python oracle venv (#[ignore]d so a plain `cargo test` runs without it)
 step cargo test --release --locked --test it -- --ignored
 step cargo test --release --locked --doc
-# partitioned runs scheduled by Ray on a local 2-node cluster, and the shell fallback
+# Python: partitioned runs scheduled by Ray on a local 2-node cluster and the shell fallback;
+# the xfstore Python module against the CLI
+# the Python module, rebuilt from this checkout (editable install into target/py)
+step env VIRTUAL_ENV="$PWD/target/py" target/py/bin/maturin develop --release -q -m python/xfstore-py/Cargo.toml
 export XFSTORE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/xfstore"
 step "$XFSTORE_PYTHON" -m pytest -q tests/py

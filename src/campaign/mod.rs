@@ -44,6 +44,9 @@ pub struct RunOptions {
     pub max_heavy_atoms: Option<u32>,
     /// Progress on stderr.
     pub progress: bool,
+    /// Stop (and progress) from another thread, passed to every stream's ingest; a stopped
+    /// campaign runs no further stream.
+    pub control: Option<std::sync::Arc<crate::ingest::RunControl>>,
 }
 
 impl Default for RunOptions {
@@ -54,6 +57,7 @@ impl Default for RunOptions {
             no_props: false,
             max_heavy_atoms: None,
             progress: false,
+            control: None,
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct CampaignReport {
     pub streams: Vec<StreamReport>,
     /// Wall-clock seconds of the whole run.
     pub elapsed_secs: f64,
+    /// The run stopped early ([`crate::RunControl::stop`]); run it again to resume.
+    pub stopped: bool,
 }
 
 /// The ingest options of one stream.
@@ -86,6 +92,7 @@ pub fn stream_options(c: &Campaign, s: &Stream, opts: &RunOptions) -> IngestOpti
     o.with_props = !(opts.no_props || c.file.options.no_props);
     o.max_heavy_atoms = opts.max_heavy_atoms.or(c.file.options.max_heavy_atoms).unwrap_or(DEFAULT_MAX_HEAVY_ATOMS);
     o.progress = opts.progress;
+    o.control = opts.control.clone();
     match &s.source {
         StreamSource::File { format, columns, .. } => {
             o.format = *format;
@@ -144,6 +151,10 @@ pub fn run(
     let started = Instant::now();
     let mut report = CampaignReport::default();
     for s in &c.streams {
+        if opts.control.as_ref().is_some_and(|c| c.stop_requested()) {
+            report.stopped = true;
+            break;
+        }
         if stream_done(store, s)? {
             report.streams.push(StreamReport { key: s.key.clone(), ingest: None });
             continue;
@@ -152,7 +163,12 @@ pub fn run(
         let plan = IngestPlan::new_in(rules, stream_options(c, s, opts), store)?;
         let r = StreamReport { key: s.key.clone(), ingest: Some(plan.run(store)?) };
         on_stream(s, Some(&r));
+        let stopped = r.ingest.as_ref().is_some_and(|i| i.stopped);
         report.streams.push(r);
+        if stopped {
+            report.stopped = true;
+            break;
+        }
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(report)

@@ -69,6 +69,7 @@ pub fn run(a: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
         no_props: a.no_props,
         max_heavy_atoms: None,
         progress: true,
+        control: None,
     };
     let report = run_campaign(&db, &rules, &c, &opts, |s, r| match r {
         None => eprintln!("== {} ({} rule(s), class {})", s.key, s.rules.len(), s.class),

@@ -175,6 +175,60 @@ pub fn export(store: &ReadOnlyStore, job: &JobMeta, opts: &ExportOptions) -> Res
 }
 
 /// Re-opens a written file and checks footer, schema and row count; returns the row count.
+/// A job's products as Arrow record batches of the export schema ([`job_schema`]), in key
+/// order, `batch_rows` at a time: what an export writes, for a program to read directly (the
+/// Python module's `Store.products`, through the Arrow C stream interface). It owns its store,
+/// so it can outlive the caller's borrow; each batch resumes the scan after the last key, on the
+/// read-only store's point-in-time view.
+pub struct ProductBatches {
+    store: std::sync::Arc<ReadOnlyStore>,
+    job: JobMeta,
+    schema: arrow_schema::SchemaRef,
+    batch_rows: usize,
+    /// The key to resume from (the last key read, plus a NUL byte: the next possible key).
+    next: Option<Vec<u8>>,
+}
+
+impl ProductBatches {
+    /// Batches of `job`'s products from `store`.
+    pub fn new(store: std::sync::Arc<ReadOnlyStore>, job: JobMeta, batch_rows: usize) -> Self {
+        let schema = job_schema(&job.input.carry_columns);
+        Self { store, job, schema, batch_rows: batch_rows.max(1), next: Some(Vec::new()) }
+    }
+
+    /// The batches' schema.
+    pub fn schema(&self) -> arrow_schema::SchemaRef {
+        self.schema.clone()
+    }
+
+    fn next_batch(&mut self, from: &[u8]) -> Result<Option<arrow_array::RecordBatch>> {
+        let mut cols = columns::ColumnsBuilder::new(&self.job);
+        let mut last = None;
+        for item in self.store.scan_from(&self.job.id, from)?.take(self.batch_rows) {
+            let (smiles, rec) = item?;
+            cols.push(&smiles, &rec);
+            last = Some(smiles);
+        }
+        let Some(last) = last else { return Ok(None) };
+        self.next = (cols.len() == self.batch_rows).then(|| {
+            let mut k = last.into_bytes();
+            k.push(0);
+            k
+        });
+        let batch = cols.finish().map_err(|source| ExportError::Arrow { path: PathBuf::from(&self.job.id), source })?;
+        Ok(Some(batch))
+    }
+}
+
+impl Iterator for ProductBatches {
+    type Item = Result<arrow_array::RecordBatch, arrow_schema::ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let from = self.next.take()?;
+        self.next_batch(&from).map_err(|e| arrow_schema::ArrowError::ExternalError(Box::new(e))).transpose()
+    }
+}
+
 pub fn validate_file(path: &Path) -> Result<u64, ExportError> {
     let invalid = |reason: String| ExportError::Validation { path: path.into(), reason };
     let file = File::open(path).map_err(|source| ExportError::Io { path: path.into(), context: "open", source })?;

@@ -88,6 +88,51 @@ pub struct IngestOptions {
     /// How products reach the store (the default is the fast one; the other is kept for
     /// comparison).
     pub write_path: WritePath,
+    /// Shared with another thread: asks the run to stop at the next batch (what was committed
+    /// stays; the job resumes from there) and reports its progress. None: run to the end.
+    pub control: Option<std::sync::Arc<RunControl>>,
+}
+
+/// A handle on a running ingest from another thread (the Python module's progress callback and
+/// Ctrl-C): [`RunControl::stop`] makes the run stop after the batch being committed, as if it
+/// had been killed there (resumable), but cleanly; the counters follow each commit.
+#[derive(Debug, Default)]
+pub struct RunControl {
+    stop: std::sync::atomic::AtomicBool,
+    rows: std::sync::atomic::AtomicU64,
+    products: std::sync::atomic::AtomicU64,
+}
+
+impl RunControl {
+    /// A fresh handle (not stopped, nothing done).
+    pub fn new() -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self::default())
+    }
+
+    /// Asks the run to stop after the batch it is committing.
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether a stop was asked for.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Input rows committed so far by the current ingest (its jobs' offset).
+    pub fn rows(&self) -> u64 {
+        self.rows.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Products (one per parent x site) committed so far by this run.
+    pub fn products(&self) -> u64 {
+        self.products.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn committed(&self, rows: u64, products: u64) {
+        self.rows.store(rows, std::sync::atomic::Ordering::Relaxed);
+        self.products.store(products, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// How an ingest writes products (see ARCHITECTURE.md, "Write path"). Both give the same store
@@ -124,6 +169,7 @@ impl IngestOptions {
             max_rows: None,
             progress: false,
             write_path: WritePath::Blind,
+            control: None,
         }
     }
 
@@ -195,6 +241,8 @@ pub struct IngestReport {
     /// products new to the store (0 with the read-modify-write path, which computes them for
     /// every product inside the transform and does not count them).
     pub props_computed: u64,
+    /// The run stopped early because [`RunControl::stop`] was called (the jobs are resumable).
+    pub stopped: bool,
 }
 
 /// The state of a run right after one of its commits.
@@ -339,7 +387,10 @@ fn run(
         let batches = input.batches(Some(store), start, opts.batch_rows.max(1), opts.max_rows)?;
         let pipeline = Pipeline { source, store, rules, opts, input_key: &input_key, rows_total, resumed: &resumed };
         pipeline.run(&mut metas, batches, &progress, &mut report)?;
-        report.rows = opts.max_rows.map_or(rows_total - start, |m| m.min(rows_total - start));
+        // rows committed by this run (all of them, or up to --max-rows, or up to a stop)
+        let end = metas.iter().map(|m| m.offset).min().unwrap_or(start);
+        report.rows = end.saturating_sub(start);
+        report.stopped = opts.control.as_ref().is_some_and(|c| c.stop_requested()) && end < rows_total;
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();
     report.jobs = metas.into_iter().zip(resumed).map(|(meta, resumed_from)| JobReport { meta, resumed_from }).collect();

@@ -104,6 +104,9 @@ impl Pipeline<'_> {
             (true, false) => PropsMode::Now,
         };
         loop {
+            if self.opts.control.as_ref().is_some_and(|c| c.stop_requested()) {
+                return Ok(()); // asked to stop: what was sent is committed, nothing more
+            }
             let Some(target) = flow.wait_for_room() else {
                 return Ok(()); // the writer is gone; its error is reported by run()
             };
@@ -220,6 +223,9 @@ impl Pipeline<'_> {
             });
             flow.committed(load.bytes);
             progress.advance(prepared.end_row, w.made, flow.last_rss());
+            if let Some(c) = &self.opts.control {
+                c.committed(prepared.end_row, w.made);
+            }
             let room = 10_000usize.saturating_sub(w.rejected.len());
             w.rejected.extend(prepared.rejected.into_iter().take(room));
         }

@@ -60,6 +60,13 @@ impl ReadOnlyStore {
         Ok(ProductScan { inner: self.scan_cf(&cf, FIRST_PRODUCT_KEY) })
     }
 
+    /// Streams the products of a job in key order from the first key at or after `from`.
+    pub fn scan_from(&self, job: &str, from: &[u8]) -> Result<ProductScan<'_>, StoreError> {
+        let cf = self.products_cf(job)?;
+        let from = if from < FIRST_PRODUCT_KEY { FIRST_PRODUCT_KEY } else { from };
+        Ok(ProductScan { inner: self.scan_cf(&cf, from) })
+    }
+
     /// Streams the rejected rows of an input (see `JobMeta::input_key`) in row order.
     pub fn rejects(&self, input_key: &str) -> Result<RejectScan<'_>, StoreError> {
         let cf = self.rejects_cf(input_key)?;
