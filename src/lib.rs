@@ -9,10 +9,13 @@
 //!   of readers, even during an ingest) and their records ([`JobMeta`],
 //!   [`ProductRecord`], ...), [`Store::lookup`], [`Store::verify`];
 //! - Rules and chemistry: [`RuleSet`], [`transform`], [`canonicalize`];
-//! - Ingest: [`IngestOptions`] -> [`IngestPlan`] -> [`IngestReport`] (or [`ingest`]); the write
+//! - Ingest: [`IngestOptions`] -> [`IngestPlan`] -> [`IngestReport`] (or [`ingest`]), stopped
+//!   cleanly and watched from another thread through a [`RunControl`]; the write
 //!   path ([`WritePath`]) and its benchmark: [`record_product_stream`], [`IngestPlan::replay`],
 //!   the per-commit [`CommitPoint`]s of a report;
-//! - Export: [`ExportOptions`] -> [`export`], the export [`COLUMNS`], [`verify_export`];
+//! - Export: [`ExportOptions`] -> [`export`], the export [`COLUMNS`], [`verify_export`]; a job's
+//!   products as Arrow record batches without a file: [`ProductBatches`] (what the Python
+//!   module streams to pyarrow);
 //! - Query: [`lookup`], [`lookup_stream`], [`products_of_parent`], [`status`];
 //! - Partitioned runs (one ingest over many processes or machines): [`plan_partitioned`] ->
 //!   [`map_unit`] per unit -> [`reduce_partition`] per partition, read back as a

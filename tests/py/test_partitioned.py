@@ -100,10 +100,10 @@ def cluster(nodes=2):
     return c
 
 
-def driver(run_dir, address, *extra, plan=True):
+def driver(run_dir, address, *extra, plan=True, unit_rows=150):
     args = [sys.executable, "-m", "xfstore_ray", str(run_dir), "--address", address, "--xfstore", XFSTORE, *extra]
     if plan:
-        args += ["--", *PLAN, "--unit-rows", "150"]
+        args += ["--", *PLAN, "--unit-rows", str(unit_rows)]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -134,19 +134,23 @@ def test_a_node_removed_during_map_gives_the_same_result(reference, tmp_path):
     worker = c.list_all_nodes()[1]
     run_dir, attempts = tmp_path / "run", tmp_path / "attempts"
     try:
-        p = driver(run_dir, c.address, "--attempts-dir", str(attempts))
+        # 3 units of 900 rows (~2 s of map each): one runs on the worker node when it is removed
+        p = driver(run_dir, c.address, "--attempts-dir", str(attempts), unit_rows=900)
         deadline = time.time() + 120
-        while done_units(run_dir) < 1:
+        on_worker = []
+        while not on_worker:
             assert p.poll() is None, p.communicate()
             assert time.time() < deadline
-            time.sleep(0.05)
-        pending_at_removal = 18 - done_units(run_dir)
+            time.sleep(0.02)
+            names = os.listdir(attempts) if attempts.exists() else []
+            on_worker = [n for n in names if n.startswith("map-") and n.split(".")[1] == worker.node_id]
+        unit = int(on_worker[0].split(".")[0].split("-")[1])
+        assert not (run_dir / f"units/unit-{unit:06}/done.json").exists()
         c.remove_node(worker)  # its raylet and workers die; their xfstore steps with them
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
-        assert pending_at_removal >= 2
-        maps = [f for f in os.listdir(attempts) if f.startswith("map-")]
-        assert len(maps) > 18, f"a map running on the removed node was retried ({len(maps)} attempts for 18 units)"
+        retried = [n for n in os.listdir(attempts) if n.startswith(f"map-{unit}.")]
+        assert len(retried) == 2, f"the map of unit {unit} on the removed node ran again elsewhere: {retried}"
         check_run(run_dir, reference, tmp_path)
     finally:
         c.shutdown()

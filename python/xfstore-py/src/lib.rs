@@ -427,6 +427,14 @@ fn report_dict<'py>(py: Python<'py>, r: &IngestReport) -> PyResult<Bound<'py, Py
     Ok(d)
 }
 
+fn durability(sync: bool) -> xfstore::Durability {
+    if sync {
+        xfstore::Durability::Sync
+    } else {
+        xfstore::Durability::Process
+    }
+}
+
 fn budget(memory_budget: Option<&str>) -> PyResult<MemoryBudget> {
     match memory_budget {
         Some(s) => s.parse().map_err(|e: String| PyValueError::new_err(e)),
@@ -435,7 +443,8 @@ fn budget(memory_budget: Option<&str>) -> PyResult<MemoryBudget> {
 }
 
 /// Ingests `input` with `rules` into the store at `store` (created if needed), resumably,
-/// exactly as `xfstore ingest` does, and returns the run's report as a dict. The GIL is
+/// exactly as `xfstore ingest` does (the same options, by the same names), and returns the
+/// run's report as a dict (`rejects=PATH` also writes the rejected rows as TSV). The GIL is
 /// released while it runs; `progress(rows_committed, products_committed)` is called as batches
 /// commit; Ctrl-C stops it after the batch being committed (the jobs resume from there next
 /// time) and raises KeyboardInterrupt.
@@ -443,7 +452,7 @@ fn budget(memory_budget: Option<&str>) -> PyResult<MemoryBudget> {
 #[pyo3(signature = (store, input, rules, *, name = None, format = None, smiles_column = "smiles".to_owned(),
     id_column = None, carry = Vec::new(), no_props = false, memory_budget = None, batch_rows = None,
     max_rows = None, restart = false, site_cap = None, sugar_mask = false, rules_file = None,
-    max_heavy_atoms = None, progress = None))]
+    max_heavy_atoms = None, sync = false, rejects = None, progress = None))]
 #[allow(clippy::too_many_arguments)]
 fn ingest<'py>(
     py: Python<'py>,
@@ -464,6 +473,8 @@ fn ingest<'py>(
     sugar_mask: bool,
     rules_file: Option<PathBuf>,
     max_heavy_atoms: Option<u32>,
+    sync: bool,
+    rejects: Option<PathBuf>,
     progress: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let rule_set = match &rules_file {
@@ -496,7 +507,7 @@ fn ingest<'py>(
     opts.restart = restart;
     let control = RunControl::new();
     opts.control = Some(control.clone());
-    let store_options = StoreOptions::from_budget(&opts.budget);
+    let store_options = StoreOptions { durability: durability(sync), ..StoreOptions::from_budget(&opts.budget) };
     let report = run_controlled(py, control, progress, move || {
         let job_input = input.starts_with(JOB_PREFIX);
         let (plan, db) = if job_input {
@@ -506,9 +517,18 @@ fn ingest<'py>(
             let plan = IngestPlan::new(&rule_set, opts)?;
             (plan, xfstore::Store::open(&store, &store_options)?)
         };
-        plan.run(&db)
+        let report = plan.run(&db)?;
+        let rejected = match &rejects {
+            Some(path) => Some(xfstore::write_rejects(&db, plan.input_key(), path)?),
+            None => None,
+        };
+        Ok((report, rejected))
     })?;
-    report_dict(py, &report)
+    let d = report_dict(py, &report.0)?;
+    if let Some(n) = report.1 {
+        d.set_item("rejects_written", n)?;
+    }
+    Ok(d)
 }
 
 /// Runs a campaign file into the store at `store` (every step in dependency order, resumable,
@@ -516,7 +536,9 @@ fn ingest<'py>(
 /// that ran. GIL released; `progress(rows, products)` per committed batch of the current stream;
 /// Ctrl-C stops after the batch being committed and raises KeyboardInterrupt.
 #[pyfunction]
-#[pyo3(signature = (campaign, store, *, rules_file = None, no_props = false, memory_budget = None, progress = None))]
+#[pyo3(signature = (campaign, store, *, rules_file = None, no_props = false, memory_budget = None, batch_rows = None,
+    max_heavy_atoms = None, sync = false, progress = None))]
+#[allow(clippy::too_many_arguments)]
 fn run<'py>(
     py: Python<'py>,
     campaign: PathBuf,
@@ -524,6 +546,9 @@ fn run<'py>(
     rules_file: Option<PathBuf>,
     no_props: bool,
     memory_budget: Option<String>,
+    batch_rows: Option<usize>,
+    max_heavy_atoms: Option<u32>,
+    sync: bool,
     progress: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let file: CampaignFile = Campaign::parse(&campaign).py()?;
@@ -534,9 +559,13 @@ fn run<'py>(
     let c = Campaign::validate(file, &campaign, &rules).py()?;
     let control = RunControl::new();
     let budget = budget(memory_budget.as_deref())?;
-    let opts = RunOptions { budget, no_props, control: Some(control.clone()), ..RunOptions::default() };
+    let mut opts = RunOptions { budget, no_props, max_heavy_atoms, control: Some(control.clone()), ..RunOptions::default() };
+    if let Some(n) = batch_rows {
+        opts.batch_rows = n;
+    }
+    let store_options = StoreOptions { durability: durability(sync), ..StoreOptions::from_budget(&budget) };
     let report = run_controlled(py, control, progress, move || {
-        let db = xfstore::Store::open(&store, &StoreOptions::from_budget(&budget))?;
+        let db = xfstore::Store::open(&store, &store_options)?;
         xfstore::run_campaign(&db, &rules, &c, &opts, |_, _| {})
     })?;
     let d = PyDict::new(py);

@@ -59,7 +59,8 @@ def _step(xfstore: str, args: Sequence[str], attempts_dir: Optional[str], tag: s
     if attempts_dir:
         # one empty file per attempt: lets tests (and users) see retries
         Path(attempts_dir).mkdir(parents=True, exist_ok=True)
-        (Path(attempts_dir) / f"{tag}.{uuid.uuid4().hex[:8]}").touch()
+        node = ray.get_runtime_context().get_node_id()
+        (Path(attempts_dir) / f"{tag}.{node}.{uuid.uuid4().hex[:8]}").touch()
     started = time.time()
     p = subprocess.run(
         [xfstore, *args],

@@ -35,7 +35,7 @@ class Product:
     site_index: int
     site_atoms: list[int]
     occurrences: int
-    props: Optional[dict[str, float]]
+    props: Optional[dict[str, float]]  # mw, tpsa, hbd, hba, clogp, rotb (as `xfstore query --json`)
     carried: list[Optional[str]]
 
 class Store:
@@ -90,6 +90,8 @@ def ingest(
     sugar_mask: bool = False,
     rules_file: Optional[_Path] = None,
     max_heavy_atoms: Optional[int] = None,
+    sync: bool = False,
+    rejects: Optional[_Path] = None,
     progress: Optional[_Progress] = None,
 ) -> dict[str, Any]:
     """Ingest as ``xfstore ingest`` does; returns the run report. Ctrl-C stops cleanly (resumable)."""
@@ -101,6 +103,9 @@ def run(
     rules_file: Optional[_Path] = None,
     no_props: bool = False,
     memory_budget: Optional[str] = None,
+    batch_rows: Optional[int] = None,
+    max_heavy_atoms: Optional[int] = None,
+    sync: bool = False,
     progress: Optional[_Progress] = None,
 ) -> dict[str, Any]:
     """Run a campaign file as ``xfstore run`` does; Ctrl-C stops cleanly (resumable)."""
