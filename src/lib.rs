@@ -108,9 +108,10 @@ pub use ingest::{
 };
 pub use input::{parse_job_spec, upstream_fingerprint, InputBatch, InputColumns, InputFile, InputFormat, JOB_PREFIX};
 pub use partition::{
-    is_partitioned, map_unit, partition_of, plan as plan_partitioned, reduce_partition, shard_done, unit_done, BuildId,
-    MapReport, Plan, PlanInput, PlanOptions, PlanRule, PlanUnit, ReduceReport, ShardDone, ShardJob, ShardedJob,
-    ShardedStatus, ShardedStore, UnitDone, DEFAULT_UNIT_ROWS, PARTITION_SEED, PLAN_FILE, RUN_FORMAT,
+    is_partitioned, is_partitioned_campaign, map_unit, partition_of, plan as plan_partitioned, plan_campaign,
+    reduce_partition, shard_done, unit_done, BuildId, CampaignPlan, MapReport, Plan, PlanInput, PlanOptions, PlanRule,
+    PlanUnit, ReduceReport, ShardDone, ShardJob, ShardedJob, ShardedStatus, ShardedStore, UnitDone, CAMPAIGN_PLAN_FILE,
+    DEFAULT_UNIT_ROWS, PARTITION_SEED, PLAN_FILE, RUN_FORMAT,
 };
 pub use query::{
     lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, status_json,

@@ -3,6 +3,8 @@
 # shell (N at a time with -j N). Re-running it resumes: finished units and shards are skipped.
 #
 #   tools/partitioned_run.sh RUN_DIR [-j N] [-- plan options: --input IN --rule R --partitions P ...]
+#   tools/partitioned_run.sh RUN_DIR [-j N] [-- CAMPAIGN.yaml --partitions P ...]   (a campaign whose
+#                                         steps read files: one partitioned run per stream)
 #
 # XFSTORE names the binary (default: xfstore on PATH). A Slurm array does the same per task:
 #   xfstore map RUN_DIR --unit "$SLURM_ARRAY_TASK_ID"   (array 0..units-1, then a dependent
@@ -18,7 +20,15 @@ if [ "${1:-}" = "--" ]; then
   shift
   "$XFSTORE" plan --out "$dir" "$@"
 fi
+# a partitioned campaign (plan CAMPAIGN.yaml) lists "FOLDER UNIT" per line, a single run "UNIT"
+step() {  # step map|reduce --unit|--partition
+  "$XFSTORE" "$1" "$dir" --list-pending | while IFS= read -r line; do
+    k=${line##* }
+    if [ "$k" = "$line" ]; then folder=$dir; else folder=${line% *}; fi
+    printf '%s\0%s\0' "$folder" "$k"
+  done | xargs -0 -r -n 2 -P "$jobs" sh -c '"$0" "$1" "$3" "$2" "$4"' "$XFSTORE" "$1" "$2"
+}
 # xargs exits non-zero if any step fails; set -e stops the run there (re-run to resume)
-"$XFSTORE" map "$dir" --list-pending | xargs -r -P "$jobs" -I{} "$XFSTORE" map "$dir" --unit {}
-"$XFSTORE" reduce "$dir" --list-pending | xargs -r -P "$jobs" -I{} "$XFSTORE" reduce "$dir" --partition {}
+step map --unit
+step reduce --partition
 "$XFSTORE" status --store "$dir"

@@ -9,14 +9,18 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 use xfstore::{
-    human, map_unit, plan_partitioned, reduce_partition, shard_done, unit_done, ExportOptions, IngestOptions,
-    InputFormat, JobState, MemoryBudget, PlanOptions, RuleSet, RuleSettings, ShardedStore, DEFAULT_MAX_HEAVY_ATOMS,
-    DEFAULT_SMILES_COLUMN, DEFAULT_UNIT_ROWS,
+    human, is_partitioned_campaign, map_unit, plan_campaign, plan_partitioned, reduce_partition, shard_done, unit_done,
+    Campaign, CampaignFile, CampaignPlan, ExportOptions, IngestOptions, InputFormat, JobState, MemoryBudget,
+    PlanOptions, RuleSet, RuleSettings, RunOptions, ShardedStore, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN,
+    DEFAULT_UNIT_ROWS,
 };
 
 /// Arguments of `xfstore plan`.
 #[derive(Args)]
 pub struct PlanArgs {
+    /// A campaign file: every stream planned as its own run under OUT/streams/<stream> (steps
+    /// that read files only); instead of --input and --rule.
+    campaign: Option<PathBuf>,
     /// Run folder to create (on storage every machine sees at the same path).
     #[arg(long)]
     out: PathBuf,
@@ -28,8 +32,8 @@ pub struct PlanArgs {
     unit_rows: u64,
     /// Input: a Parquet file, folder or glob, a .smi/.csv/.tsv/.sdf file (optionally .gz); its
     /// absolute path is recorded, so every machine must see it there.
-    #[arg(long)]
-    input: PathBuf,
+    #[arg(long, required_unless_present = "campaign", conflicts_with = "campaign")]
+    input: Option<PathBuf>,
     /// Read the input as this format instead of the one its name implies.
     #[arg(long)]
     format: Option<InputFormat>,
@@ -37,7 +41,7 @@ pub struct PlanArgs {
     #[arg(long)]
     name: Option<String>,
     /// Rule name or X-template name (repeatable: one job each).
-    #[arg(long = "rule", required = true)]
+    #[arg(long = "rule", required_unless_present = "campaign", conflicts_with = "campaign")]
     rules: Vec<String>,
     /// Most sites per parent for every rule (-1: no cap).
     #[arg(long, allow_negative_numbers = true)]
@@ -103,7 +107,35 @@ pub struct ReduceArgs {
     memory_budget: MemoryBudget,
 }
 
+fn plan_a_campaign(a: PlanArgs, path: &Path, out: &mut dyn Write) -> Result<ExitCode> {
+    let file: CampaignFile = Campaign::parse(path)?;
+    let rules_file = a.rules_file.clone().or_else(|| Campaign::rules_file(&file, path));
+    let rules = match &rules_file {
+        Some(p) => RuleSet::load(p)?,
+        None => RuleSet::builtin()?,
+    };
+    let c = Campaign::validate(file, path, &rules)?;
+    let run = RunOptions { no_props: a.no_props, max_heavy_atoms: Some(a.max_heavy_atoms), ..RunOptions::default() };
+    let (list, plans) = plan_campaign(&rules, &c, path, &run, rules_file, a.partitions, a.unit_rows, &a.out)?;
+    for (key, p) in list.streams.iter().zip(&plans) {
+        writeln!(out, "  {key}: {} rows in {} units, {} job(s)", p.input.info.rows, p.units.len(), p.rules.len())?;
+    }
+    writeln!(
+        out,
+        "plan {}: campaign {} as {} partitioned runs of {} partitions (OUT/streams/<stream>)",
+        a.out.display(),
+        path.display(),
+        plans.len(),
+        a.partitions
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn plan(a: PlanArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if let Some(path) = a.campaign.clone() {
+        return plan_a_campaign(a, &path, out);
+    }
+    let input = a.input.clone().expect("clap requires --input without a campaign");
     let rule_set = match &a.rules_file {
         Some(p) => RuleSet::load(p)?,
         None => RuleSet::builtin()?,
@@ -112,7 +144,7 @@ pub fn plan(a: PlanArgs, out: &mut dyn Write) -> Result<ExitCode> {
     for r in &a.rules {
         names.extend(rule_set.resolve(r)?.into_iter().map(|r| r.def.name.clone()));
     }
-    let mut ingest = IngestOptions::new(a.input, names);
+    let mut ingest = IngestOptions::new(input, names);
     if a.site_cap.is_some() || a.sugar_mask {
         let settings = RuleSettings { cap: a.site_cap, sugar_mask: a.sugar_mask };
         ingest.rule_settings = ingest.rules.iter().map(|r| (r.clone(), settings)).collect();
@@ -141,7 +173,34 @@ pub fn plan(a: PlanArgs, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The run folders of `dir`: its streams' for a partitioned campaign, else itself.
+fn run_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    Ok(if is_partitioned_campaign(dir) { CampaignPlan::load(dir)?.run_dirs(dir) } else { vec![dir.to_path_buf()] })
+}
+
 pub fn map(a: MapArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if is_partitioned_campaign(&a.dir) {
+        anyhow::ensure!(
+            a.unit.is_none(),
+            "{} is a partitioned campaign: map a unit of one stream's folder ({}/streams/<stream>)",
+            a.dir.display(),
+            a.dir.display()
+        );
+        for d in run_dirs(&a.dir)? {
+            if a.list_pending {
+                for k in pending_units(&d)? {
+                    writeln!(out, "{} {k}", d.display())?;
+                }
+            } else {
+                writeln!(out, "== {}", d.display())?;
+                map(
+                    MapArgs { dir: d, unit: None, all: true, list_pending: false, memory_budget: a.memory_budget },
+                    out,
+                )?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let plan = xfstore::Plan::load(&a.dir)?;
     let pending: Vec<u32> =
         (0..plan.units.len() as u32).filter(|&k| unit_done(&a.dir, k).map_or(true, |d| d.is_none())).collect();
@@ -177,7 +236,39 @@ pub fn map(a: MapArgs, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn pending_units(dir: &Path) -> Result<Vec<u32>> {
+    let plan = xfstore::Plan::load(dir)?;
+    Ok((0..plan.units.len() as u32).filter(|&k| unit_done(dir, k).map_or(true, |d| d.is_none())).collect())
+}
+
 pub fn reduce(a: ReduceArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if is_partitioned_campaign(&a.dir) {
+        anyhow::ensure!(
+            a.partition.is_none(),
+            "{} is a partitioned campaign: reduce a partition of one stream's folder ({}/streams/<stream>)",
+            a.dir.display(),
+            a.dir.display()
+        );
+        for d in run_dirs(&a.dir)? {
+            if a.list_pending {
+                let plan = xfstore::Plan::load(&d)?;
+                for p in (0..plan.partitions).filter(|&p| shard_done(&d, p).map_or(true, |s| s.is_none())) {
+                    writeln!(out, "{} {p}", d.display())?;
+                }
+            } else {
+                writeln!(out, "== {}", d.display())?;
+                let args = ReduceArgs {
+                    dir: d,
+                    partition: None,
+                    all: true,
+                    list_pending: false,
+                    memory_budget: a.memory_budget,
+                };
+                reduce(args, out)?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let plan = xfstore::Plan::load(&a.dir)?;
     let pending: Vec<u32> =
         (0..plan.partitions).filter(|&p| shard_done(&a.dir, p).map_or(true, |d| d.is_none())).collect();
@@ -207,6 +298,14 @@ pub fn reduce(a: ReduceArgs, out: &mut dyn Write) -> Result<ExitCode> {
             d.elapsed_secs,
             products as f64 / d.elapsed_secs.max(1e-9)
         )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `xfstore status --store DIR` on a partitioned campaign: every stream's run.
+pub fn campaign_status(dir: &Path, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
+    for d in run_dirs(dir)? {
+        status(&d, json, out)?;
     }
     Ok(ExitCode::SUCCESS)
 }

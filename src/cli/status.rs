@@ -27,6 +27,9 @@ pub struct StatusArgs {
 }
 
 pub fn run(a: StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if xfstore::is_partitioned_campaign(&a.store.store) && a.campaign.is_none() {
+        return super::partition::campaign_status(&a.store.store, a.json, out);
+    }
     if xfstore::is_partitioned(&a.store.store) && a.campaign.is_none() {
         return super::partition::status(&a.store.store, a.json, out);
     }

@@ -70,6 +70,7 @@ fn stream_dir(dir: &Path, key: &str) -> PathBuf {
 /// `dir`, with the options a `xfstore run` of it would use (`run`), then writes the list.
 /// Idempotent as [`plan`] is; a campaign with chained steps is refused before anything is
 /// written.
+#[allow(clippy::too_many_arguments)]
 pub fn plan_campaign(
     rule_set: &RuleSet,
     c: &Campaign,

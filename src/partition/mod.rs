@@ -22,6 +22,7 @@
 //! the unit, on the molecule the transform made, so the record kept carries the same bits as a
 //! single-machine ingest's.
 
+mod campaign;
 mod files;
 mod map;
 mod plan;
@@ -31,6 +32,7 @@ mod sharded;
 
 use std::path::{Path, PathBuf};
 
+pub use campaign::{is_partitioned_campaign, plan_campaign, CampaignPlan, CAMPAIGN_PLAN_FILE};
 pub use map::{map_unit, unit_done, MapReport, UnitDone};
 pub use plan::{plan, BuildId, Plan, PlanInput, PlanOptions, PlanRule, PlanUnit, DEFAULT_UNIT_ROWS, PLAN_FILE};
 pub use reduce::{reduce_partition, shard_done, ReduceReport, ShardDone, ShardJob};

@@ -299,3 +299,65 @@ fn steps_refuse_another_build_a_changed_input_and_a_different_plan() {
         run(&["plan", "--out", s(&dir.path().join("r2")), "--input", "job:x/y", "--partitions", "2", "--rule", OME]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be partitioned"));
 }
+
+#[test]
+fn a_partitioned_campaign_equals_xfstore_run_job_for_job() {
+    // a campaign whose steps read files (the FG rules in scope on existing sets): each stream
+    // is its own partitioned run; every job's shard export equals `xfstore run`'s export
+    let dir = tempfile::tempdir().unwrap();
+    let data = crate::common::root().join("tests/data/campaign");
+    let campaign = dir.path().join("c.yaml");
+    std::fs::write(
+        &campaign,
+        format!(
+            "inputs:\n  - {{name: poly, path: {}, class: polyphenol}}\n  - {{name: terp, path: {}, class: terpenoid, \
+             id_column: id, carry: [name]}}\nsteps:\n  - {{name: x1, from: [poly, terp], rules: [{CL}]}}\n  - {{name: \
+             fg, from: [poly, terp], rules: in_scope}}\n",
+            data.join("polyphenols.smi").display(),
+            data.join("terpenoids.csv").display()
+        ),
+    )
+    .unwrap();
+    let single = dir.path().join("single");
+    run_ok(&["run", s(&campaign), "--store", s(&single)]);
+    let run_dir = dir.path().join("run");
+    let planned = run_ok(&["plan", s(&campaign), "--out", s(&run_dir), "--partitions", "3", "--unit-rows", "7"]);
+    assert!(planned.contains("as 4 partitioned runs"), "{planned}");
+    let pending = run_ok(&["map", s(&run_dir), "--list-pending"]);
+    assert_eq!(pending.lines().count(), 2 + 3 + 2 + 3, "{pending}");
+    run_ok(&["map", s(&run_dir), "--all"]);
+    run_ok(&["reduce", s(&run_dir), "--all"]);
+    assert_eq!(run_ok(&["reduce", s(&run_dir), "--list-pending"]), "");
+    let st: Vec<serde_json::Value> = run_ok(&["status", "--store", s(&run_dir), "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(st.len(), 4);
+    let mut compared = 0;
+    for (stream, run) in ["x1.poly", "x1.terp", "fg.poly", "fg.terp"].iter().zip(&st) {
+        assert_eq!(run["complete"], true);
+        for job in run["jobs"].as_array().unwrap() {
+            let (id, rule) = (job["job"].as_str().unwrap(), job["rule"].as_str().unwrap());
+            let a = dir.path().join(format!("a-{compared}.parquet"));
+            run_ok(&["export", "--store", s(&single), "--job", id, "--output", s(&a)]);
+            let b = dir.path().join(format!("b-{compared}"));
+            run_ok(&["export", "--store", s(&run_dir.join("streams").join(stream)), "--rule", rule, "--output", s(&b)]);
+            assert_eq!(rows(&parts(&b)), rows(&[a]), "{id}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 2 + 19 + 19);
+    // a campaign with chained steps is refused before anything is written
+    let out = run(&[
+        "plan",
+        s(&crate::common::root().join("configs/campaign.example.yaml")),
+        "--out",
+        s(&dir.path().join("ex")),
+        "--partitions",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("x2.x1.poly (reads x1.poly)") && err.contains("cannot plan yet"), "{err}");
+    assert!(!dir.path().join("ex").exists());
+}

@@ -559,7 +559,8 @@ fn run<'py>(
     let c = Campaign::validate(file, &campaign, &rules).py()?;
     let control = RunControl::new();
     let budget = budget(memory_budget.as_deref())?;
-    let mut opts = RunOptions { budget, no_props, max_heavy_atoms, control: Some(control.clone()), ..RunOptions::default() };
+    let mut opts =
+        RunOptions { budget, no_props, max_heavy_atoms, control: Some(control.clone()), ..RunOptions::default() };
     if let Some(n) = batch_rows {
         opts.batch_rows = n;
     }

@@ -82,6 +82,13 @@ def _step(xfstore: str, args: Sequence[str], attempts_dir: Optional[str], tag: s
     }
 
 
+def _tag(step: str, run_dir: str, folder: str, k: int) -> str:
+    """`map-K`, or `map-<stream>-K` for a campaign's stream."""
+    if Path(folder) == Path(run_dir):
+        return f"{step}-{k}"
+    return f"{step}-{Path(folder).name}-{k}"
+
+
 @ray.remote
 def _remote_step(xfstore: str, args: Sequence[str], attempts_dir: Optional[str], tag: str) -> dict:
     return _step(xfstore, args, attempts_dir, tag)
@@ -122,8 +129,22 @@ def _xf(xfstore: str, *args: str) -> str:
     return p.stdout
 
 
-def _pending(xfstore: str, step: str, run_dir: str) -> list[int]:
-    return [int(x) for x in _xf(xfstore, step, run_dir, "--list-pending").split()]
+def _pending(xfstore: str, step: str, run_dir: str) -> list[tuple[str, int]]:
+    """(run folder, unit or partition) pairs not done yet; a partitioned campaign lists its
+    streams' folders."""
+    out = []
+    for line in _xf(xfstore, step, run_dir, "--list-pending").splitlines():
+        *folder, k = line.rsplit(" ", 1)
+        out.append((folder[0] if folder else run_dir, int(k)))
+    return out
+
+
+def _run_dirs(run_dir: str) -> list[Path]:
+    """The run folders: a partitioned campaign's streams, or the folder itself."""
+    campaign = Path(run_dir) / "campaign.json"
+    if campaign.exists():
+        return [Path(run_dir) / "streams" / k for k in json.loads(campaign.read_text())["streams"]]
+    return [Path(run_dir)]
 
 
 def _wait_all(refs: list, what: str, total: int, done_before: int, progress: Callable[[str], None]) -> list[dict]:
@@ -158,8 +179,8 @@ def run(
     xfstore = str(Path(xfstore).resolve()) if os.sep in xfstore else xfstore
     if plan_args is not None:
         progress(_xf(xfstore, "plan", "--out", run_dir, *plan_args).strip())
-    plan = json.loads((Path(run_dir) / "plan.json").read_text())
-    n_units, n_parts = len(plan["units"]), plan["partitions"]
+    plans = [json.loads((d / "plan.json").read_text()) for d in _run_dirs(run_dir)]
+    n_units, n_parts = sum(len(p["units"]) for p in plans), sum(p["partitions"] for p in plans)
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     budget = ["--memory-budget", memory_budget] if memory_budget else []
@@ -170,9 +191,9 @@ def run(
     t0 = time.time()
     refs = [
         _remote_step.options(num_cpus=map_cpus, **retry).remote(
-            xfstore, ["map", run_dir, "--unit", str(k), *budget], attempts_dir, f"map-{k}"
+            xfstore, ["map", folder, "--unit", str(k), *budget], attempts_dir, _tag("map", run_dir, folder, k)
         )
-        for k in units
+        for folder, k in units
     ]
     done = _wait_all(refs, "map", n_units, n_units - len(units), progress)
     map_seconds = time.time() - t0
@@ -183,9 +204,9 @@ def run(
     # the run folder is shared storage, so a reduce may run anywhere: spread them over the nodes
     refs = [
         _remote_step.options(num_cpus=reduce_cpus, scheduling_strategy="SPREAD", **retry).remote(
-            xfstore, ["reduce", run_dir, "--partition", str(p), *budget], attempts_dir, f"reduce-{p}"
+            xfstore, ["reduce", folder, "--partition", str(p), *budget], attempts_dir, _tag("reduce", run_dir, folder, p)
         )
-        for p in parts
+        for folder, p in parts
     ]
     done += _wait_all(refs, "reduce", n_parts, n_parts - len(parts), progress)
     reduce_seconds = time.time() - t1
@@ -193,7 +214,9 @@ def run(
     for d in done:
         nodes[d["node"]] = nodes.get(d["node"], 0) + 1
 
-    status = json.loads(_xf(xfstore, "status", "--store", run_dir, "--json"))
+    # one JSON object per run folder (one per stream for a campaign)
+    runs = [json.loads(line) for line in _xf(xfstore, "status", "--store", run_dir, "--json").splitlines() if line]
+    status = {"runs": runs, "jobs": [j for r in runs for j in r["jobs"]]}
     summary = Summary(
         run_dir=run_dir,
         units=n_units,
