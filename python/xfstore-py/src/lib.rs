@@ -392,6 +392,11 @@ fn run_controlled<T: Send + 'static>(
     if let Some(e) = interrupted {
         return Err(e);
     }
+    // the last commits may have landed after the last poll: report where the run ended
+    let end = (control.rows(), control.products());
+    if let (Some(cb), true) = (&progress, end != seen && result.is_ok()) {
+        cb.call1(end)?;
+    }
     result.map_err(py_err)
 }
 
