@@ -24,39 +24,12 @@ pub struct IngestArgs {
     /// job:<ID>[,<ID>...] for the deduplicated products of jobs in this store.
     #[arg(long)]
     input: PathBuf,
-    /// Read the input as this format instead of the one its name implies (parquet, smiles,
-    /// csv, tsv, sdf); gzip is recognised by content.
-    #[arg(long)]
-    format: Option<InputFormat>,
-    /// Name of the input in the store: jobs are <NAME>/<rule> (default: the file name without
-    /// its extensions; the folder name; the job ids).
-    #[arg(long)]
-    name: Option<String>,
     /// Rule name, or X-template name such as 'RING_SP3__CH__TO__{X}' for all its halogens
     /// (repeatable: several rules in one pass over the input).
     #[arg(long = "rule", required = true)]
     rules: Vec<String>,
-    /// Most sites transformed per parent by every rule of this run (-1: no cap), replacing the
-    /// rule file's; over it, the sites first in RDKit's canonical atom ranking are kept.
-    #[arg(long, allow_negative_numbers = true)]
-    site_cap: Option<i64>,
-    /// Never transform a site on a sugar ring, its oxygens or its hydroxymethyl (pyranoses and
-    /// furanoses, see ARCHITECTURE.md); masked matches are counted per job.
-    #[arg(long)]
-    sugar_mask: bool,
-    /// Rule file (default: the built-in configs/transforms.yaml).
-    #[arg(long)]
-    rules_file: Option<PathBuf>,
-    /// Name of the SMILES column.
-    #[arg(long, default_value = DEFAULT_SMILES_COLUMN)]
-    smiles_column: String,
-    /// Optional id column carried into provenance (for SDF: a data field; the default id of
-    /// an SDF record is its title line, of a SMILES line the text after the SMILES).
-    #[arg(long, alias = "id-field")]
-    id_column: Option<String>,
-    /// Input column to carry into the export as `source_<COL>` (repeatable).
-    #[arg(long = "carry")]
-    carry: Vec<String>,
+    #[command(flatten)]
+    transform: TransformArgs,
     /// Most input rows per batch (one atomic commit per batch); batches are cut smaller to
     /// hold about the same number of PRODUCTS whatever the rows yield.
     #[arg(long, default_value_t = DEFAULT_BATCH_ROWS)]
@@ -65,13 +38,6 @@ pub struct IngestArgs {
     /// flight); ingest holds back when RSS goes over it. E.g. 1GiB, 512MiB, 4G.
     #[arg(long, default_value_t = MemoryBudget::default())]
     memory_budget: MemoryBudget,
-    /// Reject (as `too_large`) input SMILES with more heavy atoms than this, counted before
-    /// parsing: RDKit's parse time grows steeply with size (a 5,000-atom chain takes ~80 s).
-    #[arg(long, default_value_t = DEFAULT_MAX_HEAVY_ATOMS)]
-    max_heavy_atoms: u32,
-    /// Skip computing product properties (MW, TPSA, ...).
-    #[arg(long)]
-    no_props: bool,
     /// Discard the existing job(s) for this input and rules and start afresh.
     #[arg(long)]
     restart: bool,
@@ -93,6 +59,79 @@ pub struct IngestArgs {
     write_path: WritePath,
 }
 
+/// How rows are read and transformed: the options `ingest` and `plan` share.
+#[derive(Args)]
+pub struct TransformArgs {
+    /// Read the input as this format instead of the one its name implies (parquet, smiles,
+    /// csv, tsv, sdf); gzip is recognised by content.
+    #[arg(long)]
+    format: Option<InputFormat>,
+    /// Name of the input in the store: jobs are <NAME>/<rule> (default: the file name without
+    /// its extensions; the folder name; the job ids).
+    #[arg(long)]
+    name: Option<String>,
+    /// Most sites transformed per parent by every rule of this run (-1: no cap), replacing the
+    /// rule file's; over it, the sites first in RDKit's canonical atom ranking are kept.
+    #[arg(long, allow_negative_numbers = true)]
+    site_cap: Option<i64>,
+    /// Never transform a site on a sugar ring, its oxygens or its hydroxymethyl (pyranoses and
+    /// furanoses, see ARCHITECTURE.md); masked matches are counted per job.
+    #[arg(long)]
+    sugar_mask: bool,
+    /// Rule file (default: the built-in configs/transforms.yaml).
+    #[arg(long)]
+    pub rules_file: Option<PathBuf>,
+    /// Name of the SMILES column.
+    #[arg(long, default_value = DEFAULT_SMILES_COLUMN)]
+    smiles_column: String,
+    /// Optional id column carried into provenance (for SDF: a data field; the default id of
+    /// an SDF record is its title line, of a SMILES line the text after the SMILES).
+    #[arg(long, alias = "id-field")]
+    id_column: Option<String>,
+    /// Input column to carry into the export as `source_<COL>` (repeatable).
+    #[arg(long = "carry")]
+    carry: Vec<String>,
+    /// Reject (as `too_large`) input SMILES with more heavy atoms than this, counted before
+    /// parsing: RDKit's parse time grows steeply with size (a 5,000-atom chain takes ~80 s).
+    #[arg(long, default_value_t = DEFAULT_MAX_HEAVY_ATOMS)]
+    pub max_heavy_atoms: u32,
+    /// Skip computing product properties (MW, TPSA, ...).
+    #[arg(long)]
+    pub no_props: bool,
+}
+
+impl TransformArgs {
+    /// The rule file's rules, or the built-in ones.
+    pub fn rule_set(&self) -> Result<RuleSet> {
+        Ok(match &self.rules_file {
+            Some(p) => RuleSet::load(p)?,
+            None => RuleSet::builtin()?,
+        })
+    }
+
+    /// Ingest options for `input` x `rules` (X-template names resolved to their rules) with
+    /// these settings; everything else at its default.
+    pub fn options(&self, input: PathBuf, rule_set: &RuleSet, rules: &[String]) -> Result<IngestOptions> {
+        let mut names = Vec::new();
+        for r in rules {
+            names.extend(rule_set.resolve(r)?.into_iter().map(|r| r.def.name.clone()));
+        }
+        let mut opts = IngestOptions::new(input, names);
+        if self.site_cap.is_some() || self.sugar_mask {
+            let settings = RuleSettings { cap: self.site_cap, sugar_mask: self.sugar_mask };
+            opts.rule_settings = opts.rules.iter().map(|r| (r.clone(), settings)).collect();
+        }
+        opts.format = self.format;
+        opts.input_key = self.name.clone();
+        opts.smiles_column = self.smiles_column.clone();
+        opts.id_column = self.id_column.clone();
+        opts.carry_columns = self.carry.clone();
+        opts.with_props = !self.no_props;
+        opts.max_heavy_atoms = self.max_heavy_atoms;
+        Ok(opts)
+    }
+}
+
 /// `blind` or `read-modify-write`.
 pub fn parse_write_path(s: &str) -> Result<WritePath, String> {
     match s {
@@ -103,29 +142,11 @@ pub fn parse_write_path(s: &str) -> Result<WritePath, String> {
 }
 
 pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let rule_set = match &a.rules_file {
-        Some(p) => RuleSet::load(p)?,
-        None => RuleSet::builtin()?,
-    };
+    let rule_set = a.transform.rule_set()?;
     let job_input = a.input.to_string_lossy().starts_with(JOB_PREFIX);
-    let mut names = Vec::new();
-    for r in &a.rules {
-        names.extend(rule_set.resolve(r)?.into_iter().map(|r| r.def.name.clone()));
-    }
-    let mut opts = IngestOptions::new(a.input, names);
-    if a.site_cap.is_some() || a.sugar_mask {
-        let settings = RuleSettings { cap: a.site_cap, sugar_mask: a.sugar_mask };
-        opts.rule_settings = opts.rules.iter().map(|r| (r.clone(), settings)).collect();
-    }
-    opts.format = a.format;
-    opts.input_key = a.name;
-    opts.smiles_column = a.smiles_column;
-    opts.id_column = a.id_column;
-    opts.carry_columns = a.carry;
+    let mut opts = a.transform.options(a.input, &rule_set, &a.rules)?;
     opts.batch_rows = a.batch_rows;
     opts.budget = a.memory_budget;
-    opts.with_props = !a.no_props;
-    opts.max_heavy_atoms = a.max_heavy_atoms;
     opts.restart = a.restart;
     opts.max_rows = a.max_rows;
     opts.progress = true;

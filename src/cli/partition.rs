@@ -6,13 +6,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use super::ingest::TransformArgs;
 use anyhow::Result;
 use clap::Args;
 use xfstore::{
     human, is_partitioned_campaign, map_unit, plan_campaign, plan_partitioned, reduce_partition, shard_done, unit_done,
-    Campaign, CampaignFile, CampaignPlan, ExportOptions, IngestOptions, InputFormat, JobState, MemoryBudget,
-    PlanOptions, RuleSet, RuleSettings, RunOptions, ShardedStore, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN,
-    DEFAULT_UNIT_ROWS,
+    Campaign, CampaignFile, CampaignPlan, ExportOptions, JobState, MemoryBudget, PlanOptions, RuleSet, RunOptions,
+    ShardedStore, DEFAULT_UNIT_ROWS,
 };
 
 /// Arguments of `xfstore plan`.
@@ -34,39 +34,11 @@ pub struct PlanArgs {
     /// absolute path is recorded, so every machine must see it there.
     #[arg(long, required_unless_present = "campaign", conflicts_with = "campaign")]
     input: Option<PathBuf>,
-    /// Read the input as this format instead of the one its name implies.
-    #[arg(long)]
-    format: Option<InputFormat>,
-    /// Name of the input (jobs are <NAME>/<rule>; default: the file name without extensions).
-    #[arg(long)]
-    name: Option<String>,
     /// Rule name or X-template name (repeatable: one job each).
     #[arg(long = "rule", required_unless_present = "campaign", conflicts_with = "campaign")]
     rules: Vec<String>,
-    /// Most sites per parent for every rule (-1: no cap).
-    #[arg(long, allow_negative_numbers = true)]
-    site_cap: Option<i64>,
-    /// Never transform a site on a sugar ring.
-    #[arg(long)]
-    sugar_mask: bool,
-    /// Rule file (default: built-in); its absolute path is recorded.
-    #[arg(long)]
-    rules_file: Option<PathBuf>,
-    /// Name of the SMILES column.
-    #[arg(long, default_value = DEFAULT_SMILES_COLUMN)]
-    smiles_column: String,
-    /// Optional id column carried into provenance.
-    #[arg(long, alias = "id-field")]
-    id_column: Option<String>,
-    /// Input column to carry into the export (repeatable).
-    #[arg(long = "carry")]
-    carry: Vec<String>,
-    /// Reject input SMILES with more heavy atoms than this.
-    #[arg(long, default_value_t = DEFAULT_MAX_HEAVY_ATOMS)]
-    max_heavy_atoms: u32,
-    /// Skip computing product properties.
-    #[arg(long)]
-    no_props: bool,
+    #[command(flatten)]
+    transform: TransformArgs,
 }
 
 /// Arguments of `xfstore map`.
@@ -109,13 +81,14 @@ pub struct ReduceArgs {
 
 fn plan_a_campaign(a: PlanArgs, path: &Path, out: &mut dyn Write) -> Result<ExitCode> {
     let file: CampaignFile = Campaign::parse(path)?;
-    let rules_file = a.rules_file.clone().or_else(|| Campaign::rules_file(&file, path));
+    let rules_file = a.transform.rules_file.clone().or_else(|| Campaign::rules_file(&file, path));
     let rules = match &rules_file {
         Some(p) => RuleSet::load(p)?,
         None => RuleSet::builtin()?,
     };
     let c = Campaign::validate(file, path, &rules)?;
-    let run = RunOptions { no_props: a.no_props, max_heavy_atoms: Some(a.max_heavy_atoms), ..RunOptions::default() };
+    let t = &a.transform;
+    let run = RunOptions { no_props: t.no_props, max_heavy_atoms: Some(t.max_heavy_atoms), ..RunOptions::default() };
     let (list, plans) = plan_campaign(&rules, &c, path, &run, rules_file, a.partitions, a.unit_rows, &a.out)?;
     for (key, p) in list.streams.iter().zip(&plans) {
         writeln!(out, "  {key}: {} rows in {} units, {} job(s)", p.input.info.rows, p.units.len(), p.rules.len())?;
@@ -136,27 +109,10 @@ pub fn plan(a: PlanArgs, out: &mut dyn Write) -> Result<ExitCode> {
         return plan_a_campaign(a, &path, out);
     }
     let input = a.input.clone().expect("clap requires --input without a campaign");
-    let rule_set = match &a.rules_file {
-        Some(p) => RuleSet::load(p)?,
-        None => RuleSet::builtin()?,
-    };
-    let mut names = Vec::new();
-    for r in &a.rules {
-        names.extend(rule_set.resolve(r)?.into_iter().map(|r| r.def.name.clone()));
-    }
-    let mut ingest = IngestOptions::new(input, names);
-    if a.site_cap.is_some() || a.sugar_mask {
-        let settings = RuleSettings { cap: a.site_cap, sugar_mask: a.sugar_mask };
-        ingest.rule_settings = ingest.rules.iter().map(|r| (r.clone(), settings)).collect();
-    }
-    ingest.format = a.format;
-    ingest.input_key = a.name;
-    ingest.smiles_column = a.smiles_column;
-    ingest.id_column = a.id_column;
-    ingest.carry_columns = a.carry;
-    ingest.with_props = !a.no_props;
-    ingest.max_heavy_atoms = a.max_heavy_atoms;
-    let opts = PlanOptions { ingest, rules_file: a.rules_file, partitions: a.partitions, unit_rows: a.unit_rows };
+    let rule_set = a.transform.rule_set()?;
+    let ingest = a.transform.options(input, &rule_set, &a.rules)?;
+    let rules_file = a.transform.rules_file.clone();
+    let opts = PlanOptions { ingest, rules_file, partitions: a.partitions, unit_rows: a.unit_rows };
     let p = plan_partitioned(&rule_set, &opts, &a.out)?;
     writeln!(
         out,

@@ -50,11 +50,7 @@ pub fn bare_loop(
     let chunk_rows = super::flow::CHUNK_ROWS_PER_THREAD * rayon::current_num_threads();
     for batch in input.batches(None, 0, batch_rows.max(1), limit)? {
         let batch = batch?;
-        let mut at = 0;
-        while at < batch.len() {
-            let n = chunk_rows.min(batch.len() - at);
-            let part = batch.slice(at, n);
-            at += n;
+        for part in batch.chunks(chunk_rows) {
             let mut chunk = Chunk::transform(part, rules, &RowOptions { with_props, ..RowOptions::default() }, mode);
             let mut todo = Vec::new();
             for (row, outcome) in chunk.outcomes.iter().enumerate() {

@@ -7,7 +7,7 @@ use crate::chem::rdkit_version;
 use crate::error::{IngestError, Result};
 use crate::input::InputFile;
 use crate::rules::Rule;
-use crate::store::{Counters, JobMeta, JobState, RuleInfo, Store};
+use crate::store::{JobMeta, Store};
 
 pub(crate) fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -39,26 +39,7 @@ pub(super) fn prepare_job(store: &Store, input: &InputFile, key: &str, rule: &Ru
             return Ok(existing);
         }
     }
-    let now = now_unix();
-    let meta = JobMeta {
-        id,
-        input_key: key.to_owned(),
-        input: input.info().clone(),
-        rule: RuleInfo {
-            name: rule.def.name.clone(),
-            label: rule.def.label.clone(),
-            family: rule.def.family.clone(),
-            smirks: rule.def.smirks.clone(),
-            hash: rule.hash,
-        },
-        rdkit_version: rdkit_version(),
-        offset: 0,
-        counters: Counters::default(),
-        state: JobState::Partial,
-        busy_secs: 0.0,
-        created_unix: now,
-        updated_unix: now,
-    };
+    let meta = JobMeta::fresh(id, key.to_owned(), input.info().clone(), rule.info(), rdkit_version(), now_unix());
     store.register_job(&meta)?;
     Ok(meta)
 }

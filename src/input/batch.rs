@@ -48,6 +48,12 @@ impl InputBatch {
         text_at(self.ids.as_ref()?, i)
     }
 
+    /// The batch as consecutive pieces of at most `rows` rows each (zero-copy slices), in order.
+    pub fn chunks(&self, rows: usize) -> impl Iterator<Item = InputBatch> + '_ {
+        let rows = rows.max(1);
+        (0..self.len()).step_by(rows).map(move |at| self.slice(at, rows.min(self.len() - at)))
+    }
+
     /// Rows `start..start + len` of the batch (zero-copy).
     pub fn slice(&self, start: usize, len: usize) -> InputBatch {
         InputBatch {

@@ -146,11 +146,7 @@ fn map_into(
     let chunk_rows = CHUNK_ROWS_PER_THREAD * rayon::current_num_threads();
     for batch in ingest.input().batches(None, first_row, DEFAULT_BATCH_ROWS, Some(rows))? {
         let batch = batch?;
-        let mut at = 0;
-        while at < batch.len() {
-            let n = chunk_rows.min(batch.len() - at);
-            let part = batch.slice(at, n);
-            at += n;
+        for part in batch.chunks(chunk_rows) {
             let chunk = Chunk::transform(part, &rules, &row_opts, mode);
             held += chunk.bytes();
             if held > limit {

@@ -14,7 +14,7 @@ use super::{PARTITION_SEED, RUN_FORMAT};
 use crate::error::{PartitionError, Result};
 use crate::ingest::{IngestOptions, IngestPlan, RuleSettings};
 use crate::input::InputFormat;
-use crate::rules::{Rule, RuleSet};
+use crate::rules::RuleSet;
 use crate::store::{InputInfo, RuleInfo};
 
 /// Name of the plan inside a run folder.
@@ -331,17 +331,4 @@ fn describe(b: &BuildId) -> String {
         "xfstore {}, RDKit {}, store format {}, codec {}, run format {}, {}",
         b.xfstore, b.rdkit, b.store_format, b.codec, b.run_format, b.partition_hash
     )
-}
-
-impl Rule {
-    /// The rule as a job records it.
-    pub(crate) fn info(&self) -> RuleInfo {
-        RuleInfo {
-            name: self.def.name.clone(),
-            label: self.def.label.clone(),
-            family: self.def.family.clone(),
-            smirks: self.def.smirks.clone(),
-            hash: self.hash,
-        }
-    }
 }

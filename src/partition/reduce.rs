@@ -29,8 +29,7 @@ use crate::budget::MemoryBudget;
 use crate::error::{PartitionError, Result};
 use crate::ingest::job::now_unix;
 use crate::store::{
-    decode, Counters, Durability, JobBatch, JobMeta, JobState, ProductRecord, RejectBatch, RejectRecord, Store,
-    StoreOptions,
+    decode, Durability, JobBatch, JobMeta, JobState, ProductRecord, RejectBatch, RejectRecord, Store, StoreOptions,
 };
 
 /// The done marker inside a shard's folder.
@@ -163,18 +162,9 @@ fn shard_metas(plan: &Plan) -> Vec<JobMeta> {
     plan.rules
         .iter()
         .zip(plan.job_ids())
-        .map(|(r, id)| JobMeta {
-            id,
-            input_key: plan.input.key.clone(),
-            input: plan.input.info.clone(),
-            rule: r.info.clone(),
-            rdkit_version: plan.build.rdkit.clone(),
-            offset: 0,
-            counters: Counters::default(),
-            state: JobState::Partial,
-            busy_secs: 0.0,
-            created_unix: now,
-            updated_unix: now,
+        .map(|(r, id)| {
+            let (key, input) = (plan.input.key.clone(), plan.input.info.clone());
+            JobMeta::fresh(id, key, input, r.info.clone(), plan.build.rdkit.clone(), now)
         })
         .collect()
 }

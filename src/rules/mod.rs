@@ -54,6 +54,17 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The rule as a job records it (name, label, family, SMIRKS, hash).
+    pub fn info(&self) -> crate::store::RuleInfo {
+        crate::store::RuleInfo {
+            name: self.def.name.clone(),
+            label: self.def.label.clone(),
+            family: self.def.family.clone(),
+            smirks: self.def.smirks.clone(),
+            hash: self.hash,
+        }
+    }
+
     /// This rule with another site cap (`None`: keep the rule file's; -1: no cap) and sugar
     /// mask. Shares the compiled reaction.
     pub fn variant(&self, cap: Option<i64>, sugar_mask: bool) -> Result<Rule, RuleError> {

@@ -174,6 +174,32 @@ pub struct JobMeta {
     pub updated_unix: u64,
 }
 
+impl JobMeta {
+    /// A job that has committed nothing yet (offset 0, partial), created at `now_unix`.
+    pub fn fresh(
+        id: String,
+        input_key: String,
+        input: InputInfo,
+        rule: RuleInfo,
+        rdkit_version: String,
+        now_unix: u64,
+    ) -> Self {
+        Self {
+            id,
+            input_key,
+            input,
+            rule,
+            rdkit_version,
+            offset: 0,
+            counters: Counters::default(),
+            state: JobState::Partial,
+            busy_secs: 0.0,
+            created_unix: now_unix,
+            updated_unix: now_unix,
+        }
+    }
+}
+
 impl Counters {
     /// Adds a batch's counters (everything but `unique_products`, which the commit computes).
     pub fn add(&mut self, d: &Counters) {
