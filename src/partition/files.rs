@@ -103,3 +103,30 @@ pub fn publish_dir(tmp: &Path, dest: &Path) -> Result<bool> {
     sync_dir(dest.parent().unwrap_or(Path::new(".")))?;
     Ok(true)
 }
+
+/// A step's output folder `dest`, built in a fresh temp folder beside it by `build` and
+/// published with [`publish_dir`] (`create_tmp`: whether to create the temp folder first; a
+/// RocksDB store creates its own). Stale temp folders of this host are removed first; on error
+/// the temp folder is removed. Returns None when another process published `dest` first.
+pub fn build_and_publish<T>(
+    dest: &Path,
+    create_tmp: bool,
+    build: impl FnOnce(&Path) -> Result<T>,
+) -> Result<Option<T>> {
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent, "create folder"))?;
+    }
+    remove_stale(dest);
+    let tmp = temp_beside(dest);
+    if create_tmp {
+        std::fs::create_dir(&tmp).map_err(io(&tmp, "create"))?;
+    }
+    let value = match build(&tmp) {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    Ok(publish_dir(&tmp, dest)?.then_some(value))
+}

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::files::{host, publish_dir, read_json, remove_stale, temp_beside, write_json};
+use super::files::{build_and_publish, host, read_json, write_json};
 use super::plan::{BuildId, Plan};
 use super::runfile::{self, RunRecord, KIND_LINK, KIND_PRODUCT, KIND_REJECT};
 use super::{partition_of, units_dir};
@@ -97,29 +97,17 @@ pub fn map_unit(dir: &Path, unit: u32, budget: MemoryBudget) -> Result<MapReport
     if let Some(done) = unit_done(dir, unit)? {
         return Ok(MapReport { done, skipped: true });
     }
-    let dest = unit_dir(dir, unit);
-    let parent = units_dir(dir);
-    std::fs::create_dir_all(&parent).map_err(|source| PartitionError::Io {
-        path: parent.clone(),
-        context: "create units folder",
-        source,
+    let published = build_and_publish(&unit_dir(dir, unit), true, |tmp| {
+        map_into(dir, &plan, unit, u.first_row, u.rows, budget, tmp, started)
     })?;
-    remove_stale(&dest);
-    let tmp = temp_beside(&dest);
-    std::fs::create_dir(&tmp).map_err(|source| PartitionError::Io { path: tmp.clone(), context: "create", source })?;
-    let result = map_into(dir, &plan, unit, u.first_row, u.rows, budget, &tmp, started);
-    let done = match result {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    if !publish_dir(&tmp, &dest)? {
+    let Some(done) = published else {
         // another process finished the unit first: its marker stands
-        let theirs = unit_done(dir, unit)?.unwrap_or(done);
+        let theirs = unit_done(dir, unit)?.ok_or_else(|| PartitionError::NotReady {
+            path: dir.into(),
+            reason: format!("unit {unit} was published without its done marker"),
+        })?;
         return Ok(MapReport { done: theirs, skipped: true });
-    }
+    };
     crate::failpoint::hit("partition.map.published");
     Ok(MapReport { done, skipped: false })
 }

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::files::{host, publish_dir, read_json, remove_stale, temp_beside, write_json};
+use super::files::{build_and_publish, host, read_json, write_json};
 use super::map::{unit_dir, unit_done, UnitDone, RUN_FILE};
 use super::plan::{BuildId, Plan};
 use super::runfile::{Cursor, KIND_LINK, KIND_PRODUCT, KIND_REJECT};
@@ -131,28 +131,19 @@ pub fn reduce_partition(dir: &Path, partition: u32, budget: MemoryBudget) -> Res
         }
         .into());
     }
-    let dest = shard_dir(dir, partition);
-    let parent = shards_dir(dir);
-    std::fs::create_dir_all(&parent).map_err(|source| PartitionError::Io {
-        path: parent.clone(),
-        context: "create shards folder",
-        source,
+    let published = build_and_publish(&shard_dir(dir, partition), false, |tmp| {
+        let done = build_shard(dir, &plan, partition, &units, budget, tmp, started)?;
+        crate::failpoint::hit("partition.reduce.built");
+        Ok(done)
     })?;
-    remove_stale(&dest);
-    let tmp = temp_beside(&dest);
-    let built = build_shard(dir, &plan, partition, &units, budget, &tmp, started);
-    let done = match built {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    crate::failpoint::hit("partition.reduce.built");
-    if !publish_dir(&tmp, &dest)? {
-        let theirs = shard_done(dir, partition)?.unwrap_or(done);
+    let Some(done) = published else {
+        // another process reduced the partition first: its shard stands
+        let theirs = shard_done(dir, partition)?.ok_or_else(|| PartitionError::NotReady {
+            path: dir.into(),
+            reason: format!("shard {partition} was published without its done marker"),
+        })?;
         return Ok(ReduceReport { done: theirs, skipped: true });
-    }
+    };
     Ok(ReduceReport { done, skipped: false })
 }
 
