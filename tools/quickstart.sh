@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 tools/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --release --locked
-X=target/release/xfstore
+X="${CARGO_TARGET_DIR:-target}/release/xfstore"
 
 $X ingest --input tests/data/sample.parquet --id-column id \
   --rule FG_PHENOL_OH__OH__TO__OMe --rule FG_CARBOXYL__COOH__TO__COOMe
