@@ -66,7 +66,7 @@ pub(super) fn export_folder(store: &ReadOnlyStore, job: &JobMeta, opts: &ExportO
 /// Writes one part per shard (`part-<shard>.parquet`, each from that shard's view of the job)
 /// and the manifest, as one folder published as a whole: a sharded store's export. `shards`
 /// holds every shard's store and its record of the job, in partition order.
-pub(crate) fn export_shards(shards: &[(ReadOnlyStore, JobMeta)], opts: &ExportOptions) -> Result<Vec<Part>> {
+pub(crate) fn export_shards(shards: &[(&ReadOnlyStore, JobMeta)], opts: &ExportOptions) -> Result<Vec<Part>> {
     let dest = &opts.output;
     let Some((_, job)) = shards.first() else {
         return Err(ExportError::Validation { path: dest.clone(), reason: "no shard to export".into() }.into());

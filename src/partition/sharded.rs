@@ -25,6 +25,8 @@ pub fn is_partitioned(dir: &Path) -> bool {
 pub struct ShardedStore {
     dir: PathBuf,
     plan: Plan,
+    /// Shards opened so far (each opened once, on first use).
+    shards: Vec<std::sync::OnceLock<ReadOnlyStore>>,
 }
 
 /// One job of a sharded store, over all units and shards.
@@ -79,7 +81,9 @@ impl ShardedStatus {
 impl ShardedStore {
     /// Opens the run folder `dir` (any build's: reading does not depend on it).
     pub fn open(dir: &Path) -> Result<Self> {
-        Ok(Self { dir: dir.into(), plan: Plan::load_any(dir)? })
+        let plan = Plan::load_any(dir)?;
+        let shards = (0..plan.partitions).map(|_| std::sync::OnceLock::new()).collect();
+        Ok(Self { dir: dir.into(), plan, shards })
     }
 
     /// The plan.
@@ -92,8 +96,17 @@ impl ShardedStore {
         partition_of(canonical.as_bytes(), self.plan.partitions)
     }
 
-    /// Opens shard `p` read-only; an error if it is not reduced yet.
-    pub fn shard(&self, p: u32) -> Result<ReadOnlyStore> {
+    /// Shard `p`, read-only (opened on first use, then kept); an error if it is not reduced yet.
+    pub fn shard(&self, p: u32) -> Result<&ReadOnlyStore> {
+        let cell = self.shards.get(p as usize).ok_or(PartitionError::OutOfRange {
+            path: self.dir.clone(),
+            what: "partition",
+            index: p,
+            count: self.plan.partitions,
+        })?;
+        if let Some(store) = cell.get() {
+            return Ok(store);
+        }
         if shard_done(&self.dir, p)?.is_none() {
             return Err(PartitionError::NotReady {
                 path: self.dir.clone(),
@@ -104,7 +117,8 @@ impl ShardedStore {
             }
             .into());
         }
-        Ok(ReadOnlyStore::open(&shard_dir(&self.dir, p))?)
+        let store = ReadOnlyStore::open(&shard_dir(&self.dir, p))?;
+        Ok(cell.get_or_init(|| store))
     }
 
     /// Looks a query up in its partition's shard (`job` / `rule` select jobs as for a store).
@@ -120,8 +134,8 @@ impl ShardedStore {
             }
         };
         let shard = self.shard(p)?;
-        let jobs = select_jobs(&shard, job, rule)?;
-        lookup_query(&shard, &jobs, query)
+        let jobs = select_jobs(shard, job, rule)?;
+        lookup_query(shard, &jobs, query)
     }
 
     /// The products made from `parent` (any spelling), from every shard's parent index.
@@ -129,8 +143,8 @@ impl ShardedStore {
         let mut merged: Option<QueryOutcome> = None;
         for p in 0..self.plan.partitions {
             let shard = self.shard(p)?;
-            let jobs = select_jobs(&shard, job, rule)?;
-            let outcome = products_of_parent(&shard, &jobs, parent)?;
+            let jobs = select_jobs(shard, job, rule)?;
+            let outcome = products_of_parent(shard, &jobs, parent)?;
             merged = Some(match (merged, outcome) {
                 (None, o) => o,
                 (
@@ -207,7 +221,7 @@ impl ShardedStore {
     /// `manifest.json` (`opts.output`), published as a whole. Every shard must be reduced.
     pub fn export(&self, job: &str, opts: &ExportOptions) -> Result<ExportReport> {
         let started = Instant::now();
-        let mut shards: Vec<(ReadOnlyStore, JobMeta)> = Vec::with_capacity(self.plan.partitions as usize);
+        let mut shards: Vec<(&ReadOnlyStore, JobMeta)> = Vec::with_capacity(self.plan.partitions as usize);
         for p in 0..self.plan.partitions {
             let store = self.shard(p)?;
             let meta = store.job(job)?.ok_or_else(|| crate::error::StoreError::UnknownJob {
