@@ -120,6 +120,26 @@ def test_status_jobs_and_errors(cli_store, tmp_path):
     assert xfstore.versions()["rdkit"]
 
 
+def test_a_writer_store_holds_the_lock_until_closed(cli_store, tmp_path):
+    store = tmp_path / "store"
+    xf("ingest", "--store", store, "--input", SAMPLE, "--rule", OME, "--max-rows", "100")
+    ingest = [XFSTORE, "ingest", "--store", str(store), "--input", SAMPLE, "--rule", OME]
+    with xfstore.Store(store, read_only=False) as w:
+        p = subprocess.run(ingest, capture_output=True, text=True)
+        assert p.returncode != 0 and "locked by pid" in p.stderr, p.stderr
+        assert w.jobs()[0]["offset"] == 100
+        w.compact()
+        reader = w.products(rule=OME, allow_incomplete=True)
+    with pytest.raises(xfstore.StoreError, match="closed"):
+        w.lookup("COc1ccccc1")
+    assert "closed" in repr(w)
+    assert reader.read_all().num_rows > 0  # a stream made before close still reads
+    p = subprocess.run(ingest, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr  # the lock was released by close()
+    with pytest.raises(xfstore.StoreError, match="read_only=False"):
+        xfstore.Store(store).compact()
+
+
 INTERRUPTED = textwrap.dedent(
     """
     import sys, xfstore

@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
@@ -172,25 +172,43 @@ fn outcome(py: Python<'_>, o: QueryOutcome, strict: bool) -> PyResult<Option<Vec
 
 /// An open store. `Store(path)` opens it read-only: any number of readers, even while another
 /// process ingests into it (a consistent point-in-time view). `Store(path, read_only=False)`
-/// takes the store's single-writer lock (as an ingest does) for as long as it is open.
+/// takes the store's single-writer lock (as an ingest does) until `close()` (or the end of a
+/// `with` block, or garbage collection).
 #[pyclass(module = "xfstore", frozen)]
 struct Store {
     path: PathBuf,
+    read_only: bool,
+    /// None once closed.
+    open: RwLock<Option<OpenStore>>,
+}
+
+struct OpenStore {
     reader: Arc<ReadOnlyStore>,
     /// The writer, when opened with read_only=False (holds the lock).
     writer: Option<xfstore::Store>,
 }
 
-impl Store {
+impl OpenStore {
     fn read(&self) -> &ReadOnlyStore {
         match &self.writer {
             Some(w) => w,
             None => &self.reader,
         }
     }
+}
 
-    fn jobs_for(&self, job: Option<&str>, rule: Option<&str>) -> PyResult<Vec<JobMeta>> {
-        xfstore::select_jobs(self.read(), job, rule).py()
+impl Store {
+    /// Runs `f` on the open store; StoreError once closed.
+    fn with<T>(&self, f: impl FnOnce(&OpenStore) -> PyResult<T>) -> PyResult<T> {
+        let guard = self.open.read().map_err(|_| StoreError::new_err("store handle poisoned by a panic"))?;
+        match guard.as_ref() {
+            Some(open) => f(open),
+            None => Err(StoreError::new_err(format!("store {} is closed", self.path.display()))),
+        }
+    }
+
+    fn jobs_for(store: &ReadOnlyStore, job: Option<&str>, rule: Option<&str>) -> PyResult<Vec<JobMeta>> {
+        xfstore::select_jobs(store, job, rule).py()
     }
 }
 
@@ -203,17 +221,32 @@ impl Store {
     #[new]
     #[pyo3(signature = (path, read_only = true))]
     fn new(py: Python<'_>, path: PathBuf, read_only: bool) -> PyResult<Self> {
-        py.detach(|| {
-            if read_only {
-                let reader = Arc::new(ReadOnlyStore::open(&path)?);
-                Ok(Store { path, reader, writer: None })
-            } else {
-                let writer = xfstore::Store::open(&path, &StoreOptions::default())?;
-                let reader = Arc::new(ReadOnlyStore::open(&path)?);
-                Ok(Store { path, reader, writer: Some(writer) })
-            }
-        })
-        .map_err(|e: Error| py_err(e))
+        let open = py
+            .detach(|| -> Result<OpenStore, Error> {
+                let writer =
+                    if read_only { None } else { Some(xfstore::Store::open(&path, &StoreOptions::default())?) };
+                Ok(OpenStore { reader: Arc::new(ReadOnlyStore::open(&path)?), writer })
+            })
+            .map_err(py_err)?;
+        Ok(Store { path, read_only, open: RwLock::new(Some(open)) })
+    }
+
+    /// Closes the store (a writer releases its lock). Streams from `products()` already made
+    /// keep working; anything else raises StoreError afterwards.
+    fn close(&self) {
+        if let Ok(mut guard) = self.open.write() {
+            guard.take();
+        }
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close();
+        false
     }
 
     /// The store's folder.
@@ -223,7 +256,8 @@ impl Store {
     }
 
     fn __repr__(&self) -> String {
-        format!("Store({:?}, read_only={})", self.path, self.writer.is_none())
+        let closed = self.open.read().map(|g| g.is_none()).unwrap_or(true);
+        format!("Store({:?}, read_only={}{})", self.path, self.read_only, if closed { ", closed" } else { "" })
     }
 
     /// Looks a SMILES (any spelling: canonicalized as ingest does) up in every job, or in the
@@ -236,8 +270,10 @@ impl Store {
         job: Option<String>,
         rule: Option<String>,
     ) -> PyResult<Option<Vec<Product>>> {
-        let jobs = self.jobs_for(job.as_deref(), rule.as_deref())?;
-        let o = py.detach(|| xfstore::lookup(self.read(), &jobs, &smiles)).py()?;
+        let o = self.with(|s| {
+            let jobs = Self::jobs_for(s.read(), job.as_deref(), rule.as_deref())?;
+            py.detach(|| xfstore::lookup(s.read(), &jobs, &smiles)).py()
+        })?;
         outcome(py, o, true)
     }
 
@@ -254,15 +290,17 @@ impl Store {
         strict: bool,
     ) -> PyResult<Vec<Option<Vec<Product>>>> {
         let queries: Vec<String> = smiles.try_iter()?.map(|s| s?.extract::<String>()).collect::<PyResult<_>>()?;
-        let jobs = self.jobs_for(job.as_deref(), rule.as_deref())?;
-        let outcomes: Vec<QueryOutcome> = py
-            .detach(|| {
+        let outcomes: Vec<QueryOutcome> = self.with(|s| {
+            let store = s.read();
+            let jobs = Self::jobs_for(store, job.as_deref(), rule.as_deref())?;
+            py.detach(|| {
                 queries
                     .into_par_iter()
-                    .map(|s| xfstore::lookup_query(self.read(), &jobs, &Query { smiles: s, id: None }))
+                    .map(|q| xfstore::lookup_query(store, &jobs, &Query { smiles: q, id: None }))
                     .collect::<Result<Vec<_>, Error>>()
             })
-            .py()?;
+            .py()
+        })?;
         outcomes.into_iter().map(|o| outcome(py, o, strict)).collect()
     }
 
@@ -276,14 +314,16 @@ impl Store {
         job: Option<String>,
         rule: Option<String>,
     ) -> PyResult<Option<Vec<Product>>> {
-        let jobs = self.jobs_for(job.as_deref(), rule.as_deref())?;
-        let o = py.detach(|| xfstore::products_of_parent(self.read(), &jobs, &parent)).py()?;
+        let o = self.with(|s| {
+            let jobs = Self::jobs_for(s.read(), job.as_deref(), rule.as_deref())?;
+            py.detach(|| xfstore::products_of_parent(s.read(), &jobs, &parent)).py()
+        })?;
         outcome(py, o, true)
     }
 
     /// The store's status as a dict (what `xfstore status --json` prints).
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let st = py.detach(|| xfstore::status(self.read())).py()?;
+        let st = self.with(|s| py.detach(|| xfstore::status(s.read())).py())?;
         json_value(py, &xfstore::status_json(&st))
     }
 
@@ -305,7 +345,8 @@ impl Store {
         batch_rows: usize,
         allow_incomplete: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let jobs = self.jobs_for(job.as_deref(), rule.as_deref())?;
+        let (jobs, reader) =
+            self.with(|s| Ok((Self::jobs_for(s.read(), job.as_deref(), rule.as_deref())?, s.reader.clone())))?;
         let meta = match jobs.as_slice() {
             [one] => one.clone(),
             [] => return Err(StoreError::new_err("the store has no jobs")),
@@ -320,7 +361,7 @@ impl Store {
                     .into(),
             ));
         }
-        let batches = ProductBatches::new(self.reader.clone(), meta, batch_rows);
+        let batches = ProductBatches::new(reader, meta, batch_rows);
         let schema = batches.schema();
         let reader = RecordBatchIterator::new(batches, schema);
         let mut stream = FFI_ArrowArrayStream::new(Box::new(reader));
@@ -333,9 +374,11 @@ impl Store {
 
     /// Rewrites the store's files and folds merge operands (needs read_only=False).
     fn compact(&self, py: Python<'_>) -> PyResult<()> {
-        let w =
-            self.writer.as_ref().ok_or_else(|| StoreError::new_err("compact needs Store(path, read_only=False)"))?;
-        py.detach(|| w.compact()).py()
+        self.with(|s| {
+            let w =
+                s.writer.as_ref().ok_or_else(|| StoreError::new_err("compact needs Store(path, read_only=False)"))?;
+            py.detach(|| w.compact()).py()
+        })
     }
 }
 

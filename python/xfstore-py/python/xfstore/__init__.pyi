@@ -40,7 +40,8 @@ class Product:
 
 class Store:
     """An open store: read-only by default (any number, even during an ingest by another
-    process); ``read_only=False`` holds the single-writer lock while open."""
+    process); ``read_only=False`` holds the single-writer lock until ``close()`` or the end of a
+    ``with`` block."""
 
     def __init__(self, path: _Path, read_only: bool = True) -> None: ...
     @property
@@ -70,6 +71,10 @@ class Store:
         """A job's products in the export schema, streamed through the Arrow C stream interface."""
     def compact(self) -> None:
         """Rewrite the store's files (needs read_only=False)."""
+    def close(self) -> None:
+        """Close the store (a writer releases its lock); streams already made keep reading."""
+    def __enter__(self) -> "Store": ...
+    def __exit__(self, *args: object) -> bool: ...
 
 def ingest(
     store: _Path,
