@@ -28,7 +28,16 @@ step() {  # step map|reduce --unit|--partition
     printf '%s\0%s\0' "$folder" "$k"
   done | xargs -0 -r -n 2 -P "$jobs" sh -c '"$0" "$1" "$3" "$2" "$4"' "$XFSTORE" "$1" "$2"
 }
+waiting() {  # a partitioned campaign with streams not planned yet (their upstream not reduced)
+  [ -f "$dir/campaign.json" ] && "$XFSTORE" status --store "$dir" | grep -q "^not planned yet"
+}
 # xargs exits non-zero if any step fails; set -e stops the run there (re-run to resume)
 step map --unit
 step reduce --partition
+# a campaign runs stage by stage: plan the chained steps whose upstream is now reduced
+while waiting; do
+  "$XFSTORE" plan --resume --out "$dir" | tail -1
+  step map --unit
+  step reduce --partition
+done
 "$XFSTORE" status --store "$dir"

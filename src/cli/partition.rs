@@ -18,24 +18,29 @@ use xfstore::{
 /// Arguments of `xfstore plan`.
 #[derive(Args)]
 pub struct PlanArgs {
-    /// A campaign file: every stream planned as its own run under OUT/streams/<stream> (steps
-    /// that read files only); instead of --input and --rule.
+    /// A campaign file: every stream planned as its own run under OUT/streams/<stream>, a
+    /// chained step once its upstream is reduced (then `plan --resume`); instead of --input
+    /// and --rule.
     campaign: Option<PathBuf>,
     /// Run folder to create (on storage every machine sees at the same path).
     #[arg(long)]
     out: PathBuf,
     /// Number of partitions: shard stores, and reduce steps.
-    #[arg(long)]
-    partitions: u32,
+    #[arg(long, required_unless_present = "resume")]
+    partitions: Option<u32>,
+    /// Plan the streams of the partitioned campaign in OUT whose upstream step is now reduced,
+    /// with the options it was planned with.
+    #[arg(long, conflicts_with_all = ["campaign", "input", "rules"])]
+    resume: bool,
     /// Input rows per unit (one map step each; a unit's distinct products are held in memory).
     #[arg(long, default_value_t = DEFAULT_UNIT_ROWS)]
     unit_rows: u64,
     /// Input: a Parquet file, folder or glob, a .smi/.csv/.tsv/.sdf file (optionally .gz); its
     /// absolute path is recorded, so every machine must see it there.
-    #[arg(long, required_unless_present = "campaign", conflicts_with = "campaign")]
+    #[arg(long, required_unless_present_any = ["campaign", "resume"], conflicts_with = "campaign")]
     input: Option<PathBuf>,
     /// Rule name or X-template name (repeatable: one job each).
-    #[arg(long = "rule", required_unless_present = "campaign", conflicts_with = "campaign")]
+    #[arg(long = "rule", required_unless_present_any = ["campaign", "resume"], conflicts_with = "campaign")]
     rules: Vec<String>,
     #[command(flatten)]
     transform: TransformArgs,
@@ -79,40 +84,71 @@ pub struct ReduceArgs {
     memory_budget: MemoryBudget,
 }
 
-fn plan_a_campaign(a: PlanArgs, path: &Path, out: &mut dyn Write) -> Result<ExitCode> {
+/// Plans (again) the streams of the campaign at `path` under `dir`: every stream reading a file,
+/// and every chained stream whose upstream run is reduced.
+fn plan_a_campaign(
+    path: &Path,
+    rules_file: Option<PathBuf>,
+    run: RunOptions,
+    partitions: u32,
+    unit_rows: u64,
+    dir: &Path,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
     let file: CampaignFile = Campaign::parse(path)?;
-    let rules_file = a.transform.rules_file.clone().or_else(|| Campaign::rules_file(&file, path));
+    let rules_file = rules_file.or_else(|| Campaign::rules_file(&file, path));
     let rules = match &rules_file {
         Some(p) => RuleSet::load(p)?,
         None => RuleSet::builtin()?,
     };
     let c = Campaign::validate(file, path, &rules)?;
-    let t = &a.transform;
-    let run = RunOptions { no_props: t.no_props, max_heavy_atoms: Some(t.max_heavy_atoms), ..RunOptions::default() };
-    let (list, plans) = plan_campaign(&rules, &c, path, &run, rules_file, a.partitions, a.unit_rows, &a.out)?;
+    let (list, plans) = plan_campaign(&rules, &c, path, &run, rules_file, partitions, unit_rows, dir)?;
     for (key, p) in list.streams.iter().zip(&plans) {
-        writeln!(out, "  {key}: {} rows in {} units, {} job(s)", p.input.info.rows, p.units.len(), p.rules.len())?;
+        match p {
+            Some(p) => writeln!(
+                out,
+                "  {key}: {} rows in {} units, {} job(s)",
+                p.input.info.rows,
+                p.units.len(),
+                p.rules.len()
+            )?,
+            None => writeln!(out, "  {key}: waiting for its upstream step to be reduced")?,
+        }
     }
+    let waiting = plans.iter().filter(|p| p.is_none()).count();
     writeln!(
         out,
-        "plan {}: campaign {} as {} partitioned runs of {} partitions (OUT/streams/<stream>)",
-        a.out.display(),
+        "plan {}: campaign {} as {} partitioned runs of {} partitions (OUT/streams/<stream>){}",
+        dir.display(),
         path.display(),
-        plans.len(),
-        a.partitions
+        plans.len() - waiting,
+        partitions,
+        match waiting {
+            0 => String::new(),
+            n => format!("; {n} waiting: map and reduce these, then `xfstore plan --resume --out {}`", dir.display()),
+        }
     )?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn plan(a: PlanArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if a.resume {
+        let c = CampaignPlan::load(&a.out)?;
+        let run = RunOptions { no_props: c.no_props, max_heavy_atoms: c.max_heavy_atoms, ..RunOptions::default() };
+        return plan_a_campaign(&c.campaign, c.rules_file, run, c.partitions, c.unit_rows, &a.out, out);
+    }
+    let partitions = a.partitions.expect("clap requires --partitions without --resume");
     if let Some(path) = a.campaign.clone() {
-        return plan_a_campaign(a, &path, out);
+        let t = &a.transform;
+        let run =
+            RunOptions { no_props: t.no_props, max_heavy_atoms: Some(t.max_heavy_atoms), ..RunOptions::default() };
+        return plan_a_campaign(&path, t.rules_file.clone(), run, partitions, a.unit_rows, &a.out, out);
     }
     let input = a.input.clone().expect("clap requires --input without a campaign");
     let rule_set = a.transform.rule_set()?;
     let ingest = a.transform.options(input, &rule_set, &a.rules)?;
     let rules_file = a.transform.rules_file.clone();
-    let opts = PlanOptions { ingest, rules_file, partitions: a.partitions, unit_rows: a.unit_rows };
+    let opts = PlanOptions { ingest, rules_file, partitions, unit_rows: a.unit_rows, upstream: None };
     let p = plan_partitioned(&rule_set, &opts, &a.out)?;
     writeln!(
         out,
@@ -262,6 +298,10 @@ pub fn reduce(a: ReduceArgs, out: &mut dyn Write) -> Result<ExitCode> {
 pub fn campaign_status(dir: &Path, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
     for d in run_dirs(dir)? {
         status(&d, json, out)?;
+    }
+    let waiting = CampaignPlan::load(dir)?.waiting(dir);
+    if !waiting.is_empty() && !json {
+        writeln!(out, "not planned yet (waiting for their upstream step): {}", waiting.join(", "))?;
     }
     Ok(ExitCode::SUCCESS)
 }

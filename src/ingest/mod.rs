@@ -290,7 +290,21 @@ impl<'r> IngestPlan<'r> {
         Self::open(rule_set, opts, Some(store))
     }
 
+    /// As [`IngestPlan::new_in`], reading a `job:` input from the shard stores of a partitioned
+    /// run (a partitioned campaign's chained step).
+    pub(crate) fn new_sharded(rule_set: &'r RuleSet, opts: IngestOptions, shards: Vec<ReadOnlyStore>) -> Result<Self> {
+        Self::open_with(rule_set, opts, move |spec, _, cols| InputFile::open_sharded(spec, cols, shards))
+    }
+
     fn open(rule_set: &'r RuleSet, opts: IngestOptions, store: Option<&ReadOnlyStore>) -> Result<Self> {
+        Self::open_with(rule_set, opts, |spec, format, cols| InputFile::open_in(spec, format, cols, store))
+    }
+
+    fn open_with(
+        rule_set: &'r RuleSet,
+        opts: IngestOptions,
+        open_input: impl FnOnce(&str, Option<InputFormat>, &InputColumns) -> Result<InputFile, crate::error::InputError>,
+    ) -> Result<Self> {
         if opts.rules.is_empty() {
             return Err(IngestError::NoRule.into());
         }
@@ -307,7 +321,7 @@ impl<'r> IngestPlan<'r> {
             id: opts.id_column.clone(),
             carry: opts.carry_columns.clone(),
         };
-        let input = InputFile::open_in(&opts.input.to_string_lossy(), opts.format, &cols, store)?;
+        let input = open_input(&opts.input.to_string_lossy(), opts.format, &cols)?;
         let key = opts.input_key.clone().unwrap_or_else(|| input.default_key().to_owned());
         if key.is_empty() || key.contains('\0') {
             return Err(IngestError::BadKey { key }.into());

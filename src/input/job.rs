@@ -30,6 +30,9 @@ pub(super) struct JobInput {
     jobs: Vec<String>,
     /// Per upstream job, per requested carried column: its index in that job's carried cells.
     carry_at: Vec<Vec<Option<usize>>>,
+    /// The shard stores of a partitioned run the jobs are read from (their keys are disjoint:
+    /// the union is the same merge over every shard's scans); empty: the store passed in.
+    shards: Vec<ReadOnlyStore>,
 }
 
 /// The job ids listed in a `job:` spec.
@@ -69,27 +72,45 @@ impl JobInput {
     /// Checks that every job exists and is complete and that the carried columns exist
     /// upstream, counts the distinct products of the union and fingerprints the jobs.
     pub(super) fn open(spec: &str, cols: &InputColumns, store: &ReadOnlyStore) -> Result<(Self, Scanned), InputError> {
+        Self::open_from(spec, cols, &[store])
+    }
+
+    /// As [`JobInput::open`], the jobs read from every shard store of a partitioned run.
+    pub(super) fn open_sharded(
+        spec: &str,
+        cols: &InputColumns,
+        shards: Vec<ReadOnlyStore>,
+    ) -> Result<(Self, Scanned), InputError> {
+        let refs: Vec<&ReadOnlyStore> = shards.iter().collect();
+        let (mut input, scanned) = Self::open_from(spec, cols, &refs)?;
+        input.shards = shards;
+        Ok((input, scanned))
+    }
+
+    fn open_from(spec: &str, cols: &InputColumns, stores: &[&ReadOnlyStore]) -> Result<(Self, Scanned), InputError> {
         let upstream = |reason: String| InputError::Upstream { spec: spec.to_owned(), reason };
         let jobs = parse_job_spec(spec).unwrap_or_default();
         if jobs.is_empty() {
             return Err(upstream("no job id after `job:`".into()));
         }
-        let mut metas = Vec::with_capacity(jobs.len());
-        for id in &jobs {
-            let meta = store
-                .job(id)
-                .map_err(|e| upstream(e.to_string()))?
-                .ok_or_else(|| upstream(format!("no job {id} in the store")))?;
-            if meta.state != JobState::Complete {
-                return Err(upstream(format!(
-                    "job {id} is not complete (row {} of {}); finish it first",
-                    meta.offset, meta.input.rows
-                )));
+        let mut metas = Vec::with_capacity(jobs.len() * stores.len());
+        for store in stores {
+            for id in &jobs {
+                let meta = store
+                    .job(id)
+                    .map_err(|e| upstream(e.to_string()))?
+                    .ok_or_else(|| upstream(format!("no job {id} in the store")))?;
+                if meta.state != JobState::Complete {
+                    return Err(upstream(format!(
+                        "job {id} is not complete (row {} of {}); finish it first",
+                        meta.offset, meta.input.rows
+                    )));
+                }
+                metas.push(meta);
             }
-            metas.push(meta);
         }
-        let mut carry_at = Vec::with_capacity(metas.len());
-        for m in &metas {
+        let mut carry_at = Vec::with_capacity(jobs.len());
+        for m in &metas[..jobs.len()] {
             carry_at.push(cols.carry.iter().map(|c| m.input.carry_columns.iter().position(|u| u == c)).collect());
         }
         for (k, c) in cols.carry.iter().enumerate() {
@@ -101,9 +122,9 @@ impl JobInput {
                 });
             }
         }
-        let input = JobInput { jobs, carry_at };
+        let input = JobInput { jobs, carry_at, shards: Vec::new() };
         let mut rows = 0u64;
-        for item in input.merge(store)? {
+        for item in input.merge_over(stores)? {
             item?;
             rows += 1;
         }
@@ -114,20 +135,43 @@ impl JobInput {
         Ok((input, Scanned { rows, size, fingerprint: upstream_fingerprint(&metas) }))
     }
 
-    fn merge<'s>(&self, store: &'s ReadOnlyStore) -> Result<Merge<'s>, InputError> {
-        let scans = self
-            .jobs
-            .iter()
-            .map(|j| store.scan(j).map(Iterator::peekable))
-            .collect::<Result<_, _>>()
-            .map_err(|e| InputError::Upstream { spec: self.jobs.join(","), reason: e.to_string() })?;
+    /// Whether the jobs are read from the shards of a partitioned run (no store needed).
+    pub(super) fn is_sharded(&self) -> bool {
+        !self.shards.is_empty()
+    }
+
+    /// The merge over the jobs' scans in every store of `stores`, job-major: keys of different
+    /// stores are disjoint (shards), so equal keys meet only between jobs of one store, and the
+    /// first job listed supplies the record, as with one store.
+    fn merge_over<'s>(&self, stores: &[&'s ReadOnlyStore]) -> Result<Merge<'s>, InputError> {
+        let mut scans = Vec::with_capacity(self.jobs.len() * stores.len());
+        for (j, id) in self.jobs.iter().enumerate() {
+            for store in stores {
+                let scan = store
+                    .scan(id)
+                    .map_err(|e| InputError::Upstream { spec: self.jobs.join(","), reason: e.to_string() })?;
+                scans.push((j, scan.peekable()));
+            }
+        }
         Ok(Merge { scans })
+    }
+
+    fn merge<'s>(&'s self, store: Option<&'s ReadOnlyStore>) -> Result<Merge<'s>, InputError> {
+        let stores: Vec<&ReadOnlyStore> =
+            if self.is_sharded() { self.shards.iter().collect() } else { store.into_iter().collect() };
+        if stores.is_empty() {
+            return Err(InputError::Upstream {
+                spec: self.jobs.join(","),
+                reason: "no store to read the jobs from".into(),
+            });
+        }
+        self.merge_over(&stores)
     }
 
     /// Batches of at most `batch_rows` rows from row `offset`, at most `limit` rows.
     pub(super) fn batches<'s>(
         &'s self,
-        store: &'s ReadOnlyStore,
+        store: Option<&'s ReadOnlyStore>,
         offset: u64,
         batch_rows: usize,
         limit: Option<u64>,
@@ -156,7 +200,8 @@ type Merged = (String, usize, ProductRecord);
 
 /// K-way merge of the upstream scans in key order, each key once (from the first job holding it).
 struct Merge<'s> {
-    scans: Vec<Peekable<ProductScan<'s>>>,
+    /// (upstream job index, its scan in one store), job-major.
+    scans: Vec<(usize, Peekable<ProductScan<'s>>)>,
 }
 
 impl Iterator for Merge<'_> {
@@ -164,7 +209,7 @@ impl Iterator for Merge<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let mut best: Option<(usize, String)> = None;
-        for (j, scan) in self.scans.iter_mut().enumerate() {
+        for (i, (j, scan)) in self.scans.iter_mut().enumerate() {
             match scan.peek() {
                 Some(Err(_)) => {
                     let Some(Err(e)) = scan.next() else { unreachable!() };
@@ -173,13 +218,14 @@ impl Iterator for Merge<'_> {
                         reason: e.to_string(),
                     }));
                 }
-                Some(Ok((k, _))) if best.as_ref().is_none_or(|(_, b)| k < b) => best = Some((j, k.clone())),
+                Some(Ok((k, _))) if best.as_ref().is_none_or(|(_, b)| k < b) => best = Some((i, k.clone())),
                 None | Some(Ok(_)) => {}
             }
         }
-        let (j, key) = best?;
-        let (_, rec) = self.scans[j].next()?.ok()?;
-        for scan in &mut self.scans[j + 1..] {
+        let (i, key) = best?;
+        let j = self.scans[i].0;
+        let (_, rec) = self.scans[i].1.next()?.ok()?;
+        for (_, scan) in &mut self.scans[i + 1..] {
             if matches!(scan.peek(), Some(Ok((k, _))) if *k == key) {
                 scan.next();
             }

@@ -131,6 +131,14 @@ impl InputFile {
         Self::open_in(&path.to_string_lossy(), None, cols, None)
     }
 
+    /// A `job:<ID>[,<ID>...]` input read from the shard stores of a partitioned run: the
+    /// same rows, in the same order, as from one store holding all of their products.
+    pub fn open_sharded(spec: &str, cols: &InputColumns, shards: Vec<ReadOnlyStore>) -> Result<Self, InputError> {
+        let (j, s) = JobInput::open_sharded(spec, cols, shards)?;
+        let cols = InputColumns { smiles: "smiles".into(), id: Some("parent_id".into()), carry: cols.carry.clone() };
+        Ok(Self::new(spec, Source::Jobs(j), s, cols))
+    }
+
     /// Opens `spec`: a path, a folder of Parquet parts, a glob, or `job:<ID>[,<ID>...]` (which
     /// needs `store`). `format` overrides the format the path implies.
     pub fn open_in(
@@ -249,10 +257,12 @@ impl InputFile {
             Source::Parquet(p) => Box::new(p.batches(offset, batch_rows, limit)?),
             Source::Text(t) => Box::new(t.batches(offset, batch_rows, limit)?),
             Source::Jobs(j) => {
-                let store = store.ok_or_else(|| InputError::Format {
-                    path: PathBuf::from(&self.spec),
-                    reason: "a job input is read from a store; none is open".into(),
-                })?;
+                if store.is_none() && !j.is_sharded() {
+                    return Err(InputError::Format {
+                        path: PathBuf::from(&self.spec),
+                        reason: "a job input is read from a store; none is open".into(),
+                    });
+                }
                 Box::new(j.batches(store, offset, batch_rows, limit)?)
             }
         })

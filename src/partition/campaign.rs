@@ -1,22 +1,23 @@
 //! Partitioned campaigns: every stream of a campaign planned as its own partitioned run
 //! (`DIR/streams/<stream>/`, each an ordinary run folder with its plan, units and shards),
-//! listed in `DIR/campaign.json`, written last. Schedulers run the streams' units and
-//! partitions like those of any run (`python -m xfstore_ray DIR`, `tools/partitioned_run.sh
-//! DIR` go through the list).
+//! listed in `DIR/campaign.json` with the options they were planned with. Schedulers run the
+//! planned streams' units and partitions like those of any run (`python -m xfstore_ray DIR`,
+//! `tools/partitioned_run.sh DIR` go through the list, stage by stage).
 //!
-//! Only streams that read files can be planned: a chained step (a stream reading another
-//! stream's products) would read the upstream's shards, numbered in the global key order of
-//! their union (the row numbers provenance records), which needs the upstream reduced before it
-//! can be planned. Such campaigns are refused, before anything is written, naming the steps;
-//! their chained steps run with `xfstore run`, or partitioned after exporting the upstream step
-//! to files.
+//! A chained step (a stream reading another stream's products) is planned once its upstream
+//! run is reduced: its rows are the upstream's distinct products in their global key order, a
+//! merge over the upstream's shards (`InputFile::open_sharded`), numbered as a single-machine
+//! `job:` input numbers them, so provenance is the same. Planning again (`xfstore plan --resume
+//! DIR`) plans the streams whose upstream has finished since; streams already planned are
+//! left as they are.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::files::{publish_file, read_json};
-use super::plan::{plan, Plan, PlanOptions};
+use super::plan::{plan, Plan, PlanOptions, PLAN_FILE};
+use super::sharded::ShardedStore;
 use crate::campaign::{stream_options, Campaign, RunOptions, StreamSource};
 use crate::error::{PartitionError, Result};
 use crate::rules::RuleSet;
@@ -26,7 +27,7 @@ pub const CAMPAIGN_PLAN_FILE: &str = "campaign.json";
 /// Format tag of `campaign.json`.
 pub const CAMPAIGN_PLAN_FORMAT: &str = "xfstore-partitioned-campaign-v1";
 
-/// A partitioned campaign: its streams' run folders.
+/// A partitioned campaign: its streams' run folders and the options they are planned with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignPlan {
     /// [`CAMPAIGN_PLAN_FORMAT`].
@@ -35,6 +36,16 @@ pub struct CampaignPlan {
     pub campaign: PathBuf,
     /// Stream keys, in the campaign's order; stream `k`'s run folder is `DIR/streams/k`.
     pub streams: Vec<String>,
+    /// Partitions of every stream's run.
+    pub partitions: u32,
+    /// Rows per unit of every stream's run.
+    pub unit_rows: u64,
+    /// The rule file, if not the built-in one.
+    pub rules_file: Option<PathBuf>,
+    /// Products without properties.
+    pub no_props: bool,
+    /// The size guard, when given.
+    pub max_heavy_atoms: Option<u32>,
 }
 
 impl CampaignPlan {
@@ -51,9 +62,14 @@ impl CampaignPlan {
         Ok(p)
     }
 
-    /// Run folder of each stream, in order.
+    /// Run folders of the streams planned so far, in order.
     pub fn run_dirs(&self, dir: &Path) -> Vec<PathBuf> {
-        self.streams.iter().map(|k| stream_dir(dir, k)).collect()
+        self.streams.iter().map(|k| stream_dir(dir, k)).filter(|d| d.join(PLAN_FILE).is_file()).collect()
+    }
+
+    /// Streams not planned yet (waiting for their upstream to be reduced).
+    pub fn waiting(&self, dir: &Path) -> Vec<String> {
+        self.streams.iter().filter(|k| !stream_dir(dir, k).join(PLAN_FILE).is_file()).cloned().collect()
     }
 }
 
@@ -66,10 +82,10 @@ fn stream_dir(dir: &Path, key: &str) -> PathBuf {
     dir.join("streams").join(key)
 }
 
-/// Plans every stream of campaign `c` (read from `campaign_path`) as a partitioned run under
-/// `dir`, with the options a `xfstore run` of it would use (`run`), then writes the list.
-/// Idempotent as [`plan`] is; a campaign with chained steps is refused before anything is
-/// written.
+/// Plans the streams of campaign `c` (read from `campaign_path`) as partitioned runs under
+/// `dir`, with the options a `xfstore run` of it would use (`run`): every stream reading a file,
+/// and every chained stream whose upstream run is reduced; the others wait (returned as None).
+/// Idempotent as [`plan`] is: planning again plans what became ready.
 #[allow(clippy::too_many_arguments)]
 pub fn plan_campaign(
     rule_set: &RuleSet,
@@ -80,39 +96,17 @@ pub fn plan_campaign(
     partitions: u32,
     unit_rows: u64,
     dir: &Path,
-) -> Result<(CampaignPlan, Vec<Plan>)> {
-    let chained: Vec<String> = c
-        .streams
-        .iter()
-        .filter_map(|s| match &s.source {
-            StreamSource::Stream { key, .. } => Some(format!("{} (reads {key})", s.key)),
-            StreamSource::File { .. } => None,
-        })
-        .collect();
-    if !chained.is_empty() {
-        return Err(PartitionError::Plan {
-            path: dir.into(),
-            reason: format!(
-                "{} stream(s) read another step's products, which a partitioned run cannot plan yet: {}; \
-                 run the campaign with `xfstore run`, or partition the steps that read files (export the \
-                 upstream step and give it as an input)",
-                chained.len(),
-                chained.join(", ")
-            ),
-        }
-        .into());
-    }
-    let mut plans = Vec::with_capacity(c.streams.len());
-    for s in &c.streams {
-        let opts =
-            PlanOptions { ingest: stream_options(c, s, run), rules_file: rules_file.clone(), partitions, unit_rows };
-        plans.push(plan(rule_set, &opts, &stream_dir(dir, &s.key))?);
-    }
+) -> Result<(CampaignPlan, Vec<Option<Plan>>)> {
     let campaign = std::fs::canonicalize(campaign_path).unwrap_or_else(|_| campaign_path.to_path_buf());
     let list = CampaignPlan {
         format: CAMPAIGN_PLAN_FORMAT.into(),
         campaign,
         streams: c.streams.iter().map(|s| s.key.clone()).collect(),
+        partitions,
+        unit_rows,
+        rules_file: rules_file.clone(),
+        no_props: run.no_props,
+        max_heavy_atoms: run.max_heavy_atoms,
     };
     let path = dir.join(CAMPAIGN_PLAN_FILE);
     if path.exists() {
@@ -124,7 +118,35 @@ pub fn plan_campaign(
             .into());
         }
     } else {
+        std::fs::create_dir_all(dir).map_err(|source| PartitionError::Io {
+            path: dir.into(),
+            context: "create run folder",
+            source,
+        })?;
         publish_file(&path, &serde_json::to_vec_pretty(&list).expect("serializes"))?;
+    }
+    let mut plans = Vec::with_capacity(c.streams.len());
+    for s in &c.streams {
+        let upstream = match &s.source {
+            StreamSource::File { .. } => None,
+            StreamSource::Stream { key, .. } => {
+                let up = stream_dir(dir, key);
+                let ready = up.join(PLAN_FILE).is_file() && ShardedStore::open(&up)?.status()?.is_complete();
+                if !ready {
+                    plans.push(None);
+                    continue;
+                }
+                Some(up)
+            }
+        };
+        let opts = PlanOptions {
+            ingest: stream_options(c, s, run),
+            rules_file: rules_file.clone(),
+            partitions,
+            unit_rows,
+            upstream,
+        };
+        plans.push(Some(plan(rule_set, &opts, &stream_dir(dir, &s.key))?));
     }
     Ok((list, plans))
 }

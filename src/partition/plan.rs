@@ -68,6 +68,10 @@ pub struct PlanInput {
     pub key: String,
     /// Columns and fingerprint when planned (a map step refuses an input that changed).
     pub info: InputInfo,
+    /// For a `job:` input (a partitioned campaign's chained step): the upstream stream's run
+    /// folder, whose shards hold the jobs.
+    #[serde(default)]
+    pub upstream: Option<PathBuf>,
 }
 
 /// One rule of the run: its definition as planned and the settings it runs with.
@@ -125,6 +129,8 @@ pub struct PlanOptions {
     pub partitions: u32,
     /// Rows per unit, at least 1.
     pub unit_rows: u64,
+    /// For a `job:` input: the run folder whose shards hold the upstream jobs (reduced).
+    pub upstream: Option<PathBuf>,
 }
 
 fn plan_err(dir: &Path, reason: impl Into<String>) -> PartitionError {
@@ -138,13 +144,16 @@ pub fn plan(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path) -> Result<Plan> 
     if opts.partitions == 0 || opts.unit_rows == 0 {
         return Err(plan_err(dir, "--partitions and --unit-rows must be at least 1").into());
     }
-    if opts.ingest.input.to_string_lossy().starts_with(crate::input::JOB_PREFIX) {
+    let job_input = opts.ingest.input.to_string_lossy().starts_with(crate::input::JOB_PREFIX);
+    if job_input && opts.upstream.is_none() {
         return Err(plan_err(dir, "a job: input lives in one store and cannot be partitioned; export it first").into());
     }
     let mut ingest = opts.ingest.clone();
     // every machine opens the input at the path in the plan
     let spec = ingest.input.to_string_lossy().into_owned();
-    if Path::new(&spec).exists() {
+    if job_input {
+        // read from the upstream run's shards
+    } else if Path::new(&spec).exists() {
         ingest.input = std::fs::canonicalize(&ingest.input).map_err(|source| PartitionError::Io {
             path: ingest.input.clone(),
             context: "resolve input",
@@ -158,7 +167,18 @@ pub fn plan(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path) -> Result<Plan> 
         })?;
         ingest.input = cwd.join(&spec);
     }
-    let checked = IngestPlan::new(rule_set, ingest.clone())?;
+    let upstream = match &opts.upstream {
+        Some(u) => Some(std::fs::canonicalize(u).map_err(|source| PartitionError::Io {
+            path: u.clone(),
+            context: "resolve upstream run",
+            source,
+        })?),
+        None => None,
+    };
+    let checked = match &upstream {
+        Some(u) => IngestPlan::new_sharded(rule_set, ingest.clone(), open_shards(u)?)?,
+        None => IngestPlan::new(rule_set, ingest.clone())?,
+    };
     let info = checked.input().info().clone();
     let rules = checked
         .rules()
@@ -192,6 +212,7 @@ pub fn plan(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path) -> Result<Plan> 
             format: ingest.format,
             key: checked.input_key().to_owned(),
             info,
+            upstream,
         },
         rules_file,
         rules,
@@ -292,7 +313,10 @@ impl Plan {
     /// Loads the plan's rule file and opens its input; refuses a rule or an input that is not
     /// the one planned.
     pub(super) fn open_ingest<'r>(&self, dir: &Path, rule_set: &'r RuleSet) -> Result<IngestPlan<'r>> {
-        let checked = IngestPlan::new(rule_set, self.ingest_options())?;
+        let checked = match &self.input.upstream {
+            Some(u) => IngestPlan::new_sharded(rule_set, self.ingest_options(), open_shards(u)?)?,
+            None => IngestPlan::new(rule_set, self.ingest_options())?,
+        };
         let now = checked.input().info();
         let was = &self.input.info;
         if !was.same_rows(now) || !was.same_columns(now) {
@@ -324,6 +348,23 @@ impl Plan {
             None => RuleSet::builtin()?,
         })
     }
+}
+
+/// Every shard store of the run in `dir`, read-only; an error unless all are reduced.
+pub(super) fn open_shards(dir: &Path) -> Result<Vec<crate::store::ReadOnlyStore>> {
+    let plan = Plan::load_any(dir)?;
+    let mut shards = Vec::with_capacity(plan.partitions as usize);
+    for p in 0..plan.partitions {
+        if super::reduce::shard_done(dir, p)?.is_none() {
+            return Err(PartitionError::NotReady {
+                path: dir.into(),
+                reason: format!("shard {p} is not reduced yet: a step reading this run waits for it"),
+            }
+            .into());
+        }
+        shards.push(crate::store::ReadOnlyStore::open(&super::reduce::shard_dir(dir, p))?);
+    }
+    Ok(shards)
 }
 
 fn describe(b: &BuildId) -> String {

@@ -124,21 +124,16 @@ def test_two_node_ray_cluster_equals_a_single_machine_run(reference, tmp_path):
         # run again: everything is skipped
         again = xfstore_ray.run(run_dir, None, xfstore=XFSTORE, progress=lambda s: None)
         assert again.units_skipped == 9 and again.partitions_skipped == 4
-        # a campaign whose steps read files: one partitioned run per stream, the same counters
-        # as `xfstore run`
-        data = ROOT / "tests/data/campaign"
-        campaign = tmp_path / "c.yaml"
-        campaign.write_text(
-            f"inputs:\n  - {{name: poly, path: {data / 'polyphenols.smi'}, class: polyphenol}}\n"
-            f"  - {{name: terp, path: {data / 'terpenoids.csv'}, class: terpenoid}}\n"
-            "steps:\n  - {name: fg, from: [poly, terp], rules: in_scope}\n"
-        )
-        c_run = xfstore_ray.run(tmp_path / "crun", [str(campaign), "--partitions", "3", "--unit-rows", "5"],
+        # a campaign with chained steps (configs/campaign.example.yaml, 8 streams, 92 jobs): the
+        # driver runs it stage by stage; the same counters as `xfstore run`
+        campaign = ROOT / "configs/campaign.example.yaml"
+        c_run = xfstore_ray.run(tmp_path / "crun", [str(campaign), "--partitions", "3", "--unit-rows", "200"],
                                 xfstore=XFSTORE, progress=lambda s: None)
-        assert c_run.units == 3 + 4 and c_run.partitions == 6 and len(c_run.status["jobs"]) == 38
+        assert len(c_run.status["runs"]) == 8 and len(c_run.status["jobs"]) == 92
         xf("run", campaign, "--store", tmp_path / "csingle")
         single = {j["id"]: j["counters"] for j in json.loads(xf("status", "--store", tmp_path / "csingle", "--json").stdout)["jobs"]}
         for j in c_run.status["jobs"]:
+            assert j["state"] == "complete"
             assert (j["products"], j["unique"]) == (single[j["job"]]["site_products"], single[j["job"]]["unique_products"]), j
     finally:
         ray.shutdown()

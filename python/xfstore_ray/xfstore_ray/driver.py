@@ -140,10 +140,11 @@ def _pending(xfstore: str, step: str, run_dir: str) -> list[tuple[str, int]]:
 
 
 def _run_dirs(run_dir: str) -> list[Path]:
-    """The run folders: a partitioned campaign's streams, or the folder itself."""
+    """The run folders: a partitioned campaign's streams planned so far, or the folder itself."""
     campaign = Path(run_dir) / "campaign.json"
     if campaign.exists():
-        return [Path(run_dir) / "streams" / k for k in json.loads(campaign.read_text())["streams"]]
+        dirs = [Path(run_dir) / "streams" / k for k in json.loads(campaign.read_text())["streams"]]
+        return [d for d in dirs if (d / "plan.json").exists()]
     return [Path(run_dir)]
 
 
@@ -156,6 +157,47 @@ def _wait_all(refs: list, what: str, total: int, done_before: int, progress: Cal
             results.append(ray.get(r))  # raises StepFailed after the retries are spent
         progress(f"{what}: {done_before + len(results)}/{total} done")
     return results
+
+
+def _waiting(run_dir: str) -> bool:
+    """Whether a partitioned campaign has streams not planned yet."""
+    campaign = Path(run_dir) / "campaign.json"
+    if not campaign.exists():
+        return False
+    streams = json.loads(campaign.read_text())["streams"]
+    return any(not (Path(run_dir) / "streams" / k / "plan.json").exists() for k in streams)
+
+
+def _stage(xfstore, run_dir, budget, retry, map_cpus, reduce_cpus, attempts_dir, progress) -> dict:
+    """Maps every pending unit, then reduces every pending partition, of the runs planned now."""
+    plans = [json.loads((d / "plan.json").read_text()) for d in _run_dirs(run_dir)]
+    n_units, n_parts = sum(len(p["units"]) for p in plans), sum(p["partitions"] for p in plans)
+    units = _pending(xfstore, "map", run_dir)
+    progress(f"map: {n_units - len(units)}/{n_units} units already done, {len(units)} to run")
+    t0 = time.time()
+    refs = [
+        _remote_step.options(num_cpus=map_cpus, **retry).remote(
+            xfstore, ["map", folder, "--unit", str(k), *budget], attempts_dir, _tag("map", run_dir, folder, k)
+        )
+        for folder, k in units
+    ]
+    done = _wait_all(refs, "map", n_units, n_units - len(units), progress)
+    map_seconds = time.time() - t0
+    parts = _pending(xfstore, "reduce", run_dir)
+    progress(f"reduce: {n_parts - len(parts)}/{n_parts} partitions already done, {len(parts)} to run")
+    t1 = time.time()
+    # the run folder is shared storage, so a reduce may run anywhere: spread them over the nodes
+    refs = [
+        _remote_step.options(num_cpus=reduce_cpus, scheduling_strategy="SPREAD", **retry).remote(
+            xfstore, ["reduce", folder, "--partition", str(p), *budget], attempts_dir, _tag("reduce", run_dir, folder, p)
+        )
+        for folder, p in parts
+    ]
+    done += _wait_all(refs, "reduce", n_parts, n_parts - len(parts), progress)
+    return {
+        "units": n_units, "units_skipped": n_units - len(units), "parts": n_parts,
+        "parts_skipped": n_parts - len(parts), "map": map_seconds, "reduce": time.time() - t1, "done": done,
+    }
 
 
 def run(
@@ -171,60 +213,39 @@ def run(
     attempts_dir: Optional[str] = None,
     progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
 ) -> Summary:
-    """Plans (when ``plan_args`` are given and no plan exists), maps every pending unit and
-    reduces every pending partition on the Ray cluster at ``address`` (or the one this process
-    is already connected to, or a local one). Returns a summary; raises StepFailed when a step
-    fails after its retries."""
+    """Plans (when ``plan_args`` are given), maps every pending unit and reduces every pending
+    partition on the Ray cluster at ``address`` (or the one this process is already connected
+    to, or a local one). A partitioned campaign runs stage by stage: after each stage, the
+    chained steps whose upstream is now reduced are planned (``xfstore plan --resume``). Returns
+    a summary; raises StepFailed when a step fails after its retries."""
     run_dir = str(Path(run_dir).resolve())
     xfstore = str(Path(xfstore).resolve()) if os.sep in xfstore else xfstore
     if plan_args is not None:
         progress(_xf(xfstore, "plan", "--out", run_dir, *plan_args).strip())
-    plans = [json.loads((d / "plan.json").read_text()) for d in _run_dirs(run_dir)]
-    n_units, n_parts = sum(len(p["units"]) for p in plans), sum(p["partitions"] for p in plans)
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     budget = ["--memory-budget", memory_budget] if memory_budget else []
     retry = {"max_retries": retries, "retry_exceptions": [StepKilled]}
-
-    units = _pending(xfstore, "map", run_dir)
-    progress(f"map: {n_units - len(units)}/{n_units} units already done, {len(units)} to run")
-    t0 = time.time()
-    refs = [
-        _remote_step.options(num_cpus=map_cpus, **retry).remote(
-            xfstore, ["map", folder, "--unit", str(k), *budget], attempts_dir, _tag("map", run_dir, folder, k)
-        )
-        for folder, k in units
-    ]
-    done = _wait_all(refs, "map", n_units, n_units - len(units), progress)
-    map_seconds = time.time() - t0
-
-    parts = _pending(xfstore, "reduce", run_dir)
-    progress(f"reduce: {n_parts - len(parts)}/{n_parts} partitions already done, {len(parts)} to run")
-    t1 = time.time()
-    # the run folder is shared storage, so a reduce may run anywhere: spread them over the nodes
-    refs = [
-        _remote_step.options(num_cpus=reduce_cpus, scheduling_strategy="SPREAD", **retry).remote(
-            xfstore, ["reduce", folder, "--partition", str(p), *budget], attempts_dir, _tag("reduce", run_dir, folder, p)
-        )
-        for folder, p in parts
-    ]
-    done += _wait_all(refs, "reduce", n_parts, n_parts - len(parts), progress)
-    reduce_seconds = time.time() - t1
+    stages = [_stage(xfstore, run_dir, budget, retry, map_cpus, reduce_cpus, attempts_dir, progress)]
+    while _waiting(run_dir):
+        progress(_xf(xfstore, "plan", "--resume", "--out", run_dir).strip().splitlines()[-1])
+        stages.append(_stage(xfstore, run_dir, budget, retry, map_cpus, reduce_cpus, attempts_dir, progress))
     nodes: dict = {}
-    for d in done:
-        nodes[d["node"]] = nodes.get(d["node"], 0) + 1
-
+    for st in stages:
+        for d in st["done"]:
+            nodes[d["node"]] = nodes.get(d["node"], 0) + 1
     # one JSON object per run folder (one per stream for a campaign)
     runs = [json.loads(line) for line in _xf(xfstore, "status", "--store", run_dir, "--json").splitlines() if line]
     status = {"runs": runs, "jobs": [j for r in runs for j in r["jobs"]]}
+    last = stages[-1]
     summary = Summary(
         run_dir=run_dir,
-        units=n_units,
-        units_skipped=n_units - len(units),
-        partitions=n_parts,
-        partitions_skipped=n_parts - len(parts),
-        map_seconds=map_seconds,
-        reduce_seconds=reduce_seconds,
+        units=last["units"],
+        units_skipped=stages[0]["units_skipped"],
+        partitions=last["parts"],
+        partitions_skipped=stages[0]["parts_skipped"],
+        map_seconds=sum(st["map"] for st in stages),
+        reduce_seconds=sum(st["reduce"] for st in stages),
         status=status,
         nodes=nodes,
     )
