@@ -8,8 +8,7 @@ use anyhow::Result;
 use clap::Args;
 use xfstore::{
     human, write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, InputFormat, MemoryBudget, RuleSet,
-    RuleSettings, Store, StoreOptions, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN,
-    JOB_PREFIX,
+    Store, StoreOptions, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN, JOB_PREFIX,
 };
 
 use super::StoreArg;
@@ -112,15 +111,7 @@ impl TransformArgs {
     /// Ingest options for `input` x `rules` (X-template names resolved to their rules) with
     /// these settings; everything else at its default.
     pub fn options(&self, input: PathBuf, rule_set: &RuleSet, rules: &[String]) -> Result<IngestOptions> {
-        let mut names = Vec::new();
-        for r in rules {
-            names.extend(rule_set.resolve(r)?.into_iter().map(|r| r.def.name.clone()));
-        }
-        let mut opts = IngestOptions::new(input, names);
-        if self.site_cap.is_some() || self.sugar_mask {
-            let settings = RuleSettings { cap: self.site_cap, sugar_mask: self.sugar_mask };
-            opts.rule_settings = opts.rules.iter().map(|r| (r.clone(), settings)).collect();
-        }
+        let mut opts = IngestOptions::for_rules(input, rule_set, rules, self.site_cap, self.sugar_mask)?;
         opts.format = self.format;
         opts.input_key = self.name.clone();
         opts.smiles_column = self.smiles_column.clone();

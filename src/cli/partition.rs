@@ -193,16 +193,14 @@ pub fn map(a: MapArgs, out: &mut dyn Write) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let plan = xfstore::Plan::load(&a.dir)?;
-    let pending: Vec<u32> =
-        (0..plan.units.len() as u32).filter(|&k| unit_done(&a.dir, k).map_or(true, |d| d.is_none())).collect();
     if a.list_pending {
-        for k in pending {
+        for k in pending_units(&a.dir)? {
             writeln!(out, "{k}")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let units = if a.all { pending } else { vec![a.unit.expect("clap requires --unit")] };
+    // one unit (a scheduler's task) reads no other unit's marker
+    let units = if a.all { pending_units(&a.dir)? } else { vec![a.unit.expect("clap requires --unit")] };
     for k in units {
         let r = map_unit(&a.dir, k, a.memory_budget)?;
         let d = &r.done;
@@ -228,9 +226,16 @@ pub fn map(a: MapArgs, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Units of the run in `dir` not mapped yet.
 fn pending_units(dir: &Path) -> Result<Vec<u32>> {
     let plan = xfstore::Plan::load(dir)?;
     Ok((0..plan.units.len() as u32).filter(|&k| unit_done(dir, k).map_or(true, |d| d.is_none())).collect())
+}
+
+/// Partitions of the run in `dir` not reduced yet.
+fn pending_partitions(dir: &Path) -> Result<Vec<u32>> {
+    let plan = xfstore::Plan::load(dir)?;
+    Ok((0..plan.partitions).filter(|&p| shard_done(dir, p).map_or(true, |s| s.is_none())).collect())
 }
 
 pub fn reduce(a: ReduceArgs, out: &mut dyn Write) -> Result<ExitCode> {
@@ -243,8 +248,7 @@ pub fn reduce(a: ReduceArgs, out: &mut dyn Write) -> Result<ExitCode> {
         );
         for d in run_dirs(&a.dir)? {
             if a.list_pending {
-                let plan = xfstore::Plan::load(&d)?;
-                for p in (0..plan.partitions).filter(|&p| shard_done(&d, p).map_or(true, |s| s.is_none())) {
+                for p in pending_partitions(&d)? {
                     writeln!(out, "{} {p}", d.display())?;
                 }
             } else {
@@ -261,16 +265,13 @@ pub fn reduce(a: ReduceArgs, out: &mut dyn Write) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let plan = xfstore::Plan::load(&a.dir)?;
-    let pending: Vec<u32> =
-        (0..plan.partitions).filter(|&p| shard_done(&a.dir, p).map_or(true, |d| d.is_none())).collect();
     if a.list_pending {
-        for p in pending {
+        for p in pending_partitions(&a.dir)? {
             writeln!(out, "{p}")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let parts = if a.all { pending } else { vec![a.partition.expect("clap requires --partition")] };
+    let parts = if a.all { pending_partitions(&a.dir)? } else { vec![a.partition.expect("clap requires --partition")] };
     for p in parts {
         let r = reduce_partition(&a.dir, p, a.memory_budget)?;
         let d = &r.done;

@@ -173,6 +173,29 @@ impl IngestOptions {
         }
     }
 
+    /// Options for ingesting `input` with the rules `names` select in `rule_set` (rule names,
+    /// or X-template names standing for each of their halogens), every rule with the site cap
+    /// and sugar mask given (`cap` None and `sugar_mask` false: the rule file's); everything
+    /// else at its default. What `xfstore ingest`, `xfstore plan` and the Python module build.
+    pub fn for_rules(
+        input: impl Into<PathBuf>,
+        rule_set: &RuleSet,
+        names: &[String],
+        cap: Option<i64>,
+        sugar_mask: bool,
+    ) -> Result<Self> {
+        let mut rules = Vec::new();
+        for n in names {
+            rules.extend(rule_set.resolve(n)?.into_iter().map(|r| r.def.name.clone()));
+        }
+        let mut opts = Self::new(input, rules);
+        if cap.is_some() || sugar_mask {
+            let settings = RuleSettings { cap, sugar_mask };
+            opts.rule_settings = opts.rules.iter().map(|r| (r.clone(), settings)).collect();
+        }
+        Ok(opts)
+    }
+
     /// How each row is transformed.
     pub fn row_options(&self) -> RowOptions {
         RowOptions {

@@ -83,6 +83,14 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
         .map_err(|e| PartitionError::Plan { path: path.into(), reason: format!("not valid: {e}") }.into())
 }
 
+/// Reads a step's done marker at `path`: None when the step is not done.
+pub fn read_marker<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_json(path).map(Some)
+}
+
 /// Moves the finished temp folder `tmp` to `dest`. Returns false (and removes `tmp`) when
 /// `dest` already exists: another process finished the same step first.
 pub fn publish_dir(tmp: &Path, dest: &Path) -> Result<bool> {

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::files::{build_and_publish, host, read_json, write_json};
+use super::files::{build_and_publish, host, read_marker, write_json};
 use super::plan::{BuildId, Plan};
 use super::runfile::{self, RunRecord, KIND_LINK, KIND_PRODUCT, KIND_REJECT};
 use super::{partition_of, units_dir};
@@ -76,11 +76,7 @@ pub fn unit_dir(dir: &Path, k: u32) -> PathBuf {
 
 /// The done marker of unit `k`, if the unit is done.
 pub fn unit_done(dir: &Path, k: u32) -> Result<Option<UnitDone>> {
-    let path = unit_dir(dir, k).join(UNIT_DONE);
-    if !path.exists() {
-        return Ok(None);
-    }
-    read_json(&path).map(Some)
+    read_marker(&unit_dir(dir, k).join(UNIT_DONE))
 }
 
 /// Maps unit `unit` of the run planned in `dir`, holding at most half of `budget` in products.

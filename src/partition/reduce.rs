@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::files::{build_and_publish, host, read_json, write_json};
+use super::files::{build_and_publish, host, read_marker, write_json};
 use super::map::{unit_dir, unit_done, UnitDone, RUN_FILE};
 use super::plan::{BuildId, Plan};
 use super::runfile::{Cursor, KIND_LINK, KIND_PRODUCT, KIND_REJECT};
@@ -85,11 +85,7 @@ pub fn shard_dir(dir: &Path, p: u32) -> PathBuf {
 
 /// The done marker of shard `p`, if the shard is done.
 pub fn shard_done(dir: &Path, p: u32) -> Result<Option<ShardDone>> {
-    let path = shard_dir(dir, p).join(SHARD_DONE);
-    if !path.exists() {
-        return Ok(None);
-    }
-    read_json(&path).map(Some)
+    read_marker(&shard_dir(dir, p).join(SHARD_DONE))
 }
 
 /// Reduces partition `partition` of the run planned in `dir` into its shard store. Every unit

@@ -24,8 +24,7 @@ use pyo3::types::{PyDict, PyList};
 use rayon::prelude::*;
 use xfstore::{
     Campaign, CampaignFile, Error, Hit, IngestOptions, IngestPlan, IngestReport, InputFormat, JobMeta, MemoryBudget,
-    ProductBatches, Query, QueryOutcome, ReadOnlyStore, RuleSet, RuleSettings, RunControl, RunOptions, StoreOptions,
-    JOB_PREFIX,
+    ProductBatches, Query, QueryOutcome, ReadOnlyStore, RuleSet, RunControl, RunOptions, StoreOptions, JOB_PREFIX,
 };
 
 create_exception!(
@@ -529,15 +528,7 @@ fn ingest<'py>(
         Some(p) => RuleSet::load(p).py()?,
         None => RuleSet::builtin().py()?,
     };
-    let mut names = Vec::new();
-    for r in &rules {
-        names.extend(rule_set.resolve(r).py()?.into_iter().map(|r| r.def.name.clone()));
-    }
-    let mut opts = IngestOptions::new(&input, names);
-    if site_cap.is_some() || sugar_mask {
-        let settings = RuleSettings { cap: site_cap, sugar_mask };
-        opts.rule_settings = opts.rules.iter().map(|r| (r.clone(), settings)).collect();
-    }
+    let mut opts = IngestOptions::for_rules(&input, &rule_set, &rules, site_cap, sugar_mask).py()?;
     opts.format = format.map(|f| f.parse::<InputFormat>()).transpose().map_err(PyValueError::new_err)?;
     opts.input_key = name;
     opts.smiles_column = smiles_column;
