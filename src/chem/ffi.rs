@@ -37,9 +37,9 @@ pub(crate) mod bridge {
         error: String,
         site_atoms: Vec<u32>,
         props: MolProps,
-        /// The sanitized product itself, kept for properties computed later (props mode 2),
-        /// else null.
-        mol: UniquePtr<Molecule>,
+        /// The sanitized product as RDKit's binary pickle, kept for properties computed later
+        /// (props mode 2); empty otherwise, and for a site repeating an earlier site's product.
+        pickle: Vec<u8>,
     }
 
     /// Every transformed site of one molecule, and how many the mask kept from being matched.
@@ -62,6 +62,7 @@ pub(crate) mod bridge {
         fn mol_from_molblock(block: &str, status: &mut ParseStatus) -> Result<UniquePtr<Molecule>>;
         fn mol_to_smiles(mol: &Molecule) -> Result<String>;
         fn mol_props(mol: &Molecule) -> Result<MolProps>;
+        fn pickle_props(pickle: &[u8]) -> Result<MolProps>;
         fn mol_num_atoms(mol: &Molecule) -> u32;
         fn mol_sugar_mask(mol: &Molecule) -> Result<Vec<u32>>;
         fn smiles_to_molblock(smiles: &str) -> Result<String>;

@@ -117,6 +117,30 @@ impl Molecule {
     }
 }
 
+/// A product molecule kept for properties computed later, as RDKit's binary pickle: a fraction
+/// of the live molecule's memory (see [`crate::budget`]), and bit-identical properties (the
+/// unpickled molecule has the same atom and bond order, flags and rings).
+pub struct PickledMol {
+    bytes: Box<[u8]>,
+}
+
+impl PickledMol {
+    fn new(bytes: Vec<u8>) -> Self {
+        Self { bytes: bytes.into_boxed_slice() }
+    }
+
+    /// MW, TPSA, HBD, HBA, cLogP, RotB of the molecule, exactly as [`Molecule::props`] gives
+    /// them on the molecule that was pickled.
+    pub fn props(&self) -> Result<MolProps, ChemError> {
+        ffi::bridge::pickle_props(&self.bytes).map_err(|e| ChemError::Rdkit(e.what().to_owned()))
+    }
+
+    /// Bytes held (the pickle).
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
 /// The atoms the sugar mask covers in the molecule of `smiles` (see the module docs), as atom
 /// indices of the molecule RDKit parses from it; empty when it has no sugar ring.
 pub fn sugar_mask(smiles: &str) -> Result<Vec<u32>, ChemError> {

@@ -1,7 +1,7 @@
 //! Compiled reaction SMARTS and SMARTS patterns, shareable across threads.
 
 use super::ffi::bridge;
-use super::{init, MolProps, Molecule};
+use super::{init, MolProps, Molecule, PickledMol};
 use crate::error::ChemError;
 
 /// A reaction SMARTS compiled once (`initReactantMatchers` done) and run per molecule.
@@ -36,9 +36,9 @@ pub struct RunOutput {
     pub sites: Vec<SiteOutcome>,
     /// Matches the mask excluded.
     pub masked: u32,
-    /// With [`PropsMode::Later`], each site's product molecule (None for failed sites); else
-    /// empty.
-    pub mols: Vec<Option<Molecule>>,
+    /// With [`PropsMode::Later`], each site's product molecule, pickled (None for failed sites
+    /// and for sites repeating an earlier site's product); else empty.
+    pub mols: Vec<Option<PickledMol>>,
 }
 
 /// When a reaction run computes its products' properties.
@@ -49,7 +49,7 @@ pub enum PropsMode {
     None = 0,
     /// For every product, at once.
     Now = 1,
-    /// Later, for the products the caller picks: the run hands back their molecules.
+    /// Later, for the products the caller picks: the run hands back their molecules, pickled.
     Later = 2,
 }
 
@@ -95,8 +95,9 @@ impl Reaction {
     }
 
     /// As [`Reaction::run_masked`]; with [`PropsMode::Later`], also returns each product's
-    /// molecule (None for failed sites), on which [`Molecule::props`] gives exactly the
-    /// properties [`PropsMode::Now`] would have.
+    /// molecule, pickled (None for failed sites and for a site whose product an earlier site of
+    /// this run already made), on which [`PickledMol::props`] gives exactly the properties
+    /// [`PropsMode::Now`] would have.
     pub fn run_with(
         &self,
         mol: &Molecule,
@@ -112,7 +113,7 @@ impl Reaction {
             .into_iter()
             .map(|sp| {
                 if mode == PropsMode::Later {
-                    mols.push((!sp.mol.is_null()).then(|| Molecule { inner: sp.mol }));
+                    mols.push((!sp.pickle.is_empty()).then(|| PickledMol::new(sp.pickle)));
                 }
                 if sp.ok {
                     SiteOutcome::Product {
@@ -296,5 +297,49 @@ mod tests {
                 });
             }
         });
+    }
+
+    #[test]
+    fn pickled_products_give_the_same_properties_bit_for_bit_and_repeats_keep_nothing() {
+        let rules = [
+            "[c:1][OX2H:2]>>[c:1][O:2]C",
+            "[cH:1]>>[c:1]Cl",
+            "[C;R;H1,H2:1]>>[C;R:1]Br",
+            "[CX3:1](=O)[OX2H1:2]>>[C:1](=O)[O:2]CC",
+        ];
+        let parents = [
+            "Oc1cc(O)cc(O)c1",
+            "O=C(O)/C=C/c1ccc(O)c(O)c1",
+            "OC[C@H]1O[C@@H](Oc2cc(O)c3c(c2)O[C@H](c2ccc(O)c(O)c2)[C@@H](O)C3)[C@H](O)[C@@H](O)[C@@H]1O",
+            "CC1(C)[C@@H]2CC[C@@]1(C)C(=O)C2",
+            "CN1CC[C@]23c4c5ccc(O)c4O[C@H]2C(=O)CC[C@@]3(O)[C@H]1C5",
+        ];
+        let mut compared = 0;
+        for smarts in rules {
+            let rxn = Reaction::from_smarts(smarts).unwrap();
+            for smiles in parents {
+                let mol = Molecule::from_smiles(smiles).unwrap();
+                let now = rxn.run_with(&mol, 0, PropsMode::Now, &[]).unwrap();
+                let later = rxn.run_with(&mol, 0, PropsMode::Later, &[]).unwrap();
+                assert_eq!(now.sites.len(), later.mols.len());
+                let mut seen = std::collections::HashSet::new();
+                for (site, (outcome, kept)) in now.sites.iter().zip(&later.mols).enumerate() {
+                    let SiteOutcome::Product { smiles, props: Some(props), .. } = outcome else { continue };
+                    let first = seen.insert(smiles.clone());
+                    assert_eq!(kept.is_some(), first, "{smiles} at site {site}: kept only for its first site");
+                    if let Some(p) = kept {
+                        let q = p.props().unwrap();
+                        // bit for bit, not approximately
+                        assert_eq!(q.mw.to_bits(), props.mw.to_bits(), "{smiles}");
+                        assert_eq!(q.tpsa.to_bits(), props.tpsa.to_bits(), "{smiles}");
+                        assert_eq!(q.clogp.to_bits(), props.clogp.to_bits(), "{smiles}");
+                        assert_eq!((q.hbd, q.hba, q.rotb), (props.hbd, props.hba, props.rotb), "{smiles}");
+                        assert!(p.len() < 64 * smiles.len() + 256, "{smiles}: {} bytes", p.len());
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 30, "{compared}");
     }
 }

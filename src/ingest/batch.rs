@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::novelty::Novelty;
-use crate::budget::{product_in_flight_bytes, ROW_FIXED_BYTES};
-use crate::chem::{Molecule, PropsMode, SiteOutcome};
+use crate::budget::{pickled_bytes, product_in_flight_bytes, ROW_FIXED_BYTES};
+use crate::chem::{PickledMol, PropsMode, SiteOutcome};
 use crate::error::Result;
 use crate::input::InputBatch;
 use crate::rules::Rule;
@@ -95,6 +95,12 @@ impl Chunk {
         .sum()
     }
 
+    /// Bytes of the product molecules the chunk keeps for properties ([`pickled_bytes`] each):
+    /// held until the chunk is folded, so they bound the chunk's size, not the batch's.
+    pub fn mol_bytes(&self) -> u64 {
+        self.mols.iter().flatten().flatten().flatten().map(pickled_bytes).sum()
+    }
+
     /// Rows RDKit rejected (null, unparsable, unsanitizable).
     pub fn rejected(&self) -> u64 {
         self.outcomes.iter().filter(|o| o.is_err()).count() as u64
@@ -138,7 +144,7 @@ impl BatchBuilder {
             };
             if !chunk.mols.is_empty() {
                 // the molecules of the products new to the store, moved out of the chunk
-                let todo: Vec<(usize, Molecule)> = sources
+                let todo: Vec<(usize, PickledMol)> = sources
                     .iter()
                     .zip(&verdicts)
                     .enumerate()

@@ -13,6 +13,11 @@
 //! - In flight: before preparing a batch the feeder waits until the bytes prepared but not yet
 //!   committed leave room for one more batch. A batch is never refused when nothing is in flight,
 //!   so a single huge row cannot deadlock the pipeline.
+//! - Molecules: with properties computed for new products only, a chunk keeps each product's
+//!   molecule (pickled) until it is folded: chunks are also sized so these fit in the budget's
+//!   share for them ([`MemoryBudget::molecule_bytes`]). They are freed at the fold, so they do
+//!   not count against the batch (counted there, they halved the batches and made the feeder
+//!   wait for the writer: -20% products/s measured on the wide stream).
 //! - RSS: the writer samples RSS after every commit. Above the budget, the feeder waits for the
 //!   pipeline to drain and halves the batch target (down to 1/64); below 90% of the budget the
 //!   target grows back.
@@ -56,6 +61,8 @@ pub(super) struct Flow {
 /// from.
 pub(super) struct Sizer {
     per_row: f64,
+    /// Bytes per row of the product molecules a chunk keeps for properties until it is folded.
+    mols_per_row: f64,
     last_rows: usize,
 }
 
@@ -110,6 +117,12 @@ impl Flow {
         self.drained.notify_all();
     }
 
+    /// Bytes the product molecules of one chunk, kept for properties until it is folded, may
+    /// hold.
+    pub(super) fn mol_room(&self) -> u64 {
+        self.budget.molecule_bytes()
+    }
+
     /// Most rows in one batch.
     pub(super) fn max_rows(&self) -> usize {
         self.max_rows
@@ -162,28 +175,34 @@ impl Sizer {
     /// Starts from 8 KiB per row (8 flavonoid products): the first batch is small and the
     /// estimate adapts.
     pub(super) fn new() -> Self {
-        Self { per_row: 8192.0, last_rows: 0 }
+        Self { per_row: 8192.0, mols_per_row: 0.0, last_rows: 0 }
     }
 
     /// Rows of the next chunk, when the batch still needs `remaining` bytes: enough to
     /// fill about half of them, at most twice the previous chunk and at most
     /// [`CHUNK_ROWS_PER_THREAD`] per thread (a long run of rows without sites must not make the
     /// next chunk swallow the heavy rows that follow), at least 32 rows (the cores need rows to
-    /// share).
-    pub(super) fn chunk_rows(&self, remaining: u64) -> usize {
+    /// share); and few enough that the product molecules it keeps for properties fit in
+    /// `mol_room` bytes (down to one row per thread).
+    pub(super) fn chunk_rows(&self, remaining: u64, mol_room: u64) -> usize {
         let want = (remaining as f64 / 2.0 / self.per_row.max(1e-3)) as usize;
         let grow = if self.last_rows == 0 { usize::MAX } else { 2 * self.last_rows };
-        want.min(grow).min(CHUNK_ROWS_PER_THREAD * rayon::current_num_threads()).max(32)
+        let threads = rayon::current_num_threads();
+        let rows = want.min(grow).min(CHUNK_ROWS_PER_THREAD * threads).max(32);
+        let mols = (mol_room as f64 / self.mols_per_row.max(1e-3)) as usize;
+        rows.min(mols.max(threads))
     }
 
-    /// Learns from a prepared chunk of `rows` rows that holds `bytes`.
-    pub(super) fn observe(&mut self, rows: usize, bytes: u64) {
+    /// Learns from a prepared chunk of `rows` rows that holds `bytes` until committed and
+    /// `mol_bytes` of product molecules until folded.
+    pub(super) fn observe(&mut self, rows: usize, bytes: u64, mol_bytes: u64) {
         if rows == 0 {
             return;
         }
         self.last_rows = rows;
-        let ratio = bytes as f64 / rows as f64;
-        self.per_row = ratio.max(0.5 * self.per_row + 0.5 * ratio);
+        let follow = |estimate: f64, ratio: f64| ratio.max(0.5 * estimate + 0.5 * ratio);
+        self.per_row = follow(self.per_row, bytes as f64 / rows as f64);
+        self.mols_per_row = follow(self.mols_per_row, mol_bytes as f64 / rows as f64);
     }
 }
 
@@ -196,18 +215,34 @@ mod tests {
         const KIB: u64 = 1024;
         let need = 32 << 20; // the batch target at a 1 GiB budget
         let mut sizer = Sizer::new();
-        sizer.observe(100, 100 * 8 * KIB); // flavonoids: 8 products of ~1 KiB
-        let light = sizer.chunk_rows(need);
+        sizer.observe(100, 100 * 8 * KIB, 0); // flavonoids: 8 products of ~1 KiB
+        let light = sizer.chunk_rows(need, u64::MAX);
         assert!(light > 100 && light <= 200, "{light}"); // at most twice the previous chunk
-        sizer.observe(10_000, 0);
-        assert!(sizer.chunk_rows(need) <= CHUNK_ROWS_PER_THREAD * rayon::current_num_threads());
+        sizer.observe(10_000, 0, 0);
+        assert!(sizer.chunk_rows(need, u64::MAX) <= CHUNK_ROWS_PER_THREAD * rayon::current_num_threads());
         let tannin = 57 * 5 * KIB; // 57 sites of ~5 KiB each
-        sizer.observe(100, 100 * tannin);
-        let heavy = sizer.chunk_rows(need);
+        sizer.observe(100, 100 * tannin, 0);
+        let heavy = sizer.chunk_rows(need, u64::MAX);
         assert!(heavy as u64 * tannin <= need / 2 + tannin, "{heavy}");
-        sizer.observe(heavy, 0); // a stretch without sites
-        assert!(sizer.chunk_rows(need) <= 2 * heavy);
-        assert_eq!(sizer.chunk_rows(0), 32);
+        sizer.observe(heavy, 0, 0); // a stretch without sites
+        assert!(sizer.chunk_rows(need, u64::MAX) <= 2 * heavy);
+        assert_eq!(sizer.chunk_rows(0, u64::MAX), 32);
+    }
+
+    #[test]
+    fn chunks_keep_their_molecules_within_the_room() {
+        const KIB: u64 = 1024;
+        let mut sizer = Sizer::new();
+        // 12 rules x 50 sites of 2 KiB pickles per row: 1.2 MiB of molecules per row
+        sizer.observe(32, 32 * 600 * KIB, 32 * 1200 * KIB);
+        let room = 32 << 20;
+        let rows = sizer.chunk_rows(u64::MAX / 4, room);
+        assert!(rows as u64 * 1200 * KIB <= room, "{rows}");
+        assert!(rows >= rayon::current_num_threads());
+        // rows without molecules (properties off) are not limited by the room
+        let mut plain = Sizer::new();
+        plain.observe(32, 32 * 600 * KIB, 0);
+        assert!(plain.chunk_rows(u64::MAX / 4, room) >= 32);
     }
 
     #[test]

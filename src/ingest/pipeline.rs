@@ -118,7 +118,7 @@ impl Pipeline<'_> {
             let lookahead = mode != PropsMode::Later;
             let mut pending: Option<Chunk> = None;
             while load.bytes < target && rows < flow.max_rows() {
-                let want = sizer.chunk_rows(target - load.bytes).min(flow.max_rows() - rows);
+                let want = sizer.chunk_rows(target - load.bytes, flow.mol_room()).min(flow.max_rows() - rows);
                 let Some(part) = slicer.take(want)? else { break };
                 let novelty = &mut novelty;
                 let (added, chunk) = rayon::join(
@@ -136,7 +136,7 @@ impl Pipeline<'_> {
                 added?;
                 let chunk = chunk?;
                 let bytes = chunk.bytes();
-                sizer.observe(chunk.rows.len(), bytes);
+                sizer.observe(chunk.rows.len(), bytes, chunk.mol_bytes());
                 rows += chunk.rows.len();
                 load.bytes += bytes;
                 load.products += chunk.products();

@@ -1,7 +1,7 @@
 //! One input molecule through a set of rules: parse once, run every rule, one outcome per
 //! matched site. Pure chemistry, no storage; safe to call from many threads at once.
 
-use crate::chem::{count_heavy_atoms, Molecule, PropsMode, SiteOutcome};
+use crate::chem::{count_heavy_atoms, Molecule, PickledMol, PropsMode, SiteOutcome};
 use crate::error::ChemError;
 use crate::rules::Rule;
 
@@ -110,8 +110,8 @@ pub fn transform_row(smiles: Option<&str>, rules: &[&Rule], opts: &RowOptions) -
     transform_row_with(smiles, rules, opts, mode).map(|(t, _)| t)
 }
 
-/// Per rule, per site: the product molecule kept for properties computed later.
-pub(crate) type RowMols = Vec<Vec<Option<Molecule>>>;
+/// Per rule, per site: the product molecule kept (pickled) for properties computed later.
+pub(crate) type RowMols = Vec<Vec<Option<PickledMol>>>;
 
 /// As [`transform_row`], with the properties computed as `mode` says (`opts.with_props` is
 /// ignored); with [`PropsMode::Later`] the product molecules come back beside the outcome.

@@ -64,6 +64,7 @@ std::unique_ptr<Molecule> mol_from_smiles(rust::Str smiles, ParseStatus &status)
 std::unique_ptr<Molecule> mol_from_molblock(rust::Str block, ParseStatus &status);
 rust::String mol_to_smiles(const Molecule &mol);
 MolProps mol_props(const Molecule &mol);
+MolProps pickle_props(rust::Slice<const uint8_t> pickle);
 uint32_t mol_num_atoms(const Molecule &mol);
 rust::Vec<uint32_t> mol_sugar_mask(const Molecule &mol);
 rust::String smiles_to_molblock(rust::Str smiles);
@@ -74,8 +75,9 @@ uint32_t pattern_count_matches(const Pattern &pattern, const Molecule &mol);
 std::unique_ptr<Reaction> reaction_from_smarts(rust::Str smarts);
 uint32_t reaction_num_reactant_templates(const Reaction &rxn);
 uint32_t reaction_num_product_templates(const Reaction &rxn);
-// props_mode: 0 no properties, 1 properties of every product, 2 keep every product molecule
-// (SiteProduct::mol) for properties computed later on the same object (mol_props).
+// props_mode: 0 no properties, 1 properties of every product, 2 keep each product molecule
+// pickled (SiteProduct::pickle; empty for a site repeating an earlier site's product) for
+// properties computed later on the same molecule (pickle_props).
 SiteRun reaction_run(const Reaction &rxn, const Molecule &mol, uint32_t max_sites, uint8_t props_mode,
                      rust::Slice<const uint32_t> masked_atoms);
 
