@@ -220,6 +220,15 @@ pub(super) fn print_report(r: &IngestReport, out: &mut dyn Write) -> std::io::Re
             n => format!(", held back {n} times"),
         }
     )?;
+    let m = &r.store_memory;
+    writeln!(
+        out,
+        "rocksdb holds: block cache {} ({} pinned), memtables {}, table readers {}",
+        human(m.block_cache),
+        human(m.pinned),
+        human(m.memtables),
+        human(m.table_readers)
+    )?;
     if r.batches > 0 {
         writeln!(
             out,

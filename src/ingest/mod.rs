@@ -245,6 +245,8 @@ pub struct IngestReport {
     pub peak_rss: u64,
     /// Batches held back because RSS was over the budget.
     pub throttled: u64,
+    /// What RocksDB held in memory when the run ended (its own estimates).
+    pub store_memory: crate::store::StoreMemory,
     /// Batches committed by this run, and the most products and in-flight bytes (as
     /// [`crate::budget::product_in_flight_bytes`] counts them) one of them held.
     pub batches: u64,

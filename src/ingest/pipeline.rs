@@ -79,6 +79,7 @@ impl Pipeline<'_> {
             report.props_computed = w.props_computed;
             report.commit_cpu_secs = w.commit_cpu_secs;
             report.peak_rss = flow.peak_rss();
+            report.store_memory = self.store.memory();
             report.throttled = flow.throttled();
             Ok(())
         })

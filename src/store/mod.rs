@@ -28,7 +28,7 @@ use rocksdb::{DBWithThreadMode, MultiThreaded};
 
 pub(crate) use codec::{decode, encode, CODEC_VERSION};
 pub use open::{Durability, StoreOptions};
-pub use read::{ProductScan, RejectScan};
+pub use read::{ProductScan, RejectScan, StoreMemory};
 pub use records::{Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RejectRecord, RuleInfo};
 pub use verify::{CfCheck, VerifyStoreReport};
 pub use write::{JobBatch, RejectBatch};

@@ -10,6 +10,25 @@ use super::schema::{job_key, parent_link_key, parents_cf, products_cf, rejects_c
 use super::{Db, ReadOnlyStore};
 use crate::error::StoreError;
 
+/// Readahead of one scan, per SST file it reads (RocksDB's own cap for automatic readahead).
+/// A scan holds one such buffer per file of its column family, and a `job:` input scans every
+/// upstream job at once: at 4 MiB (before), the fg step over a class's 12-20 k2 jobs held
+/// hundreds of MiB of readahead and ran over a 512 MiB budget (#27).
+const SCAN_READAHEAD_BYTES: usize = 256 << 10;
+
+/// What RocksDB holds in memory, by its own estimates (see [`ReadOnlyStore::memory`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct StoreMemory {
+    /// Block cache in use (data, index and filter blocks), pinned blocks included.
+    pub block_cache: u64,
+    /// Of which pinned (top-level index and filter of every open file, L0 partitions).
+    pub pinned: u64,
+    /// Memtables of every job's column families.
+    pub memtables: u64,
+    /// Table readers of open SST files, outside the cache.
+    pub table_readers: u64,
+}
+
 /// A raw (key, value) pair read from RocksDB.
 type KeyValue = (Box<[u8]>, Box<[u8]>);
 
@@ -18,6 +37,31 @@ impl ReadOnlyStore {
     pub fn jobs(&self) -> Result<Vec<JobMeta>, StoreError> {
         let entries = self.meta_with_prefix(KEY_JOB_PREFIX, "scan jobs")?;
         entries.iter().map(|(k, v)| decode(v, &String::from_utf8_lossy(k))).collect()
+    }
+
+    /// What RocksDB holds in memory now: block cache (pinned part apart), memtables and table
+    /// readers summed over every job's families. Shown in the ingest summary, so a run over its
+    /// budget tells which holder grew.
+    pub fn memory(&self) -> StoreMemory {
+        let int = |v: Result<Option<u64>, rocksdb::Error>| v.ok().flatten().unwrap_or(0);
+        let mut m = StoreMemory {
+            block_cache: int(self.db.property_int_value("rocksdb.block-cache-usage")),
+            pinned: int(self.db.property_int_value("rocksdb.block-cache-pinned-usage")),
+            ..StoreMemory::default()
+        };
+        let mut add = |cf: &Arc<BoundColumnFamily<'_>>| {
+            m.memtables += int(self.db.property_int_value_cf(cf, "rocksdb.cur-size-all-mem-tables"));
+            m.table_readers += int(self.db.property_int_value_cf(cf, "rocksdb.estimate-table-readers-mem"));
+        };
+        if let Ok(meta) = self.meta_cf() {
+            add(&meta);
+        }
+        for job in self.jobs().unwrap_or_default() {
+            for cf in [self.products_cf(&job.id), self.parents_cf(&job.id)].into_iter().flatten() {
+                add(&cf);
+            }
+        }
+        m
     }
 
     /// The (key, value) pairs of the meta column family whose key starts with `prefix`.
@@ -76,7 +120,7 @@ impl ReadOnlyStore {
     fn scan_cf(&self, cf: &Arc<BoundColumnFamily<'_>>, from: &[u8]) -> RawScan<'_> {
         let mut opts = ReadOptions::default();
         opts.fill_cache(false);
-        opts.set_readahead_size(4 << 20);
+        opts.set_readahead_size(SCAN_READAHEAD_BYTES);
         let mode = IteratorMode::From(from, rocksdb::Direction::Forward);
         RawScan { iter: self.db.iterator_cf_opt(cf, opts, mode), store: self }
     }
