@@ -12,8 +12,9 @@ use crate::error::StoreError;
 
 /// Readahead of one scan, per SST file it reads (RocksDB's own cap for automatic readahead).
 /// A scan holds one such buffer per file of its column family, and a `job:` input scans every
-/// upstream job at once: at 4 MiB (before), the fg step over a class's 12-20 k2 jobs held
-/// hundreds of MiB of readahead and ran over a 512 MiB budget (#27).
+/// upstream job at once (12-20 k2 jobs for an fg stream), so 4 MiB (before) could hold tens of
+/// MiB at once. Cutting it did not measurably lower the natural campaign's peak RSS (#27,
+/// BENCHMARKS.md): it bounds a holder, it was not the one that ran over.
 const SCAN_READAHEAD_BYTES: usize = 256 << 10;
 
 /// What RocksDB holds in memory, by its own estimates (see [`ReadOnlyStore::memory`]).
