@@ -105,7 +105,11 @@ pub fn run_writer(a: BenchWriterArgs, out: &mut dyn Write) -> Result<ExitCode> {
     opts.budget = a.memory_budget;
     opts.write_path = a.write_path;
     let plan = IngestPlan::new(&rule_set, opts)?;
-    let store = Store::open(&a.store, &StoreOptions::from_budget(&a.memory_budget))?;
+    let so = StoreOptions {
+        memtable_bloom: a.write_path == WritePath::ReadModifyWrite,
+        ..StoreOptions::from_budget(&a.memory_budget)
+    };
+    let store = Store::open(&a.store, &so)?;
     let r = plan.replay(&store, &a.stream)?;
     writeln!(out, "slice\tproducts\tunique\tsecs\tproducts_per_s\tcommit_share\twriter_ceiling")?;
     let mut prev = CommitPoint::default();

@@ -144,6 +144,7 @@ pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
     opts.write_path = a.write_path;
     let mut so = StoreOptions {
         durability: if a.sync { Durability::Sync } else { Durability::Process },
+        memtable_bloom: a.write_path == WritePath::ReadModifyWrite,
         ..StoreOptions::from_budget(&a.memory_budget)
     };
     if let Some(bytes) = a.write_buffer_bytes {

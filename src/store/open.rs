@@ -36,6 +36,11 @@ pub struct StoreOptions {
     pub write_buffer_bytes: usize,
     /// How far a committed batch must survive (process death, or power loss too).
     pub durability: Durability,
+    /// A whole-key bloom filter over the memtables of product families this process creates:
+    /// only the read-modify-write path ([`crate::WritePath::ReadModifyWrite`]) reads memtables
+    /// (the default path bulk-loads SST files and never writes one). Off by default: RocksDB
+    /// allocates the filter with every memtable, and its arena around it (see [`cf_options`]).
+    pub memtable_bloom: bool,
 }
 
 impl Default for StoreOptions {
@@ -52,6 +57,7 @@ impl StoreOptions {
             block_cache_bytes: budget.block_cache_bytes(),
             write_buffer_bytes: budget.write_buffer_bytes(),
             durability: Durability::Process,
+            memtable_bloom: false,
         }
     }
 }
@@ -66,14 +72,17 @@ impl StoreOptions {
 /// Partitions are small cache citizens; only the top-level index/filter is pinned.
 ///
 /// `memtable_bloom` gives each memtable a whole-key bloom filter for the upserts of a job being
-/// written (most probes are misses: new products). RocksDB allocates it with every memtable,
-/// written to or not, so it costs memory per column family, and a campaign store has hundreds:
-/// it goes only to product families created by this process (the only ones read on the write
-/// path), sized at 0.5% of the write buffer (160 KiB at the default budget: ~10 bits per entry
-/// of a full memtable, 1% false positives). Families opened from disk (mostly finished jobs)
-/// and the blind-written parent and reject families get none. Measured on a 390-job campaign
-/// store (~800 families): `status` peaked at 882 MiB with a 2% filter on every family, 254 MiB
-/// without; the campaign run that made it at 880 MiB before, see ARCHITECTURE.md for after.
+/// written by read-modify-write (most probes are misses: new products). RocksDB allocates it
+/// with every memtable, written to or not, for as long as the family is open, so it goes only to
+/// product families created by this process, sized at 0.5% of the write buffer, and only when
+/// [`StoreOptions::memtable_bloom`] asks for it. Measured on a 390-job campaign store (~800
+/// families): `status` peaked at 882 MiB with a 2% filter on every family, 254 MiB without.
+/// The filter is also why the arena block is small: RocksDB's arena gives an allocation under a
+/// quarter of its block size a whole new block, so an 80 KiB filter took a 2 MiB block (the
+/// default, 1/8 of the write buffer) per family created, and the default path, which never
+/// reads memtables, still made one per family: heaptrack on the natural campaign found 147 MiB
+/// of a 199 MiB heap peak there (#27). With blocks of 1/64 of the write buffer the filter is
+/// allocated alone.
 pub(super) fn cf_options(cache: &Cache, write_buffer_bytes: usize, memtable_bloom: bool) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
@@ -94,6 +103,7 @@ pub(super) fn cf_options(cache: &Cache, write_buffer_bytes: usize, memtable_bloo
     o.set_compression_type(DBCompressionType::Lz4);
     o.set_bottommost_compression_type(DBCompressionType::Zstd);
     o.set_write_buffer_size((write_buffer_bytes / 4).max(64 << 10));
+    o.set_arena_block_size((write_buffer_bytes / 4 / 64).max(4 << 10));
     // Upserts probe the memtables first and mostly miss (new products): a whole-key bloom
     // filter over each memtable (2% of its size) answers those misses without a skiplist walk.
     if memtable_bloom {
@@ -140,7 +150,7 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
     let store = Store {
         reader,
         durability: so.durability,
-        cf_options: cf_options(&cache, so.write_buffer_bytes, true),
+        cf_options: cf_options(&cache, so.write_buffer_bytes, so.memtable_bloom),
         cf_options_blind: cf_options(&cache, so.write_buffer_bytes, false),
         sst_options: {
             let mut o = cf_options(&cache, so.write_buffer_bytes, false);
