@@ -37,7 +37,7 @@ use crate::budget::MemoryBudget;
 use crate::error::{IngestError, Result};
 use crate::input::{InputColumns, InputFile, InputFormat};
 use crate::rules::{Rule, RuleSet};
-use crate::store::{JobMeta, ReadOnlyStore, RejectRecord, Store};
+use crate::store::{JobMeta, JobState, ReadOnlyStore, RejectRecord, Store};
 use crate::transform::RowOptions;
 use pipeline::{Pipeline, Source};
 use progress::Progress;
@@ -430,6 +430,13 @@ fn run(
         let end = metas.iter().map(|m| m.offset).min().unwrap_or(start);
         report.rows = end.saturating_sub(start);
         report.stopped = opts.control.as_ref().is_some_and(|c| c.stop_requested()) && end < rows_total;
+    }
+    // An input with no rows (an upstream job that made no products) has nothing to commit: its
+    // jobs are complete as they stand, with zero products.
+    for meta in metas.iter_mut().filter(|m| rows_total == 0 && m.state != JobState::Complete) {
+        meta.state = JobState::Complete;
+        meta.updated_unix = job::now_unix();
+        store.register_job(meta)?;
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();
     report.jobs = metas.into_iter().zip(resumed).map(|(meta, resumed_from)| JobReport { meta, resumed_from }).collect();

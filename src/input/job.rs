@@ -128,9 +128,9 @@ impl JobInput {
             item?;
             rows += 1;
         }
-        if rows == 0 {
-            return Err(InputError::Empty { path: spec.into() });
-        }
+        // An upstream job with no products is a complete job like any other: the jobs reading it
+        // have no rows and complete at once (refusing it stopped every campaign with a step
+        // that matches nothing in one class, on every rerun: #28).
         let size = metas.iter().map(|m| m.counters.unique_products).sum();
         Ok((input, Scanned { rows, size, fingerprint: upstream_fingerprint(&metas) }))
     }

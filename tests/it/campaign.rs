@@ -223,3 +223,81 @@ fn a_campaign_killed_at_random_moments_finishes_exactly() {
     let again = run_ok(&["run", &example(), "--store", &killed, "--no-props"]);
     assert!(again.lines().filter(|l| l.contains(" done ")).count() == 8, "{again}");
 }
+
+/// #28: a step that matches nothing in one input (aliphatic molecules through aromatic
+/// halogenation) makes an upstream job with no products. It is a complete job: the step reading
+/// it has no rows and completes at once, the other input's streams run, a rerun is a no-op and
+/// the export has the empty job's file (0 rows); a partitioned run of the same campaign ends the
+/// same way. Before, `run` failed with "job:... contains no rows" on every rerun.
+#[test]
+fn an_upstream_job_with_no_products_is_complete_and_the_campaign_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("al.smi"), "CCO a1\nCCCC a2\n").unwrap();
+    std::fs::write(d.join("poly.smi"), "Oc1ccccc1 p1\nOc1ccc(O)cc1 p2\n").unwrap();
+    let yaml =
+        "inputs:\n  - {name: al, path: al.smi, class: other}\n  - {name: poly, path: poly.smi, class: polyphenol}\n\
+                steps:\n  - {name: x1, from: [al, poly], rules: [HALO_AROMATIC_CH__H__TO__F]}\n  \
+                - {name: fg, from: [x1], rules: [FG_PHENOL_OH__OH__TO__OMe]}\n";
+    let campaign = d.join("c.yaml");
+    std::fs::write(&campaign, yaml).unwrap();
+    let (c, store) = (campaign.to_str().unwrap(), d.join("s"));
+    let store = store.to_str().unwrap();
+    run_ok(&["run", c, "--store", store]);
+    let status: serde_json::Value =
+        serde_json::from_str(&run_ok(&["status", "--campaign", c, "--store", store, "--json"])).unwrap();
+    let jobs: BTreeMap<String, (String, u64)> = status["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["job"].as_str().unwrap().to_owned(),
+                (j["state"].as_str().unwrap().to_owned(), j["products"].as_u64().unwrap()),
+            )
+        })
+        .collect();
+    let complete = |id: &str| jobs[id].0.as_str() == "complete";
+    assert!(jobs.keys().all(|id| complete(id)), "{jobs:?}");
+    assert_eq!(jobs["x1.al/HALO_AROMATIC_CH__H__TO__F"].1, 0);
+    assert_eq!(jobs["fg.x1.al/FG_PHENOL_OH__OH__TO__OMe"].1, 0);
+    assert!(jobs["fg.x1.poly/FG_PHENOL_OH__OH__TO__OMe"].1 > 0, "{jobs:?}");
+    assert!(run_ok(&["run", c, "--store", store]).contains("4 job(s)"));
+    let out = d.join("out");
+    run_ok(&["export", "--campaign", c, "--store", store, "--output", out.to_str().unwrap()]);
+    assert_eq!(read_export(&out.join("fg.x1.al__FG_PHENOL_OH__OH__TO__OMe.parquet")).len(), 0);
+    let single = read_export(&out.join("fg.x1.poly__FG_PHENOL_OH__OH__TO__OMe.parquet"));
+    assert!(!single.is_empty());
+    // partitioned: the same campaign through the shell scheduler, stage by stage
+    let run_dir = d.join("P");
+    let ran = Command::new("bash")
+        .arg(root().join("tools/partitioned_run.sh"))
+        .args([run_dir.to_str().unwrap(), "-j", "2", "--", c, "--partitions", "2"])
+        .env("XFSTORE", env!("CARGO_BIN_EXE_xfstore"))
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let status = run_ok(&["status", "--store", run_dir.to_str().unwrap()]);
+    assert_eq!(status.matches("(complete)").count(), 4, "{status}");
+    assert!(status.contains("fg.x1.al/FG_PHENOL_OH__OH__TO__OMe: 0 inputs"), "{status}");
+    let stream = run_dir.join("streams/fg.x1.poly");
+    let part = d.join("part");
+    run_ok(&[
+        "export",
+        "--store",
+        stream.to_str().unwrap(),
+        "--rule",
+        "FG_PHENOL_OH__OH__TO__OMe",
+        "--output",
+        part.to_str().unwrap(),
+    ]);
+    // a partitioned stream exports one part per shard (disjoint keys)
+    let mut parted = BTreeMap::new();
+    for shard in std::fs::read_dir(&part).unwrap() {
+        let shard = shard.unwrap().path();
+        if shard.extension().is_some_and(|e| e == "parquet") {
+            parted.extend(read_export(&shard));
+        }
+    }
+    assert_eq!(parted, single, "partitioned and single-machine products differ");
+}
