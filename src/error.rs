@@ -245,6 +245,23 @@ pub enum StoreError {
         /// The writer's pid, when its lock file names it.
         pid: Option<u32>,
     },
+    /// The store's own records disagree with RocksDB's view of its files (e.g. a MANIFEST cut
+    /// short): nothing was opened for writing, so nothing was deleted.
+    #[error(
+        "store {path} is damaged: {} ({} problem(s){}); refused to open it for writing, nothing was written or deleted. \
+         Restore the store from a copy, or see `xfstore verify --store {path}`",
+        damage.first().map(ToString::to_string).unwrap_or_default(),
+        damage.len(),
+        if *unlisted_files > 0 { format!("; {unlisted_files} .sst file(s) in the folder that RocksDB no longer lists") } else { String::new() }
+    )]
+    Damaged {
+        /// The store's folder.
+        path: PathBuf,
+        /// What disagrees.
+        damage: Vec<crate::store::Damage>,
+        /// `.sst` files in the folder RocksDB's view does not list (the lost data, when many).
+        unlisted_files: usize,
+    },
     /// There is no store at this path.
     #[error("no store at {path} (run `xfstore ingest` first)")]
     Missing {

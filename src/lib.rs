@@ -119,7 +119,8 @@ pub use query::{
 };
 pub use rules::{Rule, RuleDef, RuleSet, DEFAULT_RULES_YAML, HALOGENS, HALOGEN_PLACEHOLDER};
 pub use store::{
-    CfCheck, Counters, Durability, InputInfo, JobMeta, JobState, ProductRecord, ProductScan, Props, ReadOnlyStore,
-    RejectRecord, RejectScan, RuleInfo, Store, StoreMemory, StoreOptions, VerifyStoreReport, DEFAULT_STORE_DIR,
+    CfCheck, Counters, Damage, Durability, FileCheck, InputInfo, JobMeta, JobState, ProductRecord, ProductScan, Props,
+    ReadOnlyStore, RejectRecord, RejectScan, RuleInfo, Store, StoreMemory, StoreOptions, VerifyStoreReport,
+    DEFAULT_STORE_DIR,
 };
 pub use transform::{transform, transform_row, Reject, RowOptions, Transformed, DEFAULT_MAX_HEAVY_ATOMS};

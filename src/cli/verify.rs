@@ -27,20 +27,7 @@ pub struct VerifyArgs {
 
 pub fn run(a: VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if let Some(store) = &a.store {
-        let db = ReadOnlyStore::open(store)?;
-        let report = db.verify()?;
-        for cf in &report.column_families {
-            match &cf.error {
-                None => writeln!(out, "  ok       {} ({} keys)", cf.name, cf.keys)?,
-                Some(e) => writeln!(out, "  DAMAGED  {}: {e}", cf.name)?,
-            }
-        }
-        if report.is_ok() {
-            writeln!(out, "{}: valid, {} column families checked", store.display(), report.column_families.len())?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        eprintln!("xfstore: {}: damaged; jobs affected: {}", store.display(), report.damaged_jobs().join(", "));
-        return Ok(exit(false));
+        return verify_store(store, out);
     }
     let Some(file) = a.file else { bail!("pass an export to check, or --store DIR") };
     let result = if file.is_dir() {
@@ -80,4 +67,50 @@ pub fn run(a: VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
             Ok(exit(false))
         }
     }
+}
+
+/// `verify --store`: every block's checksum, then the job records against RocksDB's view and
+/// the folder's files against RocksDB's live files.
+fn verify_store(store: &std::path::Path, out: &mut dyn Write) -> Result<ExitCode> {
+    let db = ReadOnlyStore::open(store)?;
+    let report = db.verify()?;
+    for cf in &report.column_families {
+        match &cf.error {
+            None => writeln!(out, "  ok       {} ({} keys)", cf.name, cf.keys)?,
+            Some(e) => writeln!(out, "  DAMAGED  {}: {e}", cf.name)?,
+        }
+    }
+    let damage = db.check_records()?;
+    for d in &damage {
+        writeln!(out, "  DAMAGED  {d}")?;
+    }
+    let files = db.check_files()?;
+    let unlisted_bytes: u64 = files.unlisted.iter().map(|(_, b)| b).sum();
+    writeln!(
+        out,
+        "  files    {} live, {} .sst in the folder not listed by RocksDB ({}), {} listed but missing",
+        files.live,
+        files.unlisted.len(),
+        xfstore::human(unlisted_bytes),
+        files.missing.len()
+    )?;
+    for name in &files.missing {
+        writeln!(out, "  DAMAGED  live file {name} is missing")?;
+    }
+    if report.is_ok() && damage.is_empty() && files.missing.is_empty() {
+        let n = report.column_families.len();
+        writeln!(out, "{}: valid, {n} column families checked, job records agree with them", store.display())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut jobs = report.damaged_jobs();
+    jobs.extend(damage.iter().map(ToString::to_string));
+    jobs.extend(files.missing.iter().map(|f| format!("live file {f} is missing")));
+    let more = jobs.len().saturating_sub(5);
+    jobs.truncate(5);
+    let more = if more > 0 { format!(" and {more} more (listed above)") } else { String::new() };
+    eprintln!("xfstore: {}: damaged; jobs affected: {}{more}", store.display(), jobs.join(", "));
+    if db.writer_pid().is_some() {
+        eprintln!("xfstore: a writer is running: check again once it has stopped");
+    }
+    Ok(exit(false))
 }

@@ -10,9 +10,11 @@
 //!   per job, or one WriteBatch on the read-modify-write path);
 //! - `merge.rs`: the occurrences merge operator of the product families;
 //! - `read.rs`: lookups and scans;
-//! - `verify.rs`: checksums of every block (`xfstore verify --store`).
+//! - `verify.rs`: checksums of every block (`xfstore verify --store`);
+//! - `consistency.rs`: the store's records against RocksDB's view (a cut MANIFEST).
 
 mod codec;
+mod consistency;
 pub mod lock;
 mod merge;
 mod open;
@@ -27,6 +29,7 @@ use std::path::{Path, PathBuf};
 use rocksdb::{DBWithThreadMode, MultiThreaded};
 
 pub(crate) use codec::{decode, encode, CODEC_VERSION};
+pub use consistency::{Damage, FileCheck};
 pub use open::{Durability, StoreOptions};
 pub use read::{ProductScan, RejectScan, StoreMemory};
 pub use records::{Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RejectRecord, RuleInfo};

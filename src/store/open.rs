@@ -146,6 +146,11 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
     })?;
     // the lock is taken before RocksDB reads anything of the store
     let lock = super::lock::acquire(path)?;
+    if path.join("CURRENT").exists() {
+        // before RocksDB opens it for writing, which deletes every file its view does not list
+        let reader = open_reader(path, &StoreOptions { block_cache_bytes: 8 << 20, ..so.clone() })?;
+        super::consistency::refuse_damaged(&reader)?;
+    }
     let (reader, cache) = open_db(path, OpenMode::ReadWrite, so)?;
     let store = Store {
         reader,

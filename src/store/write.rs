@@ -103,6 +103,9 @@ impl Store {
                     batch.put_cf(&pcf, parent_link_key(&parent, &product), []);
                 }
             }
+            // the sentinel too, so a family's sentinel is never behind its job's record
+            // (`consistency.rs`)
+            batch.put_cf(&cf, KEY_BATCH_SENTINEL, encode(&*job.meta));
             batch.put_cf(&meta_cf, job_key(&job.meta.id), encode(&*job.meta));
         }
         let mut opts = WriteOptions::default();

@@ -11,6 +11,7 @@ mod bad_input;
 mod campaign;
 mod concurrency;
 mod crash;
+mod damage;
 mod end_to_end;
 mod export;
 mod golden;
