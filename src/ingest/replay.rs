@@ -165,6 +165,7 @@ fn reject_of(recorded: &str) -> Reject {
         "parse_error" => Reject::Parse(detail),
         "sanitize_error" => Reject::Sanitize(detail),
         "malformed_record" => Reject::Malformed(detail),
+        "too_large" => Reject::RecordTooLarge(detail),
         _ => Reject::Rdkit(detail),
     }
 }

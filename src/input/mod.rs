@@ -17,6 +17,7 @@ mod batch;
 mod cells;
 mod job;
 mod parquet;
+mod record;
 mod text;
 
 use std::path::{Path, PathBuf};

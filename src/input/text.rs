@@ -23,6 +23,9 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, StringArray};
 use rayon::prelude::*;
 
+use xxhash_rust::xxh3::Xxh3;
+
+use super::record::{read_line, too_large, CsvRead, CsvRecords, MAX_RECORD_BYTES};
 use super::{batched, InputBatch, InputColumns, Scanned};
 use crate::chem::Molecule;
 use crate::error::{ChemError, InputError};
@@ -59,6 +62,8 @@ pub(super) struct TextInput {
     smiles_at: usize,
     id_at: Option<usize>,
     carry_at: Vec<usize>,
+    /// CSV/TSV: fields in the header.
+    header_len: usize,
 }
 
 /// One record as read, before it becomes a row of a batch.
@@ -138,8 +143,15 @@ fn finish_hash(path: &Path, state: &HashState) -> Result<(u64, u64), InputError>
 impl TextInput {
     /// Checks the header (CSV/TSV), counts the records and fingerprints the file, in one pass.
     pub(super) fn open(path: &Path, kind: TextKind, cols: &InputColumns) -> Result<(Self, Scanned), InputError> {
-        let mut input =
-            TextInput { path: path.into(), kind, cols: cols.clone(), smiles_at: 0, id_at: None, carry_at: vec![] };
+        let mut input = TextInput {
+            path: path.into(),
+            kind,
+            cols: cols.clone(),
+            smiles_at: 0,
+            id_at: None,
+            carry_at: vec![],
+            header_len: 0,
+        };
         if kind == TextKind::Smiles && !cols.carry.is_empty() {
             return Err(InputError::Format {
                 path: path.into(),
@@ -148,6 +160,7 @@ impl TextInput {
         }
         if let TextKind::Delimited(_) = kind {
             let header = input.csv_reader(open_decoded(path)?)?.0;
+            let header: Vec<String> = header.iter().map(|h| h.trim_start_matches('\u{feff}').to_owned()).collect();
             let find = |name: &str| {
                 header.iter().position(|h| h == name).ok_or_else(|| InputError::MissingColumn {
                     path: path.into(),
@@ -158,6 +171,7 @@ impl TextInput {
             input.smiles_at = find(&cols.smiles)?;
             input.id_at = cols.id.as_deref().map(find).transpose()?;
             input.carry_at = cols.carry.iter().map(|c| find(c)).collect::<Result<_, _>>()?;
+            input.header_len = header.len();
         }
         let state: HashState = Rc::default();
         state.borrow_mut().0.update(kind.tag());
@@ -177,25 +191,29 @@ impl TextInput {
     }
 
     /// The header and a reader of `decoded` positioned after it.
-    fn csv_reader(&self, decoded: Box<dyn BufRead>) -> Result<(Vec<String>, CsvReader), InputError> {
+    fn csv_reader(&self, decoded: Box<dyn BufRead>) -> Result<(Vec<String>, CsvRecords), InputError> {
         let TextKind::Delimited(delim) = self.kind else { unreachable!("csv_reader on a non-delimited input") };
-        let mut r = csv::ReaderBuilder::new().delimiter(delim).flexible(true).has_headers(true).from_reader(decoded);
-        let header = r
-            .headers()
-            .map_err(|e| InputError::Decode { path: self.path.clone(), row: 0, source: e.into() })?
-            .iter()
-            .map(str::to_owned)
-            .collect();
+        let mut r = CsvRecords::new(decoded, delim);
+        let bad = |reason: String| InputError::Format { path: self.path.clone(), reason };
+        match r.next().map_err(|source| InputError::Decode { path: self.path.clone(), row: 0, source })? {
+            CsvRead::Record => {}
+            CsvRead::End => return Ok((Vec::new(), r)),
+            CsvRead::TooLarge(why) => return Err(bad(format!("the header line is too large: {}", why.detail()))),
+        }
+        let header = (0..r.len())
+            .map(|i| std::str::from_utf8(r.field(i).unwrap_or_default()).map(str::to_owned))
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad("the header line is not UTF-8".into()))?;
         Ok((header, r))
     }
 
     /// The records of `decoded` (the file's text).
     fn records(&self, decoded: Box<dyn BufRead>) -> Result<Records<'_>, InputError> {
         let source = match self.kind {
-            TextKind::Delimited(_) => Source::Csv(Box::new(self.csv_reader(decoded)?.1), csv::ByteRecord::new()),
+            TextKind::Delimited(_) => Source::Csv(Box::new(self.csv_reader(decoded)?.1)),
             _ => Source::Lines(decoded),
         };
-        Ok(Records { input: self, source, row: 0, line: Vec::new() })
+        Ok(Records { input: self, source, row: 0, line: Vec::new(), hash: Xxh3::new() })
     }
 
     /// Batches of at most `batch_rows` rows from row `offset`, at most `limit` rows.
@@ -236,13 +254,10 @@ impl TextInput {
     }
 }
 
-/// A CSV reader over the decoded file.
-type CsvReader = csv::Reader<Box<dyn BufRead>>;
-
-/// Where records come from: lines (SMILES, SDF) or a CSV reader.
+/// Where records come from: lines (SMILES, SDF) or CSV records.
 enum Source {
     Lines(Box<dyn BufRead>),
-    Csv(Box<CsvReader>, csv::ByteRecord),
+    Csv(Box<CsvRecords>),
 }
 
 /// Reads records one by one, counting rows.
@@ -252,6 +267,8 @@ struct Records<'a> {
     /// Rows read so far (= the row number of the next record).
     row: u64,
     line: Vec<u8>,
+    /// xxh3 of the current record's bytes (named in a `too_large` reject).
+    hash: Xxh3,
 }
 
 impl Records<'_> {
@@ -272,27 +289,27 @@ impl Records<'_> {
         out
     }
 
-    /// Reads one line into `self.line` (without its end); false at the end of the file.
-    fn read_line(&mut self) -> Result<bool, InputError> {
+    /// Reads one line into `self.line` (without its end; at most [`MAX_RECORD_BYTES`] + 1 bytes
+    /// of it, the rest only hashed into `self.hash`); the bytes consumed, 0 at the end.
+    fn read_line(&mut self) -> Result<u64, InputError> {
         let Source::Lines(r) = &mut self.source else { unreachable!("line read on a CSV source") };
-        self.line.clear();
-        let n = r.read_until(b'\n', &mut self.line).map_err(|e| InputError::Decode {
+        read_line(r.as_mut(), &mut self.line, MAX_RECORD_BYTES + 1, &mut self.hash).map_err(|e| InputError::Decode {
             path: self.input.path.clone(),
             row: self.row,
             source: e,
-        })?;
-        while matches!(self.line.last(), Some(b'\n' | b'\r')) {
-            self.line.pop();
-        }
-        Ok(n > 0)
+        })
     }
 
     fn smiles_record(&mut self) -> Option<Result<Record, InputError>> {
         loop {
-            match self.read_line() {
+            self.hash.reset();
+            let bytes = match self.read_line() {
                 Err(e) => return Some(Err(e)),
-                Ok(false) => return None,
-                Ok(true) => {}
+                Ok(0) => return None,
+                Ok(n) => n,
+            };
+            if self.line.len() > MAX_RECORD_BYTES {
+                return Some(Ok(Record { bad: Some(too_large(bytes, &self.hash, &self.line)), ..Record::default() }));
             }
             if self.line.iter().all(u8::is_ascii_whitespace) {
                 continue; // blank lines are not rows
@@ -317,21 +334,23 @@ impl Records<'_> {
     }
 
     fn csv_record(&mut self) -> Option<Result<Record, InputError>> {
-        let Source::Csv(reader, rec) = &mut self.source else { unreachable!("csv read on a line source") };
-        match reader.read_byte_record(rec) {
-            Err(e) => return Some(Err(self.decode_err(e.into()))),
-            Ok(false) => return None,
-            Ok(true) => {}
+        let Source::Csv(reader) = &mut self.source else { unreachable!("csv read on a line source") };
+        match reader.next() {
+            Err(e) => return Some(Err(self.decode_err(e))),
+            Ok(CsvRead::End) => return None,
+            Ok(CsvRead::TooLarge(why)) => return Some(Ok(Record { bad: Some(why), ..Record::default() })),
+            Ok(CsvRead::Record) => {}
         }
-        let expected = reader.byte_headers().map(|h| h.len()).unwrap_or(0);
-        let line = rec.position().map_or(0, |p| p.line());
+        let Source::Csv(rec) = &self.source else { unreachable!("csv read on a line source") };
+        let expected = self.input.header_len;
+        let line = rec.line;
         if rec.len() != expected {
             let why = format!("line {line}: {} fields, the header has {expected}", rec.len());
             return Some(Ok(Record { bad: Some(Reject::Malformed(why)), ..Record::default() }));
         }
         let mut bad = None;
         let mut cell = |at: usize| -> Option<String> {
-            let bytes = rec.get(at)?;
+            let bytes = rec.field(at)?;
             match std::str::from_utf8(bytes) {
                 Ok("") => None,
                 Ok(s) => Some(s.to_owned()),
@@ -348,23 +367,34 @@ impl Records<'_> {
         Some(Ok(Record { smiles, id, carried, bad, molblock: None }))
     }
 
+    /// One SDF record, up to its `$$$$` line. Past [`MAX_RECORD_BYTES`] its lines are read on
+    /// (hashed, counted) but not kept, and it is a `too_large` reject.
     fn sdf_record(&mut self) -> Option<Result<Record, InputError>> {
         let mut lines: Vec<String> = Vec::new();
-        let mut not_utf8 = false;
+        let (mut not_utf8, mut bytes, mut head) = (false, 0u64, Vec::new());
+        self.hash.reset();
         loop {
             match self.read_line() {
                 Err(e) => return Some(Err(e)),
-                Ok(false) => {
+                Ok(0) => {
                     // the last record may lack its `$$$$`; trailing blank lines are not a record
-                    if lines.iter().all(|l| l.trim().is_empty()) {
+                    if bytes <= MAX_RECORD_BYTES as u64 && lines.iter().all(|l| l.trim().is_empty()) {
                         return None;
                     }
                     break;
                 }
-                Ok(true) => {}
+                Ok(n) => bytes += n,
             }
             if self.line.starts_with(b"$$$$") {
                 break;
+            }
+            if head.len() < 64 {
+                head.extend_from_slice(&self.line[..self.line.len().min(64)]);
+                head.push(b'\n');
+            }
+            if bytes > MAX_RECORD_BYTES as u64 {
+                lines.clear();
+                continue;
             }
             match std::str::from_utf8(&self.line) {
                 Ok(s) => lines.push(s.to_owned()),
@@ -373,6 +403,9 @@ impl Records<'_> {
                     lines.push(String::from_utf8_lossy(&self.line).into_owned());
                 }
             }
+        }
+        if bytes > MAX_RECORD_BYTES as u64 {
+            return Some(Ok(Record { bad: Some(too_large(bytes, &self.hash, &head)), ..Record::default() }));
         }
         Some(Ok(self.input.sdf_fields(lines, not_utf8)))
     }

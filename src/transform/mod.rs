@@ -19,6 +19,9 @@ pub enum Reject {
     /// The reader could not make a row of this record (a CSV record with too few or too many
     /// fields, a line that is not UTF-8).
     Malformed(String),
+    /// A record (a line, an SDF record, a CSV record) longer than the reader's limit: not
+    /// read whole; the detail gives its length, the xxh3 of its bytes and its first bytes.
+    RecordTooLarge(String),
     /// More heavy atoms than [`RowOptions::max_heavy_atoms`]: not parsed at all.
     TooLarge {
         /// Heavy atoms counted from the SMILES text.
@@ -59,7 +62,7 @@ impl Reject {
             Reject::Parse(_) => "parse_error",
             Reject::Sanitize(_) => "sanitize_error",
             Reject::Rdkit(_) => "rdkit_error",
-            Reject::TooLarge { .. } => "too_large",
+            Reject::TooLarge { .. } | Reject::RecordTooLarge(_) => "too_large",
             Reject::Malformed(_) => "malformed_record",
         }
     }
@@ -68,7 +71,11 @@ impl Reject {
     pub fn detail(&self) -> String {
         match self {
             Reject::NullSmiles => "SMILES is null".into(),
-            Reject::Parse(s) | Reject::Sanitize(s) | Reject::Rdkit(s) | Reject::Malformed(s) => s.clone(),
+            Reject::Parse(s)
+            | Reject::Sanitize(s)
+            | Reject::Rdkit(s)
+            | Reject::Malformed(s)
+            | Reject::RecordTooLarge(s) => s.clone(),
             Reject::TooLarge { atoms, limit } => {
                 format!("{atoms} heavy atoms, over the limit of {limit} (--max-heavy-atoms); not parsed")
             }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::common::*;
+use crate::memory::measured;
 
 const CL: &str = "HALO_AROMATIC_CH__H__TO__Cl";
 
@@ -90,5 +91,62 @@ fn a_cut_manifest_is_reported_and_no_writer_deletes_a_file() {
     assert!(ok.contains("job records agree"), "{ok}");
     for (i, rule) in rules.iter().enumerate() {
         assert_eq!(export(&cut, rule, &dir.path().join(format!("cut{i}.parquet"))), want[i], "{rule}");
+    }
+}
+
+/// `parts` gzip-compressed (fast) into `path`.
+fn gzip(path: &Path, parts: &[&[u8]]) {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(path).unwrap(), flate2::Compression::fast());
+    for p in parts {
+        gz.write_all(p).unwrap();
+    }
+    gz.finish().unwrap();
+}
+
+#[test]
+#[ignore = "needs the Python oracle venv (tools/setup.sh, for tools/measure.py); tools/test.sh runs it"]
+fn a_gzip_bomb_is_one_counted_reject_read_within_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    // one 300 MiB record (zeros: 300 KiB gzipped) between two phenols, in each text format
+    let bomb = vec![0u8; 300 << 20];
+    let sdf_record = |smiles_name: &str| {
+        format!("{smiles_name}\n     RDKit          2D\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n    0.0000    0.0000    0.0000 O   0  0  0  0  0  0  0  0  0  0  0  0\nM  END\n$$$$\n")
+    };
+    let files = [
+        ("bomb.smi.gz", vec![b"Oc1ccccc1 a\n".to_vec(), bomb.clone(), b"\nOc1ccc(C)cc1 b\n".to_vec()]),
+        ("bomb.csv.gz", vec![b"smiles,id\nOc1ccccc1,a\n\"".to_vec(), bomb.clone(), b"\",x\nOc1ccc(C)cc1,b\n".to_vec()]),
+        (
+            "bomb.sdf.gz",
+            vec![sdf_record("a").into_bytes(), bomb.clone(), b"\n$$$$\n".to_vec(), sdf_record("b").into_bytes()],
+        ),
+    ];
+    drop(bomb);
+    for (name, parts) in files {
+        let path = dir.path().join(name);
+        gzip(&path, &parts.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let store = dir.path().join(format!("store-{name}"));
+        let rejects = dir.path().join(format!("{name}.rejects.csv"));
+        let (peak, stdout) = measured(&[
+            "ingest",
+            "--input",
+            path.to_str().unwrap(),
+            "--rule",
+            OME,
+            "--store",
+            store.to_str().unwrap(),
+            "--memory-budget",
+            "256MiB",
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ]);
+        assert!(stdout.contains("3 inputs, 1 failed [too_large 1]"), "{name}: {stdout}");
+        assert!(peak < 150.0, "{name}: peak RSS {peak:.0} MiB for a 300 MiB record at a 256 MiB budget");
+        let rejected = std::fs::read_to_string(&rejects).unwrap();
+        assert!(rejected.contains("too_large") && rejected.contains("record of 3145728"), "{rejected}");
+        assert!(rejected.len() < 4096, "{name}: the reject keeps the record: {} bytes", rejected.len());
+        // the record is not kept in the store either
+        let disk: u64 = std::fs::read_dir(&store).unwrap().flatten().map(|e| e.metadata().unwrap().len()).sum();
+        assert!(disk < 8 << 20, "{name}: store of {disk} bytes");
     }
 }

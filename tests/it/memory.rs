@@ -107,7 +107,7 @@ fn a_budget_too_small_or_malformed_is_a_clear_error() {
 
 /// Runs `xfstore <args>` under tools/measure.py, which measures the child from outside (wait4's
 /// ru_maxrss, and /proc samples of its process tree); returns (peak RSS in MiB, stdout).
-fn measured(args: &[&str]) -> (f64, String) {
+pub(crate) fn measured(args: &[&str]) -> (f64, String) {
     let out = std::process::Command::new(python())
         .arg(root().join("tools/measure.py"))
         .arg("--")
