@@ -14,7 +14,7 @@ use super::classes::{ClassTable, LevelRules};
 use super::file::{CampaignFile, InputDef, RuleSelection, IN_SCOPE};
 use crate::error::CampaignError;
 use crate::ingest::RuleSettings;
-use crate::input::{InputColumns, InputFormat, JOB_PREFIX};
+use crate::input::{InputColumns, InputFile, InputFormat, JOB_PREFIX};
 use crate::rules::RuleSet;
 
 /// Compound classes known whatever the rule file says (those of the replaced pipeline).
@@ -212,7 +212,8 @@ impl Campaign {
         if !problems.is_empty() {
             return Err(CampaignError::Invalid { path: path.into(), problems });
         }
-        let (streams, notes, missing) = expand(&file, &base, &order, rules, classes.as_ref());
+        let (streams, notes, mut missing) = expand(&file, &base, &order, rules, classes.as_ref());
+        missing.extend(unreadable_inputs(&streams));
         if !missing.is_empty() {
             return Err(CampaignError::Invalid { path: path.into(), problems: missing });
         }
@@ -223,6 +224,22 @@ impl Campaign {
     pub fn jobs(&self) -> Vec<String> {
         self.streams.iter().flat_map(Stream::jobs).collect()
     }
+}
+
+/// Opens every file input as its job will (format, columns, every record read, rows counted),
+/// so that a missing column, a folder without Parquet parts or an empty file is reported with
+/// every other problem before anything is written (#28).
+fn unreadable_inputs(streams: &[Stream]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    streams
+        .iter()
+        .filter_map(|s| match &s.source {
+            StreamSource::File { path, format, columns } if seen.insert(path.clone()) => {
+                InputFile::open_in(path, *format, columns, None).err().map(|e| format!("stream {}: {e}", s.key))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 fn base_dir(path: &Path) -> PathBuf {

@@ -301,3 +301,31 @@ fn an_upstream_job_with_no_products_is_complete_and_the_campaign_goes_on() {
     }
     assert_eq!(parted, single, "partitioned and single-machine products differ");
 }
+
+#[test]
+fn validation_opens_every_input_and_lists_every_problem_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("good.smi"), "Oc1ccccc1 p1\n").unwrap();
+    std::fs::write(d.join("nosmiles.csv"), "structure,id\nOc1ccccc1,a\n").unwrap();
+    std::fs::create_dir(d.join("noparts")).unwrap();
+    std::fs::write(d.join("noparts/readme.txt"), "no Parquet here\n").unwrap();
+    std::fs::write(d.join("empty.smi"), "").unwrap();
+    let yaml = "inputs:\n  - {name: good, path: good.smi, class: polyphenol}\n  \
+                - {name: csv, path: nosmiles.csv, class: polyphenol}\n  \
+                - {name: folder, path: noparts, class: polyphenol}\n  \
+                - {name: empty, path: empty.smi, class: polyphenol}\n\
+                steps:\n  - {name: fg, from: [good, csv, folder, empty], rules: [FG_PHENOL_OH__OH__TO__OMe]}\n";
+    let campaign = d.join("c.yaml");
+    std::fs::write(&campaign, yaml).unwrap();
+    let (c, store) = (campaign.to_str().unwrap(), d.join("s"));
+    for args in [vec!["run", c, "--check"], vec!["run", c, "--store", store.to_str().unwrap()]] {
+        let r = run(&args);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {stderr}");
+        for problem in ["nosmiles.csv has no column \"smiles\"", "noparts", "empty.smi"] {
+            assert!(stderr.contains(problem), "{args:?}: {problem} not reported in {stderr}");
+        }
+        assert!(!store.exists(), "{args:?} wrote the store");
+    }
+}
