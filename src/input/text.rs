@@ -160,7 +160,6 @@ impl TextInput {
         }
         if let TextKind::Delimited(_) = kind {
             let header = input.csv_reader(open_decoded(path)?)?.0;
-            let header: Vec<String> = header.iter().map(|h| h.trim_start_matches('\u{feff}').to_owned()).collect();
             let find = |name: &str| {
                 header.iter().position(|h| h == name).ok_or_else(|| InputError::MissingColumn {
                     path: path.into(),
@@ -201,7 +200,10 @@ impl TextInput {
             CsvRead::TooLarge(why) => return Err(bad(format!("the header line is too large: {}", why.detail()))),
         }
         let header = (0..r.len())
-            .map(|i| std::str::from_utf8(r.field(i).unwrap_or_default()).map(str::to_owned))
+            // a UTF-8 byte-order mark before the first name is not part of it
+            .map(|i| {
+                std::str::from_utf8(r.field(i).unwrap_or_default()).map(|h| h.trim_start_matches('\u{feff}').to_owned())
+            })
             .collect::<Result<_, _>>()
             .map_err(|_| bad("the header line is not UTF-8".into()))?;
         Ok((header, r))

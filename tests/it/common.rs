@@ -135,3 +135,35 @@ pub fn job_status(status: &serde_json::Value, rule: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no job for {rule} in {status}"))
         .clone()
 }
+
+/// `parts` concatenated and gzip-compressed (fast: test inputs, bombs of zeros among them).
+pub fn gzip(parts: &[&[u8]]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for p in parts {
+        gz.write_all(p).unwrap();
+    }
+    gz.finish().unwrap()
+}
+
+/// Phenol as a V2000 molblock (an SDF record without its `$$$$`).
+pub const PHENOL_V2000: &str = "phenol
+     RDKit          2D
+
+  7  7  0  0  0  0  0  0  0  0999 V2000
+    1.5000    0.0000    0.0000 C   0  0
+    0.7500   -1.2990    0.0000 C   0  0
+   -0.7500   -1.2990    0.0000 C   0  0
+   -1.5000    0.0000    0.0000 C   0  0
+   -0.7500    1.2990    0.0000 C   0  0
+    0.7500    1.2990    0.0000 C   0  0
+    3.0000    0.0000    0.0000 O   0  0
+  1  2  2  0
+  2  3  1  0
+  3  4  2  0
+  4  5  1  0
+  5  6  2  0
+  6  1  1  0
+  1  7  1  0
+M  END
+";

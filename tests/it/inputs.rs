@@ -5,7 +5,6 @@
 //! input refuses to resume when its upstream changed.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use crate::common::*;
@@ -110,33 +109,6 @@ fn every_format_gives_the_same_products() {
     assert!(q.contains("\"source_id\":\"") || q.contains("\"parent_id\":\""), "{q}");
 }
 
-fn gz(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-const PHENOL_V2000: &str = "phenol
-     RDKit          2D
-
-  7  7  0  0  0  0  0  0  0  0999 V2000
-    1.5000    0.0000    0.0000 C   0  0
-    0.7500   -1.2990    0.0000 C   0  0
-   -0.7500   -1.2990    0.0000 C   0  0
-   -1.5000    0.0000    0.0000 C   0  0
-   -0.7500    1.2990    0.0000 C   0  0
-    0.7500    1.2990    0.0000 C   0  0
-    3.0000    0.0000    0.0000 O   0  0
-  1  2  2  0
-  2  3  1  0
-  3  4  2  0
-  4  5  1  0
-  5  6  2  0
-  6  1  1  0
-  1  7  1  0
-M  END
-";
-
 fn failed(store: &str, job: &str) -> serde_json::Value {
     let st = status_json(store);
     let j = st["jobs"].as_array().unwrap().iter().find(|j| j["id"] == job).unwrap_or_else(|| panic!("{job}: {st}"));
@@ -189,7 +161,7 @@ fn damaged_inputs_give_counted_rejects_or_one_clear_error() {
 
     // a truncated gzip stream: one clear error before anything is written, no panic
     let lines: String = (0..5000).map(|i| format!("Oc1ccc(C{})cc1 M{i}\n", "C".repeat(i % 7))).collect();
-    let full = gz(lines.as_bytes());
+    let full = gzip(&[lines.as_bytes()]);
     let cut = d.join("cut.smi.gz");
     std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
     let out = ingest(&cut, "cut");
@@ -211,7 +183,7 @@ fn damaged_inputs_give_counted_rejects_or_one_clear_error() {
     let err = String::from_utf8_lossy(&ingest(&nocol, "nocol").stderr).into_owned();
     assert!(err.contains("no column \"smiles\"") && err.contains("id, smi"), "{err}");
     let unknown = d.join("what.gz");
-    std::fs::write(&unknown, gz(b"C\n")).unwrap();
+    std::fs::write(&unknown, gzip(&[b"C\n"])).unwrap();
     let err = String::from_utf8_lossy(&ingest(&unknown, "what").stderr).into_owned();
     assert!(err.contains("unknown format") || err.contains("--format"), "{err}");
 }
