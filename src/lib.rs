@@ -81,6 +81,7 @@ mod ingest;
 mod input;
 mod partition;
 mod query;
+mod reader;
 mod rules;
 mod store;
 mod transform;
@@ -98,9 +99,9 @@ pub use error::{
     StoreError,
 };
 pub use export::{
-    export, job_schema, products_schema, provenance, verify as verify_export, verify_folder, verify_text,
-    write_rejects, Column, ColumnType, ExportOptions, ExportReport, Format, Manifest, ProductBatches, TextFormat,
-    TextReport, VerifyReport, COLUMNS, DEFAULT_ROW_GROUP_ROWS,
+    export, export_shard_parts, job_schema, products_schema, provenance, verify as verify_export, verify_folder,
+    verify_text, write_rejects, Column, ColumnType, ExportOptions, ExportReport, Format, Manifest, ProductBatches,
+    TextFormat, TextReport, VerifyReport, COLUMNS, DEFAULT_ROW_GROUP_ROWS,
 };
 pub use ingest::{
     bare_loop, ingest, job_id, record_product_stream, BareReport, CommitPoint, IngestOptions, IngestPlan, IngestReport,
@@ -117,6 +118,7 @@ pub use query::{
     lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, status_json,
     to_json_line, to_text, Hit, JobStatus, Query, QueryOutcome, RunState, StoreStatus,
 };
+pub use reader::{Reader, StoreKind};
 pub use rules::{Rule, RuleDef, RuleSet, DEFAULT_RULES_YAML, HALOGENS, HALOGEN_PLACEHOLDER};
 pub use store::{
     CfCheck, Counters, Damage, Durability, FileCheck, InputInfo, JobMeta, JobState, ProductRecord, ProductScan, Props,

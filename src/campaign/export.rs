@@ -15,7 +15,8 @@ use crate::error::{CampaignError, ExportError, Result};
 use crate::export::atomic::io_err;
 use crate::export::folder::publish_folder;
 use crate::export::{export, ExportOptions, Format, TextFormat};
-use crate::store::{JobState, ReadOnlyStore};
+use crate::reader::Reader;
+use crate::store::JobState;
 
 /// Name of the index of a campaign export.
 pub const CAMPAIGN_INDEX: &str = "index.json";
@@ -56,7 +57,7 @@ pub struct CampaignExport {
 /// or not complete are refused unless `allow_incomplete` (then missing jobs are left out and
 /// partial ones exported as far as committed).
 pub fn export_campaign(
-    store: &ReadOnlyStore,
+    store: &Reader,
     c: &Campaign,
     dest: &Path,
     ext: &str,

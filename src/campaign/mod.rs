@@ -27,6 +27,7 @@ use crate::budget::MemoryBudget;
 use crate::error::Result;
 use crate::ingest::{IngestOptions, IngestPlan, IngestReport, DEFAULT_BATCH_ROWS};
 use crate::input::{upstream_fingerprint, InputFile};
+use crate::reader::Reader;
 use crate::rules::RuleSet;
 use crate::store::{JobMeta, JobState, ReadOnlyStore, Store};
 use crate::transform::DEFAULT_MAX_HEAVY_ATOMS;
@@ -196,7 +197,7 @@ pub struct CampaignJob {
 }
 
 /// Every job of the campaign with its state and an estimate of the time left.
-pub fn status(store: &ReadOnlyStore, c: &Campaign) -> Result<Vec<CampaignJob>> {
+pub fn status(store: &Reader, c: &Campaign) -> Result<Vec<CampaignJob>> {
     let mut out = Vec::new();
     for s in &c.streams {
         for (rule, id) in s.rules.iter().zip(s.jobs()) {

@@ -8,8 +8,9 @@
 
 use super::plan::Campaign;
 use crate::error::Result;
+use crate::reader::Reader;
 use crate::rules::RuleSet;
-use crate::store::{JobState, ReadOnlyStore};
+use crate::store::JobState;
 
 /// One line of the report: the jobs of one rule (template + halogen) in one step for one class.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,7 +61,7 @@ impl ReportRow {
 
 /// The report rows of campaign `c`, ordered by class, step (campaign order), rule (rule-file
 /// order) and halogen (F, Cl, Br, I); jobs not started count as jobs with zeros.
-pub fn report(store: &ReadOnlyStore, c: &Campaign, rules: &RuleSet) -> Result<Vec<ReportRow>> {
+pub fn report(store: &Reader, c: &Campaign, rules: &RuleSet) -> Result<Vec<ReportRow>> {
     let step_pos = |s: &str| c.file.steps.iter().position(|d| d.name == s).unwrap_or(usize::MAX);
     let rule_pos = |r: &str| rules.rules().iter().position(|d| d.def.name == r).unwrap_or(usize::MAX);
     let mut rows: Vec<(usize, usize, ReportRow)> = Vec::new();

@@ -1,14 +1,14 @@
 //! `xfstore export`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use xfstore::{
-    export, export_campaign, human, peak_rss, select_jobs, ExportOptions, MemoryBudget, ReadOnlyStore, StoreOptions,
-    DEFAULT_ROW_GROUP_ROWS,
+    export, export_campaign, export_shard_parts, human, peak_rss, select_jobs, ExportOptions, Format, MemoryBudget,
+    Reader, StoreOptions, DEFAULT_ROW_GROUP_ROWS,
 };
 
 use super::StoreArg;
@@ -25,7 +25,8 @@ pub struct ExportArgs {
     #[arg(long)]
     job: Option<String>,
     /// Destination: `.parquet` (default), `.csv`, `.smi`, `.sdf` or `.sdf.gz`, from the extension; with
-    /// --campaign, or from a partitioned run folder (one part per shard), a folder.
+    /// --campaign a folder. A partitioned job to a name without an extension: a folder of one
+    /// Parquet part per shard plus manifest.json; to a `.parquet` name: one file, its shards merged.
     #[arg(long)]
     output: PathBuf,
     /// Export every job of this campaign file: one file per job named <stream>__<rule>.<ext>
@@ -57,42 +58,12 @@ pub struct ExportArgs {
 }
 
 pub fn run(a: ExportArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    if xfstore::is_partitioned(&a.store.store) && a.campaign.is_none() {
-        // a run folder: one Parquet part per shard plus manifest.json, as one folder
-        let mut opts = ExportOptions::new(&a.output);
-        opts.row_group_rows = a.row_group_rows;
-        opts.row_group_bytes = a.memory_budget.row_group_bytes();
-        return super::partition::export(&a.store.store, a.job.as_deref(), a.rule.as_deref(), opts, out);
-    }
-    let db = ReadOnlyStore::open_with(&a.store.store, &StoreOptions::from_budget(&a.memory_budget))?;
+    let db = Reader::open_with(&a.store.store, &StoreOptions::from_budget(&a.memory_budget))?;
+    let mut opts = ExportOptions::new(&a.output);
+    opts.row_group_rows = a.row_group_rows;
+    opts.row_group_bytes = a.memory_budget.row_group_bytes();
     if let Some(path) = &a.campaign {
-        let (c, _) = super::run::load_campaign(path, a.rules_file.as_deref())?;
-        let mut opts = ExportOptions::new(&a.output);
-        opts.row_group_rows = a.row_group_rows;
-        opts.row_group_bytes = a.memory_budget.row_group_bytes();
-        let started = std::time::Instant::now();
-        let index = export_campaign(&db, &c, &a.output, &a.format, a.allow_incomplete, &opts)?;
-        for e in &index.jobs {
-            writeln!(
-                out,
-                "  {} -> {} ({} rows{})",
-                e.job,
-                e.file,
-                e.rows,
-                if e.complete { "" } else { ", INCOMPLETE" }
-            )?;
-        }
-        writeln!(
-            out,
-            "export campaign {}: {} job(s), {} rows -> {} ({:.2} s, peak RSS {})",
-            path.display(),
-            index.jobs.len(),
-            index.jobs.iter().map(|e| e.rows).sum::<u64>(),
-            a.output.display(),
-            started.elapsed().as_secs_f64(),
-            human(peak_rss())
-        )?;
-        return Ok(ExitCode::SUCCESS);
+        return campaign(&db, path, &a, &opts, out);
     }
     let jobs = select_jobs(&db, a.job.as_deref(), a.rule.as_deref())?;
     let job = match jobs.as_slice() {
@@ -104,13 +75,19 @@ pub fn run(a: ExportArgs, out: &mut dyn Write) -> Result<ExitCode> {
             many.iter().map(|j| j.id.as_str()).collect::<Vec<_>>().join(", ")
         ),
     };
-    let mut opts = ExportOptions::new(&a.output);
-    opts.row_group_rows = a.row_group_rows;
-    opts.row_group_bytes = a.memory_budget.row_group_bytes();
     opts.split_rows = a.split_rows.unwrap_or(0);
     opts.split_bytes = a.split_bytes.unwrap_or(0);
     opts.allow_incomplete = a.allow_incomplete;
-    let r = export(&db, job, &opts).with_context(|| format!("exporting job {}", job.id))?;
+    // a partitioned job to a folder: one part per shard, no merge; to a `.parquet` file (or
+    // text, or split): its shards merged in key order, as a store's export
+    let to_file = a.output.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    let per_shard = db.single().is_none()
+        && opts.format == Format::Parquet
+        && !to_file
+        && opts.split_rows == 0
+        && opts.split_bytes == 0;
+    let r = if per_shard { export_shard_parts(&db, job, &opts) } else { export(&db, job, &opts) }
+        .with_context(|| format!("exporting job {}", job.id))?;
     if !r.complete {
         eprintln!(
             "xfstore: warning: job {} is not complete (row {} of {}): the export holds the rows committed so far",
@@ -127,6 +104,27 @@ pub fn run(a: ExportArgs, out: &mut dyn Write) -> Result<ExitCode> {
         r.bytes,
         r.elapsed_secs,
         r.rows as f64 / r.elapsed_secs.max(1e-9),
+        human(peak_rss())
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--campaign`: every job of the campaign, one file each, plus the index.
+fn campaign(db: &Reader, path: &Path, a: &ExportArgs, opts: &ExportOptions, out: &mut dyn Write) -> Result<ExitCode> {
+    let (c, _) = super::run::load_campaign(path, a.rules_file.as_deref())?;
+    let started = std::time::Instant::now();
+    let index = export_campaign(db, &c, &a.output, &a.format, a.allow_incomplete, opts)?;
+    for e in &index.jobs {
+        writeln!(out, "  {} -> {} ({} rows{})", e.job, e.file, e.rows, if e.complete { "" } else { ", INCOMPLETE" })?;
+    }
+    writeln!(
+        out,
+        "export campaign {}: {} job(s), {} rows -> {} ({:.2} s, peak RSS {})",
+        path.display(),
+        index.jobs.len(),
+        index.jobs.iter().map(|e| e.rows).sum::<u64>(),
+        a.output.display(),
+        started.elapsed().as_secs_f64(),
         human(peak_rss())
     )?;
     Ok(ExitCode::SUCCESS)

@@ -11,8 +11,8 @@ use anyhow::Result;
 use clap::Args;
 use xfstore::{
     human, is_partitioned_campaign, map_unit, plan_campaign, plan_partitioned, reduce_partition, shard_done, unit_done,
-    Campaign, CampaignFile, CampaignPlan, ExportOptions, JobState, MemoryBudget, PlanOptions, RuleSet, RunOptions,
-    ShardedStore, DEFAULT_UNIT_ROWS,
+    Campaign, CampaignFile, CampaignPlan, JobState, MemoryBudget, PlanOptions, RuleSet, RunOptions, ShardedStore,
+    DEFAULT_UNIT_ROWS,
 };
 
 /// Arguments of `xfstore plan`.
@@ -365,28 +365,5 @@ pub fn status(dir: &Path, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
             if j.state == JobState::Complete { "" } else { " (so far)" }
         )?;
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `xfstore export --store DIR` on a run folder: one part per shard plus a manifest.
-pub fn export(
-    dir: &Path,
-    job: Option<&str>,
-    rule: Option<&str>,
-    opts: ExportOptions,
-    out: &mut dyn Write,
-) -> Result<ExitCode> {
-    let sharded = ShardedStore::open(dir)?;
-    let job = sharded.select_job(job, rule)?;
-    let r = sharded.export(&job, &opts)?;
-    writeln!(
-        out,
-        "export {job}: {} rows in {} parts (one per shard) + manifest.json -> {} ({}, {:.2} s)",
-        r.rows,
-        r.files,
-        opts.output.display(),
-        human(r.bytes),
-        r.elapsed_secs
-    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,5 @@
-//! `xfstore query`: single lookups, batches from a file or stdin, parent lookups.
+//! `xfstore query`: single lookups, batches from a file or stdin, parent lookups, in any store
+//! folder (a store, a partitioned run or campaign).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -10,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use xfstore::{
     lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, to_json_line, to_text, Query,
-    QueryOutcome, ReadOnlyStore, ShardedStore,
+    QueryOutcome, Reader,
 };
 
 use super::{exit, StoreArg};
@@ -45,10 +46,7 @@ pub struct QueryArgs {
 }
 
 pub fn run(a: QueryArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    if xfstore::is_partitioned(&a.store.store) {
-        return sharded(&a, out);
-    }
-    let db = ReadOnlyStore::open(&a.store.store)?;
+    let db = Reader::open(&a.store.store)?;
     let jobs = select_jobs(&db, a.job.as_deref(), a.rule.as_deref())?;
     let mut queries: Vec<Query> = a.smiles.into_iter().map(|s| Query { smiles: s, id: None }).collect();
     let mut all_found = true;
@@ -93,34 +91,6 @@ pub fn run(a: QueryArgs, out: &mut dyn Write) -> Result<ExitCode> {
     }
     if a.timing {
         report_timing(n, started.elapsed(), &mut latencies);
-    }
-    Ok(exit(all_found))
-}
-
-/// On a partitioned run folder: each lookup goes to its partition's shard, a parent lookup to
-/// every shard (queries one after another).
-fn sharded(a: &QueryArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let sharded = ShardedStore::open(&a.store.store)?;
-    let (job, rule) = (a.job.as_deref(), a.rule.as_deref());
-    let mut queries: Vec<Query> = a.smiles.iter().map(|s| Query { smiles: s.clone(), id: None }).collect();
-    if let Some(path) = &a.file {
-        let text = if path.as_os_str() == "-" {
-            std::io::read_to_string(std::io::stdin())?
-        } else {
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
-        };
-        queries.extend(text.lines().filter_map(parse_query_line));
-    }
-    let mut all_found = true;
-    for q in &queries {
-        let o =
-            if a.parent { sharded.products_of_parent(&q.smiles, job, rule)? } else { sharded.lookup(q, job, rule)? };
-        all_found &= o.is_found();
-        if a.json {
-            writeln!(out, "{}", to_json_line(&o))?;
-        } else {
-            write!(out, "{}", to_text(&o))?;
-        }
     }
     Ok(exit(all_found))
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use xfstore::{campaign_report, ReadOnlyStore, ReportRow, HALOGENS, REPORT_COLUMNS};
+use xfstore::{campaign_report, Reader, ReportRow, HALOGENS, REPORT_COLUMNS};
 
 use super::StoreArg;
 
@@ -29,7 +29,7 @@ pub struct ReportArgs {
 
 pub fn run(a: ReportArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let (c, rules) = super::run::load_campaign(&a.campaign, a.rules_file.as_deref())?;
-    let db = ReadOnlyStore::open(&a.store.store)?;
+    let db = Reader::open(&a.store.store)?;
     let rows = campaign_report(&db, &c, &rules)?;
     match &a.csv {
         Some(p) if p.as_os_str() == "-" => write_csv(&rows, out)?,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use xfstore::{campaign_status, status, status_json, time_left, JobState, ReadOnlyStore};
+use xfstore::{campaign_status, status, status_json, time_left, JobState, Reader};
 
 use super::StoreArg;
 
@@ -33,7 +33,7 @@ pub fn run(a: StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if xfstore::is_partitioned(&a.store.store) && a.campaign.is_none() {
         return super::partition::status(&a.store.store, a.json, out);
     }
-    let db = ReadOnlyStore::open(&a.store.store)?;
+    let db = Reader::open(&a.store.store)?;
     if let Some(path) = &a.campaign {
         return campaign(&db, path, &a, out);
     }
@@ -46,7 +46,7 @@ pub fn run(a: StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn campaign(db: &ReadOnlyStore, path: &std::path::Path, a: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
+fn campaign(db: &Reader, path: &std::path::Path, a: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let (c, _) = super::run::load_campaign(path, a.rules_file.as_deref())?;
     let jobs = campaign_status(db, &c)?;
     let (left, unknown) = time_left(&jobs);

@@ -18,6 +18,7 @@ use super::atomic::{self, io_err, parent_dir};
 use super::part::{write_parts, Part};
 use super::ExportOptions;
 use crate::error::{ExportError, Result};
+use crate::reader::Reader;
 use crate::store::{JobMeta, ReadOnlyStore};
 
 /// Name of the manifest inside a split export.
@@ -58,25 +59,24 @@ fn remove_stale(dest: &Path) {
 }
 
 /// Writes a split export of `job` to the folder `opts.output`.
-pub(super) fn export_folder(store: &ReadOnlyStore, job: &JobMeta, opts: &ExportOptions) -> Result<Vec<Part>> {
+pub(super) fn export_folder(store: &Reader, job: &JobMeta, opts: &ExportOptions) -> Result<Vec<Part>> {
     let dest = &opts.output;
-    write_folder(dest, job, |tmp| write_parts(store, job, opts, None, |i| tmp.join(format!("part-{i:05}.parquet"))))
+    write_folder(dest, job, |tmp| {
+        let rows = store.scan_from(&job.id, &[])?;
+        write_parts(rows, job, opts, None, |i| tmp.join(format!("part-{i:05}.parquet")))
+    })
 }
 
-/// Writes one part per shard (`part-<shard>.parquet`, each from that shard's view of the job)
-/// and the manifest, as one folder published as a whole: a sharded store's export. `shards`
-/// holds every shard's store and its record of the job, in partition order.
-pub(crate) fn export_shards(shards: &[(&ReadOnlyStore, JobMeta)], opts: &ExportOptions) -> Result<Vec<Part>> {
-    let dest = &opts.output;
-    let Some((_, job)) = shards.first() else {
-        return Err(ExportError::Validation { path: dest.clone(), reason: "no shard to export".into() }.into());
-    };
+/// Writes one part per shard (`part-<shard>.parquet`, each that shard's products of the job)
+/// and the manifest, as one folder published as a whole: a partitioned job's export, without
+/// merging the shards. `shards` are every shard's store, in partition order.
+pub(super) fn export_shards(shards: &[&ReadOnlyStore], job: &JobMeta, opts: &ExportOptions) -> Result<Vec<Part>> {
     let one_part = ExportOptions { split_rows: 0, split_bytes: 0, ..opts.clone() };
-    write_folder(dest, job, |tmp| {
+    write_folder(&opts.output, job, |tmp| {
         let mut parts = Vec::with_capacity(shards.len());
-        for (i, (store, job)) in shards.iter().enumerate() {
-            let mut written = write_parts(store, job, &one_part, None, |_| tmp.join(format!("part-{i:05}.parquet")))?;
-            parts.append(&mut written);
+        for (i, store) in shards.iter().enumerate() {
+            let path = tmp.join(format!("part-{i:05}.parquet"));
+            parts.append(&mut write_parts(store.scan(&job.id)?, job, &one_part, None, |_| path.clone())?);
         }
         Ok(parts)
     })

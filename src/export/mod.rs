@@ -22,7 +22,8 @@ use std::time::Instant;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{ExportError, Result};
-use crate::store::{JobMeta, JobState, ReadOnlyStore};
+use crate::reader::Reader;
+use crate::store::{JobMeta, JobState};
 use atomic::AtomicFile;
 pub use columns::{check_schema, job_schema, products_schema, Column, ColumnType, COLUMNS};
 pub use folder::{verify_folder, Manifest, MANIFEST};
@@ -139,14 +140,13 @@ pub struct ExportReport {
 /// Exports all products of `job` to `opts.output`.
 ///
 /// `job` is the job's metadata as read from `store` (the same snapshot); a job that is not
-/// complete is refused unless [`ExportOptions::allow_incomplete`].
-pub fn export(store: &ReadOnlyStore, job: &JobMeta, opts: &ExportOptions) -> Result<ExportReport> {
+/// complete is refused unless [`ExportOptions::allow_incomplete`]. A partitioned job's shards
+/// are merged in key order: the file is the one a single store's export of the same products
+/// writes.
+pub fn export(store: &Reader, job: &JobMeta, opts: &ExportOptions) -> Result<ExportReport> {
     let started = Instant::now();
     let dest = &opts.output;
-    let complete = job.state == JobState::Complete;
-    if !complete && !opts.allow_incomplete {
-        return Err(ExportError::Incomplete { job: job.id.clone(), done: job.offset, total: job.input.rows }.into());
-    }
+    let complete = check_complete(job, opts)?;
     let report = |rows, bytes, files| ExportReport {
         rows,
         bytes,
@@ -166,7 +166,7 @@ pub fn export(store: &ReadOnlyStore, job: &JobMeta, opts: &ExportOptions) -> Res
     }
     let (target, file) = AtomicFile::create(dest)?;
     let tmp = target.temp_path().to_owned();
-    let parts = part::write_parts(store, job, opts, Some(file), |_| tmp.clone())?;
+    let parts = part::write_parts(store.scan_from(&job.id, &[])?, job, opts, Some(file), |_| tmp.clone())?;
     let rows = parts.iter().map(|p| p.rows).sum();
     // the part was already fsynced and validated against its own row count
     target.commit(|_| Ok(()))?;
@@ -174,14 +174,38 @@ pub fn export(store: &ReadOnlyStore, job: &JobMeta, opts: &ExportOptions) -> Res
     Ok(report(rows, bytes, 1))
 }
 
-/// Re-opens a written file and checks footer, schema and row count; returns the row count.
+/// Exports a partitioned job as a folder of one validated Parquet part per shard (its products
+/// of the job, no merge) plus `manifest.json` (`opts.output`), published as a whole; for a
+/// store, the one part of its products. Every shard must be reduced.
+pub fn export_shard_parts(store: &Reader, job: &JobMeta, opts: &ExportOptions) -> Result<ExportReport> {
+    let started = Instant::now();
+    let complete = check_complete(job, opts)?;
+    let parts = folder::export_shards(&store.stores_of(&job.id)?, job, opts)?;
+    Ok(ExportReport {
+        rows: parts.iter().map(|p| p.rows).sum(),
+        bytes: parts.iter().map(|p| p.bytes).sum(),
+        files: parts.len(),
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        complete,
+    })
+}
+
+/// Whether `job` is complete; an error if not, unless the options allow it.
+fn check_complete(job: &JobMeta, opts: &ExportOptions) -> Result<bool> {
+    let complete = job.state == JobState::Complete;
+    if !complete && !opts.allow_incomplete {
+        return Err(ExportError::Incomplete { job: job.id.clone(), done: job.offset, total: job.input.rows }.into());
+    }
+    Ok(complete)
+}
+
 /// A job's products as Arrow record batches of the export schema ([`job_schema`]), in key
 /// order, `batch_rows` at a time: what an export writes, for a program to read directly (the
 /// Python module's `Store.products`, through the Arrow C stream interface). It owns its store,
 /// so it can outlive the caller's borrow; each batch resumes the scan after the last key, on the
 /// read-only store's point-in-time view.
 pub struct ProductBatches {
-    store: std::sync::Arc<ReadOnlyStore>,
+    store: std::sync::Arc<Reader>,
     job: JobMeta,
     schema: arrow_schema::SchemaRef,
     batch_rows: usize,
@@ -191,7 +215,7 @@ pub struct ProductBatches {
 
 impl ProductBatches {
     /// Batches of `job`'s products from `store`.
-    pub fn new(store: std::sync::Arc<ReadOnlyStore>, job: JobMeta, batch_rows: usize) -> Self {
+    pub fn new(store: std::sync::Arc<Reader>, job: JobMeta, batch_rows: usize) -> Self {
         let schema = job_schema(&job.input.carry_columns);
         Self { store, job, schema, batch_rows: batch_rows.max(1), next: Some(Vec::new()) }
     }
@@ -229,6 +253,7 @@ impl Iterator for ProductBatches {
     }
 }
 
+/// Re-opens a written file and checks footer, schema and row count; returns the row count.
 pub fn validate_file(path: &Path) -> Result<u64, ExportError> {
     let invalid = |reason: String| ExportError::Validation { path: path.into(), reason };
     let file = File::open(path).map_err(|source| ExportError::Io { path: path.into(), context: "open", source })?;

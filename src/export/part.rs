@@ -12,8 +12,9 @@ use parquet::file::properties::WriterProperties;
 
 use super::columns::ColumnsBuilder;
 use super::{validate_file, ExportOptions};
+use crate::error::StoreError;
 use crate::error::{ExportError, Result};
-use crate::store::{JobMeta, ReadOnlyStore};
+use crate::store::{JobMeta, ProductRecord};
 
 /// A finished, validated part.
 #[derive(Debug, Clone)]
@@ -70,9 +71,10 @@ impl Open {
 
 /// Streams the job's products into parts. `next_path(i)` names part `i`; a new part starts
 /// when the current one reaches `split_rows` rows or `split_bytes` bytes (0 = no limit).
-/// `first_file` is used for part 0 when given (the single-file export's temp file).
+/// `first_file` is used for part 0 when given (the single-file export's temp file). `rows` are
+/// the job's products in key order.
 pub(super) fn write_parts(
-    store: &ReadOnlyStore,
+    rows: impl Iterator<Item = Result<(String, ProductRecord), StoreError>>,
     job: &JobMeta,
     opts: &ExportOptions,
     mut first_file: Option<File>,
@@ -112,7 +114,7 @@ pub(super) fn write_parts(
             }
             Ok(())
         };
-    for item in store.scan(&job.id)? {
+    for item in rows {
         let (smiles, rec) = item?;
         cols.push(&smiles, &rec);
         let room = current.as_ref().map_or(opts.split_rows, |o| opts.split_rows.saturating_sub(o.rows));

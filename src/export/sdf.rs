@@ -22,14 +22,15 @@ use super::columns::ColumnsBuilder;
 use super::text::{smi_id, text_columns, TextReport};
 use crate::chem::smiles_to_molblock;
 use crate::error::{ExportError, Result};
-use crate::store::{JobMeta, ReadOnlyStore};
+use crate::reader::Reader;
+use crate::store::JobMeta;
 
 /// Products per batch: molblocks of one batch are made in parallel.
 const SDF_BATCH: usize = 2048;
 
 /// Writes all products of `job` to `dest` as SDF (gzip-compressed with `gzip`); returns the
 /// record count.
-pub(super) fn export_sdf(store: &ReadOnlyStore, job: &JobMeta, dest: &Path, gzip: bool) -> Result<u64> {
+pub(super) fn export_sdf(store: &Reader, job: &JobMeta, dest: &Path, gzip: bool) -> Result<u64> {
     let (target, file) = AtomicFile::create(dest)?;
     let buffered = BufWriter::with_capacity(1 << 20, file);
     let mut w: Box<dyn Write> = if gzip {
@@ -40,7 +41,7 @@ pub(super) fn export_sdf(store: &ReadOnlyStore, job: &JobMeta, dest: &Path, gzip
     let mut rows = 0u64;
     let mut cols = ColumnsBuilder::new(job);
     let mut batch: Vec<(String, String)> = Vec::with_capacity(SDF_BATCH);
-    let mut scan = store.scan(&job.id)?;
+    let mut scan = store.scan_from(&job.id, &[])?;
     loop {
         let next = scan.next().transpose()?;
         if let Some((smiles, rec)) = next.as_ref() {

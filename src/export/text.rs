@@ -14,7 +14,8 @@ use arrow_schema::{DataType, Field, Schema};
 use super::atomic::AtomicFile;
 use super::columns::{check_header, ColumnsBuilder};
 use crate::error::{ExportError, Result};
-use crate::store::{JobMeta, ProductRecord, ReadOnlyStore};
+use crate::reader::Reader;
+use crate::store::{JobMeta, ProductRecord};
 
 /// Text formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +49,7 @@ const READ_CHUNK: usize = 1 << 20;
 const CSV_BATCH_ROWS: usize = 8192;
 
 /// Writes all products of `job` to `dest` in `format`; returns the row count.
-pub fn export_text(store: &ReadOnlyStore, job: &JobMeta, dest: &Path, format: TextFormat) -> Result<u64> {
+pub fn export_text(store: &Reader, job: &JobMeta, dest: &Path, format: TextFormat) -> Result<u64> {
     if let TextFormat::Sdf | TextFormat::SdfGz = format {
         return super::sdf::export_sdf(store, job, dest, format == TextFormat::SdfGz);
     }
@@ -59,7 +60,7 @@ pub fn export_text(store: &ReadOnlyStore, job: &JobMeta, dest: &Path, format: Te
     let mut rows = 0u64;
     match format {
         TextFormat::Smi => {
-            for item in store.scan(&job.id)? {
+            for item in store.scan_from(&job.id, &[])? {
                 let (smiles, rec) = item?;
                 writeln!(w, "{smiles}\t{}", smi_id(job, &rec)).map_err(io("write"))?;
                 rows += 1;
@@ -73,7 +74,7 @@ pub fn export_text(store: &ReadOnlyStore, job: &JobMeta, dest: &Path, format: Te
                 let batch = cols.finish().map_err(csv_err)?;
                 csv.write(&text_columns(&batch).map_err(csv_err)?).map_err(csv_err)
             };
-            for item in store.scan(&job.id)? {
+            for item in store.scan_from(&job.id, &[])? {
                 let (smiles, rec) = item?;
                 cols.push(&smiles, &rec);
                 rows += 1;

@@ -1,20 +1,16 @@
-//! A partitioned run's folder read as one store: a lookup goes to its partition's shard (the
-//! canonical SMILES decides the partition, as it did for the map step); a parent lookup asks
-//! every shard's parent index; status sums the units' row counters and the shards' product
-//! counters; an export writes one validated part per shard plus a manifest, as one folder.
+//! A partitioned run's folder: its plan, its done markers and its shards (each a store, opened
+//! read-only on first use). Status sums the units' row counters and the shards' product
+//! counters. Reading products across shards (a lookup routed to its partition's shard, scans
+//! merged in key order) is the [`crate::Reader`]'s, for runs and campaigns alike.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use super::map::{unit_done, UnitDone};
 use super::partition_of;
 use super::plan::{Plan, PLAN_FILE};
 use super::reduce::{shard_dir, shard_done, ShardDone};
-use crate::chem::canonicalize;
 use crate::error::{PartitionError, Result};
-use crate::export::{ExportOptions, ExportReport};
-use crate::query::{lookup_query, products_of_parent, select_jobs, Query, QueryOutcome};
-use crate::store::{Counters, JobMeta, JobState, ReadOnlyStore};
+use crate::store::{Counters, JobMeta, JobState, ReadOnlyStore, SharedCache, StoreOptions};
 
 /// Whether `dir` is a partitioned run folder (it holds a `plan.json`).
 pub fn is_partitioned(dir: &Path) -> bool {
@@ -25,6 +21,9 @@ pub fn is_partitioned(dir: &Path) -> bool {
 pub struct ShardedStore {
     dir: PathBuf,
     plan: Plan,
+    /// How shards are opened, and the block cache they share.
+    options: StoreOptions,
+    cache: Option<SharedCache>,
     /// Shards opened so far (each opened once, on first use).
     shards: Vec<std::sync::OnceLock<ReadOnlyStore>>,
 }
@@ -76,14 +75,54 @@ impl ShardedStatus {
     pub fn is_complete(&self) -> bool {
         self.units_done() == self.units.len() && self.shards_done() == self.shards.len()
     }
+
+    /// Each job's record as a single store would hold it after the same work: rows done are
+    /// the mapped units' rows, counters as in [`ShardedStatus::jobs`], seconds the units' and
+    /// shards' summed, complete once every unit is mapped and every shard reduced.
+    pub(crate) fn job_metas(&self) -> Vec<JobMeta> {
+        let input = &self.plan.input;
+        let rows: u64 = self.units.iter().flatten().map(|u| u.rows).sum();
+        let secs: f64 = self.units.iter().flatten().map(|u| u.elapsed_secs).sum::<f64>()
+            + self.shards.iter().flatten().map(|s| s.elapsed_secs).sum::<f64>();
+        self.jobs
+            .iter()
+            .zip(&self.plan.rules)
+            .map(|(j, rule)| {
+                let mut meta = JobMeta::fresh(
+                    j.id.clone(),
+                    input.key.clone(),
+                    input.info.clone(),
+                    rule.info.clone(),
+                    self.plan.build.rdkit.clone(),
+                    0,
+                );
+                meta.offset = rows;
+                meta.counters = j.counters.clone();
+                meta.state = j.state;
+                meta.busy_secs = secs;
+                meta
+            })
+            .collect()
+    }
 }
 
 impl ShardedStore {
     /// Opens the run folder `dir` (any build's: reading does not depend on it).
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, &StoreOptions::default(), None)
+    }
+
+    /// [`ShardedStore::open`] with the shards' memory settings, their blocks in `cache` when
+    /// given (one cache for every shard of a campaign).
+    pub(crate) fn open_with(dir: &Path, options: &StoreOptions, cache: Option<SharedCache>) -> Result<Self> {
         let plan = Plan::load_any(dir)?;
         let shards = (0..plan.partitions).map(|_| std::sync::OnceLock::new()).collect();
-        Ok(Self { dir: dir.into(), plan, shards })
+        Ok(Self { dir: dir.into(), plan, options: options.clone(), cache, shards })
+    }
+
+    /// The run folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The plan.
@@ -117,51 +156,12 @@ impl ShardedStore {
             }
             .into());
         }
-        let store = ReadOnlyStore::open(&shard_dir(&self.dir, p))?;
-        Ok(cell.get_or_init(|| store))
-    }
-
-    /// Looks a query up in its partition's shard (`job` / `rule` select jobs as for a store).
-    pub fn lookup(&self, query: &Query, job: Option<&str>, rule: Option<&str>) -> Result<QueryOutcome> {
-        let p = match canonicalize(&query.smiles) {
-            Ok(c) => self.partition_of(&c),
-            Err(e) => {
-                return Ok(QueryOutcome::Invalid {
-                    query: query.smiles.clone(),
-                    id: query.id.clone(),
-                    error: e.to_string(),
-                })
-            }
+        let path = shard_dir(&self.dir, p);
+        let store = match &self.cache {
+            Some(cache) => ReadOnlyStore::open_sharing(&path, &self.options, cache)?,
+            None => ReadOnlyStore::open_with(&path, &self.options)?,
         };
-        let shard = self.shard(p)?;
-        let jobs = select_jobs(shard, job, rule)?;
-        lookup_query(shard, &jobs, query)
-    }
-
-    /// The products made from `parent` (any spelling), from every shard's parent index.
-    pub fn products_of_parent(&self, parent: &str, job: Option<&str>, rule: Option<&str>) -> Result<QueryOutcome> {
-        let mut merged: Option<QueryOutcome> = None;
-        for p in 0..self.plan.partitions {
-            let shard = self.shard(p)?;
-            let jobs = select_jobs(shard, job, rule)?;
-            let outcome = products_of_parent(shard, &jobs, parent)?;
-            merged = Some(match (merged, outcome) {
-                (None, o) => o,
-                (
-                    Some(QueryOutcome::Found { query, id, canonical, mut hits }),
-                    QueryOutcome::Found { hits: more, .. },
-                ) => {
-                    hits.extend(more);
-                    QueryOutcome::Found { query, id, canonical, hits }
-                }
-                (Some(QueryOutcome::NotFound { .. }), found @ QueryOutcome::Found { .. }) => found,
-                (Some(m), _) => m,
-            });
-        }
-        if let Some(QueryOutcome::Found { hits, .. }) = merged.as_mut() {
-            hits.sort_by(|a, b| (&a.job, &a.smiles).cmp(&(&b.job, &b.smiles)));
-        }
-        merged.ok_or_else(|| PartitionError::Plan { path: self.dir.clone(), reason: "no partitions".into() }.into())
+        Ok(cell.get_or_init(|| store))
     }
 
     /// Progress and totals.
@@ -196,47 +196,5 @@ impl ShardedStore {
             })
             .collect();
         Ok(ShardedStatus { dir: self.dir.clone(), plan: self.plan.clone(), units, shards, jobs })
-    }
-
-    /// The job id selected by `job` or `rule` (exactly one job must match).
-    pub fn select_job(&self, job: Option<&str>, rule: Option<&str>) -> Result<String> {
-        let ids = self.plan.job_ids();
-        let picked: Vec<&String> = ids
-            .iter()
-            .zip(&self.plan.rules)
-            .filter(|(id, r)| job.is_none_or(|j| j == id.as_str()) && rule.is_none_or(|n| n == r.info.name))
-            .map(|(id, _)| id)
-            .collect();
-        match picked.as_slice() {
-            [one] => Ok((*one).clone()),
-            _ => Err(crate::error::StoreError::UnknownJob {
-                job: job.or(rule).unwrap_or("(none given)").to_owned(),
-                known: format!("{} (pick one with --job or --rule)", ids.join(", ")),
-            }
-            .into()),
-        }
-    }
-
-    /// Exports job `job` as a folder of one validated Parquet part per shard plus
-    /// `manifest.json` (`opts.output`), published as a whole. Every shard must be reduced.
-    pub fn export(&self, job: &str, opts: &ExportOptions) -> Result<ExportReport> {
-        let started = Instant::now();
-        let mut shards: Vec<(&ReadOnlyStore, JobMeta)> = Vec::with_capacity(self.plan.partitions as usize);
-        for p in 0..self.plan.partitions {
-            let store = self.shard(p)?;
-            let meta = store.job(job)?.ok_or_else(|| crate::error::StoreError::UnknownJob {
-                job: job.to_owned(),
-                known: self.plan.job_ids().join(", "),
-            })?;
-            shards.push((store, meta));
-        }
-        let parts = crate::export::folder::export_shards(&shards, opts)?;
-        Ok(ExportReport {
-            rows: parts.iter().map(|p| p.rows).sum(),
-            bytes: parts.iter().map(|p| p.bytes).sum(),
-            files: parts.len(),
-            elapsed_secs: started.elapsed().as_secs_f64(),
-            complete: true,
-        })
     }
 }

@@ -8,7 +8,8 @@ use rayon::prelude::*;
 
 use super::{lookup, QueryOutcome};
 use crate::error::{Error, Result};
-use crate::store::{JobMeta, ReadOnlyStore};
+use crate::reader::Reader;
+use crate::store::JobMeta;
 
 /// Queries canonicalized and looked up together.
 pub const CHUNK: usize = 4096;
@@ -35,7 +36,7 @@ pub fn parse_query_line(line: &str) -> Option<Query> {
 }
 
 /// Looks one query up; the outcome carries the query's id.
-pub fn lookup_query(store: &ReadOnlyStore, jobs: &[JobMeta], q: &Query) -> Result<QueryOutcome> {
+pub fn lookup_query(store: &Reader, jobs: &[JobMeta], q: &Query) -> Result<QueryOutcome> {
     lookup(store, jobs, &q.smiles).map(|o| o.with_id(q.id.clone()))
 }
 
@@ -43,7 +44,7 @@ pub fn lookup_query(store: &ReadOnlyStore, jobs: &[JobMeta], q: &Query) -> Resul
 /// `parallel` spreads each chunk over the rayon pool. Returns the number of queries; stops at
 /// the first error of `emit` (e.g. a closed output pipe).
 pub fn lookup_stream(
-    store: &ReadOnlyStore,
+    store: &Reader,
     jobs: &[JobMeta],
     reader: impl BufRead,
     parallel: bool,

@@ -17,6 +17,7 @@ pub use status::{status, JobStatus, RunState, StoreStatus};
 
 use crate::chem::canonicalize;
 use crate::error::{Result, StoreError};
+use crate::reader::Reader;
 use crate::store::{JobMeta, ProductRecord, ReadOnlyStore};
 
 /// One stored product matching a query, in one job.
@@ -87,12 +88,19 @@ impl QueryOutcome {
 impl ReadOnlyStore {
     /// Looks a SMILES (any spelling) up in every job of the store.
     pub fn lookup(&self, smiles: &str) -> Result<QueryOutcome> {
-        lookup(self, &self.jobs()?, smiles)
+        search(smiles, |canonical, hits| {
+            for job in self.jobs()? {
+                if let Some(record) = self.product(&job.id, canonical)? {
+                    hits.push(hit(&job, canonical.to_owned(), record));
+                }
+            }
+            Ok(())
+        })
     }
 }
 
 /// Jobs selected by an optional job id and/or rule name (all jobs when both are None).
-pub fn select_jobs(store: &ReadOnlyStore, job: Option<&str>, rule: Option<&str>) -> Result<Vec<JobMeta>> {
+pub fn select_jobs(store: &Reader, job: Option<&str>, rule: Option<&str>) -> Result<Vec<JobMeta>> {
     let all = store.jobs()?;
     let known = || all.iter().map(|j| j.id.clone()).collect::<Vec<_>>().join(", ");
     let picked: Vec<JobMeta> = all
@@ -111,25 +119,32 @@ fn hit(job: &JobMeta, smiles: String, record: ProductRecord) -> Hit {
     Hit { smiles, job: job.id.clone(), rule: job.rule.name.clone(), label: job.rule.label.clone(), record }
 }
 
-/// Lists the products made from a parent (any spelling), via the parent index of `jobs`.
-pub fn products_of_parent(store: &ReadOnlyStore, jobs: &[JobMeta], parent: &str) -> Result<QueryOutcome> {
+/// Lists the products made from a parent (any spelling), via the parent index of `jobs`: per
+/// job, in product key order (a partitioned folder's shards each index the links of their
+/// own products, so every shard is asked and the job's hits sorted).
+pub fn products_of_parent(store: &Reader, jobs: &[JobMeta], parent: &str) -> Result<QueryOutcome> {
     search(parent, |canonical, hits| {
         for job in jobs {
-            for product in store.products_of_parent(&job.id, canonical)? {
-                if let Some(record) = store.product(&job.id, &product)? {
-                    hits.push(hit(job, product, record));
+            let mut mine = Vec::new();
+            for shard in store.stores_of(&job.id)? {
+                for product in shard.products_of_parent(&job.id, canonical)? {
+                    if let Some(record) = shard.product(&job.id, &product)? {
+                        mine.push(hit(job, product, record));
+                    }
                 }
             }
+            mine.sort_by(|a, b| a.smiles.cmp(&b.smiles));
+            hits.extend(mine);
         }
         Ok(())
     })
 }
 
-/// Looks one SMILES up in `jobs`.
-pub fn lookup(store: &ReadOnlyStore, jobs: &[JobMeta], query: &str) -> Result<QueryOutcome> {
+/// Looks one SMILES up in `jobs` (in a partitioned folder, in the shard of its partition).
+pub fn lookup(store: &Reader, jobs: &[JobMeta], query: &str) -> Result<QueryOutcome> {
     search(query, |canonical, hits| {
         for job in jobs {
-            if let Some(record) = store.product(&job.id, canonical)? {
+            if let Some(record) = store.store_for(&job.id, canonical)?.product(&job.id, canonical)? {
                 hits.push(hit(job, canonical.to_owned(), record));
             }
         }

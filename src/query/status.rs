@@ -3,7 +3,8 @@
 use std::fmt::Write;
 
 use crate::error::Result;
-use crate::store::{JobMeta, JobState, ReadOnlyStore};
+use crate::reader::Reader;
+use crate::store::{JobMeta, JobState};
 
 /// Whether a job is done, being worked on right now, or stopped part-way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,9 +39,10 @@ pub struct StoreStatus {
     pub jobs: Vec<JobStatus>,
 }
 
-/// Collects the status of every job in `store`.
-pub fn status(store: &ReadOnlyStore) -> Result<StoreStatus> {
-    let writer_pid = store.writer_pid();
+/// Collects the status of every job in `store` (a partitioned folder's jobs are partial until
+/// every unit is mapped and every shard reduced; their steps have no writer to name).
+pub fn status(store: &Reader) -> Result<StoreStatus> {
+    let writer_pid = store.single().and_then(|s| s.writer_pid());
     let jobs = store
         .jobs()?
         .into_iter()

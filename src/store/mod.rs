@@ -30,7 +30,7 @@ use rocksdb::{DBWithThreadMode, MultiThreaded};
 
 pub(crate) use codec::{decode, encode, CODEC_VERSION};
 pub use consistency::{Damage, FileCheck};
-pub use open::{Durability, StoreOptions};
+pub use open::{Durability, SharedCache, StoreOptions};
 pub use read::{ProductScan, RejectScan, StoreMemory};
 pub use records::{Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RejectRecord, RuleInfo};
 pub use verify::{CfCheck, VerifyStoreReport};
@@ -99,6 +99,11 @@ impl ReadOnlyStore {
     /// [`ReadOnlyStore::open`] with explicit memory settings.
     pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
         open::open_reader(path, options)
+    }
+
+    /// [`ReadOnlyStore::open_with`], its blocks in a cache shared with other stores.
+    pub(crate) fn open_sharing(path: &Path, options: &StoreOptions, cache: &SharedCache) -> Result<Self, StoreError> {
+        open::open_reader_sharing(path, options, cache)
     }
 
     /// The store's folder.

@@ -1,6 +1,6 @@
 //! Opening a store and the RocksDB options it runs with.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rocksdb::{BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Options};
 
@@ -151,7 +151,7 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
         let reader = open_reader(path, &StoreOptions { block_cache_bytes: 8 << 20, ..so.clone() })?;
         super::consistency::refuse_damaged(&reader)?;
     }
-    let (reader, cache) = open_db(path, OpenMode::ReadWrite, so)?;
+    let (reader, cache) = open_db(path, OpenMode::ReadWrite, so, None)?;
     let store = Store {
         reader,
         durability: so.durability,
@@ -173,15 +173,50 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
 
 /// Opens an existing store at `path` read-only.
 pub(super) fn open_reader(path: &Path, so: &StoreOptions) -> Result<ReadOnlyStore, StoreError> {
-    open_db(path, OpenMode::ReadOnly, so).map(|(reader, _)| reader)
+    open_db(path, OpenMode::ReadOnly, so, None).map(|(reader, _)| reader)
+}
+
+/// One block cache shared by many stores opened read-only together (the shards of a
+/// partitioned campaign: one cache per shard would multiply the budget's share by their
+/// number).
+#[derive(Clone)]
+pub struct SharedCache(Cache);
+
+impl SharedCache {
+    /// A cache of `bytes`.
+    pub fn new(bytes: usize) -> Result<Self, StoreError> {
+        Cache::new_lru_cache(bytes).map(SharedCache).map_err(|source| StoreError::Db {
+            path: PathBuf::new(),
+            context: "create block cache",
+            source,
+        })
+    }
+}
+
+/// Opens an existing store at `path` read-only, its blocks in `cache`.
+pub(super) fn open_reader_sharing(
+    path: &Path,
+    so: &StoreOptions,
+    cache: &SharedCache,
+) -> Result<ReadOnlyStore, StoreError> {
+    open_db(path, OpenMode::ReadOnly, so, Some(&cache.0)).map(|(reader, _)| reader)
 }
 
 /// Opens RocksDB at `path` (the writer already holds the lock) and checks the store's format;
-/// returns the reader and the block cache that column families created later must share.
-fn open_db(path: &Path, mode: OpenMode, so: &StoreOptions) -> Result<(ReadOnlyStore, Cache), StoreError> {
+/// returns the reader and the block cache that column families created later must share (a
+/// new one of the options' size unless `shared` is given).
+fn open_db(
+    path: &Path,
+    mode: OpenMode,
+    so: &StoreOptions,
+    shared: Option<&Cache>,
+) -> Result<(ReadOnlyStore, Cache), StoreError> {
     let db_err =
         |context: &'static str| move |source: rocksdb::Error| StoreError::Db { path: path.into(), context, source };
-    let cache = Cache::new_lru_cache(so.block_cache_bytes).map_err(db_err("create block cache"))?;
+    let cache = match shared {
+        Some(c) => c.clone(),
+        None => Cache::new_lru_cache(so.block_cache_bytes).map_err(db_err("create block cache"))?,
+    };
     let mut db_opts = cf_options(&cache, so.write_buffer_bytes, false);
     db_opts.set_db_write_buffer_size(so.write_buffer_bytes);
     db_opts.set_max_open_files(512);

@@ -19,6 +19,7 @@ mod halogenation;
 mod hardening;
 mod inputs;
 mod memory;
+mod one_store;
 mod partition;
 mod properties;
 mod query;

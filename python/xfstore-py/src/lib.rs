@@ -24,7 +24,7 @@ use pyo3::types::{PyDict, PyList};
 use rayon::prelude::*;
 use xfstore::{
     Campaign, CampaignFile, Error, Hit, IngestOptions, IngestPlan, IngestReport, InputFormat, JobMeta, MemoryBudget,
-    ProductBatches, Query, QueryOutcome, ReadOnlyStore, RuleSet, RunControl, RunOptions, StoreOptions, JOB_PREFIX,
+    ProductBatches, Query, QueryOutcome, Reader, RuleSet, RunControl, RunOptions, StoreOptions, JOB_PREFIX,
 };
 
 create_exception!(
@@ -181,18 +181,15 @@ struct Store {
     open: RwLock<Option<OpenStore>>,
 }
 
+/// Any store folder (a store, a partitioned run or campaign), or a store this process writes
+/// (read_only=False: the reader holds the writer and its lock).
 struct OpenStore {
-    reader: Arc<ReadOnlyStore>,
-    /// The writer, when opened with read_only=False (holds the lock).
-    writer: Option<xfstore::Store>,
+    reader: Arc<Reader>,
 }
 
 impl OpenStore {
-    fn read(&self) -> &ReadOnlyStore {
-        match &self.writer {
-            Some(w) => w,
-            None => &self.reader,
-        }
+    fn read(&self) -> &Reader {
+        &self.reader
     }
 }
 
@@ -206,7 +203,7 @@ impl Store {
         }
     }
 
-    fn jobs_for(store: &ReadOnlyStore, job: Option<&str>, rule: Option<&str>) -> PyResult<Vec<JobMeta>> {
+    fn jobs_for(store: &Reader, job: Option<&str>, rule: Option<&str>) -> PyResult<Vec<JobMeta>> {
         xfstore::select_jobs(store, job, rule).py()
     }
 }
@@ -222,9 +219,12 @@ impl Store {
     fn new(py: Python<'_>, path: PathBuf, read_only: bool) -> PyResult<Self> {
         let open = py
             .detach(|| -> Result<OpenStore, Error> {
-                let writer =
-                    if read_only { None } else { Some(xfstore::Store::open(&path, &StoreOptions::default())?) };
-                Ok(OpenStore { reader: Arc::new(ReadOnlyStore::open(&path)?), writer })
+                let reader = if read_only {
+                    Reader::open(&path)?
+                } else {
+                    Reader::from_writer(xfstore::Store::open(&path, &StoreOptions::default())?)
+                };
+                Ok(OpenStore { reader: Arc::new(reader) })
             })
             .map_err(py_err)?;
         Ok(Store { path, read_only, open: RwLock::new(Some(open)) })
@@ -375,7 +375,7 @@ impl Store {
     fn compact(&self, py: Python<'_>) -> PyResult<()> {
         self.with(|s| {
             let w =
-                s.writer.as_ref().ok_or_else(|| StoreError::new_err("compact needs Store(path, read_only=False)"))?;
+                s.reader.writer().ok_or_else(|| StoreError::new_err("compact needs Store(path, read_only=False)"))?;
             py.detach(|| w.compact()).py()
         })
     }

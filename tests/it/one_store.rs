@@ -1,0 +1,156 @@
+//! #29: one store however it was built. The example campaign (8 streams, 92 jobs, chained
+//! steps) built by `xfstore run` and by the shell scheduler over a partitioned campaign folder
+//! reads the same through every command: report, export --campaign, exports of one job in
+//! every format, lookups (single, batch, sequential, by parent) and status of the campaign.
+//! (The Ray-built folder and the Python module: tests/py/test_partitioned.py.)
+
+use std::path::Path;
+use std::process::Command;
+
+use arrow_array::ArrayRef;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::common::*;
+
+/// A Parquet file's column names and columns, every row in one batch (Arrow equality of the
+/// whole table, whatever its row groups).
+fn table(path: &Path) -> (Vec<String>, Vec<ArrayRef>) {
+    let file = std::fs::File::open(path).unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let rows = builder.metadata().file_metadata().num_rows().max(1) as usize;
+    let names = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let batches: Vec<_> = builder.with_batch_size(rows).build().unwrap().map(Result::unwrap).collect();
+    assert!(batches.len() <= 1, "{}: one batch expected", path.display());
+    (names, batches.first().map(|b| b.columns().to_vec()).unwrap_or_default())
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_partitioned_campaign_reads_as_the_store_of_the_same_campaign() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let campaign = root().join("configs/campaign.example.yaml");
+    let c = s(&campaign);
+    let (store, parted) = (d.join("S"), d.join("P"));
+    run_ok(&["run", c, "--store", s(&store)]);
+    let ran = Command::new("bash")
+        .arg(root().join("tools/partitioned_run.sh"))
+        .args([s(&parted), "-j", "2", "--", c, "--partitions", "3", "--unit-rows", "200"])
+        .env("XFSTORE", env!("CARGO_BIN_EXE_xfstore"))
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let both = [&store, &parted];
+
+    // report: byte-equal CSV
+    let [a, b] = both.map(|st| run_ok(&["report", "--campaign", c, "--store", s(st), "--csv", "-"]));
+    assert_eq!(a.lines().count(), 1 + 54, "{a}");
+    assert_eq!(a, b, "report --csv differs");
+
+    // status of the campaign: the same jobs, states and counters (times differ)
+    let [a, b] = both.map(|st| {
+        let v: serde_json::Value =
+            serde_json::from_str(&run_ok(&["status", "--campaign", c, "--store", s(st), "--json"])).unwrap();
+        v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| {
+                (
+                    j["job"].clone(),
+                    j["state"].clone(),
+                    j["rows_done"].clone(),
+                    j["products"].clone(),
+                    j["unique"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(a.len(), 92);
+    assert_eq!(a, b, "status --campaign differs");
+
+    // export --campaign: the same index, every file Arrow-equal
+    let [ea, eb] = both.map(|st| {
+        let out = d.join(format!("{}.export", st.file_name().unwrap().to_str().unwrap()));
+        run_ok(&["export", "--campaign", c, "--store", s(st), "--output", s(&out)]);
+        out
+    });
+    let index = |e: &Path| std::fs::read_to_string(e.join("index.json")).unwrap();
+    assert_eq!(index(&ea), index(&eb));
+    let files: Vec<String> = std::fs::read_dir(&ea)
+        .unwrap()
+        .map(|f| f.unwrap().file_name().into_string().unwrap())
+        .filter(|f| f.ends_with(".parquet"))
+        .collect();
+    assert_eq!(files.len(), 92);
+    let mut rows = 0;
+    for f in &files {
+        let (ta, tb) = (table(&ea.join(f)), table(&eb.join(f)));
+        rows += ta.1.first().map_or(0, |c| c.len());
+        assert!(ta == tb, "{f}: exports differ");
+    }
+    assert!(rows > 10_000, "{rows}");
+
+    // one job: to a .parquet file (shards merged), CSV, SMILES and SDF text: byte-equal files;
+    // to a folder, one part per shard holding the same products
+    let job = "fg.x2.x1.poly/FG_PHENOL_OH__OH__TO__OMe";
+    for ext in ["parquet", "csv", "smi", "sdf"] {
+        let [a, b] = both.map(|st| {
+            let out = d.join(format!("{}.one.{ext}", st.file_name().unwrap().to_str().unwrap()));
+            run_ok(&["export", "--store", s(st), "--job", job, "--output", s(&out)]);
+            out
+        });
+        if ext == "parquet" {
+            assert!(table(&a) == table(&b), "{job} to .parquet differs");
+        } else {
+            assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "{job} to .{ext} differs");
+        }
+    }
+    let folder = d.join("parts");
+    run_ok(&["export", "--store", s(&parted), "--job", job, "--output", s(&folder)]);
+    let mut union = std::collections::BTreeMap::new();
+    for p in 0..3 {
+        union.extend(read_export(&folder.join(format!("part-{p:05}.parquet"))));
+    }
+    assert_eq!(union, read_export(&d.join("S.one.parquet")));
+
+    // lookups: products of every step, a missing and an invalid SMILES; parents of x1 and of x2
+    let mut queries = String::new();
+    for f in &files {
+        for smiles in read_export(&ea.join(f)).keys().take(4) {
+            queries.push_str(&format!("{smiles} q{}\n", queries.len()));
+        }
+    }
+    queries.push_str("CCCCCCCCCC missing\nnot_a_smiles bad\n");
+    let qfile = d.join("queries.smi");
+    std::fs::write(&qfile, &queries).unwrap();
+    for mode in [&["--file", s(&qfile)][..], &["--file", s(&qfile), "--sequential"]] {
+        let [a, b] = both.map(|st| {
+            let mut args = vec!["query", "--store", s(st), "--json"];
+            args.extend_from_slice(mode);
+            let out = run(&args);
+            assert_eq!(out.status.code(), Some(1), "one query is missing");
+            String::from_utf8(out.stdout).unwrap()
+        });
+        let found = a.matches("\"found\"").count();
+        assert!(found > 100, "{found} found: {a}");
+        assert_eq!(a, b, "query {mode:?} differs");
+    }
+    let parents: Vec<String> = std::fs::read_to_string(root().join("tests/data/campaign/polyphenols.smi"))
+        .unwrap()
+        .lines()
+        .take(4)
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .chain(read_export(&ea.join("x1.poly__HALO_AROMATIC_CH__H__TO__Cl.parquet")).into_keys().take(4))
+        .collect();
+    let [a, b] = both.map(|st| {
+        let mut args = vec!["query", "--store", s(st), "--json", "--parent"];
+        args.extend(parents.iter().map(String::as_str));
+        run_ok(&args)
+    });
+    assert!(a.matches("\"job\"").count() > 30, "{a}");
+    assert_eq!(a, b, "query --parent differs");
+}
