@@ -89,6 +89,7 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let job = store.jobs().expect("jobs").remove(0);
+    let store = xfstore::Reader::from_writer(store);
     let out = dir.path().join("export.parquet");
     let started = Instant::now();
     let rows = export(&store, &job, &ExportOptions::new(&out)).expect("export").rows;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use xfstore::{lookup, lookup_stream, ReadOnlyStore, Store};
+use xfstore::{lookup, lookup_stream, Reader, Store};
 
 fn store_path() -> (PathBuf, Option<tempfile::TempDir>) {
     if let Some(p) = std::env::var_os("XFSTORE_BENCH_STORE") {
@@ -31,11 +31,18 @@ fn store_path() -> (PathBuf, Option<tempfile::TempDir>) {
 
 fn bench(c: &mut Criterion) {
     let (path, _keep) = store_path();
-    let store = ReadOnlyStore::open(&path).unwrap();
+    // any store folder: a store, or a partitioned run or campaign (XFSTORE_BENCH_STORE)
+    let store = Reader::open(&path).unwrap();
     let jobs = store.jobs().unwrap();
-    // every 7th stored product of the first job, up to 2,000, plus as many misses
-    let mut queries: Vec<String> =
-        store.scan(&jobs[0].id).unwrap().step_by(7).take(2000).map(|r| r.unwrap().0).collect();
+    // every 7th product of the first job's export order, up to 2,000, plus as many misses
+    let first =
+        xfstore::ProductBatches::new(std::sync::Arc::new(Reader::open(&path).unwrap()), jobs[0].clone(), 14_000)
+            .next()
+            .map(|b| b.unwrap())
+            .unwrap();
+    let smiles = first.column_by_name("smiles").unwrap();
+    let smiles = smiles.as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+    let mut queries: Vec<String> = smiles.iter().flatten().step_by(7).take(2000).map(str::to_owned).collect();
     let hits = queries.len();
     queries.extend((0..hits).map(|i| format!("C{}", "C".repeat(i % 40 + 30))));
     let mut g = c.benchmark_group("lookup");

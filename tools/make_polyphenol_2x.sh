@@ -91,9 +91,12 @@ halogenate() {
     rm -f "$D/${stem}"_*.parquet  # exports of an earlier, smaller run are stale now
     $X ingest --input "$in" --store "$store" --id-column root_id --no-props "${args[@]}"
   fi
+  # with N, the jobs stop at row N on purpose: export what they hold
+  local partial=()
+  [ -n "$want" ] && partial=(--allow-incomplete)
   for h in "${HALO[@]}"; do
     [ -f "$D/${stem}_$h.parquet" ] || $X export --store "$store" --rule "HALO_AROMATIC_CH__H__TO__$h" \
-      --output "$D/${stem}_$h.parquet"
+      --output "$D/${stem}_$h.parquet" "${partial[@]}"
   done
 }
 
