@@ -83,6 +83,53 @@ def check_run(run_dir, reference, tmp):
     assert got == want
 
 
+CAMPAIGN = ROOT / "configs/campaign.example.yaml"
+
+
+@pytest.fixture(scope="module")
+def campaign_store(tmp_path_factory):
+    """The example campaign (8 streams, 92 jobs, chained steps) run by `xfstore run`."""
+    store = tmp_path_factory.mktemp("campaign") / "store"
+    xf("run", CAMPAIGN, "--store", store)
+    return store
+
+
+def same_campaign(campaign, single, parted, tmp):
+    """#29: a campaign folder built by Ray reads as the store `xfstore run` built: report --csv
+    byte-equal, export --campaign Arrow-equal file by file, query --json equal (batch, by
+    parent), and the Python module's Store equal (jobs, products() tables, lookups)."""
+    report = [xf("report", "--campaign", campaign, "--store", st, "--csv", "-").stdout for st in (single, parted)]
+    assert report[0] == report[1] and report[0].count("\n") == 55
+    exports = [tmp / f"{st.name}.export" for st in (single, parted)]
+    for st, out in zip((single, parted), exports):
+        xf("export", "--campaign", campaign, "--store", st, "--output", out)
+    assert (exports[0] / "index.json").read_text() == (exports[1] / "index.json").read_text()
+    files = sorted(p.name for p in exports[0].glob("*.parquet"))
+    assert len(files) == 92
+    queries = []
+    for f in files:
+        a, b = (pq.read_table(e / f) for e in exports)
+        assert a.equals(b), f
+        queries += a.column("smiles").to_pylist()[:3]
+    (tmp / "q.smi").write_text("".join(f"{q} q{i}\n" for i, q in enumerate(queries)) + "CCCCCCCCCC missing\n")
+    answers = [xf("query", "--store", st, "--json", "--file", tmp / "q.smi", check=False) for st in (single, parted)]
+    assert answers[0].returncode == answers[1].returncode == 1
+    assert answers[0].stdout == answers[1].stdout and answers[0].stdout.count('"found"') >= 90
+    # parents: products of the first step (read by the later steps)
+    parents = [q for f in files if f.startswith("x1.") for q in pq.read_table(exports[0] / f).column("smiles").to_pylist()[:2]]
+    answers = [xf("query", "--store", st, "--json", "--parent", *parents, check=False).stdout for st in (single, parted)]
+    assert answers[0] == answers[1] and answers[0].count('"job"') >= 20
+    import xfstore
+    with xfstore.Store(str(single)) as a, xfstore.Store(str(parted)) as b:
+        ids = [j["id"] for j in a.jobs()]
+        assert ids == [j["id"] for j in b.jobs()] and len(ids) == 92
+        for j in ids:
+            assert a.products(j).read_all().equals(b.products(j, batch_rows=97).read_all()), j
+        hits = [[(h.job, h.smiles, h.occurrences) for h in r] for r in a.lookup_many(queries)]
+        assert hits == [[(h.job, h.smiles, h.occurrences) for h in r] for r in b.lookup_many(queries)]
+        assert [a.products_of_parent(q) is None for q in parents] == [b.products_of_parent(q) is None for q in parents]
+
+
 def cluster(nodes=2):
     c = Cluster(
         initialize_head=True,
@@ -111,7 +158,7 @@ def done_units(run_dir):
     return len(glob.glob(str(run_dir / "units/unit-*/done.json")))
 
 
-def test_two_node_ray_cluster_equals_a_single_machine_run(reference, tmp_path):
+def test_two_node_ray_cluster_equals_a_single_machine_run(reference, campaign_store, tmp_path):
     c = cluster(2)
     try:
         ray.init(address=c.address, include_dashboard=False, log_to_driver=False)
@@ -130,11 +177,11 @@ def test_two_node_ray_cluster_equals_a_single_machine_run(reference, tmp_path):
         c_run = xfstore_ray.run(tmp_path / "crun", [str(campaign), "--partitions", "3", "--unit-rows", "200"],
                                 xfstore=XFSTORE, progress=lambda s: None)
         assert len(c_run.status["runs"]) == 8 and len(c_run.status["jobs"]) == 92
-        xf("run", campaign, "--store", tmp_path / "csingle")
-        single = {j["id"]: j["counters"] for j in json.loads(xf("status", "--store", tmp_path / "csingle", "--json").stdout)["jobs"]}
+        single = {j["id"]: j["counters"] for j in json.loads(xf("status", "--store", campaign_store, "--json").stdout)["jobs"]}
         for j in c_run.status["jobs"]:
             assert j["state"] == "complete"
             assert (j["products"], j["unique"]) == (single[j["job"]]["site_products"], single[j["job"]]["unique_products"]), j
+        same_campaign(campaign, campaign_store, tmp_path / "crun", tmp_path)
     finally:
         ray.shutdown()
         c.shutdown()
@@ -193,7 +240,7 @@ def test_a_killed_driver_restarted_skips_finished_units(reference, tmp_path):
         c.shutdown()
 
 
-def test_the_shell_fallback_gives_the_same_result(reference, tmp_path):
+def test_the_shell_fallback_gives_the_same_result(reference, campaign_store, tmp_path):
     run_dir = tmp_path / "run"
     env = {**os.environ, "XFSTORE": XFSTORE}
     cmd = [str(ROOT / "tools/partitioned_run.sh"), str(run_dir), "-j", "2", "--", *PLAN, "--unit-rows", "700"]
@@ -203,3 +250,10 @@ def test_the_shell_fallback_gives_the_same_result(reference, tmp_path):
     check_run(run_dir, reference, tmp_path)
     st = json.loads(xf("status", "--store", run_dir, "--json").stdout)
     assert st["complete"] and st["units_done"] == 4 and st["shards_done"] == 4
+    # a partitioned campaign through the shell fallback reads as `xfstore run`'s store
+    crun = tmp_path / "crun"
+    cmd = [str(ROOT / "tools/partitioned_run.sh"), str(crun), "-j", "2", "--", str(CAMPAIGN), "--partitions", "2",
+           "--unit-rows", "150"]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    same_campaign(CAMPAIGN, campaign_store, crun, tmp_path)
