@@ -115,8 +115,8 @@ pub use partition::{
     DEFAULT_UNIT_ROWS, PARTITION_SEED, PLAN_FILE, RUN_FORMAT,
 };
 pub use query::{
-    lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, status_json,
-    to_json_line, to_text, Hit, JobStatus, Query, QueryOutcome, RunState, StoreStatus,
+    lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, status_document,
+    status_json, to_json_line, to_text, Hit, JobStatus, Query, QueryOutcome, RunState, StoreStatus,
 };
 pub use reader::{Reader, StoreKind};
 pub use rules::{Rule, RuleDef, RuleSet, DEFAULT_RULES_YAML, HALOGENS, HALOGEN_PLACEHOLDER};

@@ -6,12 +6,19 @@
 #   tools/partitioned_run.sh RUN_DIR [-j N] [-- CAMPAIGN.yaml --partitions P ...]   (a campaign whose
 #                                         steps read files: one partitioned run per stream)
 #
-# XFSTORE names the binary (default: xfstore on PATH). A Slurm array does the same per task:
+# XFSTORE names the binary (default: this checkout's build, target/release/xfstore, else xfstore
+# on PATH; `cargo install --path .` puts it there). A Slurm array does the same per task:
 #   xfstore map RUN_DIR --unit "$SLURM_ARRAY_TASK_ID"   (array 0..units-1, then a dependent
 #   array 0..partitions-1 of `xfstore reduce RUN_DIR --partition "$SLURM_ARRAY_TASK_ID"`);
 # see ARCHITECTURE.md, "Partitioned runs".
 set -euo pipefail
-XFSTORE=${XFSTORE:-xfstore}
+if [ -z "${XFSTORE:-}" ]; then
+  built="$(cd "$(dirname "$0")/.." && pwd)/${CARGO_TARGET_DIR:-target}/release/xfstore"
+  if [ -x "$built" ]; then XFSTORE=$built; else XFSTORE=xfstore; fi
+fi
+command -v "$XFSTORE" > /dev/null || {
+  echo "$0: no xfstore binary: build it (cargo build --release), set XFSTORE, or put it on PATH" >&2; exit 2
+}
 [ "$#" -ge 1 ] || { echo "usage: $0 RUN_DIR [-j N] [-- plan options]" >&2; exit 2; }
 dir=$1; shift
 jobs=1
@@ -28,8 +35,11 @@ step() {  # step map|reduce --unit|--partition
     printf '%s\0%s\0' "$folder" "$k"
   done | xargs -0 -r -n 2 -P "$jobs" sh -c '"$0" "$1" "$3" "$2" "$4"' "$XFSTORE" "$1" "$2"
 }
-waiting() {  # a partitioned campaign with streams not planned yet (their upstream not reduced)
-  [ -f "$dir/campaign.json" ] && "$XFSTORE" status --store "$dir" | grep -q "^not planned yet"
+waiting() {  # a partitioned campaign with streams not planned yet (their upstream not reduced):
+  # `status --json` (schemas/status.schema.json) is one line; `"waiting":[]` when none wait
+  local doc
+  doc=$("$XFSTORE" status --store "$dir" --json)
+  [[ $doc == *'"waiting":["'* ]]
 }
 # xargs exits non-zero if any step fails; set -e stops the run there (re-run to resume)
 step map --unit

@@ -19,8 +19,8 @@ APT_PKGS=(g++ make pkg-config librdkit-dev libboost-dev librocksdb-dev clang lib
 # cluster); xxhash checks the partition function independently; pytest runs tests/py; maturin
 # builds the Python module (python/xfstore-py); polars (and Debian's pandas, built against the
 # same numpy as python3-rdkit) read its Arrow streams in the tests.
-PY_PKGS=(pyarrow==17.0.0 duckdb==2.0.0 ray==2.60.0 xxhash==4.1.0 pytest==9.2.0 maturin==1.16.0 polars==2.1.0)
-PY_IMPORTS="import pyarrow, duckdb, rdkit, yaml, ray, xxhash, pytest, polars, pandas"
+PY_PKGS=(pyarrow==17.0.0 duckdb==2.0.0 ray==2.60.0 xxhash==4.1.0 pytest==9.2.0 maturin==1.16.0 polars==2.1.0 jsonschema==4.26.0)
+PY_IMPORTS="import pyarrow, duckdb, rdkit, yaml, ray, xxhash, pytest, polars, pandas, jsonschema"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

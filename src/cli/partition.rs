@@ -11,8 +11,8 @@ use anyhow::Result;
 use clap::Args;
 use xfstore::{
     human, is_partitioned_campaign, map_unit, plan_campaign, plan_partitioned, reduce_partition, shard_done, unit_done,
-    Campaign, CampaignFile, CampaignPlan, JobState, MemoryBudget, PlanOptions, RuleSet, RunOptions, ShardedStore,
-    DEFAULT_UNIT_ROWS,
+    Campaign, CampaignFile, CampaignPlan, JobState, MemoryBudget, PlanOptions, Reader, RuleSet, RunOptions,
+    ShardedStatus, StoreKind, DEFAULT_UNIT_ROWS,
 };
 
 /// Arguments of `xfstore plan`.
@@ -295,45 +295,23 @@ pub fn reduce(a: ReduceArgs, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `xfstore status --store DIR` on a partitioned campaign: every stream's run.
-pub fn campaign_status(dir: &Path, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
-    for d in run_dirs(dir)? {
-        status(&d, json, out)?;
+/// `xfstore status --store DIR` on a partitioned run or campaign, as text: every run's
+/// progress and jobs, then the streams not planned yet (`--json`: [`xfstore::status_document`]).
+pub fn status(reader: &Reader, out: &mut dyn Write) -> Result<()> {
+    for run in reader.runs() {
+        run_status(&run.status()?, out)?;
     }
-    let waiting = CampaignPlan::load(dir)?.waiting(dir);
-    if !waiting.is_empty() && !json {
-        writeln!(out, "not planned yet (waiting for their upstream step): {}", waiting.join(", "))?;
+    if reader.kind() == StoreKind::PartitionedCampaign {
+        let waiting = CampaignPlan::load(reader.path())?.waiting(reader.path());
+        if !waiting.is_empty() {
+            writeln!(out, "not planned yet (waiting for their upstream step): {}", waiting.join(", "))?;
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-/// `xfstore status --store DIR` on a run folder.
-pub fn status(dir: &Path, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
-    let st = ShardedStore::open(dir)?.status()?;
-    if json {
-        let jobs: Vec<serde_json::Value> = st
-            .jobs
-            .iter()
-            .map(|j| {
-                let c = &j.counters;
-                serde_json::json!({
-                    "job": j.id, "rule": j.rule,
-                    "state": if j.state == JobState::Complete { "complete" } else { "partial" },
-                    "inputs": c.inputs, "failed": c.failed, "no_site": c.no_site,
-                    "products": c.site_products, "product_failed": c.product_failed,
-                    "masked_sites": c.masked_sites, "unique": c.unique_products,
-                    "shard_products": j.shard_site_products,
-                })
-            })
-            .collect();
-        let v = serde_json::json!({
-            "run": st.dir, "partitions": st.plan.partitions, "rows": st.plan.input.info.rows,
-            "units": st.units.len(), "units_done": st.units_done(),
-            "shards_done": st.shards_done(), "complete": st.is_complete(), "jobs": jobs,
-        });
-        writeln!(out, "{v}")?;
-        return Ok(ExitCode::SUCCESS);
-    }
+fn run_status(st: &ShardedStatus, out: &mut dyn Write) -> Result<()> {
+    let dir = &st.dir;
     writeln!(
         out,
         "partitioned run {}: {} rows of {}; units mapped {}/{}, shards reduced {}/{}{}",
@@ -365,5 +343,5 @@ pub fn status(dir: &Path, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
             if j.state == JobState::Complete { "" } else { " (so far)" }
         )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use xfstore::{campaign_status, status, status_json, time_left, JobState, Reader};
+use xfstore::{campaign_status, status, status_document, time_left, Reader, StoreKind};
 
 use super::StoreArg;
 
@@ -27,21 +27,17 @@ pub struct StatusArgs {
 }
 
 pub fn run(a: StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    if xfstore::is_partitioned_campaign(&a.store.store) && a.campaign.is_none() {
-        return super::partition::campaign_status(&a.store.store, a.json, out);
-    }
-    if xfstore::is_partitioned(&a.store.store) && a.campaign.is_none() {
-        return super::partition::status(&a.store.store, a.json, out);
-    }
     let db = Reader::open(&a.store.store)?;
     if let Some(path) = &a.campaign {
         return campaign(&db, path, &a, out);
     }
-    let st = status(&db)?;
     if a.json {
-        writeln!(out, "{}", status_json(&st))?;
-    } else {
-        write!(out, "{}", st.to_text())?;
+        writeln!(out, "{}", status_document(&db)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match db.kind() {
+        StoreKind::PartitionedRun | StoreKind::PartitionedCampaign => super::partition::status(&db, out)?,
+        _ => write!(out, "{}", status(&db)?.to_text())?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -106,7 +102,6 @@ fn campaign(db: &Reader, path: &std::path::Path, a: &StatusArgs, out: &mut dyn W
 fn state(m: Option<&xfstore::JobMeta>) -> &'static str {
     match m {
         None => "pending",
-        Some(m) if m.state == JobState::Complete => "complete",
-        Some(_) => "partial",
+        Some(m) => m.state.name(),
     }
 }

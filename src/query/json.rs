@@ -7,7 +7,10 @@ use serde::Serialize;
 
 use super::status::{JobStatus, StoreStatus};
 use super::{Hit, QueryOutcome, RunState};
-use crate::store::{Counters, InputInfo, JobState, Props, RuleInfo};
+use crate::error::Result;
+use crate::partition::{CampaignPlan, ShardedJob, ShardedStatus};
+use crate::reader::{Reader, StoreKind};
+use crate::store::{Counters, InputInfo, Props, RuleInfo};
 
 #[derive(Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -99,6 +102,7 @@ pub fn to_json_line(o: &QueryOutcome) -> String {
 
 #[derive(Serialize)]
 struct StatusView<'a> {
+    kind: &'static str,
     path: &'a str,
     disk_bytes: u64,
     writer_pid: Option<u32>,
@@ -194,13 +198,6 @@ fn run_state(s: RunState) -> &'static str {
     }
 }
 
-fn job_state(s: JobState) -> &'static str {
-    match s {
-        JobState::Partial => "partial",
-        JobState::Complete => "complete",
-    }
-}
-
 impl<'a> From<&'a JobStatus> for JobView<'a> {
     fn from(j: &'a JobStatus) -> Self {
         let m = &j.meta;
@@ -213,7 +210,7 @@ impl<'a> From<&'a JobStatus> for JobView<'a> {
             rdkit_version: &m.rdkit_version,
             offset: m.offset,
             counters: CountersView::from(&m.counters),
-            committed_state: job_state(m.state),
+            committed_state: m.state.name(),
             busy_secs: m.busy_secs,
             created_unix: m.created_unix,
             updated_unix: m.updated_unix,
@@ -224,12 +221,113 @@ impl<'a> From<&'a JobStatus> for JobView<'a> {
 /// `xfstore status --json`: the store and its jobs, pretty-printed.
 pub fn status_json(st: &StoreStatus) -> String {
     let view = StatusView {
+        kind: StoreKind::Store.name(),
         path: &st.path,
         disk_bytes: st.disk_bytes,
         writer_pid: st.writer_pid,
         jobs: st.jobs.iter().map(JobView::from).collect(),
     };
     serde_json::to_string_pretty(&view).expect("plain views serialize")
+}
+
+/// A partitioned run's progress: the plan's size, units mapped, shards reduced, and per job the
+/// units' row counters with the shards' distinct products.
+#[derive(Serialize)]
+struct RunView<'a> {
+    kind: &'static str,
+    run: &'a std::path::Path,
+    partitions: u32,
+    rows: u64,
+    units: usize,
+    units_done: usize,
+    shards_done: usize,
+    complete: bool,
+    jobs: Vec<RunJobView<'a>>,
+}
+
+#[derive(Serialize)]
+struct RunJobView<'a> {
+    job: &'a str,
+    rule: &'a str,
+    state: &'static str,
+    inputs: u64,
+    failed: &'a std::collections::BTreeMap<String, u64>,
+    no_site: u64,
+    products: u64,
+    product_failed: u64,
+    masked_sites: u64,
+    unique: u64,
+    /// Products the reduced shards hold (equal to `products` once complete: a check).
+    shard_products: u64,
+}
+
+/// A partitioned campaign: every planned stream's run, the streams waiting for their upstream.
+#[derive(Serialize)]
+struct CampaignRunsView<'a> {
+    kind: &'static str,
+    campaign: &'a std::path::Path,
+    complete: bool,
+    waiting: &'a [String],
+    runs: Vec<RunView<'a>>,
+}
+
+impl<'a> From<&'a ShardedJob> for RunJobView<'a> {
+    fn from(j: &'a ShardedJob) -> Self {
+        let c = &j.counters;
+        Self {
+            job: &j.id,
+            rule: &j.rule,
+            state: j.state.name(),
+            inputs: c.inputs,
+            failed: &c.failed,
+            no_site: c.no_site,
+            products: c.site_products,
+            product_failed: c.product_failed,
+            masked_sites: c.masked_sites,
+            unique: c.unique_products,
+            shard_products: j.shard_site_products,
+        }
+    }
+}
+
+impl<'a> From<&'a ShardedStatus> for RunView<'a> {
+    fn from(st: &'a ShardedStatus) -> Self {
+        Self {
+            kind: StoreKind::PartitionedRun.name(),
+            run: &st.dir,
+            partitions: st.plan.partitions,
+            rows: st.plan.input.info.rows,
+            units: st.units.len(),
+            units_done: st.units_done(),
+            shards_done: st.shards_done(),
+            complete: st.is_complete(),
+            jobs: st.jobs.iter().map(RunJobView::from).collect(),
+        }
+    }
+}
+
+/// `xfstore status --json` of any store folder, one JSON document whose `kind` says which
+/// view it is (`schemas/status.schema.json`): a store's jobs with their records; a partitioned
+/// run's progress (units, shards) and per-job counters; a partitioned campaign's runs and the
+/// streams waiting for their upstream. Schedulers read this instead of the folder's files.
+pub fn status_document(reader: &Reader) -> Result<String> {
+    let runs: Vec<ShardedStatus> = reader.runs().iter().map(|r| r.status()).collect::<Result<_>>()?;
+    let doc = match reader.kind() {
+        StoreKind::PartitionedRun => serde_json::to_string(&RunView::from(&runs[0])),
+        StoreKind::PartitionedCampaign => {
+            let waiting = CampaignPlan::load(reader.path())?.waiting(reader.path());
+            let view = CampaignRunsView {
+                kind: StoreKind::PartitionedCampaign.name(),
+                campaign: reader.path(),
+                complete: waiting.is_empty() && runs.iter().all(ShardedStatus::is_complete),
+                waiting: &waiting,
+                runs: runs.iter().map(RunView::from).collect(),
+            };
+            serde_json::to_string(&view)
+        }
+        _ => return Ok(status_json(&super::status(reader)?)),
+    };
+    Ok(doc.expect("plain views serialize"))
 }
 
 #[cfg(test)]

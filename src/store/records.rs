@@ -146,6 +146,16 @@ pub enum JobState {
     Complete,
 }
 
+impl JobState {
+    /// The state's name in JSON and tables: `partial`, `complete`.
+    pub fn name(self) -> &'static str {
+        match self {
+            JobState::Partial => "partial",
+            JobState::Complete => "complete",
+        }
+    }
+}
+
 /// Everything the store knows about one job (input x rule).
 /// `input_key` names the input's reject column family (shared by the input's jobs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -94,10 +94,33 @@ def campaign_store(tmp_path_factory):
     return store
 
 
+STATUS_SCHEMA = json.loads((ROOT / "schemas/status.schema.json").read_text())
+
+
+def status_of(folder, kind):
+    """`status --json` of a folder: valid against schemas/status.schema.json, of the kind
+    expected, and what the Python module's Store.status() returns."""
+    import jsonschema
+    import xfstore
+
+    doc = json.loads(xf("status", "--store", folder, "--json").stdout)
+    jsonschema.validate(doc, STATUS_SCHEMA)
+    assert doc["kind"] == kind
+    with xfstore.Store(str(folder)) as st:
+        from_python = st.status()
+    if kind == "store":
+        doc["disk_bytes"] = from_python["disk_bytes"]  # the same files, counted a moment apart
+    assert from_python == doc
+    return doc
+
+
 def same_campaign(campaign, single, parted, tmp):
     """#29: a campaign folder built by Ray reads as the store `xfstore run` built: report --csv
     byte-equal, export --campaign Arrow-equal file by file, query --json equal (batch, by
     parent), and the Python module's Store equal (jobs, products() tables, lookups)."""
+    status_of(single, "store")
+    doc = status_of(parted, "partitioned_campaign")
+    assert doc["complete"] and doc["waiting"] == [] and len(doc["runs"]) == 8
     report = [xf("report", "--campaign", campaign, "--store", st, "--csv", "-").stdout for st in (single, parted)]
     assert report[0] == report[1] and report[0].count("\n") == 55
     exports = [tmp / f"{st.name}.export" for st in (single, parted)]
@@ -248,7 +271,7 @@ def test_the_shell_fallback_gives_the_same_result(reference, campaign_store, tmp
     assert p.returncode == 0, p.stderr
     assert "units mapped 4/4, shards reduced 4/4 (complete)" in p.stdout
     check_run(run_dir, reference, tmp_path)
-    st = json.loads(xf("status", "--store", run_dir, "--json").stdout)
+    st = status_of(run_dir, "partitioned_run")
     assert st["complete"] and st["units_done"] == 4 and st["shards_done"] == 4
     # a partitioned campaign through the shell fallback reads as `xfstore run`'s store
     crun = tmp_path / "crun"

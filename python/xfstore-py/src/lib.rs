@@ -181,15 +181,17 @@ struct Store {
     open: RwLock<Option<OpenStore>>,
 }
 
-/// Any store folder (a store, a partitioned run or campaign), or a store this process writes
-/// (read_only=False: the reader holds the writer and its lock).
+/// Any store folder (a store, a partitioned run or campaign), read-only; with read_only=False
+/// also the writer (holding the lock), which lookups read through. Streams from `products()`
+/// own the read-only view, so they outlive `close()` without keeping the lock.
 struct OpenStore {
     reader: Arc<Reader>,
+    writer: Option<Reader>,
 }
 
 impl OpenStore {
     fn read(&self) -> &Reader {
-        &self.reader
+        self.writer.as_ref().unwrap_or(&self.reader)
     }
 }
 
@@ -219,12 +221,12 @@ impl Store {
     fn new(py: Python<'_>, path: PathBuf, read_only: bool) -> PyResult<Self> {
         let open = py
             .detach(|| -> Result<OpenStore, Error> {
-                let reader = if read_only {
-                    Reader::open(&path)?
+                let writer = if read_only {
+                    None
                 } else {
-                    Reader::from_writer(xfstore::Store::open(&path, &StoreOptions::default())?)
+                    Some(Reader::from_writer(xfstore::Store::open(&path, &StoreOptions::default())?))
                 };
-                Ok(OpenStore { reader: Arc::new(reader) })
+                Ok(OpenStore { reader: Arc::new(Reader::open(&path)?), writer })
             })
             .map_err(py_err)?;
         Ok(Store { path, read_only, open: RwLock::new(Some(open)) })
@@ -320,15 +322,18 @@ impl Store {
         outcome(py, o, true)
     }
 
-    /// The store's status as a dict (what `xfstore status --json` prints).
+    /// The folder's status as a dict, what `xfstore status --json` prints: its `kind` says
+    /// which view (a store's jobs; a partitioned run's or campaign's progress).
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let st = self.with(|s| py.detach(|| xfstore::status(s.read())).py())?;
-        json_value(py, &xfstore::status_json(&st))
+        let doc = self.with(|s| py.detach(|| xfstore::status_document(s.read())).py())?;
+        json_value(py, &doc)
     }
 
-    /// The store's jobs, each a dict (the `jobs` of [`status`]).
+    /// Every job's record as a dict (the `jobs` of a store's status; for a partitioned folder,
+    /// each job summed over its units and shards, in the same shape).
     fn jobs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.status(py)?.get_item("jobs")
+        let st = self.with(|s| py.detach(|| xfstore::status(s.read())).py())?;
+        json_value(py, &xfstore::status_json(&st))?.get_item("jobs")
     }
 
     /// A job's products (by `job` id, or the one job of `rule`, or the store's only job) as a
@@ -375,7 +380,7 @@ impl Store {
     fn compact(&self, py: Python<'_>) -> PyResult<()> {
         self.with(|s| {
             let w =
-                s.reader.writer().ok_or_else(|| StoreError::new_err("compact needs Store(path, read_only=False)"))?;
+                s.read().writer().ok_or_else(|| StoreError::new_err("compact needs Store(path, read_only=False)"))?;
             py.detach(|| w.compact()).py()
         })
     }

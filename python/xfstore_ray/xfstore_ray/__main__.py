@@ -23,7 +23,9 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir", help="run folder (shared storage, the same path on every node)")
     ap.add_argument("--address", default=None, help="Ray cluster address (default: start a local one, or RAY_ADDRESS)")
-    ap.add_argument("--xfstore", default="xfstore", help="xfstore binary, the same build on every node")
+    ap.add_argument("--xfstore", default=None,
+                    help="xfstore binary, the same build on every node (default: $XFSTORE, else this checkout's "
+                         "target/release/xfstore, else xfstore on PATH)")
     ap.add_argument("--retries", type=int, default=3, help="retries per task after a node or process loss")
     ap.add_argument("--map-cpus", type=float, default=1, help="CPUs Ray reserves per map task")
     ap.add_argument("--reduce-cpus", type=float, default=1, help="CPUs Ray reserves per reduce task")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -122,6 +123,23 @@ class Summary:
         return "\n".join(lines)
 
 
+def find_xfstore() -> str:
+    """The xfstore binary: $XFSTORE, else the build of the checkout this package lives in
+    (target/release/xfstore, or $CARGO_TARGET_DIR/release/xfstore), else xfstore on PATH."""
+    if os.environ.get("XFSTORE"):
+        return os.environ["XFSTORE"]
+    root = Path(__file__).resolve().parents[3]
+    target = Path(os.environ.get("CARGO_TARGET_DIR", root / "target"))
+    built = (target if target.is_absolute() else root / target) / "release" / "xfstore"
+    if built.is_file() and os.access(built, os.X_OK):
+        return str(built)
+    found = shutil.which("xfstore")
+    if found is None:
+        raise StepFailed("no xfstore binary: build it (cargo build --release), set XFSTORE or pass --xfstore, "
+                         "or put it on PATH (cargo install --path .)")
+    return found
+
+
 def _xf(xfstore: str, *args: str) -> str:
     p = subprocess.run([xfstore, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if p.returncode != 0:
@@ -139,13 +157,16 @@ def _pending(xfstore: str, step: str, run_dir: str) -> list[tuple[str, int]]:
     return out
 
 
-def _run_dirs(run_dir: str) -> list[Path]:
-    """The run folders: a partitioned campaign's streams planned so far, or the folder itself."""
-    campaign = Path(run_dir) / "campaign.json"
-    if campaign.exists():
-        dirs = [Path(run_dir) / "streams" / k for k in json.loads(campaign.read_text())["streams"]]
-        return [d for d in dirs if (d / "plan.json").exists()]
-    return [Path(run_dir)]
+def _status(xfstore: str, run_dir: str) -> dict:
+    """``xfstore status --json`` of the folder (schemas/status.schema.json): a partitioned run's
+    progress, or a partitioned campaign's runs and the streams waiting for their upstream. The
+    driver reads the folder only through xfstore."""
+    doc = json.loads(_xf(xfstore, "status", "--store", run_dir, "--json"))
+    if doc["kind"] == "partitioned_run":
+        return {"runs": [doc], "waiting": []}
+    if doc["kind"] == "partitioned_campaign":
+        return doc
+    raise StepFailed(f"{run_dir} is a {doc['kind']}, not a partitioned run or campaign folder")
 
 
 def _wait_all(refs: list, what: str, total: int, done_before: int, progress: Callable[[str], None]) -> list[dict]:
@@ -159,19 +180,10 @@ def _wait_all(refs: list, what: str, total: int, done_before: int, progress: Cal
     return results
 
 
-def _waiting(run_dir: str) -> bool:
-    """Whether a partitioned campaign has streams not planned yet."""
-    campaign = Path(run_dir) / "campaign.json"
-    if not campaign.exists():
-        return False
-    streams = json.loads(campaign.read_text())["streams"]
-    return any(not (Path(run_dir) / "streams" / k / "plan.json").exists() for k in streams)
-
-
 def _stage(xfstore, run_dir, budget, retry, map_cpus, reduce_cpus, attempts_dir, progress) -> dict:
     """Maps every pending unit, then reduces every pending partition, of the runs planned now."""
-    plans = [json.loads((d / "plan.json").read_text()) for d in _run_dirs(run_dir)]
-    n_units, n_parts = sum(len(p["units"]) for p in plans), sum(p["partitions"] for p in plans)
+    runs = _status(xfstore, run_dir)["runs"]
+    n_units, n_parts = sum(r["units"] for r in runs), sum(r["partitions"] for r in runs)
     units = _pending(xfstore, "map", run_dir)
     progress(f"map: {n_units - len(units)}/{n_units} units already done, {len(units)} to run")
     t0 = time.time()
@@ -204,7 +216,7 @@ def run(
     run_dir: str | os.PathLike,
     plan_args: Optional[Sequence[str]] = None,
     *,
-    xfstore: str = "xfstore",
+    xfstore: Optional[str] = None,
     address: Optional[str] = None,
     retries: int = 3,
     map_cpus: float = 1,
@@ -219,6 +231,7 @@ def run(
     chained steps whose upstream is now reduced are planned (``xfstore plan --resume``). Returns
     a summary; raises StepFailed when a step fails after its retries."""
     run_dir = str(Path(run_dir).resolve())
+    xfstore = xfstore or find_xfstore()
     xfstore = str(Path(xfstore).resolve()) if os.sep in xfstore else xfstore
     if plan_args is not None:
         progress(_xf(xfstore, "plan", "--out", run_dir, *plan_args).strip())
@@ -227,15 +240,14 @@ def run(
     budget = ["--memory-budget", memory_budget] if memory_budget else []
     retry = {"max_retries": retries, "retry_exceptions": [StepKilled]}
     stages = [_stage(xfstore, run_dir, budget, retry, map_cpus, reduce_cpus, attempts_dir, progress)]
-    while _waiting(run_dir):
+    while _status(xfstore, run_dir)["waiting"]:
         progress(_xf(xfstore, "plan", "--resume", "--out", run_dir).strip().splitlines()[-1])
         stages.append(_stage(xfstore, run_dir, budget, retry, map_cpus, reduce_cpus, attempts_dir, progress))
     nodes: dict = {}
     for st in stages:
         for d in st["done"]:
             nodes[d["node"]] = nodes.get(d["node"], 0) + 1
-    # one JSON object per run folder (one per stream for a campaign)
-    runs = [json.loads(line) for line in _xf(xfstore, "status", "--store", run_dir, "--json").splitlines() if line]
+    runs = _status(xfstore, run_dir)["runs"]  # one per stream for a campaign
     status = {"runs": runs, "jobs": [j for r in runs for j in r["jobs"]]}
     last = stages[-1]
     summary = Summary(

@@ -41,7 +41,8 @@ class Product:
 class Store:
     """An open store: read-only by default (any number, even during an ingest by another
     process); ``read_only=False`` holds the single-writer lock until ``close()`` or the end of a
-    ``with`` block."""
+    ``with`` block. Read-only, ``path`` may be any folder xfstore builds: a store, a partitioned
+    run or a partitioned campaign (Ray, the shell fallback), read as one store."""
 
     def __init__(self, path: _Path, read_only: bool = True) -> None: ...
     @property
@@ -57,9 +58,11 @@ class Store:
     ) -> Optional[list[Product]]:
         """Products made from a parent (any spelling), via the parent index."""
     def status(self) -> dict[str, Any]:
-        """What ``xfstore status --json`` prints."""
+        """What ``xfstore status --json`` prints (schemas/status.schema.json; ``kind`` is
+        ``store``, ``partitioned_run`` or ``partitioned_campaign``)."""
     def jobs(self) -> list[dict[str, Any]]:
-        """The jobs of ``status()``."""
+        """Every job's record (a store's ``status()["jobs"]``; for a partitioned folder, each
+        job summed over its units and shards, in the same shape)."""
     def products(
         self,
         job: Optional[str] = None,
