@@ -16,17 +16,22 @@
 //! - Export: [`ExportOptions`] -> [`export`], the export [`COLUMNS`], [`verify_export`]; a job's
 //!   products as Arrow record batches without a file: [`ProductBatches`] (what the Python
 //!   module streams to pyarrow);
-//! - Query: [`lookup`], [`lookup_stream`], [`products_of_parent`], [`status`];
+//! - Reading any folder xfstore builds (a store, a partitioned run, a partitioned campaign) as
+//!   one store: [`Reader`] (its [`StoreKind`]), which queries, exports, reports and the
+//!   Python module all read through;
+//! - Query: [`lookup`], [`lookup_stream`], [`products_of_parent`], [`status`],
+//!   [`status_document`];
 //! - Partitioned runs (one ingest over many processes or machines): [`plan_partitioned`] ->
-//!   [`map_unit`] per unit -> [`reduce_partition`] per partition, read back as a
-//!   [`ShardedStore`]; the partition of a product is [`partition_of`] its canonical SMILES;
+//!   [`map_unit`] per unit -> [`reduce_partition`] per partition, read back through a
+//!   [`Reader`] (progress: [`ShardedStore`]); the partition of a product is [`partition_of`]
+//!   its canonical SMILES;
 //! - Memory: [`MemoryBudget`];
 //! - Errors: [`Error`] and one enum per subsystem, all `#[non_exhaustive]`.
 //!
 //! Subsystems, one private folder each (see ARCHITECTURE.md): `chem` (safe RDKit wrappers; the
 //! only FFI is `chem/ffi.rs`), `rules`, `transform`, `store` (the only code that touches
-//! RocksDB), `ingest`, `campaign`, `partition` (plan / map / reduce), `export`, `query`,
-//! `budget`.
+//! RocksDB), `ingest`, `campaign`, `partition` (plan / map / reduce), `reader`, `export`,
+//! `query`, `budget`.
 //!
 //! # Example: embedding the store in another Rust program
 //!

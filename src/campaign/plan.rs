@@ -96,13 +96,6 @@ fn valid_name(n: &str) -> bool {
 }
 
 impl Campaign {
-    /// Reads and validates a campaign file against `rules` (the campaign's `rules_file` must
-    /// already be loaded by the caller: see [`Campaign::rules_file`]).
-    pub fn load(path: &Path, rules: &RuleSet) -> Result<Self, CampaignError> {
-        let file = Self::parse(path)?;
-        Self::validate(file, path, rules)
-    }
-
     /// Parses the file (YAML syntax and fields only).
     pub fn parse(path: &Path) -> Result<CampaignFile, CampaignError> {
         let text = std::fs::read_to_string(path).map_err(|source| CampaignError::Io { path: path.into(), source })?;
@@ -112,6 +105,17 @@ impl Campaign {
     /// The rule file a parsed campaign names, resolved against the campaign's folder.
     pub fn rules_file(file: &CampaignFile, path: &Path) -> Option<PathBuf> {
         file.rules_file.as_ref().map(|r| base_dir(path).join(r))
+    }
+
+    /// Reads and validates the campaign file at `path` with its rules: `rules_file` when
+    /// given, else the campaign's own `rules_file`, else the built-in rules. Returns the
+    /// campaign, its rule set and the rule file used (None: built-in). Every problem of the
+    /// file is reported before anything is created or touched.
+    pub fn load(path: &Path, rules_file: Option<&Path>) -> crate::error::Result<(Self, RuleSet, Option<PathBuf>)> {
+        let file = Self::parse(path)?;
+        let rules_file = rules_file.map(Path::to_path_buf).or_else(|| Self::rules_file(&file, path));
+        let rules = RuleSet::load_or_builtin(rules_file.as_deref())?;
+        Ok((Self::validate(file, path, &rules)?, rules, rules_file))
     }
 
     /// Checks everything and orders the streams; every problem is reported at once.

@@ -102,10 +102,7 @@ pub struct TransformArgs {
 impl TransformArgs {
     /// The rule file's rules, or the built-in ones.
     pub fn rule_set(&self) -> Result<RuleSet> {
-        Ok(match &self.rules_file {
-            Some(p) => RuleSet::load(p)?,
-            None => RuleSet::builtin()?,
-        })
+        Ok(RuleSet::load_or_builtin(self.rules_file.as_deref())?)
     }
 
     /// Ingest options for `input` x `rules` (X-template names resolved to their rules) with

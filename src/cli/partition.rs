@@ -11,8 +11,8 @@ use anyhow::Result;
 use clap::Args;
 use xfstore::{
     human, is_partitioned_campaign, map_unit, plan_campaign, plan_partitioned, reduce_partition, shard_done, unit_done,
-    Campaign, CampaignFile, CampaignPlan, JobState, MemoryBudget, PlanOptions, Reader, RuleSet, RunOptions,
-    ShardedStatus, StoreKind, DEFAULT_UNIT_ROWS,
+    Campaign, CampaignPlan, JobState, MemoryBudget, PlanOptions, Reader, RunOptions, ShardedStatus, StoreKind,
+    DEFAULT_UNIT_ROWS,
 };
 
 /// Arguments of `xfstore plan`.
@@ -95,13 +95,7 @@ fn plan_a_campaign(
     dir: &Path,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
-    let file: CampaignFile = Campaign::parse(path)?;
-    let rules_file = rules_file.or_else(|| Campaign::rules_file(&file, path));
-    let rules = match &rules_file {
-        Some(p) => RuleSet::load(p)?,
-        None => RuleSet::builtin()?,
-    };
-    let c = Campaign::validate(file, path, &rules)?;
+    let (c, rules, rules_file) = Campaign::load(path, rules_file.as_deref())?;
     let (list, plans) = plan_campaign(&rules, &c, path, &run, rules_file, partitions, unit_rows, dir)?;
     for (key, p) in list.streams.iter().zip(&plans) {
         match p {

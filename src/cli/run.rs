@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 use xfstore::{
-    human, run_campaign, Campaign, CampaignFile, Durability, MemoryBudget, RuleSet, RunOptions, Store, StoreOptions,
-    StreamSource, DEFAULT_BATCH_ROWS,
+    human, run_campaign, Campaign, Durability, MemoryBudget, RuleSet, RunOptions, Store, StoreOptions, StreamSource,
+    DEFAULT_BATCH_ROWS,
 };
 
 use super::StoreArg;
@@ -42,12 +42,8 @@ pub struct RunArgs {
 
 /// Loads the rule set a campaign uses: `--rules-file`, else the campaign's, else built-in.
 pub(super) fn load_campaign(path: &Path, rules_file: Option<&Path>) -> Result<(Campaign, RuleSet)> {
-    let file: CampaignFile = Campaign::parse(path)?;
-    let rules = match rules_file.map(Path::to_path_buf).or_else(|| Campaign::rules_file(&file, path)) {
-        Some(p) => RuleSet::load(&p)?,
-        None => RuleSet::builtin()?,
-    };
-    Ok((Campaign::validate(file, path, &rules)?, rules))
+    let (c, rules, _) = Campaign::load(path, rules_file)?;
+    Ok((c, rules))
 }
 
 pub fn run(a: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use xfstore::{verify_export as verify, verify_folder, verify_text, Format, ReadOnlyStore};
+use xfstore::{verify_export as verify, verify_folder, verify_text, Format, ReadOnlyStore, Reader};
 
 use super::exit;
 
@@ -70,9 +70,42 @@ pub fn run(a: VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
 }
 
 /// `verify --store`: every block's checksum, then the job records against RocksDB's view and
-/// the folder's files against RocksDB's live files.
-fn verify_store(store: &std::path::Path, out: &mut dyn Write) -> Result<ExitCode> {
-    let db = ReadOnlyStore::open(store)?;
+/// the folder's files against RocksDB's live files; for a partitioned run or campaign, of every
+/// shard.
+fn verify_store(path: &std::path::Path, out: &mut dyn Write) -> Result<ExitCode> {
+    let reader = Reader::open(path)?;
+    let stores = reader.stores()?;
+    let (mut damaged, mut families) = (Vec::new(), 0);
+    for db in &stores {
+        if stores.len() > 1 {
+            writeln!(out, "shard {}:", db.path().display())?;
+        }
+        let (problems, n) = verify_one(db, out)?;
+        damaged.extend(problems);
+        families += n;
+    }
+    if damaged.is_empty() {
+        let shards = if stores.len() > 1 { format!(" ({} shards)", stores.len()) } else { String::new() };
+        writeln!(
+            out,
+            "{}: valid{shards}, {families} column families checked, job records agree with them",
+            path.display()
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let more = damaged.len().saturating_sub(5);
+    damaged.truncate(5);
+    let more = if more > 0 { format!(" and {more} more (listed above)") } else { String::new() };
+    eprintln!("xfstore: {}: damaged; jobs affected: {}{more}", path.display(), damaged.join(", "));
+    if stores.iter().any(|db| db.writer_pid().is_some()) {
+        eprintln!("xfstore: a writer is running: check again once it has stopped");
+    }
+    Ok(exit(false))
+}
+
+/// Checks one store, printing a line per column family and problem; returns the problems and
+/// the number of column families checked.
+fn verify_one(db: &ReadOnlyStore, out: &mut dyn Write) -> Result<(Vec<String>, usize)> {
     let report = db.verify()?;
     for cf in &report.column_families {
         match &cf.error {
@@ -97,20 +130,8 @@ fn verify_store(store: &std::path::Path, out: &mut dyn Write) -> Result<ExitCode
     for name in &files.missing {
         writeln!(out, "  DAMAGED  live file {name} is missing")?;
     }
-    if report.is_ok() && damage.is_empty() && files.missing.is_empty() {
-        let n = report.column_families.len();
-        writeln!(out, "{}: valid, {n} column families checked, job records agree with them", store.display())?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut jobs = report.damaged_jobs();
-    jobs.extend(damage.iter().map(ToString::to_string));
-    jobs.extend(files.missing.iter().map(|f| format!("live file {f} is missing")));
-    let more = jobs.len().saturating_sub(5);
-    jobs.truncate(5);
-    let more = if more > 0 { format!(" and {more} more (listed above)") } else { String::new() };
-    eprintln!("xfstore: {}: damaged; jobs affected: {}{more}", store.display(), jobs.join(", "));
-    if db.writer_pid().is_some() {
-        eprintln!("xfstore: a writer is running: check again once it has stopped");
-    }
-    Ok(exit(false))
+    let mut problems = if report.is_ok() { Vec::new() } else { report.damaged_jobs() };
+    problems.extend(damage.iter().map(ToString::to_string));
+    problems.extend(files.missing.iter().map(|f| format!("live file {f} is missing")));
+    Ok((problems, report.column_families.len()))
 }

@@ -343,10 +343,7 @@ impl Plan {
 
     /// The plan's rule set (its rule file, or the built-in rules).
     pub(super) fn rule_set(&self) -> Result<RuleSet> {
-        Ok(match &self.rules_file {
-            Some(p) => RuleSet::load(p)?,
-            None => RuleSet::builtin()?,
-        })
+        Ok(RuleSet::load_or_builtin(self.rules_file.as_deref())?)
     }
 }
 

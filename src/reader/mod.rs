@@ -192,6 +192,23 @@ impl Reader {
         }
     }
 
+    /// Every store of the folder: the store itself, or every shard of every run (an error if
+    /// one is not reduced yet).
+    pub fn stores(&self) -> Result<Vec<&ReadOnlyStore>> {
+        match self.single() {
+            Some(s) => Ok(vec![s]),
+            None => {
+                let mut all = Vec::new();
+                for run in self.runs() {
+                    for p in 0..run.plan().partitions {
+                        all.push(run.shard(p)?);
+                    }
+                }
+                Ok(all)
+            }
+        }
+    }
+
     /// `job`'s products in key order from the first key at or after `from`.
     pub(crate) fn scan_from(&self, job: &str, from: &[u8]) -> Result<MergedScan<'_>> {
         let scans = self.stores_of(job)?.into_iter().map(|s| s.scan_from(job, from)).collect::<Result<_, _>>()?;

@@ -98,6 +98,15 @@ impl RuleSet {
         Self::from_yaml(DEFAULT_RULES_YAML, Path::new("<builtin configs/transforms.yaml>"))
     }
 
+    /// The rules of `file`, or the built-in rules when None: what every command with a
+    /// `--rules-file` option loads.
+    pub fn load_or_builtin(file: Option<&Path>) -> Result<Self, RuleError> {
+        match file {
+            Some(p) => Self::load(p),
+            None => Self::builtin(),
+        }
+    }
+
     /// Loads a rule file from disk.
     pub fn load(path: &Path) -> Result<Self, RuleError> {
         let text = std::fs::read_to_string(path).map_err(|source| RuleError::Io { path: path.into(), source })?;

@@ -45,6 +45,10 @@ fn a_partitioned_campaign_reads_as_the_store_of_the_same_campaign() {
     assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
     let both = [&store, &parted];
 
+    // verify --store checks every shard of the campaign folder
+    let ok = run_ok(&["verify", "--store", s(&parted)]);
+    assert!(ok.contains("valid (24 shards)") && ok.contains("job records agree"), "{ok}");
+
     // report: byte-equal CSV
     let [a, b] = both.map(|st| run_ok(&["report", "--campaign", c, "--store", s(st), "--csv", "-"]));
     assert_eq!(a.lines().count(), 1 + 54, "{a}");

@@ -23,8 +23,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use rayon::prelude::*;
 use xfstore::{
-    Campaign, CampaignFile, Error, Hit, IngestOptions, IngestPlan, IngestReport, InputFormat, JobMeta, MemoryBudget,
-    ProductBatches, Query, QueryOutcome, Reader, RuleSet, RunControl, RunOptions, StoreOptions, JOB_PREFIX,
+    Campaign, Error, Hit, IngestOptions, IngestPlan, IngestReport, InputFormat, JobMeta, MemoryBudget, ProductBatches,
+    Query, QueryOutcome, Reader, RuleSet, RunControl, RunOptions, StoreOptions, JOB_PREFIX,
 };
 
 create_exception!(
@@ -529,10 +529,7 @@ fn ingest<'py>(
     rejects: Option<PathBuf>,
     progress: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let rule_set = match &rules_file {
-        Some(p) => RuleSet::load(p).py()?,
-        None => RuleSet::builtin().py()?,
-    };
+    let rule_set = RuleSet::load_or_builtin(rules_file.as_deref()).map_err(|e| py_err(e.into()))?;
     let mut opts = IngestOptions::for_rules(&input, &rule_set, &rules, site_cap, sugar_mask).py()?;
     opts.format = format.map(|f| f.parse::<InputFormat>()).transpose().map_err(PyValueError::new_err)?;
     opts.input_key = name;
@@ -595,12 +592,7 @@ fn run<'py>(
     sync: bool,
     progress: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let file: CampaignFile = Campaign::parse(&campaign).py()?;
-    let rules = match rules_file.or_else(|| Campaign::rules_file(&file, &campaign)) {
-        Some(p) => RuleSet::load(&p).py()?,
-        None => RuleSet::builtin().py()?,
-    };
-    let c = Campaign::validate(file, &campaign, &rules).py()?;
+    let (c, rules, _) = Campaign::load(&campaign, rules_file.as_deref()).py()?;
     let control = RunControl::new();
     let budget = budget(memory_budget.as_deref())?;
     let mut opts =
