@@ -111,7 +111,7 @@ pub fn run(a: ExportArgs, out: &mut dyn Write) -> Result<ExitCode> {
 
 /// `--campaign`: every job of the campaign, one file each, plus the index.
 fn campaign(db: &Reader, path: &Path, a: &ExportArgs, opts: &ExportOptions, out: &mut dyn Write) -> Result<ExitCode> {
-    let (c, _) = super::run::load_campaign(path, a.rules_file.as_deref())?;
+    let (c, _, _) = xfstore::Campaign::load(path, a.rules_file.as_deref())?;
     let started = std::time::Instant::now();
     let index = export_campaign(db, &c, &a.output, &a.format, a.allow_incomplete, opts)?;
     for e in &index.jobs {

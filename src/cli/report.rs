@@ -28,7 +28,7 @@ pub struct ReportArgs {
 }
 
 pub fn run(a: ReportArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let (c, rules) = super::run::load_campaign(&a.campaign, a.rules_file.as_deref())?;
+    let (c, rules, _) = xfstore::Campaign::load(&a.campaign, a.rules_file.as_deref())?;
     let db = Reader::open(&a.store.store)?;
     let rows = campaign_report(&db, &c, &rules)?;
     match &a.csv {

@@ -1,13 +1,13 @@
 //! `xfstore run CAMPAIGN.yaml`: validate the whole campaign, then run its streams in order.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
 use xfstore::{
-    human, run_campaign, Campaign, Durability, MemoryBudget, RuleSet, RunOptions, Store, StoreOptions, StreamSource,
+    human, run_campaign, Campaign, Durability, MemoryBudget, RunOptions, Store, StoreOptions, StreamSource,
     DEFAULT_BATCH_ROWS,
 };
 
@@ -40,15 +40,9 @@ pub struct RunArgs {
     sync: bool,
 }
 
-/// Loads the rule set a campaign uses: `--rules-file`, else the campaign's, else built-in.
-pub(super) fn load_campaign(path: &Path, rules_file: Option<&Path>) -> Result<(Campaign, RuleSet)> {
-    let (c, rules, _) = Campaign::load(path, rules_file)?;
-    Ok((c, rules))
-}
-
 pub fn run(a: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
     // every problem of the file is reported before the store is created or touched
-    let (c, rules) = load_campaign(&a.campaign, a.rules_file.as_deref())?;
+    let (c, rules, _) = Campaign::load(&a.campaign, a.rules_file.as_deref())?;
     print_plan(&c, out)?;
     if a.check {
         return Ok(ExitCode::SUCCESS);

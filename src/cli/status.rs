@@ -43,7 +43,7 @@ pub fn run(a: StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
 }
 
 fn campaign(db: &Reader, path: &std::path::Path, a: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let (c, _) = super::run::load_campaign(path, a.rules_file.as_deref())?;
+    let (c, _, _) = xfstore::Campaign::load(path, a.rules_file.as_deref())?;
     let jobs = campaign_status(db, &c)?;
     let (left, unknown) = time_left(&jobs);
     if a.json {
