@@ -28,7 +28,7 @@ use atomic::AtomicFile;
 pub use columns::{check_schema, job_schema, products_schema, Column, ColumnType, COLUMNS};
 pub use folder::{verify_folder, Manifest, MANIFEST};
 pub use rejects::write_rejects;
-pub use text::{verify_text, TextFormat, TextReport};
+pub use text::{TextFormat, TextReport};
 
 /// Default for [`ExportOptions::row_group_rows`].
 pub const DEFAULT_ROW_GROUP_ROWS: usize = 131_072;
@@ -155,7 +155,10 @@ pub fn export(store: &Reader, job: &JobMeta, opts: &ExportOptions) -> Result<Exp
         complete,
     };
     if let Format::Text(f) = opts.format {
-        let rows = text::export_text(store, job, dest, f)?;
+        let rows = match f {
+            TextFormat::Sdf | TextFormat::SdfGz => sdf::export_sdf(store, job, dest, f == TextFormat::SdfGz)?,
+            _ => text::export_text(store, job, dest, f)?,
+        };
         let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
         return Ok(report(rows, bytes, 1));
     }
@@ -250,6 +253,17 @@ impl Iterator for ProductBatches {
     fn next(&mut self) -> Option<Self::Item> {
         let from = self.next.take()?;
         self.next_batch(&from).map_err(|e| arrow_schema::ArrowError::ExternalError(Box::new(e))).transpose()
+    }
+}
+
+/// Checks a CSV, `.smi` or SDF (`sdf.rs`) export by its own rules, streaming (memory does not
+/// grow with the file): CSV has the export's header (the fixed columns, then only `source_*` columns) and
+/// every record has the header's number of fields with balanced quotes; `.smi` has exactly
+/// `SMILES<TAB>id` on every line. Both end with a line break (a cut file does not).
+pub fn verify_text(path: &Path, format: TextFormat) -> Result<TextReport, ExportError> {
+    match format {
+        TextFormat::Sdf | TextFormat::SdfGz => sdf::verify_sdf(path),
+        _ => text::verify_lines(path, format),
     }
 }
 

@@ -48,11 +48,8 @@ const READ_CHUNK: usize = 1 << 20;
 /// Rows per record batch handed to the CSV writer.
 const CSV_BATCH_ROWS: usize = 8192;
 
-/// Writes all products of `job` to `dest` in `format`; returns the row count.
-pub fn export_text(store: &Reader, job: &JobMeta, dest: &Path, format: TextFormat) -> Result<u64> {
-    if let TextFormat::Sdf | TextFormat::SdfGz = format {
-        return super::sdf::export_sdf(store, job, dest, format == TextFormat::SdfGz);
-    }
+/// Writes all products of `job` to `dest` as CSV or SMILES (SDF: `sdf.rs`); returns the row count.
+pub(super) fn export_text(store: &Reader, job: &JobMeta, dest: &Path, format: TextFormat) -> Result<u64> {
     let io = |context: &'static str| move |source| ExportError::Io { path: dest.into(), context, source };
     let csv_err = |source: arrow_schema::ArrowError| ExportError::Csv { path: dest.into(), source };
     let (target, file) = AtomicFile::create(dest)?;
@@ -189,14 +186,8 @@ pub struct TextReport {
     pub columns: usize,
 }
 
-/// Checks a CSV or `.smi` export by its own rules, streaming (memory does not grow with the
-/// file): CSV has the export's header (the fixed columns, then only `source_*` columns) and
-/// every record has the header's number of fields with balanced quotes; `.smi` has exactly
-/// `SMILES<TAB>id` on every line. Both end with a line break (a cut file does not).
-pub fn verify_text(path: &Path, format: TextFormat) -> Result<TextReport, ExportError> {
-    if let TextFormat::Sdf | TextFormat::SdfGz = format {
-        return super::sdf::verify_sdf(path);
-    }
+/// [`verify_text`](super::verify_text) of a CSV or `.smi` file (SDF: `sdf.rs`).
+pub(super) fn verify_lines(path: &Path, format: TextFormat) -> Result<TextReport, ExportError> {
     let invalid = |reason: String| ExportError::Validation { path: path.into(), reason };
     let file = File::open(path).map_err(|source| ExportError::Io { path: path.into(), context: "open", source })?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);

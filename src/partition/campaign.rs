@@ -16,14 +16,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::files::{publish_file, read_json};
-use super::plan::{plan, Plan, PlanOptions, PLAN_FILE};
+use super::layout::{is_partitioned, stream_dir, CAMPAIGN_PLAN_FILE};
+use super::plan::{plan, Plan, PlanOptions};
 use super::sharded::ShardedStore;
 use crate::campaign::{stream_options, Campaign, RunOptions, StreamSource};
 use crate::error::{PartitionError, Result};
 use crate::rules::RuleSet;
 
-/// Name of the campaign list inside a run folder.
-pub const CAMPAIGN_PLAN_FILE: &str = "campaign.json";
 /// Format tag of `campaign.json`.
 pub const CAMPAIGN_PLAN_FORMAT: &str = "xfstore-partitioned-campaign-v1";
 
@@ -64,22 +63,13 @@ impl CampaignPlan {
 
     /// Run folders of the streams planned so far, in order.
     pub fn run_dirs(&self, dir: &Path) -> Vec<PathBuf> {
-        self.streams.iter().map(|k| stream_dir(dir, k)).filter(|d| d.join(PLAN_FILE).is_file()).collect()
+        self.streams.iter().map(|k| stream_dir(dir, k)).filter(|d| is_partitioned(d)).collect()
     }
 
     /// Streams not planned yet (waiting for their upstream to be reduced).
     pub fn waiting(&self, dir: &Path) -> Vec<String> {
-        self.streams.iter().filter(|k| !stream_dir(dir, k).join(PLAN_FILE).is_file()).cloned().collect()
+        self.streams.iter().filter(|k| !is_partitioned(&stream_dir(dir, k))).cloned().collect()
     }
-}
-
-/// Whether `dir` is a partitioned campaign folder (it holds a `campaign.json`).
-pub fn is_partitioned_campaign(dir: &Path) -> bool {
-    dir.join(CAMPAIGN_PLAN_FILE).is_file()
-}
-
-fn stream_dir(dir: &Path, key: &str) -> PathBuf {
-    dir.join("streams").join(key)
 }
 
 /// Plans the streams of campaign `c` (read from `campaign_path`) as partitioned runs under
@@ -131,7 +121,7 @@ pub fn plan_campaign(
             StreamSource::File { .. } => None,
             StreamSource::Stream { key, .. } => {
                 let up = stream_dir(dir, key);
-                let ready = up.join(PLAN_FILE).is_file() && ShardedStore::open(&up)?.status()?.is_complete();
+                let ready = is_partitioned(&up) && ShardedStore::open(&up)?.status()?.is_complete();
                 if !ready {
                     plans.push(None);
                     continue;

@@ -8,15 +8,16 @@
 //! (removed by the next map of that unit on the same host); two maps of one unit both finish
 //! and the second discards its copy (`files.rs`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
 use super::files::{build_and_publish, host, read_marker, write_json};
+use super::layout::{unit_dir, RUN_FILE, UNIT_DONE};
+use super::partition_of;
 use super::plan::{BuildId, Plan};
 use super::runfile::{self, RunRecord, KIND_LINK, KIND_PRODUCT, KIND_REJECT};
-use super::{partition_of, units_dir};
 use crate::budget::MemoryBudget;
 use crate::chem::PropsMode;
 use crate::error::{PartitionError, Result};
@@ -26,11 +27,6 @@ use crate::ingest::DEFAULT_BATCH_ROWS;
 use crate::rules::Rule;
 use crate::store::schema::parent_link_key;
 use crate::store::{encode, Counters};
-
-/// The run file inside a unit's folder.
-pub const RUN_FILE: &str = "run.parquet";
-/// The done marker inside a unit's folder.
-pub const UNIT_DONE: &str = "done.json";
 
 /// A finished unit: what its map step found (the folder's done marker).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,11 +63,6 @@ pub struct MapReport {
     pub done: UnitDone,
     /// True when the unit was already done (nothing was run).
     pub skipped: bool,
-}
-
-/// Folder of unit `k`.
-pub fn unit_dir(dir: &Path, k: u32) -> PathBuf {
-    units_dir(dir).join(format!("unit-{k:06}"))
 }
 
 /// The done marker of unit `k`, if the unit is done.

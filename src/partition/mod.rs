@@ -24,19 +24,19 @@
 
 mod campaign;
 mod files;
+mod layout;
 mod map;
 mod plan;
 mod reduce;
 mod runfile;
 mod sharded;
 
-use std::path::{Path, PathBuf};
-
-pub use campaign::{is_partitioned_campaign, plan_campaign, CampaignPlan, CAMPAIGN_PLAN_FILE};
+pub use campaign::{plan_campaign, CampaignPlan};
+pub use layout::{is_partitioned, is_partitioned_campaign, CAMPAIGN_PLAN_FILE, PLAN_FILE};
 pub use map::{map_unit, unit_done, MapReport, UnitDone};
-pub use plan::{plan, BuildId, Plan, PlanInput, PlanOptions, PlanRule, PlanUnit, DEFAULT_UNIT_ROWS, PLAN_FILE};
+pub use plan::{plan, BuildId, Plan, PlanInput, PlanOptions, PlanRule, PlanUnit, DEFAULT_UNIT_ROWS};
 pub use reduce::{reduce_partition, shard_done, ReduceReport, ShardDone, ShardJob};
-pub use sharded::{is_partitioned, ShardedJob, ShardedStatus, ShardedStore};
+pub use sharded::{ShardedJob, ShardedStatus, ShardedStore};
 
 /// Seed of the partition hash, fixed forever ("xfstore1" in ASCII): partitions must agree
 /// across machines and releases. Changing it (or the hash) changes [`BuildId::partition_hash`],
@@ -52,16 +52,6 @@ pub const RUN_FORMAT: u32 = 1;
 /// releases.
 pub fn partition_of(key: &[u8], partitions: u32) -> u32 {
     (xxhash_rust::xxh3::xxh3_64_with_seed(key, PARTITION_SEED) % u64::from(partitions.max(1))) as u32
-}
-
-/// Units' folder of a run.
-fn units_dir(dir: &Path) -> PathBuf {
-    dir.join("units")
-}
-
-/// Shards' folder of a run.
-fn shards_dir(dir: &Path) -> PathBuf {
-    dir.join("shards")
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::files::{publish_file, read_json};
+use super::layout::{shard_dir, shard_reduced, PLAN_FILE};
 use super::{PARTITION_SEED, RUN_FORMAT};
 use crate::error::{PartitionError, Result};
 use crate::ingest::{IngestOptions, IngestPlan, RuleSettings};
@@ -17,8 +18,6 @@ use crate::input::InputFormat;
 use crate::rules::RuleSet;
 use crate::store::{InputInfo, RuleInfo};
 
-/// Name of the plan inside a run folder.
-pub const PLAN_FILE: &str = "plan.json";
 /// Format tag of `plan.json`.
 pub const PLAN_FORMAT: &str = "xfstore-partitioned-plan-v1";
 /// Default rows per unit: a unit's distinct products are held in memory by its map step
@@ -352,14 +351,14 @@ pub(super) fn open_shards(dir: &Path) -> Result<Vec<crate::store::ReadOnlyStore>
     let plan = Plan::load_any(dir)?;
     let mut shards = Vec::with_capacity(plan.partitions as usize);
     for p in 0..plan.partitions {
-        if super::reduce::shard_done(dir, p)?.is_none() {
+        if !shard_reduced(dir, p) {
             return Err(PartitionError::NotReady {
                 path: dir.into(),
                 reason: format!("shard {p} is not reduced yet: a step reading this run waits for it"),
             }
             .into());
         }
-        shards.push(crate::store::ReadOnlyStore::open(&super::reduce::shard_dir(dir, p))?);
+        shards.push(crate::store::ReadOnlyStore::open(&shard_dir(dir, p))?);
     }
     Ok(shards)
 }

@@ -15,16 +15,16 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
 use super::files::{build_and_publish, host, read_marker, write_json};
-use super::map::{unit_dir, unit_done, UnitDone, RUN_FILE};
+use super::layout::{shard_dir, unit_dir, RUN_FILE, SHARD_DONE};
+use super::map::{unit_done, UnitDone};
 use super::plan::{BuildId, Plan};
 use super::runfile::{Cursor, KIND_LINK, KIND_PRODUCT, KIND_REJECT};
-use super::shards_dir;
 use crate::budget::MemoryBudget;
 use crate::error::{PartitionError, Result};
 use crate::ingest::job::now_unix;
@@ -32,8 +32,6 @@ use crate::store::{
     decode, Durability, JobBatch, JobMeta, JobState, ProductRecord, RejectBatch, RejectRecord, Store, StoreOptions,
 };
 
-/// The done marker inside a shard's folder.
-pub const SHARD_DONE: &str = "xfstore-shard.json";
 /// Products (or links, or rejects) per bulk-load commit.
 const FLUSH_ROWS: usize = 100_000;
 
@@ -76,11 +74,6 @@ pub struct ReduceReport {
     pub done: ShardDone,
     /// True when the shard was already done (nothing was run).
     pub skipped: bool,
-}
-
-/// Folder of shard `p`.
-pub fn shard_dir(dir: &Path, p: u32) -> PathBuf {
-    shards_dir(dir).join(format!("shard-{p:04}"))
 }
 
 /// The done marker of shard `p`, if the shard is done.

@@ -5,17 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
+use super::layout::shard_dir;
 use super::map::{unit_done, UnitDone};
 use super::partition_of;
-use super::plan::{Plan, PLAN_FILE};
-use super::reduce::{shard_dir, shard_done, ShardDone};
+use super::plan::Plan;
+use super::reduce::{shard_done, ShardDone};
 use crate::error::{PartitionError, Result};
 use crate::store::{Counters, JobMeta, JobState, ReadOnlyStore, SharedCache, StoreOptions};
-
-/// Whether `dir` is a partitioned run folder (it holds a `plan.json`).
-pub fn is_partitioned(dir: &Path) -> bool {
-    dir.join(PLAN_FILE).is_file()
-}
 
 /// A partitioned run folder, read-only: the plan, the done markers, the shards.
 pub struct ShardedStore {
