@@ -121,7 +121,7 @@ pub use partition::{
 };
 pub use query::{
     lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, status_document,
-    status_json, to_json_line, to_text, Hit, JobStatus, Query, QueryOutcome, RunState, StoreStatus,
+    status_json, status_summary, to_json_line, to_text, Hit, JobStatus, Query, QueryOutcome, RunState, StoreStatus,
 };
 pub use reader::{Reader, StoreKind};
 pub use rules::{Rule, RuleDef, RuleSet, DEFAULT_RULES_YAML, HALOGENS, HALOGEN_PLACEHOLDER};

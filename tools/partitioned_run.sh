@@ -36,10 +36,10 @@ step() {  # step map|reduce --unit|--partition
   done | xargs -0 -r -n 2 -P "$jobs" sh -c '"$0" "$1" "$3" "$2" "$4"' "$XFSTORE" "$1" "$2"
 }
 waiting() {  # a partitioned campaign with streams not planned yet (their upstream not reduced):
-  # `status --json` (schemas/status.schema.json) is one line; `"waiting":[]` when none wait
+  # `status --json` (schemas/status.schema.json) has a `"kind":"waiting"` line for each
   local doc
   doc=$("$XFSTORE" status --store "$dir" --json)
-  [[ $doc == *'"waiting":["'* ]]
+  [[ $doc == *'"kind":"waiting"'* ]]
 }
 # xargs exits non-zero if any step fails; set -e stops the run there (re-run to resume)
 step map --unit

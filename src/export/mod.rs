@@ -146,6 +146,7 @@ pub struct ExportReport {
 pub fn export(store: &Reader, job: &JobMeta, opts: &ExportOptions) -> Result<ExportReport> {
     let started = Instant::now();
     let dest = &opts.output;
+    store.stores_of(&job.id)?; // a partitioned job: every shard reduced, or the shard that is not
     let complete = check_complete(job, opts)?;
     let report = |rows, bytes, files| ExportReport {
         rows,
@@ -182,8 +183,9 @@ pub fn export(store: &Reader, job: &JobMeta, opts: &ExportOptions) -> Result<Exp
 /// store, the one part of its products. Every shard must be reduced.
 pub fn export_shard_parts(store: &Reader, job: &JobMeta, opts: &ExportOptions) -> Result<ExportReport> {
     let started = Instant::now();
+    let shards = store.stores_of(&job.id)?;
     let complete = check_complete(job, opts)?;
-    let parts = folder::export_shards(&store.stores_of(&job.id)?, job, opts)?;
+    let parts = folder::export_shards(&shards, job, opts)?;
     Ok(ExportReport {
         rows: parts.iter().map(|p| p.rows).sum(),
         bytes: parts.iter().map(|p| p.bytes).sum(),

@@ -261,7 +261,15 @@ struct RunJobView<'a> {
     shard_products: u64,
 }
 
-/// A partitioned campaign: every planned stream's run, the streams waiting for their upstream.
+/// A stream of a partitioned campaign not planned yet: its upstream is not reduced.
+#[derive(Serialize)]
+struct WaitingView<'a> {
+    kind: &'static str,
+    stream: &'a str,
+}
+
+/// A partitioned campaign as one object: every planned stream's run, the streams waiting for
+/// their upstream.
 #[derive(Serialize)]
 struct CampaignRunsView<'a> {
     kind: &'static str,
@@ -306,28 +314,47 @@ impl<'a> From<&'a ShardedStatus> for RunView<'a> {
     }
 }
 
-/// `xfstore status --json` of any store folder, one JSON document whose `kind` says which
-/// view it is (`schemas/status.schema.json`): a store's jobs with their records; a partitioned
-/// run's progress (units, shards) and per-job counters; a partitioned campaign's runs and the
-/// streams waiting for their upstream. Schedulers read this instead of the folder's files.
+/// `xfstore status --json` of any store folder (`schemas/status.schema.json`), each object's
+/// `kind` saying which view it is: a store's jobs with their records (one object); a
+/// partitioned run's progress (units, shards) and per-job counters (one line); a partitioned
+/// campaign as JSON lines, one `partitioned_run` per planned stream, then one `waiting` per
+/// stream whose upstream is not reduced yet. Schedulers read this instead of the folder's
+/// files.
 pub fn status_document(reader: &Reader) -> Result<String> {
+    if reader.kind() != StoreKind::PartitionedCampaign {
+        return status_summary(reader);
+    }
     let runs: Vec<ShardedStatus> = reader.runs().iter().map(|r| r.status()).collect::<Result<_>>()?;
-    let doc = match reader.kind() {
-        StoreKind::PartitionedRun => serde_json::to_string(&RunView::from(&runs[0])),
+    let waiting = CampaignPlan::load(reader.path())?.waiting(reader.path());
+    let mut lines: Vec<String> = runs.iter().map(|r| to_json(&RunView::from(r))).collect();
+    let kind = "waiting";
+    lines.extend(waiting.iter().map(|stream| to_json(&WaitingView { kind, stream })));
+    Ok(lines.join("\n"))
+}
+
+/// The status of any store folder as one JSON object: [`status_document`]'s, except that a
+/// partitioned campaign is one `partitioned_campaign` object holding its runs and the streams
+/// waiting (the Python module's `Store.status()`).
+pub fn status_summary(reader: &Reader) -> Result<String> {
+    let runs: Vec<ShardedStatus> = reader.runs().iter().map(|r| r.status()).collect::<Result<_>>()?;
+    Ok(match reader.kind() {
+        StoreKind::PartitionedRun => to_json(&RunView::from(&runs[0])),
         StoreKind::PartitionedCampaign => {
             let waiting = CampaignPlan::load(reader.path())?.waiting(reader.path());
-            let view = CampaignRunsView {
+            to_json(&CampaignRunsView {
                 kind: StoreKind::PartitionedCampaign.name(),
                 campaign: reader.path(),
                 complete: waiting.is_empty() && runs.iter().all(ShardedStatus::is_complete),
                 waiting: &waiting,
                 runs: runs.iter().map(RunView::from).collect(),
-            };
-            serde_json::to_string(&view)
+            })
         }
-        _ => return Ok(status_json(&super::status(reader)?)),
-    };
-    Ok(doc.expect("plain views serialize"))
+        _ => status_json(&super::status(reader)?),
+    })
+}
+
+fn to_json(view: &impl Serialize) -> String {
+    serde_json::to_string(view).expect("plain views serialize")
 }
 
 #[cfg(test)]

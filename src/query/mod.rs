@@ -12,7 +12,7 @@ mod status;
 pub use batch::{lookup_query, lookup_stream, parse_query_line, Query};
 
 pub use format::to_text;
-pub use json::{status_document, status_json, to_json_line};
+pub use json::{status_document, status_json, status_summary, to_json_line};
 pub use status::{status, JobStatus, RunState, StoreStatus};
 
 use crate::chem::canonicalize;

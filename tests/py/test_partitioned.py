@@ -103,15 +103,23 @@ def status_of(folder, kind):
     import jsonschema
     import xfstore
 
-    doc = json.loads(xf("status", "--store", folder, "--json").stdout)
-    jsonschema.validate(doc, STATUS_SCHEMA)
-    assert doc["kind"] == kind
+    text = xf("status", "--store", folder, "--json").stdout
+    lines = [json.loads(text)] if kind == "store" else [json.loads(line) for line in text.splitlines()]
+    for doc in lines:
+        jsonschema.validate(doc, STATUS_SCHEMA)
     with xfstore.Store(str(folder)) as st:
-        from_python = st.status()
+        summary = st.status()
+    jsonschema.validate(summary, STATUS_SCHEMA)
+    assert summary["kind"] == kind
     if kind == "store":
-        doc["disk_bytes"] = from_python["disk_bytes"]  # the same files, counted a moment apart
-    assert from_python == doc
-    return doc
+        lines[0]["disk_bytes"] = summary["disk_bytes"]  # the same files, counted a moment apart
+    if kind == "partitioned_campaign":
+        # the JSON lines: a run per planned stream, then the streams waiting
+        assert [d for d in lines if d["kind"] == "partitioned_run"] == summary["runs"]
+        assert [d["stream"] for d in lines if d["kind"] == "waiting"] == summary["waiting"]
+    else:
+        assert lines == [summary]
+    return summary
 
 
 def same_campaign(campaign, single, parted, tmp):
@@ -273,6 +281,10 @@ def test_the_shell_fallback_gives_the_same_result(reference, campaign_store, tmp
     check_run(run_dir, reference, tmp_path)
     st = status_of(run_dir, "partitioned_run")
     assert st["complete"] and st["units_done"] == 4 and st["shards_done"] == 4
+    # a campaign just planned: its first step's runs, the other streams waiting
+    xf("plan", CAMPAIGN, "--out", tmp_path / "planned", "--partitions", "2")
+    planned = status_of(tmp_path / "planned", "partitioned_campaign")
+    assert len(planned["runs"]) == 2 and len(planned["waiting"]) == 6 and not planned["complete"]
     # a partitioned campaign through the shell fallback reads as `xfstore run`'s store
     crun = tmp_path / "crun"
     cmd = [str(ROOT / "tools/partitioned_run.sh"), str(crun), "-j", "2", "--", str(CAMPAIGN), "--partitions", "2",

@@ -322,10 +322,11 @@ impl Store {
         outcome(py, o, true)
     }
 
-    /// The folder's status as a dict, what `xfstore status --json` prints: its `kind` says
-    /// which view (a store's jobs; a partitioned run's or campaign's progress).
+    /// The folder's status as a dict (schemas/status.schema.json): its `kind` says which view
+    /// (a store's jobs, as `xfstore status --json` prints them; a partitioned run's progress;
+    /// a partitioned campaign's runs and the streams waiting for their upstream).
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let doc = self.with(|s| py.detach(|| xfstore::status_document(s.read())).py())?;
+        let doc = self.with(|s| py.detach(|| xfstore::status_summary(s.read())).py())?;
         json_value(py, &doc)
     }
 

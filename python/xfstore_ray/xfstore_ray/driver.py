@@ -161,12 +161,12 @@ def _status(xfstore: str, run_dir: str) -> dict:
     """``xfstore status --json`` of the folder (schemas/status.schema.json): a partitioned run's
     progress, or a partitioned campaign's runs and the streams waiting for their upstream. The
     driver reads the folder only through xfstore."""
-    doc = json.loads(_xf(xfstore, "status", "--store", run_dir, "--json"))
-    if doc["kind"] == "partitioned_run":
-        return {"runs": [doc], "waiting": []}
-    if doc["kind"] == "partitioned_campaign":
-        return doc
-    raise StepFailed(f"{run_dir} is a {doc['kind']}, not a partitioned run or campaign folder")
+    lines = [json.loads(line) for line in _xf(xfstore, "status", "--store", run_dir, "--json").splitlines() if line]
+    kinds = {d["kind"] for d in lines}
+    if not kinds <= {"partitioned_run", "waiting"}:
+        raise StepFailed(f"{run_dir} is a {', '.join(sorted(kinds))}, not a partitioned run or campaign folder")
+    return {"runs": [d for d in lines if d["kind"] == "partitioned_run"],
+            "waiting": [d["stream"] for d in lines if d["kind"] == "waiting"]}
 
 
 def _wait_all(refs: list, what: str, total: int, done_before: int, progress: Callable[[str], None]) -> list[dict]:
