@@ -324,8 +324,7 @@ pub fn status_document(reader: &Reader) -> Result<String> {
     if reader.kind() != StoreKind::PartitionedCampaign {
         return status_summary(reader);
     }
-    let runs: Vec<ShardedStatus> = reader.runs().iter().map(|r| r.status()).collect::<Result<_>>()?;
-    let waiting = CampaignPlan::load(reader.path())?.waiting(reader.path());
+    let (runs, waiting) = progress(reader)?;
     let mut lines: Vec<String> = runs.iter().map(|r| to_json(&RunView::from(r))).collect();
     let kind = "waiting";
     lines.extend(waiting.iter().map(|stream| to_json(&WaitingView { kind, stream })));
@@ -336,21 +335,30 @@ pub fn status_document(reader: &Reader) -> Result<String> {
 /// partitioned campaign is one `partitioned_campaign` object holding its runs and the streams
 /// waiting (the Python module's `Store.status()`).
 pub fn status_summary(reader: &Reader) -> Result<String> {
-    let runs: Vec<ShardedStatus> = reader.runs().iter().map(|r| r.status()).collect::<Result<_>>()?;
+    if reader.kind() == StoreKind::Store {
+        return Ok(status_json(&super::status(reader)?));
+    }
+    let (runs, waiting) = progress(reader)?;
     Ok(match reader.kind() {
-        StoreKind::PartitionedRun => to_json(&RunView::from(&runs[0])),
-        StoreKind::PartitionedCampaign => {
-            let waiting = CampaignPlan::load(reader.path())?.waiting(reader.path());
-            to_json(&CampaignRunsView {
-                kind: StoreKind::PartitionedCampaign.name(),
-                campaign: reader.path(),
-                complete: waiting.is_empty() && runs.iter().all(ShardedStatus::is_complete),
-                waiting: &waiting,
-                runs: runs.iter().map(RunView::from).collect(),
-            })
-        }
-        _ => status_json(&super::status(reader)?),
+        StoreKind::PartitionedCampaign => to_json(&CampaignRunsView {
+            kind: StoreKind::PartitionedCampaign.name(),
+            campaign: reader.path(),
+            complete: waiting.is_empty() && runs.iter().all(ShardedStatus::is_complete),
+            waiting: &waiting,
+            runs: runs.iter().map(RunView::from).collect(),
+        }),
+        _ => to_json(&RunView::from(&runs[0])),
     })
+}
+
+/// A partitioned folder's runs' progress, and the streams not planned yet (a campaign's).
+fn progress(reader: &Reader) -> Result<(Vec<ShardedStatus>, Vec<String>)> {
+    let runs = reader.runs().iter().map(|r| r.status()).collect::<Result<_>>()?;
+    let waiting = match reader.kind() {
+        StoreKind::PartitionedCampaign => CampaignPlan::load(reader.path())?.waiting(reader.path()),
+        _ => Vec::new(),
+    };
+    Ok((runs, waiting))
 }
 
 fn to_json(view: &impl Serialize) -> String {
