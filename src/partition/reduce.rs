@@ -165,7 +165,59 @@ struct Shard<'a> {
     rejects: u64,
 }
 
-impl Shard<'_> {
+impl<'a> Shard<'a> {
+    /// A new shard store in `tmp` with the plan's jobs registered (written durably: a shard is
+    /// published once, by rename).
+    fn open(plan: &'a Plan, tmp: &Path, budget: MemoryBudget) -> Result<Self> {
+        let options = StoreOptions { durability: Durability::Sync, ..StoreOptions::from_budget(&budget) };
+        let store = Store::open(tmp, &options)?;
+        let metas = shard_metas(plan);
+        for m in &metas {
+            store.register_job(m)?;
+        }
+        let jobs = metas
+            .iter()
+            .map(|m| ShardJob { id: m.id.clone(), site_products: 0, unique_products: 0, parent_links: 0 })
+            .collect();
+        Ok(Shard { store, metas, jobs, input_key: &plan.input.key, rejects: 0 })
+    }
+
+    /// Completes the shard's jobs (every input row is accounted for: the rows' own counters
+    /// live in the units' done markers; a shard holds its partition's products), compacts it,
+    /// closes it and writes its done marker into `tmp`.
+    fn finish(mut self, plan: &Plan, partition: u32, units: u32, tmp: &Path, started: Instant) -> Result<ShardDone> {
+        let rows = plan.input.info.rows;
+        let mut finals: Vec<JobBatch<'_>> = self
+            .metas
+            .iter_mut()
+            .map(|meta| {
+                meta.offset = rows;
+                meta.state = JobState::Complete;
+                meta.busy_secs = started.elapsed().as_secs_f64();
+                meta.updated_unix = now_unix();
+                JobBatch { meta, products: Vec::new(), parent_links: Vec::new(), novel: Some(Vec::new()) }
+            })
+            .collect();
+        self.store.commit(&mut finals, RejectBatch { input_key: &plan.input.key, rows: &[] })?;
+        drop(finals);
+        // the shard is written once: one compaction leaves each family one compressed sorted
+        // run (bulk-loaded files are written uncompressed; uncompacted, MOSES shards took 3.5x
+        // the single store's bytes)
+        self.store.compact()?;
+        let done = ShardDone {
+            partition,
+            build: plan.build.clone(),
+            jobs: self.jobs,
+            rejects: self.rejects,
+            units,
+            elapsed_secs: started.elapsed().as_secs_f64(),
+            host: host(),
+        };
+        drop(self.store);
+        write_json(&tmp.join(SHARD_DONE), &done)?;
+        Ok(done)
+    }
+
     /// Commits what is pending for `job` (products and links by bulk load, rejects by batch).
     fn flush(&mut self, job: usize, pending: &mut Pending) -> Result<()> {
         let products = std::mem::take(&mut pending.products);
@@ -193,6 +245,9 @@ impl Shard<'_> {
     }
 }
 
+/// Builds shard `partition` in the temp folder `tmp`: the k-way merge of every unit's run file
+/// (`merge_row` per key), the digests checked, the jobs completed and compacted, the marker
+/// written last.
 fn build_shard(
     dir: &Path,
     plan: &Plan,
@@ -202,17 +257,7 @@ fn build_shard(
     tmp: &Path,
     started: Instant,
 ) -> Result<ShardDone> {
-    let options = StoreOptions { durability: Durability::Sync, ..StoreOptions::from_budget(&budget) };
-    let store = Store::open(tmp, &options)?;
-    let metas = shard_metas(plan);
-    for m in &metas {
-        store.register_job(m)?;
-    }
-    let jobs = metas
-        .iter()
-        .map(|m| ShardJob { id: m.id.clone(), site_products: 0, unique_products: 0, parent_links: 0 })
-        .collect();
-    let mut shard = Shard { store, metas, jobs, input_key: &plan.input.key, rejects: 0 };
+    let mut shard = Shard::open(plan, tmp, budget)?;
     let mut cursors = Vec::with_capacity(units.len());
     for u in units {
         cursors.push(Cursor::open(&unit_dir(dir, u.unit).join(RUN_FILE), partition)?);
@@ -227,17 +272,13 @@ fn build_shard(
     let mut pending = Pending::default();
     let mut group: Option<(u8, u32)> = None;
     while let Some(Reverse((kind, job, key, first))) = heap.pop() {
-        if group.is_some_and(|g| g != (kind, job)) {
-            let (_, j) = group.expect("checked");
+        if let Some((_, j)) = group.filter(|g| *g != (kind, job)) {
             shard.flush(j as usize, &mut pending)?;
         }
         group = Some((kind, job));
         if job as usize >= shard.metas.len() {
-            return Err(PartitionError::RunFile {
-                path: cursors[first].path().into(),
-                reason: format!("row of job {job}; the plan has {} jobs", shard.metas.len()),
-            }
-            .into());
+            let reason = format!("row of job {job}; the plan has {} jobs", shard.metas.len());
+            return Err(run_err(&cursors[first], reason));
         }
         // every unit holding this key, in unit order (the heap pops equal keys by unit)
         let mut holders = vec![first];
@@ -248,55 +289,7 @@ fn build_shard(
             let Some(Reverse((_, _, _, i))) = heap.pop() else { break };
             holders.push(i);
         }
-        // a value that does not decode: the run file is damaged (named, with the codec's reason)
-        let damaged = |i: usize, e: crate::error::StoreError| PartitionError::RunFile {
-            path: cursors[i].path().into(),
-            reason: format!("damaged value for key {:?}: {e}", String::from_utf8_lossy(&key)),
-        };
-        match kind {
-            KIND_PRODUCT => {
-                let mut rec: ProductRecord =
-                    decode(cursors[first].value(), "product").map_err(|e| damaged(first, e))?;
-                for &i in &holders[1..] {
-                    let other: ProductRecord = decode(cursors[i].value(), "product").map_err(|e| damaged(i, e))?;
-                    rec.occurrences += other.occurrences;
-                }
-                let smiles = String::from_utf8(key.clone()).map_err(|_| PartitionError::RunFile {
-                    path: cursors[first].path().into(),
-                    reason: "a product key is not UTF-8".into(),
-                })?;
-                pending.products.push((smiles, rec));
-            }
-            KIND_LINK => {
-                let text = String::from_utf8(key.clone()).ok();
-                let split = text.as_deref().and_then(|t| t.split_once('\0'));
-                let Some((parent, product)) = split else {
-                    return Err(PartitionError::RunFile {
-                        path: cursors[first].path().into(),
-                        reason: "a parent link key is not parent NUL product".into(),
-                    }
-                    .into());
-                };
-                pending.links.push((parent.to_owned(), product.to_owned()));
-            }
-            KIND_REJECT => {
-                let row = <[u8; 8]>::try_from(key.as_slice()).map(u64::from_be_bytes).map_err(|_| {
-                    PartitionError::RunFile {
-                        path: cursors[first].path().into(),
-                        reason: "a reject key is not a row".into(),
-                    }
-                })?;
-                let rec = decode(cursors[first].value(), "rejected row").map_err(|e| damaged(first, e))?;
-                pending.rejects.push((row, rec));
-            }
-            other => {
-                return Err(PartitionError::RunFile {
-                    path: cursors[first].path().into(),
-                    reason: format!("unknown row kind {other}"),
-                }
-                .into())
-            }
-        }
+        merge_row(kind, key, &holders, &cursors, &mut pending)?;
         for i in holders {
             cursors[i].advance()?;
             if let Some((k, j, key)) = cursors[i].head() {
@@ -310,52 +303,70 @@ fn build_shard(
     if let Some((_, j)) = group {
         shard.flush(j as usize, &mut pending)?;
     }
+    check_digests(dir, partition, &cursors, units)?;
+    shard.finish(plan, partition, units.len() as u32, tmp, started)
+}
+
+/// A run file's error: `cursor`'s file named, with the reason.
+fn run_err(cursor: &Cursor, reason: impl Into<String>) -> crate::Error {
+    PartitionError::RunFile { path: cursor.path().into(), reason: reason.into() }.into()
+}
+
+/// Folds one key held by the units `holders` (in unit order, the first the lowest) into the
+/// rows waiting for the next commit: a product keeps the first unit's record with every unit's
+/// occurrences summed; a parent link and a rejected row are taken once.
+fn merge_row(kind: u8, key: Vec<u8>, holders: &[usize], cursors: &[Cursor], pending: &mut Pending) -> Result<()> {
+    let first = &cursors[holders[0]];
+    // a value that does not decode: the run file is damaged (named, with the codec's reason)
+    let damaged = |c: &Cursor, e: crate::error::StoreError| {
+        run_err(c, format!("damaged value for key {:?}: {e}", String::from_utf8_lossy(&key)))
+    };
+    match kind {
+        KIND_PRODUCT => {
+            let mut rec: ProductRecord = decode(first.value(), "product").map_err(|e| damaged(first, e))?;
+            for &i in &holders[1..] {
+                let other: ProductRecord =
+                    decode(cursors[i].value(), "product").map_err(|e| damaged(&cursors[i], e))?;
+                rec.occurrences += other.occurrences;
+            }
+            let smiles = String::from_utf8(key).map_err(|_| run_err(first, "a product key is not UTF-8"))?;
+            pending.products.push((smiles, rec));
+        }
+        KIND_LINK => {
+            let text = std::str::from_utf8(&key).ok();
+            let Some((parent, product)) = text.and_then(|t| t.split_once('\0')) else {
+                return Err(run_err(first, "a parent link key is not parent NUL product"));
+            };
+            pending.links.push((parent.to_owned(), product.to_owned()));
+        }
+        KIND_REJECT => {
+            let row = <[u8; 8]>::try_from(key.as_slice())
+                .map(u64::from_be_bytes)
+                .map_err(|_| run_err(first, "a reject key is not a row"))?;
+            let rec = decode(first.value(), "rejected row").map_err(|e| damaged(first, e))?;
+            pending.rejects.push((row, rec));
+        }
+        other => return Err(run_err(first, format!("unknown row kind {other}"))),
+    }
+    Ok(())
+}
+
+/// Checks that every run file's rows of `partition` hash as its map step recorded.
+fn check_digests(dir: &Path, partition: u32, cursors: &[Cursor], units: &[UnitDone]) -> Result<()> {
     for (c, u) in cursors.iter().zip(units) {
         let want = u.partition_hashes.get(partition as usize).copied();
         if want != Some(c.digest()) {
-            return Err(PartitionError::RunFile {
-                path: c.path().into(),
-                reason: format!(
+            return Err(run_err(
+                c,
+                format!(
                     "partition {partition} does not hash as its map step recorded ({:016x} vs {:016x}): damaged; \
                      delete the unit's folder ({}) and map it again",
                     c.digest(),
                     want.unwrap_or_default(),
                     unit_dir(dir, u.unit).display()
                 ),
-            }
-            .into());
+            ));
         }
     }
-    // the shard's jobs are complete: every input row is accounted for (the rows' own counters
-    // live in the units' done markers; a shard holds its partition's products)
-    let rows = plan.input.info.rows;
-    let mut finals: Vec<JobBatch<'_>> = shard
-        .metas
-        .iter_mut()
-        .map(|meta| {
-            meta.offset = rows;
-            meta.state = JobState::Complete;
-            meta.busy_secs = started.elapsed().as_secs_f64();
-            meta.updated_unix = now_unix();
-            JobBatch { meta, products: Vec::new(), parent_links: Vec::new(), novel: Some(Vec::new()) }
-        })
-        .collect();
-    shard.store.commit(&mut finals, RejectBatch { input_key: &plan.input.key, rows: &[] })?;
-    drop(finals);
-    // the shard is written once: one compaction leaves each family one compressed sorted run
-    // (bulk-loaded files are written uncompressed; uncompacted, MOSES shards took 3.5x the
-    // single store's bytes)
-    shard.store.compact()?;
-    let done = ShardDone {
-        partition,
-        build: plan.build.clone(),
-        jobs: shard.jobs,
-        rejects: shard.rejects,
-        units: units.len() as u32,
-        elapsed_secs: started.elapsed().as_secs_f64(),
-        host: host(),
-    };
-    drop(shard.store);
-    write_json(&tmp.join(SHARD_DONE), &done)?;
-    Ok(done)
+    Ok(())
 }
