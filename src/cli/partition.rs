@@ -11,8 +11,7 @@ use anyhow::Result;
 use clap::Args;
 use xfstore::{
     human, is_partitioned_campaign, map_unit, plan_campaign, plan_partitioned, reduce_partition, shard_done, unit_done,
-    Campaign, CampaignPlan, JobState, MemoryBudget, PlanOptions, Reader, RunOptions, ShardedStatus, StoreKind,
-    DEFAULT_UNIT_ROWS,
+    Campaign, CampaignPlan, JobState, MemoryBudget, PlanOptions, Reader, RunOptions, ShardedStatus, DEFAULT_UNIT_ROWS,
 };
 
 /// Arguments of `xfstore plan`.
@@ -295,11 +294,9 @@ pub fn status(reader: &Reader, out: &mut dyn Write) -> Result<()> {
     for run in reader.runs() {
         run_status(&run.status()?, out)?;
     }
-    if reader.kind() == StoreKind::PartitionedCampaign {
-        let waiting = CampaignPlan::load(reader.path())?.waiting(reader.path());
-        if !waiting.is_empty() {
-            writeln!(out, "not planned yet (waiting for their upstream step): {}", waiting.join(", "))?;
-        }
+    let waiting = reader.waiting()?;
+    if !waiting.is_empty() {
+        writeln!(out, "not planned yet (waiting for their upstream step): {}", waiting.join(", "))?;
     }
     Ok(())
 }

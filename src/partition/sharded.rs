@@ -116,11 +116,6 @@ impl ShardedStore {
         Ok(Self { dir: dir.into(), plan, options: options.clone(), cache, shards })
     }
 
-    /// The run folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The plan.
     pub fn plan(&self) -> &Plan {
         &self.plan

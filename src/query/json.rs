@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::status::{JobStatus, StoreStatus};
 use super::{Hit, QueryOutcome, RunState};
 use crate::error::Result;
-use crate::partition::{CampaignPlan, ShardedJob, ShardedStatus};
+use crate::partition::{ShardedJob, ShardedStatus};
 use crate::reader::{Reader, StoreKind};
 use crate::store::{Counters, InputInfo, Props, RuleInfo};
 
@@ -354,11 +354,7 @@ pub fn status_summary(reader: &Reader) -> Result<String> {
 /// A partitioned folder's runs' progress, and the streams not planned yet (a campaign's).
 fn progress(reader: &Reader) -> Result<(Vec<ShardedStatus>, Vec<String>)> {
     let runs = reader.runs().iter().map(|r| r.status()).collect::<Result<_>>()?;
-    let waiting = match reader.kind() {
-        StoreKind::PartitionedCampaign => CampaignPlan::load(reader.path())?.waiting(reader.path()),
-        _ => Vec::new(),
-    };
-    Ok((runs, waiting))
+    Ok((runs, reader.waiting()?))
 }
 
 fn to_json(view: &impl Serialize) -> String {

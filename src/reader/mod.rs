@@ -144,6 +144,15 @@ impl Reader {
         }
     }
 
+    /// The streams of a partitioned campaign not planned yet (their upstream is not reduced);
+    /// none for any other folder.
+    pub fn waiting(&self) -> Result<Vec<String>> {
+        Ok(match self.kind {
+            StoreKind::PartitionedCampaign => CampaignPlan::load(&self.path)?.waiting(&self.path),
+            _ => Vec::new(),
+        })
+    }
+
     /// Every job's record, ordered by id (for a partitioned folder, summed over its units and
     /// shards as [`crate::ShardedStatus`] does).
     pub fn jobs(&self) -> Result<Vec<JobMeta>> {
