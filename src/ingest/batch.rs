@@ -6,6 +6,7 @@
 //! product, and bit-identical to computing them at once).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use rayon::prelude::*;
 
@@ -58,18 +59,53 @@ impl Chunk {
     /// properties as `mode` says. `opts.canonical_parent` also canonicalizes parents for the
     /// (canonical parent, product) links.
     pub fn transform(rows: InputBatch, rules: &[&Rule], opts: &RowOptions, mode: PropsMode) -> Self {
-        let (outcomes, mols): (Vec<_>, Vec<_>) = (0..rows.len())
+        Self::transform_within(&rows, rules, opts, mode, ChunkLimit::NONE)
+    }
+
+    /// Like [`Chunk::transform`], but stops taking rows once what the rows done so far hold
+    /// reaches `limit`: the chunk is then the rows `0..n` of `rows` (at least one; zero-copy
+    /// slices), and the caller takes the rest again. The threads take rows in order from one counter
+    /// and check the limit before each, so a chunk holds at most the limit plus one row per
+    /// thread, however its rows differ (a run of 224-product natural products after light
+    /// rows made one chunk hold 4x the batch target when its size came from an estimate).
+    pub fn transform_within(
+        rows: &InputBatch,
+        rules: &[&Rule],
+        opts: &RowOptions,
+        mode: PropsMode,
+        limit: ChunkLimit,
+    ) -> Self {
+        let len = rows.len();
+        let (next, held, mols_held) = (AtomicUsize::new(0), AtomicU64::new(0), AtomicU64::new(0));
+        let over = || held.load(Relaxed) >= limit.bytes.max(1) || mols_held.load(Relaxed) >= limit.mol_bytes.max(1);
+        let threads = rayon::current_num_threads();
+        let done: Vec<Vec<(usize, Outcome, RowMols)>> = (0..threads)
             .into_par_iter()
-            .map(|i| match rows.bad(i) {
-                Some(reject) => (Err(reject.clone()), Vec::new()),
-                None => match transform_row_with(rows.smiles(i), rules, opts, mode) {
-                    Ok((t, mols)) => (Ok(t), mols),
-                    Err(r) => (Err(r), Vec::new()),
-                },
+            .with_max_len(1)
+            .map(|_| {
+                let mut mine = Vec::new();
+                // checked before taking a row, so every row taken is done: the rows done are
+                // always a prefix of the chunk
+                while !over() {
+                    let i = next.fetch_add(1, Relaxed);
+                    if i >= len {
+                        break;
+                    }
+                    let (outcome, mols) = transform_one(rows, i, rules, opts, mode);
+                    held.fetch_add(row_bytes(rows, i, &outcome), Relaxed);
+                    mols_held.fetch_add(mols.iter().flatten().flatten().map(pickled_bytes).sum(), Relaxed);
+                    mine.push((i, outcome, mols));
+                }
+                mine
             })
-            .unzip();
+            .collect();
+        let mut done: Vec<_> = done.into_iter().flatten().collect();
+        done.sort_unstable_by_key(|(i, ..)| *i);
+        debug_assert!(done.iter().enumerate().all(|(k, (i, ..))| k == *i), "rows done are a prefix");
+        let taken = done.len();
+        let (outcomes, mols): (Vec<_>, Vec<_>) = done.into_iter().map(|(_, o, m)| (o, m)).unzip();
         let mols = if mode == PropsMode::Later { mols } else { Vec::new() };
-        Self { rows, outcomes, mols }
+        Self { rows: rows.slice(0, taken), outcomes, mols }
     }
 
     /// Products (one per parent x site) over all rules.
@@ -82,17 +118,7 @@ impl Chunk {
     /// and of the parent's SMILES, id and carried cells, plus a fixed cost and the canonical
     /// parent per row).
     pub fn bytes(&self) -> u64 {
-        let rows = self.outcomes.iter().enumerate();
-        rows.map(|(i, o)| {
-            let Ok(t) = o else { return ROW_FIXED_BYTES };
-            let parent_len = self.rows.row_text_len(i);
-            let products = t.per_rule.iter().flatten().map(|site| match site {
-                SiteOutcome::Product { smiles, .. } => product_in_flight_bytes(smiles.len(), parent_len),
-                SiteOutcome::SanitizeFailed { .. } => 0,
-            });
-            ROW_FIXED_BYTES + t.canonical_parent.as_ref().map_or(0, |p| p.len() as u64) + products.sum::<u64>()
-        })
-        .sum()
+        self.outcomes.iter().enumerate().map(|(i, o)| row_bytes(&self.rows, i, o)).sum()
     }
 
     /// Bytes of the product molecules the chunk keeps for properties ([`pickled_bytes`] each):
@@ -105,6 +131,52 @@ impl Chunk {
     pub fn rejected(&self) -> u64 {
         self.outcomes.iter().filter(|o| o.is_err()).count() as u64
     }
+}
+
+/// What one chunk may hold before it stops taking rows ([`Chunk::transform_within`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ChunkLimit {
+    /// Bytes in flight, as [`Chunk::bytes`] counts them.
+    pub bytes: u64,
+    /// Bytes of kept product molecules, as [`Chunk::mol_bytes`] counts them.
+    pub mol_bytes: u64,
+}
+
+impl ChunkLimit {
+    /// No limit: every row of the chunk is transformed.
+    pub const NONE: Self = Self { bytes: u64::MAX, mol_bytes: u64::MAX };
+}
+
+type Outcome = std::result::Result<Transformed, Reject>;
+
+/// Transforms row `i` of `rows` (a row the reader rejected stays rejected).
+fn transform_one(
+    rows: &InputBatch,
+    i: usize,
+    rules: &[&Rule],
+    opts: &RowOptions,
+    mode: PropsMode,
+) -> (Outcome, RowMols) {
+    match rows.bad(i) {
+        Some(reject) => (Err(reject.clone()), Vec::new()),
+        None => match transform_row_with(rows.smiles(i), rules, opts, mode) {
+            Ok((t, mols)) => (Ok(t), mols),
+            Err(r) => (Err(r), Vec::new()),
+        },
+    }
+}
+
+/// Bytes row `i`'s outcome holds until committed ([`product_in_flight_bytes`] per product, from
+/// the actual lengths of the product SMILES and of the parent's SMILES, id and carried cells,
+/// plus a fixed cost and the canonical parent).
+fn row_bytes(rows: &InputBatch, i: usize, outcome: &Outcome) -> u64 {
+    let Ok(t) = outcome else { return ROW_FIXED_BYTES };
+    let parent_len = rows.row_text_len(i);
+    let products = t.per_rule.iter().flatten().map(|site| match site {
+        SiteOutcome::Product { smiles, .. } => product_in_flight_bytes(smiles.len(), parent_len),
+        SiteOutcome::SanitizeFailed { .. } => 0,
+    });
+    ROW_FIXED_BYTES + t.canonical_parent.as_ref().map_or(0, |p| p.len() as u64) + products.sum::<u64>()
 }
 
 /// A batch being assembled, chunk by chunk, in input order.

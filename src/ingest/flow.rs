@@ -8,8 +8,11 @@
 //! - Batch size: a batch is built from chunks of rows transformed in parallel, until it holds the
 //!   target bytes (or the most rows allowed). Chunks are sized from an estimate of bytes per
 //!   row (the higher of the last chunk's ratio and a moving average, so a rising skew is
-//!   followed at once and a falling one slowly) to fill half of what the batch still needs, so
-//!   a batch overshoots its target by a fraction of one chunk at most.
+//!   followed at once and a falling one slowly) to fill half of what the batch still needs.
+//!   An estimate cannot see the rows ahead (heavy rows right after light ones), so a chunk also
+//!   stops taking rows once it holds what the batch still needs
+//!   ([`super::batch::Chunk::transform_within`]): a batch overshoots its target by one row per
+//!   thread at most.
 //! - In flight: before preparing a batch the feeder waits until the bytes prepared but not yet
 //!   committed leave room for one more batch. A batch is never refused when nothing is in flight,
 //!   so a single huge row cannot deadlock the pipeline.

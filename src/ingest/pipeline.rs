@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-use super::batch::{BatchBuilder, Chunk, PreparedBatch};
+use super::batch::{BatchBuilder, Chunk, ChunkLimit, PreparedBatch};
 use super::flow::{Flow, Sizer};
 use super::novelty::Novelty;
 use super::progress::Progress;
@@ -121,6 +121,8 @@ impl Pipeline<'_> {
             while load.bytes < target && rows < flow.max_rows() {
                 let want = sizer.chunk_rows(target - load.bytes, flow.mol_room()).min(flow.max_rows() - rows);
                 let Some(part) = slicer.take(want)? else { break };
+                let taken = part.len();
+                let limit = ChunkLimit { bytes: target - load.bytes, mol_bytes: flow.mol_room() };
                 let novelty = &mut novelty;
                 let (added, chunk) = rayon::join(
                     || match pending.take() {
@@ -129,13 +131,14 @@ impl Pipeline<'_> {
                     },
                     || -> Result<Chunk> {
                         Ok(match &self.source {
-                            Source::Rdkit => Chunk::transform(part, self.rules, &row_opts, mode),
+                            Source::Rdkit => Chunk::transform_within(&part, self.rules, &row_opts, mode, limit),
                             Source::Replay(stream) => stream.lock().expect("stream reader lock").chunk(part)?,
                         })
                     },
                 );
                 added?;
                 let chunk = chunk?;
+                slicer.give_back(taken - chunk.rows.len());
                 let bytes = chunk.bytes();
                 sizer.observe(chunk.rows.len(), bytes, chunk.mol_bytes());
                 rows += chunk.rows.len();
@@ -279,6 +282,13 @@ struct Slicer<'a> {
 }
 
 impl Slicer<'_> {
+    /// Returns the last `rows` rows taken, which the next take gives again (a chunk that
+    /// stopped at its limit).
+    fn give_back(&mut self, rows: usize) {
+        debug_assert!(rows <= self.at);
+        self.at -= rows;
+    }
+
     fn take(&mut self, rows: usize) -> Result<Option<InputBatch>, InputError> {
         loop {
             if let Some(cur) = &self.current {

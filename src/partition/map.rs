@@ -21,7 +21,7 @@ use super::runfile::{self, RunRecord, KIND_LINK, KIND_PRODUCT, KIND_REJECT};
 use crate::budget::MemoryBudget;
 use crate::chem::PropsMode;
 use crate::error::{PartitionError, Result};
-use crate::ingest::batch::{BatchBuilder, Chunk};
+use crate::ingest::batch::{BatchBuilder, Chunk, ChunkLimit};
 use crate::ingest::flow::CHUNK_ROWS_PER_THREAD;
 use crate::ingest::DEFAULT_BATCH_ROWS;
 use crate::rules::Rule;
@@ -121,8 +121,13 @@ fn map_into(
     let chunk_rows = CHUNK_ROWS_PER_THREAD * rayon::current_num_threads();
     for batch in ingest.input().batches(None, first_row, DEFAULT_BATCH_ROWS, Some(rows))? {
         let batch = batch?;
-        for part in batch.chunks(chunk_rows) {
-            let chunk = Chunk::transform(part, &rules, &row_opts, mode);
+        let mut at = 0;
+        while at < batch.len() {
+            // a chunk stops at the unit's limit and keeps at most the budget's share of pickles
+            let part = batch.slice(at, chunk_rows.min(batch.len() - at));
+            let within = ChunkLimit { bytes: limit - held + 1, mol_bytes: budget.molecule_bytes() };
+            let chunk = Chunk::transform_within(&part, &rules, &row_opts, mode, within);
+            at += chunk.rows.len();
             held += chunk.bytes();
             if held > limit {
                 return Err(PartitionError::UnitTooLarge { path: dir.into(), unit, bytes: held, limit }.into());
