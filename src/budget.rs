@@ -8,7 +8,7 @@
 //! | 1/4 | work in flight: products transformed and not yet committed ([`MemoryBudget::in_flight_bytes`]) |
 //! | 1/8 | export: one Parquet row group being encoded ([`MemoryBudget::row_group_bytes`]) |
 //! | 1/8 | product molecules kept (pickled) for properties until their chunk is folded ([`MemoryBudget::molecule_bytes`]) |
-//! | rest | RDKit and rayon working sets, RocksDB table readers and compaction, allocator slack |
+//! | rest | RDKit and rayon working sets, RocksDB table readers (at most [`MemoryBudget::open_files`], ~1/10) and compaction, allocator slack |
 //!
 //! Products, not rows, are what grow: one polyphenol row with 57 phenolic OH yields 57 products
 //! per rule, and a tannin's products are SMILES of 500+ characters where a flavonoid's are 60.
@@ -98,6 +98,16 @@ impl MemoryBudget {
     /// only checkpoint less), at least 1 MiB.
     pub fn batch_bytes(&self) -> u64 {
         (self.in_flight_bytes() / 4).clamp(1 << 20, 32 << 20)
+    }
+
+    /// Table files a store keeps open (RocksDB's table cache): one per 128 KiB of the budget,
+    /// 2,048 at 256 MiB and 8,192 at 1 GiB. An open table costs ~12 KiB (its reader, properties
+    /// and pinned top-level index and filter; opening all 1,487 files of a 283-job store added
+    /// 17 MiB), so at most ~1/10 of the budget. Too few, and a lookup across many jobs reopens
+    /// tables (footer, properties, index) at every probe: with 512, that store answered 92
+    /// lookups/s; with room for all its files, 1,106/s.
+    pub fn open_files(&self) -> usize {
+        to_usize(self.bytes / (128 << 10))
     }
 
     /// Product molecules one chunk keeps for properties until it is folded ([`pickled_bytes`]

@@ -148,9 +148,10 @@ impl ShardedStore {
             .into());
         }
         let path = shard_dir(&self.dir, p);
+        let options = self.options.one_of(self.plan.partitions as usize);
         let store = match &self.cache {
-            Some(cache) => ReadOnlyStore::open_sharing(&path, &self.options, cache)?,
-            None => ReadOnlyStore::open_with(&path, &self.options)?,
+            Some(cache) => ReadOnlyStore::open_sharing(&path, &options, cache)?,
+            None => ReadOnlyStore::open_with(&path, &options)?,
         };
         Ok(cell.get_or_init(|| store))
     }

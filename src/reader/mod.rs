@@ -94,7 +94,7 @@ impl Reader {
         let mut runs = Vec::with_capacity(dirs.len());
         let mut job_run = BTreeMap::new();
         for dir in &dirs {
-            let run = ShardedStore::open_with(dir, options, Some(cache.clone()))?;
+            let run = ShardedStore::open_with(dir, &options.one_of(dirs.len()), Some(cache.clone()))?;
             for id in run.plan().job_ids() {
                 job_run.insert(id, runs.len());
             }

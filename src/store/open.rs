@@ -41,6 +41,10 @@ pub struct StoreOptions {
     /// (the default path bulk-loads SST files and never writes one). Off by default: RocksDB
     /// allocates the filter with every memtable, and its arena around it (see [`cf_options`]).
     pub memtable_bloom: bool,
+    /// Table files kept open at once (RocksDB's `max_open_files`): [`MemoryBudget::open_files`],
+    /// within what the process may open ([`fd_room`]). Stores opened together (the shards of a
+    /// partitioned folder) share it.
+    pub open_files: usize,
 }
 
 impl Default for StoreOptions {
@@ -58,8 +62,37 @@ impl StoreOptions {
             write_buffer_bytes: budget.write_buffer_bytes(),
             durability: Durability::Process,
             memtable_bloom: false,
+            open_files: budget.open_files().min(fd_room()),
         }
     }
+
+    /// The same settings for one of `n` stores opened together: each keeps an `n`th of the open
+    /// files (the block cache is shared, see [`SharedCache`]).
+    pub(crate) fn one_of(&self, n: usize) -> Self {
+        Self { open_files: (self.open_files / n.max(1)).max(MIN_OPEN_FILES), ..self.clone() }
+    }
+}
+
+/// Fewest table files a store keeps open.
+const MIN_OPEN_FILES: usize = 20; // RocksDB's own floor
+
+/// File descriptors the stores of this process may hold: half of the open-file limit, which is
+/// first raised to its hard limit (Debian's soft limit is 1,024, its hard limit far above; a
+/// store of a few thousand table files needs more), less a reserve for inputs, exports and run
+/// files.
+fn fd_room() -> usize {
+    static ROOM: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *ROOM.get_or_init(|| {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current < limit.maximum
+            && setrlimit(Resource::Nofile, Rlimit { current: limit.maximum, ..limit }).is_ok()
+        {
+            limit.current = limit.maximum;
+        }
+        let current = limit.current.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        (current.saturating_sub(256) / 2).max(MIN_OPEN_FILES)
+    })
 }
 
 /// Options shared by every column family: bloom filters (most upsert probes miss),
@@ -219,7 +252,9 @@ fn open_db(
     };
     let mut db_opts = cf_options(&cache, so.write_buffer_bytes, false);
     db_opts.set_db_write_buffer_size(so.write_buffer_bytes);
-    db_opts.set_max_open_files(512);
+    // lazily opened, kept open up to the limit: a lookup across many jobs probes a table of
+    // each, and reopening one costs a footer, properties and index read (see `open_files`)
+    db_opts.set_max_open_files(i32::try_from(so.open_files.max(MIN_OPEN_FILES)).unwrap_or(i32::MAX));
     // compactions (the bulk of the write path's CPU, see ARCHITECTURE.md) run beside the
     // transform: half the cores, at least 2
     db_opts.set_max_background_jobs((std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).max(2) as i32);
