@@ -89,7 +89,11 @@ impl ReadOnlyStore {
     /// Looks a SMILES (any spelling) up in every job of the store.
     pub fn lookup(&self, smiles: &str) -> Result<QueryOutcome> {
         search(smiles, |canonical, hits| {
+            let holding = self.jobs_holding(canonical)?;
             for job in self.jobs()? {
+                if holding.as_ref().is_some_and(|h| !h.contains(&job.id)) {
+                    continue;
+                }
                 if let Some(record) = self.product(&job.id, canonical)? {
                     hits.push(hit(&job, canonical.to_owned(), record));
                 }
@@ -140,10 +144,15 @@ pub fn products_of_parent(store: &Reader, jobs: &[JobMeta], parent: &str) -> Res
     })
 }
 
-/// Looks one SMILES up in `jobs` (in a partitioned folder, in the shard of its partition).
+/// Looks one SMILES up in `jobs` (in a partitioned folder, in the shard of its partition):
+/// only in the jobs the key index names, or in every job of a store without one.
 pub fn lookup(store: &Reader, jobs: &[JobMeta], query: &str) -> Result<QueryOutcome> {
     search(query, |canonical, hits| {
+        let holding = store.jobs_holding(canonical)?;
         for job in jobs {
+            if holding.as_ref().is_some_and(|h| !h.contains(&job.id)) {
+                continue;
+            }
             if let Some(record) = store.store_for(&job.id, canonical)?.product(&job.id, canonical)? {
                 hits.push(hit(job, canonical.to_owned(), record));
             }

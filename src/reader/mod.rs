@@ -10,7 +10,7 @@
 
 mod scan;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, StoreError};
@@ -188,6 +188,26 @@ impl Reader {
             }
             _ => Ok(self.single().expect("a store")),
         }
+    }
+
+    /// The jobs that may hold this canonical SMILES, from the key index of each store that can
+    /// hold it (the store, or per run the shard of its partition): one seek each. None when a
+    /// store has no index (written before format 4): ask every job. A superset: confirm hits.
+    pub(crate) fn jobs_holding(&self, canonical: &str) -> Result<Option<BTreeSet<String>>> {
+        let stores: Vec<&ReadOnlyStore> = match &self.inner {
+            Inner::Sharded { runs, .. } => {
+                runs.iter().map(|run| run.shard(run.partition_of(canonical))).collect::<Result<_>>()?
+            }
+            _ => vec![self.single().expect("a store")],
+        };
+        let mut jobs = BTreeSet::new();
+        for store in stores {
+            match store.jobs_holding(canonical)? {
+                Some(found) => jobs.extend(found),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(jobs))
     }
 
     /// Every store holding products of `job`: the store itself, or every shard of its run.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Options};
 
-use super::schema::{CF_META, FORMAT_VERSION, KEY_FORMAT_VERSION, KEY_RDKIT_VERSION};
+use super::schema::{CF_META, FORMAT_VERSION, KEY_FORMAT_VERSION, KEY_INDEX_VERSION, KEY_RDKIT_VERSION};
 use super::{Db, ReadOnlyStore, Store};
 use crate::budget::MemoryBudget;
 use crate::error::StoreError;
@@ -185,7 +185,7 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
         super::consistency::refuse_damaged(&reader)?;
     }
     let (reader, cache) = open_db(path, OpenMode::ReadWrite, so, None)?;
-    let store = Store {
+    let mut store = Store {
         reader,
         durability: so.durability,
         cf_options: cf_options(&cache, so.write_buffer_bytes, so.memtable_bloom),
@@ -201,6 +201,16 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
     };
     store.finish_pending_drops()?;
     store.reconcile_sentinels()?;
+    if !store.reader.key_index {
+        store.build_key_index()?;
+        let meta = store.meta_cf()?;
+        store
+            .db
+            .put_cf(&meta, KEY_FORMAT_VERSION, FORMAT_VERSION.to_le_bytes())
+            .map_err(|e| store.db_err("upgrade format version", e))?;
+        drop(meta);
+        store.reader.key_index = true;
+    }
     Ok(store)
 }
 
@@ -296,15 +306,16 @@ fn open_db(
             }
         }
     };
-    let reader = ReadOnlyStore { db, path: path.into(), is_writer: mode == OpenMode::ReadWrite };
-    reader.check_format(mode == OpenMode::ReadWrite)?;
+    let mut reader = ReadOnlyStore { db, path: path.into(), is_writer: mode == OpenMode::ReadWrite, key_index: false };
+    reader.key_index = reader.check_format(mode == OpenMode::ReadWrite)? >= KEY_INDEX_VERSION;
     Ok((reader, cache))
 }
 
 impl ReadOnlyStore {
     /// Checks the format version and RDKit version; on a new store opened for writing
-    /// (`initialise`), writes them.
-    fn check_format(&self, initialise: bool) -> Result<(), StoreError> {
+    /// (`initialise`), writes them. Returns the store's version (an older one readable as is
+    /// is upgraded by the writer's open, see [`open_writer`]).
+    fn check_format(&self, initialise: bool) -> Result<u32, StoreError> {
         let meta = self.meta_cf()?;
         let found = self.db.get_cf(&meta, KEY_FORMAT_VERSION).map_err(|e| self.db_err("read format version", e))?;
         match found {
@@ -312,25 +323,23 @@ impl ReadOnlyStore {
                 let found = <[u8; 4]>::try_from(bytes.as_slice())
                     .map(u32::from_le_bytes)
                     .map_err(|_| StoreError::Codec { what: "format_version".into(), reason: "not 4 bytes".into() })?;
-                if found == 2 && initialise {
-                    // a version-2 store reads the same; from now on it may hold occurrences
-                    // operands, which a version-2 binary could not read: mark it
-                    self.db
-                        .put_cf(&meta, KEY_FORMAT_VERSION, FORMAT_VERSION.to_le_bytes())
-                        .map_err(|e| self.db_err("upgrade format version", e))?;
-                } else if found != FORMAT_VERSION && found != 2 {
+                // versions 2 and 3 read the same (3 added occurrences operands, 4 the key
+                // index); the writer's open marks the store 4 once it is indexed, so an older
+                // binary refuses what it could not read
+                if !(2..=FORMAT_VERSION).contains(&found) {
                     return Err(StoreError::FormatVersion { path: self.path.clone(), found, expected: FORMAT_VERSION });
                 }
+                Ok(found)
             }
             None if initialise => {
                 let mut batch = rocksdb::WriteBatch::default();
                 batch.put_cf(&meta, KEY_FORMAT_VERSION, FORMAT_VERSION.to_le_bytes());
                 batch.put_cf(&meta, KEY_RDKIT_VERSION, crate::chem::rdkit_version().as_bytes());
                 self.db.write(batch).map_err(|e| self.db_err("initialise store", e))?;
+                Ok(FORMAT_VERSION)
             }
-            None => return Err(StoreError::Missing { path: self.path.clone() }),
+            None => Err(StoreError::Missing { path: self.path.clone() }),
         }
-        Ok(())
     }
 
     /// RDKit version that wrote the store's keys.
@@ -352,6 +361,8 @@ impl ReadOnlyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::schema::CF_KEYS;
+    use crate::store::{InputInfo, JobBatch, JobMeta, ProductRecord, RejectBatch, RuleInfo};
 
     #[test]
     fn a_store_of_the_old_bincode_format_is_refused_clearly() {
@@ -371,21 +382,68 @@ mod tests {
         }
     }
 
+    fn job(id: &str) -> JobMeta {
+        let input = InputInfo {
+            path: "in.smi".into(),
+            size: 10,
+            rows: 2,
+            footer_hash: 5,
+            smiles_column: "smiles".into(),
+            id_column: None,
+            carry_columns: vec![],
+        };
+        let rule = RuleInfo { name: "R".into(), label: "l".into(), family: "f".into(), smirks: "s".into(), hash: 9 };
+        JobMeta::fresh(id.into(), "in".into(), input, rule, "2022.09.3".into(), 0)
+    }
+
+    fn product() -> ProductRecord {
+        ProductRecord {
+            parent_row: 0,
+            parent_id: None,
+            parent_smiles: "Oc1ccccc1".into(),
+            site_index: 0,
+            site_atoms: vec![6],
+            occurrences: 1,
+            props: None,
+            carried: vec![],
+        }
+    }
+
+    /// Versions 2 and 3 have no key index: readers take them as they are (a lookup asks every
+    /// job), and a writer's open indexes every product key and marks the store 4, so an older
+    /// build refuses what it could not keep indexed.
     #[test]
-    fn a_version_2_store_is_read_as_is_and_marked_3_when_written() {
+    fn an_older_store_is_read_as_is_and_indexed_when_opened_for_writing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s");
-        {
-            let store = Store::open(&path, &StoreOptions::default()).unwrap();
-            let meta = store.meta_cf().unwrap();
-            store.db.put_cf(&meta, KEY_FORMAT_VERSION, 2u32.to_le_bytes()).unwrap();
-        }
         let version = |s: &ReadOnlyStore| s.db.get_cf(&s.meta_cf().unwrap(), KEY_FORMAT_VERSION).unwrap().unwrap();
-        // readers take it as it is
-        assert_eq!(version(&ReadOnlyStore::open(&path).unwrap()), 2u32.to_le_bytes());
-        // a writer marks it: from now on it may hold merge operands an older build cannot read
-        let store = Store::open(&path, &StoreOptions::default()).unwrap();
-        assert_eq!(version(&store), FORMAT_VERSION.to_le_bytes());
-        assert_eq!(FORMAT_VERSION, 3);
+        for old in [2u32, 3] {
+            let _ = std::fs::remove_dir_all(&path);
+            {
+                let store = Store::open(&path, &StoreOptions::default()).unwrap();
+                for id in ["in/A", "in/B"] {
+                    let mut meta = job(id);
+                    store.register_job(&meta).unwrap();
+                    let products = vec![("COc1ccccc1".to_owned(), product())];
+                    let batch = JobBatch { meta: &mut meta, products, parent_links: vec![], novel: Some(vec![true]) };
+                    store.commit(&mut [batch], RejectBatch { input_key: "in", rows: &[] }).unwrap();
+                }
+                assert_eq!(store.jobs_holding("COc1ccccc1").unwrap(), Some(vec!["in/A".into(), "in/B".into()]));
+                // as an older build left it: no key index
+                store.db.drop_cf(CF_KEYS).unwrap();
+                store.db.put_cf(&store.meta_cf().unwrap(), KEY_FORMAT_VERSION, old.to_le_bytes()).unwrap();
+            }
+            let reader = ReadOnlyStore::open(&path).unwrap();
+            assert_eq!(version(&reader), old.to_le_bytes());
+            assert_eq!(reader.jobs_holding("COc1ccccc1").unwrap(), None, "no index: ask every job");
+            assert!(reader.product("in/A", "COc1ccccc1").unwrap().is_some());
+            drop(reader);
+            let store = Store::open(&path, &StoreOptions::default()).unwrap();
+            assert_eq!(version(&store), FORMAT_VERSION.to_le_bytes());
+            assert_eq!(store.jobs_holding("COc1ccccc1").unwrap(), Some(vec!["in/A".into(), "in/B".into()]));
+            assert_eq!(store.jobs_holding("CCO").unwrap(), Some(vec![]));
+            assert_eq!(store.jobs_holding("COc1ccccc").unwrap(), Some(vec![]), "a prefix is another key");
+        }
+        assert_eq!(FORMAT_VERSION, 4);
     }
 }

@@ -6,7 +6,10 @@ use rocksdb::{BoundColumnFamily, DBIteratorWithThreadMode, IteratorMode, ReadOpt
 
 use super::codec::decode;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
-use super::schema::{job_key, parent_link_key, parents_cf, products_cf, rejects_cf, FIRST_PRODUCT_KEY, KEY_JOB_PREFIX};
+use super::schema::{
+    job_key, key_index_key, parent_link_key, parents_cf, products_cf, rejects_cf, CF_KEYS, FIRST_PRODUCT_KEY,
+    KEY_JOB_PREFIX,
+};
 use super::{Db, ReadOnlyStore};
 use crate::error::StoreError;
 
@@ -124,6 +127,28 @@ impl ReadOnlyStore {
         opts.set_readahead_size(SCAN_READAHEAD_BYTES);
         let mode = IteratorMode::From(from, rocksdb::Direction::Forward);
         RawScan { iter: self.db.iterator_cf_opt(cf, opts, mode), store: self }
+    }
+
+    /// The jobs whose products may hold this canonical SMILES, from the key index (one seek);
+    /// None for a store without one (format 2 or 3: ask every job). A superset: an entry can
+    /// outlive a dropped job, so confirm each hit with [`ReadOnlyStore::product`].
+    pub fn jobs_holding(&self, canonical: &str) -> Result<Option<Vec<String>>, StoreError> {
+        if !self.key_index {
+            return Ok(None);
+        }
+        // an indexed store without the family has never committed a product
+        let Some(cf) = self.db.cf_handle(CF_KEYS) else { return Ok(Some(Vec::new())) };
+        let from = key_index_key(canonical.as_bytes(), "");
+        let mut opts = ReadOptions::default();
+        let mut until = from.clone();
+        *until.last_mut().expect("the separator") = 1;
+        opts.set_iterate_upper_bound(until);
+        let mut jobs = Vec::new();
+        for item in self.db.iterator_cf_opt(&cf, opts, IteratorMode::From(&from, rocksdb::Direction::Forward)) {
+            let (k, _) = item.map_err(|e| self.db_err("read key index", e))?;
+            jobs.push(String::from_utf8_lossy(&k[from.len()..]).into_owned());
+        }
+        Ok(Some(jobs))
     }
 
     /// Canonical SMILES of the products `job` made from the parent with this canonical SMILES,

@@ -14,17 +14,26 @@
 //!                              last batch bulk-loaded into this family; see `write.rs`)
 //! CF "parents/" + <job id>     (secondary index, same WriteBatch as the products)
 //!   <canonical parent> 0x00 <canonical product> -> empty
+//! CF "keys"                    (one per store: which jobs hold a product key)
+//!   <canonical SMILES> 0x00 <job id> -> empty               (written with the job's first
+//!                              record of the key; may outlive a dropped job, so a reader
+//!                              confirms each entry in the job's family)
 //! CF "rejects/" + <input key>  (one per input; shared by the jobs of that input)
 //!   <row: u64 big-endian>   -> codec(RejectRecord)          (why the row produced nothing)
 //! ```
 //! Changing any layout here means bumping [`FORMAT_VERSION`]; changing a record's fields means
 //! bumping the codec version in `codec.rs`.
 
-/// Version of the store layout described above. 3: product families may hold occurrences merge
+/// Version of the store layout described above. 4: the `keys` family lists the jobs of every
+/// product key; a version-3 or -2 store is read without it (a lookup asks every job) and
+/// indexed when opened for writing. 3: product families may hold occurrences merge
 /// operands (the blind write path); a version-2 store is read as is and marked 3 when opened
 /// for writing. 2: records in the postcard codec (codec version 2); 1 was bincode and is
 /// refused with a clear message.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
+
+/// First version whose `keys` family is complete.
+pub const KEY_INDEX_VERSION: u32 = 4;
 
 /// Column family with store-wide metadata and the job table.
 pub const CF_META: &str = "meta";
@@ -34,6 +43,9 @@ pub const CF_PRODUCTS_PREFIX: &str = "products/";
 
 /// Prefix of the per-job parent -> products index column families.
 pub const CF_PARENTS_PREFIX: &str = "parents/";
+
+/// Column family indexing which jobs hold each product key.
+pub const CF_KEYS: &str = "keys";
 
 /// Prefix of the per-input reject column families.
 pub const CF_REJECTS_PREFIX: &str = "rejects/";
@@ -80,6 +92,16 @@ pub fn parent_link_key_into(out: &mut Vec<u8>, parent: &str, product: &str) {
     out.extend_from_slice(parent.as_bytes());
     out.push(0);
     out.extend_from_slice(product.as_bytes());
+}
+
+/// Key-index entry: product, a NUL separator (never in SMILES), job id. A product's entries
+/// are exactly the keys in `[product 0x00, product 0x01)`.
+pub fn key_index_key(product: &[u8], job: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(product.len() + job.len() + 1);
+    k.extend_from_slice(product);
+    k.push(0);
+    k.extend_from_slice(job.as_bytes());
+    k
 }
 
 /// Column family holding the rejected rows of an input.

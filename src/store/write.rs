@@ -19,8 +19,8 @@ use super::merge::occurrences_operand;
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
 use super::schema::{
-    job_key, parent_link_key, parent_link_key_into, parents_cf, pending_drop_key, products_cf, reject_key, rejects_cf,
-    KEY_BATCH_SENTINEL, KEY_DROP_PREFIX,
+    job_key, key_index_key, parent_link_key, parent_link_key_into, parents_cf, pending_drop_key, products_cf,
+    reject_key, rejects_cf, CF_KEYS, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL, KEY_DROP_PREFIX,
 };
 use super::{Db, Store};
 use crate::error::StoreError;
@@ -78,6 +78,7 @@ impl Store {
             return self.commit_ingest(jobs, rejects);
         }
         let meta_cf = self.meta_cf()?;
+        let keys_cf = self.keys_cf()?;
         let mut batch = WriteBatch::default();
         self.put_rejects(&mut batch, &rejects)?;
         for job in jobs.iter_mut() {
@@ -92,7 +93,10 @@ impl Store {
                         rec = prev;
                         rec.occurrences += added;
                     }
-                    None => new_keys += 1,
+                    None => {
+                        new_keys += 1;
+                        batch.put_cf(&keys_cf, key_index_key(key.as_bytes(), &job.meta.id), []);
+                    }
                 }
                 batch.put_cf(&cf, key.as_bytes(), encode(&rec));
             }
@@ -135,17 +139,18 @@ impl Store {
             self.put_rejects(&mut batch, &rejects)?;
             self.db.write_opt(batch, &opts).map_err(|e| self.db_err("write rejected rows", e))?;
         }
+        if jobs.iter().any(|j| j.novel.as_ref().is_none_or(|n| n.len() != j.products.len())) {
+            return Err(StoreError::Invalid {
+                path: self.path.clone(),
+                context: "commit batch",
+                reason: "novelty verdicts do not match the products",
+            });
+        }
+        self.index_new_keys(jobs)?;
         let meta_cf = self.meta_cf()?;
         let mut metas = WriteBatch::default();
         for job in jobs.iter_mut() {
             let novel = job.novel.take().unwrap_or_default();
-            if novel.len() != job.products.len() {
-                return Err(StoreError::Invalid {
-                    path: self.path.clone(),
-                    context: "commit batch",
-                    reason: "novelty verdicts do not match the products",
-                });
-            }
             if !job.parent_links.is_empty() {
                 // (parent, product) order is the key order: the separator NUL sorts first and
                 // never occurs in SMILES
@@ -187,6 +192,65 @@ impl Store {
             metas.put_cf(&meta_cf, job_key(&job.meta.id), encode(&*job.meta));
         }
         self.db.write_opt(metas, &opts).map_err(|e| self.db_err("commit batch", e))
+    }
+
+    /// Step (2b) of [`Store::commit_ingest`]: the key-index entries of the batch's keys new to
+    /// their jobs, as one SST file (idempotent puts, before the products: a kill between leaves
+    /// entries whose products are not there yet, which readers confirm and skip).
+    fn index_new_keys(&self, jobs: &[JobBatch<'_>]) -> Result<(), StoreError> {
+        let mut new: Vec<(&str, &str)> = Vec::new();
+        for job in jobs {
+            let novel = job.novel.as_deref().unwrap_or_default();
+            let keys = job.products.iter().zip(novel).filter(|(_, n)| **n);
+            new.extend(keys.map(|((key, _), _)| (key.as_str(), job.meta.id.as_str())));
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        // (key, job) order is the entries' byte order: the separator NUL sorts first
+        new.sort_unstable();
+        let cf = self.keys_cf()?;
+        self.bulk_load(&cf, |sst| {
+            for (key, job) in &new {
+                sst.put(key_index_key(key.as_bytes(), job), [])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Indexes every product key of every job (a store written before the key index, opened
+    /// for writing): one SST file per job, streamed from its family in key order, so memory
+    /// stays that of one scan. Idempotent: a kill leaves the store at its old version, and the
+    /// next open indexes it again.
+    pub(super) fn build_key_index(&self) -> Result<(), StoreError> {
+        let cf = self.keys_cf()?;
+        for job in self.jobs()? {
+            let Some(products) = self.db.cf_handle(&products_cf(&job.id)) else { continue };
+            let mode = rocksdb::IteratorMode::From(FIRST_PRODUCT_KEY, rocksdb::Direction::Forward);
+            let mut keys = self.db.iterator_cf(&products, mode).peekable();
+            if keys.peek().is_none() {
+                continue; // an SST file cannot be empty
+            }
+            self.bulk_load(&cf, |sst| {
+                for item in keys {
+                    let (key, _) = item?;
+                    sst.put(key_index_key(&key, &job.id), [])?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn keys_cf(&self) -> Result<std::sync::Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
+        if self.db.cf_handle(CF_KEYS).is_none() {
+            self.db.create_cf(CF_KEYS, &self.cf_options_blind).map_err(|e| self.db_err("create column family", e))?;
+        }
+        self.db.cf_handle(CF_KEYS).ok_or_else(|| StoreError::Invalid {
+            path: self.path.clone(),
+            context: "open key index",
+            reason: "missing",
+        })
     }
 
     /// Adds the batch's rejected rows to `batch` (puts: rewriting them is harmless).
