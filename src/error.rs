@@ -413,6 +413,17 @@ pub enum Error {
     /// See [`PartitionError`].
     #[error(transparent)]
     Partition(#[from] PartitionError),
+    /// Publishing a result (an export, a run folder's plan, unit or shard) failed: the file
+    /// operation on `path` (the previous version, if any, is untouched).
+    #[error("{path}: {context}: {source}")]
+    Publish {
+        /// The file or folder being published, or its temp copy.
+        path: PathBuf,
+        /// What was being done.
+        context: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// Reading queries or writing results failed (e.g. a closed output pipe).
     #[error("{context}: {source}")]
     Io {

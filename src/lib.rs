@@ -85,6 +85,7 @@ mod failpoint;
 mod ingest;
 mod input;
 mod partition;
+mod publish;
 mod query;
 mod reader;
 mod rules;

@@ -4,17 +4,14 @@
 //! folder is put in place in one step (exchanged with a previous export where the system can),
 //! so a reader finds the previous campaign export or the new one, never a mix.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::Campaign;
 use crate::error::{CampaignError, ExportError, Result};
-use crate::export::atomic::io_err;
-use crate::export::folder::publish_folder;
 use crate::export::{export, ExportOptions, Format, TextFormat};
+use crate::publish::{replace_folder, write_json_synced};
 use crate::reader::Reader;
 use crate::store::JobState;
 
@@ -104,7 +101,7 @@ pub fn export_campaign(
         }
         .into());
     }
-    publish_folder(dest, |tmp| {
+    replace_folder(dest, |tmp| {
         let mut index = CampaignExport {
             format: "xfstore-campaign-export-v1".into(),
             campaign: c.path.display().to_string(),
@@ -128,10 +125,7 @@ pub fn export_campaign(
                 complete: r.complete,
             });
         }
-        let mut f = File::create(tmp.join(CAMPAIGN_INDEX)).map_err(io_err(dest, "write index"))?;
-        f.write_all(serde_json::to_string_pretty(&index).unwrap_or_default().as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(io_err(dest, "write index"))?;
+        write_json_synced(&tmp.join(CAMPAIGN_INDEX), &index)?;
         Ok(index)
     })
 }

@@ -8,16 +8,14 @@
 //! leaves an instant with no folder. Leftovers of a killed export are removed by the next
 //! export to the same destination.
 
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::atomic::{self, io_err, parent_dir};
 use super::part::{write_parts, Part};
 use super::ExportOptions;
 use crate::error::{ExportError, Result};
+use crate::publish::{replace_folder, write_json_synced};
 use crate::reader::Reader;
 use crate::store::{JobMeta, ReadOnlyStore};
 
@@ -44,18 +42,6 @@ pub struct ManifestPart {
     pub file: String,
     pub rows: u64,
     pub bytes: u64,
-}
-
-fn sibling(dest: &Path, tag: &str) -> PathBuf {
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    parent_dir(dest).join(format!(".{name}.xfstore-{tag}-{}", std::process::id()))
-}
-
-/// Removes `.NAME.xfstore-{tmp,old}-PID` folders of processes that are gone.
-fn remove_stale(dest: &Path) {
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let prefixes = ["tmp", "old"].map(|tag| format!(".{name}.xfstore-{tag}-"));
-    atomic::remove_stale(&parent_dir(dest), &prefixes, |p| std::fs::remove_dir_all(p));
 }
 
 /// Writes a split export of `job` to the folder `opts.output`.
@@ -92,7 +78,7 @@ fn write_folder(dest: &Path, job: &JobMeta, write: impl FnOnce(&Path) -> Result<
         }
         .into());
     }
-    let parts = publish_folder(dest, |tmp| {
+    let parts = replace_folder(dest, |tmp| {
         let parts = write(tmp)?;
         let manifest = Manifest {
             format: "xfstore-products-parquet-v1".into(),
@@ -108,72 +94,13 @@ fn write_folder(dest: &Path, job: &JobMeta, write: impl FnOnce(&Path) -> Result<
                 })
                 .collect(),
         };
-        let mpath = tmp.join(MANIFEST);
-        let mut f = File::create(&mpath).map_err(io_err(dest, "write manifest"))?;
-        f.write_all(serde_json::to_string_pretty(&manifest).unwrap_or_default().as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(io_err(dest, "write manifest"))?;
-        verify_folder_synced(tmp, dest)?;
+        write_json_synced(&tmp.join(MANIFEST), &manifest)?;
+        verify_folder(tmp, false)?;
         Ok(parts)
     })?;
     let parts =
         parts.into_iter().map(|p| Part { path: dest.join(p.path.file_name().unwrap_or_default()), ..p }).collect();
     Ok(parts)
-}
-
-fn verify_folder_synced(tmp: &Path, dest: &Path) -> Result<()> {
-    File::open(tmp).and_then(|d| d.sync_all()).map_err(io_err(dest, "fsync temp folder"))?;
-    verify_folder(tmp, false)?;
-    Ok(())
-}
-
-/// Builds the folder `dest` as a whole: `fill` writes into a fresh temp folder beside it, which
-/// is then fsynced and put in place in one step ([`replace_dir`]), the parent fsynced and the
-/// previous folder removed. On error the temp folder is removed and `dest` is untouched.
-/// Leftovers of a killed run are removed first ([`remove_stale`]).
-pub(crate) fn publish_folder<T>(dest: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
-    std::fs::create_dir_all(parent_dir(dest)).map_err(io_err(dest, "create parent folder"))?;
-    remove_stale(dest);
-    let tmp = sibling(dest, "tmp");
-    std::fs::create_dir(&tmp).map_err(io_err(dest, "create temp folder"))?;
-    let filled = fill(&tmp).and_then(|v| {
-        File::open(&tmp).and_then(|d| d.sync_all()).map_err(io_err(dest, "fsync temp folder"))?;
-        Ok(v)
-    });
-    let value = match filled {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    let old = replace_dir(&tmp, dest)?;
-    File::open(parent_dir(dest)).and_then(|d| d.sync_all()).map_err(io_err(dest, "fsync destination folder"))?;
-    if let Some(old) = old {
-        let _ = std::fs::remove_dir_all(&old);
-    }
-    Ok(value)
-}
-
-/// Puts folder `tmp` at `dest`. An existing `dest` is exchanged with `tmp` atomically where
-/// the system can (`renameat2(RENAME_EXCHANGE)`), else moved aside first; returns where the old
-/// folder now is, for the caller to remove.
-fn replace_dir(tmp: &Path, dest: &Path) -> Result<Option<PathBuf>, ExportError> {
-    if !dest.exists() {
-        std::fs::rename(tmp, dest).map_err(io_err(dest, "rename into place"))?;
-        return Ok(None);
-    }
-    let cwd = rustix::fs::CWD;
-    match rustix::fs::renameat_with(cwd, tmp, cwd, dest, rustix::fs::RenameFlags::EXCHANGE) {
-        Ok(()) => return Ok(Some(tmp.to_owned())),
-        // not supported here: fall back to two renames
-        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
-        Err(e) => return Err(io_err(dest, "exchange with the previous export")(e.into())),
-    }
-    let old = sibling(dest, "old");
-    std::fs::rename(dest, &old).map_err(io_err(dest, "move previous export aside"))?;
-    std::fs::rename(tmp, dest).map_err(io_err(dest, "rename into place"))?;
-    Ok(Some(old))
 }
 
 /// Verifies a split export: the manifest parses, every listed part is a valid export with the
@@ -202,43 +129,4 @@ pub fn verify_folder(dir: &Path, full: bool) -> Result<Manifest, ExportError> {
         return Err(invalid(format!("{on_disk} part files on disk, {} in the manifest", m.parts.len())));
     }
     Ok(m)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-    /// A reader polling the destination while it is replaced again and again never finds it
-    /// missing (with two renames it did: the instant between them).
-    #[test]
-    fn replacing_a_folder_leaves_no_instant_without_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("export");
-        std::fs::create_dir(&dest).unwrap();
-        std::fs::write(dest.join(MANIFEST), "0").unwrap();
-        let (stop, misses, polls) = (AtomicBool::new(false), AtomicU64::new(0), AtomicU64::new(0));
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
-                    polls.fetch_add(1, Ordering::Relaxed);
-                    if std::fs::metadata(dest.join(MANIFEST)).is_err() {
-                        misses.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            });
-            for i in 1..=500 {
-                let tmp = dir.path().join(format!("tmp{i}"));
-                std::fs::create_dir(&tmp).unwrap();
-                std::fs::write(tmp.join(MANIFEST), i.to_string()).unwrap();
-                let old = replace_dir(&tmp, &dest).unwrap().unwrap();
-                assert_eq!(std::fs::read_to_string(old.join(MANIFEST)).unwrap(), (i - 1).to_string());
-                std::fs::remove_dir_all(old).unwrap();
-            }
-            stop.store(true, Ordering::Relaxed);
-        });
-        assert_eq!(std::fs::read_to_string(dest.join(MANIFEST)).unwrap(), "500");
-        assert!(polls.load(Ordering::Relaxed) > 500);
-        assert_eq!(misses.load(Ordering::Relaxed), 0, "the destination was missing while being replaced");
-    }
 }

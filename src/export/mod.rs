@@ -3,11 +3,10 @@
 //!
 //! The scan reads a read-only (point-in-time) view of the store; rows are written in record
 //! batches of `batch_rows` and row groups of `row_group_rows`, so memory is bounded by one row
-//! group whatever the job's size. A single file goes through [`atomic::AtomicFile`]: fsync,
+//! group whatever the job's size. A single file goes through [`crate::publish::AtomicFile`]: fsync,
 //! re-open and validate (footer, schema, row count), rename, fsync the folder. A split export
 //! (`folder.rs`) is built in a temp folder and renamed into place as a whole.
 
-pub mod atomic;
 mod columns;
 pub(crate) mod folder;
 pub(crate) mod part;
@@ -22,9 +21,9 @@ use std::time::Instant;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{ExportError, Result};
+use crate::publish::AtomicFile;
 use crate::reader::Reader;
 use crate::store::{JobMeta, JobState};
-use atomic::AtomicFile;
 pub use columns::{check_schema, job_schema, products_schema, Column, ColumnType, COLUMNS};
 pub use folder::{verify_folder, Manifest, MANIFEST};
 pub use rejects::write_rejects;

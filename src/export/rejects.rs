@@ -4,8 +4,8 @@
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use super::atomic::AtomicFile;
 use crate::error::{ExportError, Result};
+use crate::publish::AtomicFile;
 use crate::store::ReadOnlyStore;
 
 /// Writes the rejected rows of input `input_key` to `dest`; returns how many.

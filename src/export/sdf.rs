@@ -17,11 +17,11 @@ use arrow_array::RecordBatch;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use rayon::prelude::*;
 
-use super::atomic::AtomicFile;
 use super::columns::ColumnsBuilder;
 use super::text::{smi_id, text_columns, TextReport};
 use crate::chem::smiles_to_molblock;
 use crate::error::{ExportError, Result};
+use crate::publish::AtomicFile;
 use crate::reader::Reader;
 use crate::store::JobMeta;
 
@@ -70,7 +70,8 @@ pub(super) fn export_sdf(store: &Reader, job: &JobMeta, dest: &Path, gzip: bool)
             return Err(ExportError::Validation {
                 path: dest.into(),
                 reason: format!("{found} records, {rows} written"),
-            });
+            }
+            .into());
         }
         Ok(())
     })?;

@@ -11,9 +11,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
-use super::atomic::AtomicFile;
 use super::columns::{check_header, ColumnsBuilder};
 use crate::error::{ExportError, Result};
+use crate::publish::AtomicFile;
 use crate::reader::Reader;
 use crate::store::{JobMeta, ProductRecord};
 
@@ -125,7 +125,7 @@ pub(super) fn finish(
     dest: &Path,
     records: u64,
     quoted: bool,
-) -> Result<(), ExportError> {
+) -> Result<()> {
     let io = |context: &'static str| move |source| ExportError::Io { path: dest.into(), context, source };
     w.into_inner().map_err(|e| io("flush")(e.into_error()))?;
     target.commit(|tmp| {
@@ -135,7 +135,8 @@ pub(super) fn finish(
             return Err(ExportError::Validation {
                 path: dest.into(),
                 reason: format!("{found} records, {records} written"),
-            });
+            }
+            .into());
         }
         Ok(())
     })

@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::files::{publish_file, read_json};
+use super::files::read_json;
 use super::layout::{is_partitioned, stream_dir, CAMPAIGN_PLAN_FILE};
 use super::plan::{plan, Plan, PlanOptions};
 use super::sharded::ShardedStore;
 use crate::campaign::{stream_options, Campaign, RunOptions, StreamSource};
 use crate::error::{PartitionError, Result};
+use crate::publish::publish_file;
 use crate::rules::RuleSet;
 
 /// Format tag of `campaign.json`.

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::files::{build_and_publish, host, read_marker, write_json};
+use super::files::read_marker;
 use super::layout::{unit_dir, RUN_FILE, UNIT_DONE};
 use super::partition_of;
 use super::plan::{BuildId, Plan};
@@ -24,6 +24,7 @@ use crate::error::{PartitionError, Result};
 use crate::ingest::batch::{BatchBuilder, Chunk, ChunkLimit};
 use crate::ingest::flow::CHUNK_ROWS_PER_THREAD;
 use crate::ingest::DEFAULT_BATCH_ROWS;
+use crate::publish::{host, publish_new_folder, write_json_synced};
 use crate::rules::Rule;
 use crate::store::schema::parent_link_key;
 use crate::store::{encode, Counters};
@@ -84,7 +85,7 @@ pub fn map_unit(dir: &Path, unit: u32, budget: MemoryBudget) -> Result<MapReport
     if let Some(done) = unit_done(dir, unit)? {
         return Ok(MapReport { done, skipped: true });
     }
-    let published = build_and_publish(&unit_dir(dir, unit), true, |tmp| {
+    let published = publish_new_folder(&unit_dir(dir, unit), true, |tmp| {
         map_into(dir, &plan, unit, u.first_row, u.rows, budget, tmp, started)
     })?;
     let Some(done) = published else {
@@ -178,6 +179,6 @@ fn map_into(
         elapsed_secs: started.elapsed().as_secs_f64(),
         host: host(),
     };
-    write_json(&tmp.join(UNIT_DONE), &done)?;
+    write_json_synced(&tmp.join(UNIT_DONE), &done)?;
     Ok(done)
 }

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::files::{publish_file, read_json};
+use super::files::read_json;
 use super::layout::{shard_dir, shard_reduced, PLAN_FILE};
 use super::{PARTITION_SEED, RUN_FORMAT};
 use crate::error::{PartitionError, Result};
 use crate::ingest::{IngestOptions, IngestPlan, RuleSettings};
 use crate::input::InputFormat;
+use crate::publish::publish_file;
 use crate::rules::RuleSet;
 use crate::store::{InputInfo, RuleInfo};
 

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::files::{build_and_publish, host, read_marker, write_json};
+use super::files::read_marker;
 use super::layout::{shard_dir, unit_dir, RUN_FILE, SHARD_DONE};
 use super::map::{unit_done, UnitDone};
 use super::plan::{BuildId, Plan};
@@ -28,6 +28,7 @@ use super::runfile::{Cursor, KIND_LINK, KIND_PRODUCT, KIND_REJECT};
 use crate::budget::MemoryBudget;
 use crate::error::{PartitionError, Result};
 use crate::ingest::job::now_unix;
+use crate::publish::{host, publish_new_folder, write_json_synced};
 use crate::store::{
     decode, Durability, JobBatch, JobMeta, JobState, ProductRecord, RejectBatch, RejectRecord, Store, StoreOptions,
 };
@@ -120,7 +121,7 @@ pub fn reduce_partition(dir: &Path, partition: u32, budget: MemoryBudget) -> Res
         }
         .into());
     }
-    let published = build_and_publish(&shard_dir(dir, partition), false, |tmp| {
+    let published = publish_new_folder(&shard_dir(dir, partition), false, |tmp| {
         let done = build_shard(dir, &plan, partition, &units, budget, tmp, started)?;
         crate::failpoint::hit("partition.reduce.built");
         Ok(done)
@@ -214,7 +215,7 @@ impl<'a> Shard<'a> {
             host: host(),
         };
         drop(self.store);
-        write_json(&tmp.join(SHARD_DONE), &done)?;
+        write_json_synced(&tmp.join(SHARD_DONE), &done)?;
         Ok(done)
     }
 

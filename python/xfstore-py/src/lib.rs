@@ -59,7 +59,8 @@ fn py_err(e: Error) -> PyErr {
         Error::Store(_) => (StoreError::new_err(msg), "store"),
         Error::Input(_) => (InputError::new_err(msg), "input"),
         Error::Ingest(_) => (IngestError::new_err(msg), "ingest"),
-        Error::Export(_) => (ExportError::new_err(msg), "export"),
+        // publishing is what an export does last (temp file, fsync, rename)
+        Error::Export(_) | Error::Publish { .. } => (ExportError::new_err(msg), "export"),
         Error::Rule(_) => (RuleError::new_err(msg), "rule"),
         Error::Chem(_) => (ChemError::new_err(msg), "chem"),
         Error::Campaign(_) => (CampaignError::new_err(msg), "campaign"),
