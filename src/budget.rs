@@ -100,7 +100,8 @@ impl MemoryBudget {
         (self.in_flight_bytes() / 4).clamp(1 << 20, 32 << 20)
     }
 
-    /// Table files a store keeps open (RocksDB's table cache): one per 128 KiB of the budget,
+    /// Table files a store opened for reading keeps open (RocksDB's table cache; a writer keeps
+    /// at most 512): one per 128 KiB of the budget,
     /// 2,048 at 256 MiB and 8,192 at 1 GiB. An open table costs ~12 KiB (its reader, properties
     /// and pinned top-level index and filter; opening all 1,487 files of a 283-job store added
     /// 17 MiB), so at most ~1/10 of the budget. Too few, and a lookup across many jobs reopens

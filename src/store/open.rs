@@ -73,6 +73,9 @@ impl StoreOptions {
     }
 }
 
+/// Most table files the writer keeps open.
+const WRITER_OPEN_FILES: usize = 512;
+
 /// Fewest table files a store keeps open.
 const MIN_OPEN_FILES: usize = 20; // RocksDB's own floor
 
@@ -184,6 +187,10 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
         let reader = open_reader(path, &StoreOptions { block_cache_bytes: 8 << 20, ..so.clone() })?;
         super::consistency::refuse_damaged(&reader)?;
     }
+    // the write path reads only the families of the jobs being written (and scans upstream
+    // ones in order): a few hundred files, where a campaign's writer would otherwise keep up
+    // to the budget's share open (~12 KiB each) for jobs it has finished with
+    let so = &StoreOptions { open_files: so.open_files.min(WRITER_OPEN_FILES), ..so.clone() };
     let (reader, cache) = open_db(path, OpenMode::ReadWrite, so, None)?;
     let mut store = Store {
         reader,
