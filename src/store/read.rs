@@ -132,7 +132,7 @@ impl ReadOnlyStore {
     /// The jobs whose products may hold this canonical SMILES, from the key index (one seek);
     /// None for a store without one (format 2 or 3: ask every job). A superset: an entry can
     /// outlive a dropped job, so confirm each hit with [`ReadOnlyStore::product`].
-    pub fn jobs_holding(&self, canonical: &str) -> Result<Option<Vec<String>>, StoreError> {
+    pub(crate) fn jobs_holding(&self, canonical: &str) -> Result<Option<Vec<String>>, StoreError> {
         if !self.key_index {
             return Ok(None);
         }
