@@ -22,6 +22,9 @@ pub struct ShardedStore {
     cache: Option<SharedCache>,
     /// Shards opened so far (each opened once, on first use).
     shards: Vec<std::sync::OnceLock<ReadOnlyStore>>,
+    /// The status once the run is complete: published markers never change, so it is read
+    /// once (a reader asking for job records would otherwise re-read every marker per call).
+    complete: std::sync::OnceLock<ShardedStatus>,
 }
 
 /// One job of a sharded store, over all units and shards.
@@ -113,7 +116,7 @@ impl ShardedStore {
     pub(crate) fn open_with(dir: &Path, options: &StoreOptions, cache: Option<SharedCache>) -> Result<Self> {
         let plan = Plan::load_any(dir)?;
         let shards = (0..plan.partitions).map(|_| std::sync::OnceLock::new()).collect();
-        Ok(Self { dir: dir.into(), plan, options: options.clone(), cache, shards })
+        Ok(Self { dir: dir.into(), plan, options: options.clone(), cache, shards, complete: Default::default() })
     }
 
     /// The plan.
@@ -158,6 +161,9 @@ impl ShardedStore {
 
     /// Progress and totals.
     pub fn status(&self) -> Result<ShardedStatus> {
+        if let Some(done) = self.complete.get() {
+            return Ok(done.clone());
+        }
         let units: Vec<Option<UnitDone>> =
             (0..self.plan.units.len() as u32).map(|k| unit_done(&self.dir, k)).collect::<Result<_>>()?;
         let shards: Vec<Option<ShardDone>> =
@@ -187,6 +193,10 @@ impl ShardedStore {
                 ShardedJob { id, rule: rule.info.name.clone(), counters, shard_site_products, state }
             })
             .collect();
-        Ok(ShardedStatus { dir: self.dir.clone(), plan: self.plan.clone(), units, shards, jobs })
+        let status = ShardedStatus { dir: self.dir.clone(), plan: self.plan.clone(), units, shards, jobs };
+        if complete {
+            let _ = self.complete.set(status.clone());
+        }
+        Ok(status)
     }
 }
