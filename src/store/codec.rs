@@ -196,19 +196,6 @@ mod tests {
     #[test]
     fn version_2_job_records_still_read() {
         let meta = JobMeta {
-            id: "in/R".into(),
-            input_key: "in".into(),
-            input: InputInfo {
-                path: "in.smi".into(),
-                size: 10,
-                rows: 2,
-                footer_hash: 5,
-                smiles_column: "smiles".into(),
-                id_column: None,
-                carry_columns: vec![],
-            },
-            rule: RuleInfo { name: "R".into(), label: "l".into(), family: "f".into(), smirks: "s".into(), hash: 9 },
-            rdkit_version: "2022.09.3".into(),
             offset: 2,
             counters: Counters {
                 inputs: 2,
@@ -221,6 +208,7 @@ mod tests {
             busy_secs: 0.5,
             created_unix: 1,
             updated_unix: 2,
+            ..JobMeta::for_test("in/R")
         };
         let v3 = encode(&meta);
         assert_eq!(decode::<JobMeta>(&v3, "t").unwrap(), meta);

@@ -369,7 +369,7 @@ impl ReadOnlyStore {
 mod tests {
     use super::*;
     use crate::store::schema::CF_KEYS;
-    use crate::store::{InputInfo, JobBatch, JobMeta, ProductRecord, RejectBatch, RuleInfo};
+    use crate::store::{JobBatch, JobMeta, ProductRecord, RejectBatch};
 
     #[test]
     fn a_store_of_the_old_bincode_format_is_refused_clearly() {
@@ -387,20 +387,6 @@ mod tests {
             assert!(matches!(err, StoreError::FormatVersion { found: 1, expected: FORMAT_VERSION, .. }), "{msg}");
             assert!(msg.contains("bincode") && msg.contains("ingest again into a new store"), "{msg}");
         }
-    }
-
-    fn job(id: &str) -> JobMeta {
-        let input = InputInfo {
-            path: "in.smi".into(),
-            size: 10,
-            rows: 2,
-            footer_hash: 5,
-            smiles_column: "smiles".into(),
-            id_column: None,
-            carry_columns: vec![],
-        };
-        let rule = RuleInfo { name: "R".into(), label: "l".into(), family: "f".into(), smirks: "s".into(), hash: 9 };
-        JobMeta::fresh(id.into(), "in".into(), input, rule, "2022.09.3".into(), 0)
     }
 
     fn product() -> ProductRecord {
@@ -429,7 +415,7 @@ mod tests {
             {
                 let store = Store::open(&path, &StoreOptions::default()).unwrap();
                 for id in ["in/A", "in/B"] {
-                    let mut meta = job(id);
+                    let mut meta = JobMeta::for_test(id);
                     store.register_job(&meta).unwrap();
                     let products = vec![("COc1ccccc1".to_owned(), product())];
                     let batch = JobBatch { meta: &mut meta, products, parent_links: vec![], novel: Some(vec![true]) };

@@ -130,6 +130,24 @@ pub struct Counters {
     pub masked_sites: u64,
 }
 
+#[cfg(test)]
+impl JobMeta {
+    /// A fresh job of input `in` (`in.smi`, 2 rows) and rule `R`, for tests of the store.
+    pub(crate) fn for_test(id: &str) -> Self {
+        let input = InputInfo {
+            path: "in.smi".into(),
+            size: 10,
+            rows: 2,
+            footer_hash: 5,
+            smiles_column: "smiles".into(),
+            id_column: None,
+            carry_columns: vec![],
+        };
+        let rule = RuleInfo { name: "R".into(), label: "l".into(), family: "f".into(), smirks: "s".into(), hash: 9 };
+        Self::fresh(id.into(), "in".into(), input, rule, "2022.09.3".into(), 0)
+    }
+}
+
 impl Counters {
     /// Rows rejected, over all reasons.
     pub fn failed_total(&self) -> u64 {
