@@ -12,6 +12,10 @@ use crate::error::StoreError;
 /// File name of the lock inside the store directory.
 pub const LOCK_FILE: &str = "xfstore.lock";
 
+/// Times a writer finding the lock held retries, 10 ms apart, before reporting the store
+/// locked: a reader's probe ([`holder`]) holds it for microseconds, a writer for its run.
+const PROBE_WAITS: u32 = 20;
+
 /// An acquired writer lock; released on drop (or process death).
 #[derive(Debug)]
 pub struct WriterLock {
@@ -29,10 +33,21 @@ pub fn acquire(dir: &Path) -> Result<WriterLock, StoreError> {
         .truncate(false)
         .open(&path)
         .map_err(io("open lock file"))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => return Err(StoreError::Locked { path: dir.into(), pid: read_pid(&mut file) }),
-        Err(TryLockError::Error(e)) => return Err(io("lock store")(e)),
+    // a reader asking whether a writer runs ([`holder`]) holds a shared lock for a moment:
+    // a writer starting then waits that moment out instead of reporting the store locked
+    let mut attempts = 0;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) if attempts < PROBE_WAITS => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked { path: dir.into(), pid: read_pid(&mut file) })
+            }
+            Err(TryLockError::Error(e)) => return Err(io("lock store")(e)),
+        }
     }
     file.set_len(0).map_err(io("write lock file"))?;
     file.seek(SeekFrom::Start(0)).map_err(io("write lock file"))?;

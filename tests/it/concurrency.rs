@@ -59,14 +59,18 @@ fn second_writer_is_refused_and_readers_work_during_ingest() {
     let q = run_ok(&args);
     assert_eq!(q.lines().filter(|l| l.contains("\"status\":\"found\"")).count(), some.len(), "{q}");
 
-    // readers keep opening while the writer bulk-loads and compacts (files added and retired
-    // every batch): every open must succeed (it raced with file deletion before the retry)
+    // readers keep opening and reading while the writer bulk-loads and compacts (files added
+    // and retired every batch): every open must succeed (it raced with file deletion before
+    // the retry), and so must every lookup (a table file opened lazily after open could be one
+    // a compaction had deleted since: "No such file or directory" on the key index, seen in CI)
     for _ in 0..40 {
         if writer.try_wait().unwrap().is_some() {
             break;
         }
         run_ok(&["status", "--store", s, "--json"]);
         run_ok(&[&export[..], &["--allow-incomplete"]].concat());
+        let q = run_ok(&args);
+        assert_eq!(q.lines().filter(|l| l.contains("\"status\":\"found\"")).count(), some.len(), "{q}");
     }
 
     writer.kill().unwrap();
@@ -74,4 +78,28 @@ fn second_writer_is_refused_and_readers_work_during_ingest() {
     let st = status_json(s);
     assert_eq!(st["writer_pid"], serde_json::Value::Null);
     assert_eq!(st["jobs"][0]["state"], "interrupted");
+
+    // a reader opened while no writer runs (a notebook's Store) keeps reading its view while
+    // a writer resumes the job and compacts the tables it holds
+    let reader = xfstore::Reader::open(&store).unwrap();
+    let jobs = reader.jobs().unwrap();
+    let mut writer = Command::new(env!("CARGO_BIN_EXE_xfstore"))
+        .args(["ingest", "--store", s, "--input", input.to_str().unwrap(), "--rule", OME, "--batch-rows", "64"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let mut reads = 0;
+    while writer.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        for smiles in &some {
+            let outcome = xfstore::lookup(&reader, &jobs, smiles)
+                .unwrap_or_else(|e| panic!("lookup during the writer's run: {e}"));
+            assert!(matches!(outcome, xfstore::QueryOutcome::Found { .. }), "{smiles}: {outcome:?}");
+        }
+        reads += 1;
+    }
+    writer.kill().unwrap();
+    writer.wait().unwrap();
+    assert!(reads > 10, "{reads} rounds of lookups during the writer's run");
 }
