@@ -21,9 +21,13 @@
 //!   share for them ([`MemoryBudget::molecule_bytes`]). They are freed at the fold, so they do
 //!   not count against the batch (counted there, they halved the batches and made the feeder
 //!   wait for the writer: -20% products/s measured on the wide stream).
-//! - RSS: the writer samples RSS after every commit. Above the budget, the feeder waits for the
-//!   pipeline to drain and halves the batch target (down to 1/64); below 90% of the budget the
-//!   target grows back.
+//! - RSS: the writer samples RSS after every commit, and the feeder after every chunk of the
+//!   batch it builds. Above 90% of the budget (the high-water mark), the batch being built ends
+//!   there (a batch of heavy rows grows RSS by more than its counted bytes: molecules, RDKit
+//!   and allocator working sets), the feeder waits for the pipeline to drain and the batch
+//!   target halves (down to 1/64); below 75% it grows back. Sampled after commits only, RSS
+//!   was seen too late: on a campaign's 390-job store, whose open column families hold ~225
+//!   MiB at 256 MiB, 26 one-second samples passed the budget in one stream (265.3 MiB peak).
 //! - Poison: when the writer stops (an error, a panic, or the end of input), it poisons the
 //!   flow and wakes the feeder, so a feeder waiting for room that will never come (the writer
 //!   died with batches in flight) returns at once instead of hanging (fjall's `poison.rs`).
@@ -149,14 +153,41 @@ impl Flow {
         let mut st = self.state();
         st.in_flight = st.in_flight.saturating_sub(bytes);
         st.last_rss = rss;
-        if rss > self.budget.bytes() {
+        if rss > self.high_water() {
             st.over_budget = true;
             st.scale_shift = (st.scale_shift + 1).min(MIN_SCALE_SHIFT);
-        } else if rss < self.budget.bytes() / 10 * 9 && st.scale_shift > 0 {
+        } else if rss < self.budget.bytes() / 4 * 3 && st.scale_shift > 0 {
             st.scale_shift -= 1;
         }
         drop(st);
         self.drained.notify_all();
+    }
+
+    /// The feeder's check after each chunk: true (end the batch here) when RSS is above the
+    /// high-water mark; the next batch then waits for the pipeline to drain, at half the size.
+    pub(super) fn pressed(&self) -> bool {
+        let mut rss = self.meter.lock().unwrap_or_else(|e| e.into_inner()).sample().unwrap_or(0);
+        if crate::failpoint::hit("budget.rss") {
+            rss = self.budget.bytes() + 1;
+        }
+        self.pressed_at(rss)
+    }
+
+    fn pressed_at(&self, rss: u64) -> bool {
+        if rss <= self.high_water() {
+            return false;
+        }
+        let mut st = self.state();
+        if !st.over_budget {
+            st.over_budget = true;
+            st.scale_shift = (st.scale_shift + 1).min(MIN_SCALE_SHIFT);
+        }
+        true
+    }
+
+    /// RSS above which batches end early and shrink: 90% of the budget.
+    fn high_water(&self) -> u64 {
+        self.budget.bytes() / 10 * 9
     }
 
     /// RSS at the last commit, in bytes.
@@ -293,6 +324,23 @@ mod tests {
         let squeezed = flow.wait_for_room().unwrap();
         assert_eq!(flow.throttled(), 1);
         assert_eq!(squeezed * 2, normal);
+        flow.committed_at(0, budget.bytes() / 2);
+        assert_eq!(flow.wait_for_room(), Some(normal));
+    }
+
+    #[test]
+    fn a_batch_ends_when_rss_nears_the_budget() {
+        let budget = MemoryBudget::new(256 << 20).unwrap();
+        let flow = Flow::new(budget, 1 << 20);
+        let normal = flow.wait_for_room().unwrap();
+        assert!(!flow.pressed_at(budget.bytes() / 10 * 9), "at the high-water mark: go on");
+        assert!(flow.pressed_at(budget.bytes() / 10 * 9 + 1));
+        assert!(flow.pressed_at(budget.bytes()), "still pressed, shrunk once per batch");
+        assert_eq!(flow.wait_for_room().unwrap() * 2, normal);
+        assert_eq!(flow.throttled(), 1);
+        // between 75% and 90% the target holds; below 75% it grows back
+        flow.committed_at(0, budget.bytes() / 10 * 8);
+        assert_eq!(flow.wait_for_room().unwrap() * 2, normal);
         flow.committed_at(0, budget.bytes() / 2);
         assert_eq!(flow.wait_for_room(), Some(normal));
     }

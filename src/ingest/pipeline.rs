@@ -149,6 +149,9 @@ impl Pipeline<'_> {
                 } else {
                     builder.add(chunk, novelty.as_mut().map(|n| (n, self.store)))?;
                 }
+                if flow.pressed() {
+                    break; // RSS near the budget: commit what is built, then drain
+                }
             }
             if let Some(c) = pending {
                 builder.add(c, novelty.as_mut().map(|n| (n, self.store)))?;
