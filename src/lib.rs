@@ -113,7 +113,7 @@ pub use ingest::{
     bare_loop, ingest, job_id, record_product_stream, BareReport, CommitPoint, IngestOptions, IngestPlan, IngestReport,
     JobReport, RecordReport, RuleSettings, RunControl, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
 };
-pub use input::{parse_job_spec, upstream_fingerprint, InputBatch, InputColumns, InputFile, InputFormat, JOB_PREFIX};
+pub use input::{upstream_fingerprint, InputBatch, InputColumns, InputFile, InputFormat, InputSpec};
 pub use partition::{
     is_partitioned, is_partitioned_campaign, map_unit, partition_of, plan as plan_partitioned, plan_campaign,
     reduce_partition, shard_done, unit_done, BuildId, CampaignPlan, MapReport, Plan, PlanInput, PlanOptions, PlanRule,

@@ -26,7 +26,7 @@ pub use report::{report, ReportRow, REPORT_COLUMNS};
 use crate::budget::MemoryBudget;
 use crate::error::Result;
 use crate::ingest::{IngestOptions, IngestPlan, IngestReport, DEFAULT_BATCH_ROWS};
-use crate::input::{upstream_fingerprint, InputFile};
+use crate::input::{upstream_fingerprint, InputFile, InputSpec};
 use crate::reader::Reader;
 use crate::rules::RuleSet;
 use crate::store::{JobMeta, JobState, ReadOnlyStore, Store};
@@ -134,7 +134,7 @@ pub fn stream_done(store: &ReadOnlyStore, s: &Stream) -> Result<bool> {
         return Ok(metas.iter().all(|m| m.input.footer_hash == now));
     }
     if let StreamSource::File { path, format, columns } = &s.source {
-        let now = InputFile::open_in(path, *format, columns, None)?;
+        let now = InputFile::open_in(&InputSpec::Path(path.into()), *format, columns, None)?;
         return Ok(metas.iter().all(|m| m.input.same_rows(now.info()) && m.input.same_columns(now.info())));
     }
     Ok(true)

@@ -14,7 +14,7 @@ use super::classes::{ClassTable, LevelRules};
 use super::file::{CampaignFile, InputDef, RuleSelection, IN_SCOPE};
 use crate::error::CampaignError;
 use crate::ingest::RuleSettings;
-use crate::input::{InputColumns, InputFile, InputFormat, JOB_PREFIX};
+use crate::input::{InputColumns, InputFile, InputFormat, InputSpec};
 use crate::rules::RuleSet;
 
 /// Compound classes known whatever the rule file says (those of the replaced pipeline).
@@ -67,11 +67,11 @@ impl Stream {
         self.rules.iter().map(|r| crate::ingest::job_id(&self.key, r)).collect()
     }
 
-    /// The input spec ingest reads: a path, or `job:` + the upstream jobs.
-    pub fn input_spec(&self) -> String {
+    /// What ingest reads: the input's path, or the upstream jobs.
+    pub fn input_spec(&self) -> InputSpec {
         match &self.source {
-            StreamSource::File { path, .. } => path.clone(),
-            StreamSource::Stream { jobs, .. } => format!("{JOB_PREFIX}{}", jobs.join(",")),
+            StreamSource::File { path, .. } => InputSpec::Path(path.into()),
+            StreamSource::Stream { jobs, .. } => InputSpec::Jobs(jobs.clone()),
         }
     }
 }
@@ -239,7 +239,9 @@ fn unreadable_inputs(streams: &[Stream]) -> Vec<String> {
         .iter()
         .filter_map(|s| match &s.source {
             StreamSource::File { path, format, columns } if seen.insert(path.clone()) => {
-                InputFile::open_in(path, *format, columns, None).err().map(|e| format!("stream {}: {e}", s.key))
+                InputFile::open_in(&InputSpec::Path(path.into()), *format, columns, None)
+                    .err()
+                    .map(|e| format!("stream {}: {e}", s.key))
             }
             _ => None,
         })

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 use xfstore::{
-    human, write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, InputFormat, MemoryBudget, RuleSet,
-    Store, StoreOptions, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN, JOB_PREFIX,
+    human, write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, InputFormat, InputSpec, MemoryBudget,
+    RuleSet, StoreOptions, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN,
 };
 
 use super::StoreArg;
@@ -22,7 +22,7 @@ pub struct IngestArgs {
     /// ('parts/*.parquet'), a .smi/.smiles, .csv, .tsv or .sdf file (each optionally .gz), or
     /// job:<ID>[,<ID>...] for the deduplicated products of jobs in this store.
     #[arg(long)]
-    input: PathBuf,
+    input: InputSpec,
     /// Rule name, or X-template name such as 'RING_SP3__CH__TO__{X}' for all its halogens
     /// (repeatable: several rules in one pass over the input).
     #[arg(long = "rule", required = true)]
@@ -107,7 +107,7 @@ impl TransformArgs {
 
     /// Ingest options for `input` x `rules` (X-template names resolved to their rules) with
     /// these settings; everything else at its default.
-    pub fn options(&self, input: PathBuf, rule_set: &RuleSet, rules: &[String]) -> Result<IngestOptions> {
+    pub fn options(&self, input: InputSpec, rule_set: &RuleSet, rules: &[String]) -> Result<IngestOptions> {
         let mut opts = IngestOptions::for_rules(input, rule_set, rules, self.site_cap, self.sugar_mask)?;
         opts.format = self.format;
         opts.input_key = self.name.clone();
@@ -131,7 +131,6 @@ pub fn parse_write_path(s: &str) -> Result<WritePath, String> {
 
 pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let rule_set = a.transform.rule_set()?;
-    let job_input = a.input.to_string_lossy().starts_with(JOB_PREFIX);
     let mut opts = a.transform.options(a.input, &rule_set, &a.rules)?;
     opts.batch_rows = a.batch_rows;
     opts.budget = a.memory_budget;
@@ -147,15 +146,7 @@ pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if let Some(bytes) = a.write_buffer_bytes {
         so.write_buffer_bytes = bytes;
     }
-    // Validate input and rules before the store is created or touched (a job input is read from
-    // the store, so it is validated once the store is open).
-    let (plan, db) = if job_input {
-        let db = Store::open(&a.store.store, &so)?;
-        (IngestPlan::new_in(&rule_set, opts, &db)?, db)
-    } else {
-        let plan = IngestPlan::new(&rule_set, opts)?;
-        (plan, Store::open(&a.store.store, &so)?)
-    };
+    let (plan, db) = IngestPlan::with_store(&rule_set, opts, &a.store.store, &so)?;
     let report = plan.run(&db)?;
     print_report(&report, out)?;
     let disk = db.disk_bytes();

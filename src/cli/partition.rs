@@ -11,7 +11,8 @@ use anyhow::Result;
 use clap::Args;
 use xfstore::{
     human, is_partitioned_campaign, map_unit, plan_campaign, plan_partitioned, reduce_partition, shard_done, unit_done,
-    Campaign, CampaignPlan, JobState, MemoryBudget, PlanOptions, Reader, RunOptions, ShardedStatus, DEFAULT_UNIT_ROWS,
+    Campaign, CampaignPlan, InputSpec, JobState, MemoryBudget, PlanOptions, Reader, RunOptions, ShardedStatus,
+    DEFAULT_UNIT_ROWS,
 };
 
 /// Arguments of `xfstore plan`.
@@ -37,7 +38,7 @@ pub struct PlanArgs {
     /// Input: a Parquet file, folder or glob, a .smi/.csv/.tsv/.sdf file (optionally .gz); its
     /// absolute path is recorded, so every machine must see it there.
     #[arg(long, required_unless_present_any = ["campaign", "resume"], conflicts_with = "campaign")]
-    input: Option<PathBuf>,
+    input: Option<InputSpec>,
     /// Rule name or X-template name (repeatable: one job each).
     #[arg(long = "rule", required_unless_present_any = ["campaign", "resume"], conflicts_with = "campaign")]
     rules: Vec<String>,

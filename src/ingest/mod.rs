@@ -18,7 +18,6 @@ mod progress;
 mod replay;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Instant;
 
 pub use bare::{bare_loop, BareReport};
@@ -35,7 +34,7 @@ pub const DEFAULT_SMILES_COLUMN: &str = "smiles";
 
 use crate::budget::MemoryBudget;
 use crate::error::{IngestError, Result};
-use crate::input::{InputColumns, InputFile, InputFormat};
+use crate::input::{InputColumns, InputFile, InputFormat, InputSpec};
 use crate::rules::{Rule, RuleSet};
 use crate::store::{JobMeta, JobState, ReadOnlyStore, RejectRecord, Store};
 use crate::transform::RowOptions;
@@ -46,8 +45,8 @@ use progress::Progress;
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
     /// The input: a Parquet file, folder or glob, a SMILES, CSV, TSV or SDF file (optionally
-    /// gzip), or `job:<ID>[,<ID>...]` (see [`crate::InputFile`]).
-    pub input: PathBuf,
+    /// gzip), or other jobs' products (see [`crate::InputFile`]).
+    pub input: InputSpec,
     /// The input's format, when not the one its path implies.
     pub format: Option<InputFormat>,
     /// The input's key in the store (names its jobs `<key>/<rule>` and its rejects); default
@@ -150,7 +149,7 @@ pub enum WritePath {
 
 impl IngestOptions {
     /// Options for ingesting `input` with `rules`, everything else at its default.
-    pub fn new(input: impl Into<PathBuf>, rules: Vec<String>) -> Self {
+    pub fn new(input: impl Into<InputSpec>, rules: Vec<String>) -> Self {
         Self {
             input: input.into(),
             format: None,
@@ -178,7 +177,7 @@ impl IngestOptions {
     /// and sugar mask given (`cap` None and `sugar_mask` false: the rule file's); everything
     /// else at its default. What `xfstore ingest`, `xfstore plan` and the Python module build.
     pub fn for_rules(
-        input: impl Into<PathBuf>,
+        input: impl Into<InputSpec>,
         rule_set: &RuleSet,
         names: &[String],
         cap: Option<i64>,
@@ -315,6 +314,25 @@ impl<'r> IngestPlan<'r> {
         Self::open(rule_set, opts, Some(store))
     }
 
+    /// Checks the input and rules and opens the store at `path` for writing, in the order that
+    /// leaves nothing behind when either is bad: a file input is checked before the store is
+    /// created; a job input, read from the store, once it is open. What `xfstore ingest` and
+    /// Python's `ingest()` do.
+    pub fn with_store(
+        rule_set: &'r RuleSet,
+        opts: IngestOptions,
+        path: &std::path::Path,
+        so: &crate::store::StoreOptions,
+    ) -> Result<(Self, Store)> {
+        if opts.input.is_jobs() {
+            let store = Store::open(path, so)?;
+            Ok((Self::new_in(rule_set, opts, &store)?, store))
+        } else {
+            let plan = Self::new(rule_set, opts)?;
+            Ok((plan, Store::open(path, so)?))
+        }
+    }
+
     /// As [`IngestPlan::new_in`], reading a `job:` input from the shard stores of a partitioned
     /// run (a partitioned campaign's chained step).
     pub(crate) fn new_sharded(rule_set: &'r RuleSet, opts: IngestOptions, shards: Vec<ReadOnlyStore>) -> Result<Self> {
@@ -328,7 +346,11 @@ impl<'r> IngestPlan<'r> {
     fn open_with(
         rule_set: &'r RuleSet,
         opts: IngestOptions,
-        open_input: impl FnOnce(&str, Option<InputFormat>, &InputColumns) -> Result<InputFile, crate::error::InputError>,
+        open_input: impl FnOnce(
+            &InputSpec,
+            Option<InputFormat>,
+            &InputColumns,
+        ) -> Result<InputFile, crate::error::InputError>,
     ) -> Result<Self> {
         if opts.rules.is_empty() {
             return Err(IngestError::NoRule.into());
@@ -346,7 +368,7 @@ impl<'r> IngestPlan<'r> {
             id: opts.id_column.clone(),
             carry: opts.carry_columns.clone(),
         };
-        let input = open_input(&opts.input.to_string_lossy(), opts.format, &cols)?;
+        let input = open_input(&opts.input, opts.format, &cols)?;
         let key = opts.input_key.clone().unwrap_or_else(|| input.default_key().to_owned());
         if key.is_empty() || key.contains('\0') {
             return Err(IngestError::BadKey { key }.into());

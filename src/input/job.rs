@@ -18,12 +18,9 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, StringArray};
 
-use super::{batched, InputBatch, InputColumns, Scanned};
+use super::{batched, InputBatch, InputColumns, InputSpec, Scanned};
 use crate::error::InputError;
 use crate::store::{JobMeta, JobState, ProductRecord, ProductScan, ReadOnlyStore};
-
-/// Prefix of a job input: `job:<ID>[,<ID>...]`.
-pub const JOB_PREFIX: &str = "job:";
 
 /// The upstream jobs of a job input.
 pub(super) struct JobInput {
@@ -33,12 +30,6 @@ pub(super) struct JobInput {
     /// The shard stores of a partitioned run the jobs are read from (their keys are disjoint:
     /// the union is the same merge over every shard's scans); empty: the store passed in.
     shards: Vec<ReadOnlyStore>,
-}
-
-/// The job ids listed in a `job:` spec.
-pub fn parse_job_spec(spec: &str) -> Option<Vec<String>> {
-    let ids = spec.strip_prefix(JOB_PREFIX)?;
-    Some(ids.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
 }
 
 /// The fingerprint of a set of upstream jobs as they are now.
@@ -71,31 +62,39 @@ pub fn upstream_fingerprint(metas: &[JobMeta]) -> u64 {
 impl JobInput {
     /// Checks that every job exists and is complete and that the carried columns exist
     /// upstream, counts the distinct products of the union and fingerprints the jobs.
-    pub(super) fn open(spec: &str, cols: &InputColumns, store: &ReadOnlyStore) -> Result<(Self, Scanned), InputError> {
-        Self::open_from(spec, cols, &[store])
+    pub(super) fn open(
+        jobs: &[String],
+        cols: &InputColumns,
+        store: &ReadOnlyStore,
+    ) -> Result<(Self, Scanned), InputError> {
+        Self::open_from(jobs, cols, &[store])
     }
 
     /// As [`JobInput::open`], the jobs read from every shard store of a partitioned run.
     pub(super) fn open_sharded(
-        spec: &str,
+        jobs: &[String],
         cols: &InputColumns,
         shards: Vec<ReadOnlyStore>,
     ) -> Result<(Self, Scanned), InputError> {
         let refs: Vec<&ReadOnlyStore> = shards.iter().collect();
-        let (mut input, scanned) = Self::open_from(spec, cols, &refs)?;
+        let (mut input, scanned) = Self::open_from(jobs, cols, &refs)?;
         input.shards = shards;
         Ok((input, scanned))
     }
 
-    fn open_from(spec: &str, cols: &InputColumns, stores: &[&ReadOnlyStore]) -> Result<(Self, Scanned), InputError> {
-        let upstream = |reason: String| InputError::Upstream { spec: spec.to_owned(), reason };
-        let jobs = parse_job_spec(spec).unwrap_or_default();
+    fn open_from(
+        jobs: &[String],
+        cols: &InputColumns,
+        stores: &[&ReadOnlyStore],
+    ) -> Result<(Self, Scanned), InputError> {
+        let spec = InputSpec::Jobs(jobs.to_vec()).to_string();
+        let upstream = |reason: String| InputError::Upstream { spec: spec.clone(), reason };
         if jobs.is_empty() {
             return Err(upstream("no job id after `job:`".into()));
         }
         let mut metas = Vec::with_capacity(jobs.len() * stores.len());
         for store in stores {
-            for id in &jobs {
+            for id in jobs {
                 let meta = store
                     .job(id)
                     .map_err(|e| upstream(e.to_string()))?
@@ -116,13 +115,13 @@ impl JobInput {
         for (k, c) in cols.carry.iter().enumerate() {
             if carry_at.iter().all(|v: &Vec<Option<usize>>| v[k].is_none()) {
                 return Err(InputError::MissingColumn {
-                    path: spec.into(),
+                    path: spec.as_str().into(),
                     column: c.clone(),
                     available: metas[0].input.carry_columns.join(", "),
                 });
             }
         }
-        let input = JobInput { jobs, carry_at, shards: Vec::new() };
+        let input = JobInput { jobs: jobs.to_vec(), carry_at, shards: Vec::new() };
         let mut rows = 0u64;
         for item in input.merge_over(stores)? {
             item?;

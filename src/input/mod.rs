@@ -18,12 +18,14 @@ mod cells;
 mod job;
 mod parquet;
 mod record;
+mod spec;
 mod text;
 
 use std::path::{Path, PathBuf};
 
 pub use batch::InputBatch;
-pub use job::{parse_job_spec, upstream_fingerprint, JOB_PREFIX};
+pub use job::upstream_fingerprint;
+pub use spec::InputSpec;
 
 use crate::error::InputError;
 use crate::store::{InputInfo, ReadOnlyStore};
@@ -129,41 +131,54 @@ fn has_glob(s: &str) -> bool {
 impl InputFile {
     /// Opens a file, folder or glob input (`job:` inputs need a store: [`InputFile::open_in`]).
     pub fn open(path: &Path, cols: &InputColumns) -> Result<Self, InputError> {
-        Self::open_in(&path.to_string_lossy(), None, cols, None)
+        Self::open_in(&InputSpec::Path(path.into()), None, cols, None)
     }
 
-    /// A `job:<ID>[,<ID>...]` input read from the shard stores of a partitioned run: the
-    /// same rows, in the same order, as from one store holding all of their products.
-    pub fn open_sharded(spec: &str, cols: &InputColumns, shards: Vec<ReadOnlyStore>) -> Result<Self, InputError> {
-        let (j, s) = JobInput::open_sharded(spec, cols, shards)?;
+    /// A job input read from the shard stores of a partitioned run: the same rows, in the same
+    /// order, as from one store holding all of their products.
+    pub fn open_sharded(spec: &InputSpec, cols: &InputColumns, shards: Vec<ReadOnlyStore>) -> Result<Self, InputError> {
+        let InputSpec::Jobs(jobs) = spec else {
+            return Err(InputError::Upstream {
+                spec: spec.to_string(),
+                reason: "a partitioned run's shards are read by a job input only".into(),
+            });
+        };
+        let (j, s) = JobInput::open_sharded(jobs, cols, shards)?;
         let cols = InputColumns { smiles: "smiles".into(), id: Some("parent_id".into()), carry: cols.carry.clone() };
         Ok(Self::new(spec, Source::Jobs(j), s, cols))
     }
 
-    /// Opens `spec`: a path, a folder of Parquet parts, a glob, or `job:<ID>[,<ID>...]` (which
-    /// needs `store`). `format` overrides the format the path implies.
+    /// Opens `spec`: a path, a folder of Parquet parts, a glob, or other jobs' products (which
+    /// need `store`). `format` overrides the format the path implies.
     pub fn open_in(
-        spec: &str,
+        spec: &InputSpec,
         format: Option<InputFormat>,
         cols: &InputColumns,
         store: Option<&ReadOnlyStore>,
     ) -> Result<Self, InputError> {
-        let path = Path::new(spec);
+        let path = match spec {
+            InputSpec::Path(path) => path.as_path(),
+            InputSpec::Jobs(jobs) => {
+                let store = store.ok_or_else(|| InputError::Upstream {
+                    spec: spec.to_string(),
+                    reason: "a job input is read from a store; none is open".into(),
+                })?;
+                let (j, s) = JobInput::open(jobs, cols, store)?;
+                let cols =
+                    InputColumns { smiles: "smiles".into(), id: Some("parent_id".into()), carry: cols.carry.clone() };
+                return Ok(Self::new(spec, Source::Jobs(j), s, cols));
+            }
+        };
         let format_err = |reason: String| InputError::Format { path: path.into(), reason };
-        let (source, scanned, cols) = if spec.starts_with(JOB_PREFIX) {
-            let store = store.ok_or_else(|| format_err("a job input is read from a store; none is open".into()))?;
-            let (j, s) = JobInput::open(spec, cols, store)?;
-            let cols =
-                InputColumns { smiles: "smiles".into(), id: Some("parent_id".into()), carry: cols.carry.clone() };
-            (Source::Jobs(j), s, cols)
-        } else if path.is_dir() {
+        let text = path.to_string_lossy();
+        let (source, scanned, cols) = if path.is_dir() {
             if format.is_some_and(|f| f != InputFormat::Parquet) {
                 return Err(format_err("a folder input must hold Parquet parts".into()));
             }
             let (p, s) = ParquetInput::open(Layout::Folder(path), cols)?;
             (Source::Parquet(p), s, cols.clone())
-        } else if !path.exists() && has_glob(spec) {
-            let (p, s) = ParquetInput::open(Layout::Glob(spec), cols)?;
+        } else if !path.exists() && has_glob(&text) {
+            let (p, s) = ParquetInput::open(Layout::Glob(&text), cols)?;
             (Source::Parquet(p), s, cols.clone())
         } else {
             if !path.exists() {
@@ -207,10 +222,11 @@ impl InputFile {
         Ok(Self::new(spec, source, scanned, cols))
     }
 
-    fn new(spec: &str, source: Source, s: Scanned, cols: InputColumns) -> Self {
-        let shown = match &source {
-            Source::Jobs(_) => spec.to_owned(),
-            _ => std::fs::canonicalize(spec).map(|p| p.display().to_string()).unwrap_or_else(|_| spec.to_owned()),
+    fn new(spec: &InputSpec, source: Source, s: Scanned, cols: InputColumns) -> Self {
+        let text = spec.to_string();
+        let shown = match spec.path() {
+            Some(path) => std::fs::canonicalize(path).map(|p| p.display().to_string()).unwrap_or_else(|_| text.clone()),
+            None => text.clone(),
         };
         let info = InputInfo {
             path: shown,
@@ -221,7 +237,7 @@ impl InputFile {
             id_column: cols.id,
             carry_columns: cols.carry,
         };
-        Self { key: default_key(spec), spec: spec.to_owned(), info, source }
+        Self { key: default_key(spec), spec: text, info, source }
     }
 
     /// Path (or spec), size, row count, fingerprint and columns of the input.
@@ -314,11 +330,12 @@ fn batched<'a, T: 'a>(
     }))
 }
 
-fn default_key(spec: &str) -> String {
-    if let Some(ids) = parse_job_spec(spec) {
-        return ids.join("+").replace('/', ".");
-    }
-    let p = Path::new(spec.trim_end_matches('/'));
+fn default_key(spec: &InputSpec) -> String {
+    let path = match spec {
+        InputSpec::Jobs(ids) => return ids.join("+").replace('/', "."),
+        InputSpec::Path(path) => path.to_string_lossy(),
+    };
+    let p = Path::new(path.trim_end_matches('/'));
     let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
     if p.is_dir() {
         return name;
@@ -346,10 +363,10 @@ mod tests {
         assert_eq!(f("x.tsv.gz"), Some(InputFormat::Tsv));
         assert_eq!(f("x.sdf.gz"), Some(InputFormat::Sdf));
         assert_eq!(f("x.txt"), None);
-        assert_eq!(default_key("data/lib.smi.gz"), "lib");
-        assert_eq!(default_key("data/lib.parquet"), "lib");
-        assert_eq!(default_key("data/part-*.parquet"), "part-");
-        assert_eq!(default_key("job:a/R1,a/R2"), "a.R1+a.R2");
+        assert_eq!(default_key(&InputSpec::parse("data/lib.smi.gz")), "lib");
+        assert_eq!(default_key(&InputSpec::parse("data/lib.parquet")), "lib");
+        assert_eq!(default_key(&InputSpec::parse("data/part-*.parquet")), "part-");
+        assert_eq!(default_key(&InputSpec::parse("job:a/R1,a/R2")), "a.R1+a.R2");
         assert_eq!("SDF".parse::<InputFormat>(), Ok(InputFormat::Sdf));
         assert!("xls".parse::<InputFormat>().unwrap_err().contains("one of parquet"));
     }

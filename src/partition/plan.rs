@@ -14,7 +14,7 @@ use super::layout::{shard_dir, shard_reduced, PLAN_FILE};
 use super::{PARTITION_SEED, RUN_FORMAT};
 use crate::error::{PartitionError, Result};
 use crate::ingest::{IngestOptions, IngestPlan, RuleSettings};
-use crate::input::InputFormat;
+use crate::input::{InputFormat, InputSpec};
 use crate::publish::publish_file;
 use crate::rules::RuleSet;
 use crate::store::{InputInfo, RuleInfo};
@@ -144,28 +144,29 @@ pub fn plan(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path) -> Result<Plan> 
     if opts.partitions == 0 || opts.unit_rows == 0 {
         return Err(plan_err(dir, "--partitions and --unit-rows must be at least 1").into());
     }
-    let job_input = opts.ingest.input.to_string_lossy().starts_with(crate::input::JOB_PREFIX);
-    if job_input && opts.upstream.is_none() {
+    if opts.ingest.input.is_jobs() && opts.upstream.is_none() {
         return Err(plan_err(dir, "a job: input lives in one store and cannot be partitioned; export it first").into());
     }
     let mut ingest = opts.ingest.clone();
-    // every machine opens the input at the path in the plan
-    let spec = ingest.input.to_string_lossy().into_owned();
-    if job_input {
-        // read from the upstream run's shards
-    } else if Path::new(&spec).exists() {
-        ingest.input = std::fs::canonicalize(&ingest.input).map_err(|source| PartitionError::Io {
-            path: ingest.input.clone(),
-            context: "resolve input",
-            source,
-        })?;
-    } else if !Path::new(&spec).is_absolute() {
-        let cwd = std::env::current_dir().map_err(|source| PartitionError::Io {
-            path: dir.into(),
-            context: "working folder",
-            source,
-        })?;
-        ingest.input = cwd.join(&spec);
+    // every machine opens the input at the path in the plan (a job input: the upstream run's
+    // shards)
+    if let Some(path) = opts.ingest.input.path() {
+        ingest.input = InputSpec::Path(if path.exists() {
+            std::fs::canonicalize(path).map_err(|source| PartitionError::Io {
+                path: path.into(),
+                context: "resolve input",
+                source,
+            })?
+        } else if path.is_absolute() {
+            path.into() // a glob
+        } else {
+            let cwd = std::env::current_dir().map_err(|source| PartitionError::Io {
+                path: dir.into(),
+                context: "working folder",
+                source,
+            })?;
+            cwd.join(path)
+        });
     }
     let upstream = match &opts.upstream {
         Some(u) => Some(std::fs::canonicalize(u).map_err(|source| PartitionError::Io {
@@ -208,7 +209,7 @@ pub fn plan(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path) -> Result<Plan> 
         build: BuildId::current(),
         partitions: opts.partitions,
         input: PlanInput {
-            spec: ingest.input.to_string_lossy().into_owned(),
+            spec: ingest.input.to_string(),
             format: ingest.format,
             key: checked.input_key().to_owned(),
             info,
@@ -290,8 +291,9 @@ impl Plan {
     /// The ingest options a map step runs the unit with.
     pub(super) fn ingest_options(&self) -> IngestOptions {
         let info = &self.input.info;
+        // the spec as written by `plan`: an absolute path, or `job:` ids
         let mut o = IngestOptions::new(
-            PathBuf::from(&self.input.spec),
+            InputSpec::parse(&self.input.spec),
             self.rules.iter().map(|r| r.info.name.clone()).collect(),
         );
         o.format = self.input.format;

@@ -23,8 +23,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use rayon::prelude::*;
 use xfstore::{
-    Campaign, Error, Hit, IngestOptions, IngestPlan, IngestReport, InputFormat, JobMeta, MemoryBudget, ProductBatches,
-    Query, QueryOutcome, Reader, RuleSet, RunControl, RunOptions, StoreOptions, JOB_PREFIX,
+    Campaign, Error, Hit, IngestOptions, IngestPlan, IngestReport, InputFormat, InputSpec, JobMeta, MemoryBudget,
+    ProductBatches, Query, QueryOutcome, Reader, RuleSet, RunControl, RunOptions, StoreOptions,
 };
 
 create_exception!(
@@ -532,7 +532,7 @@ fn ingest<'py>(
     progress: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let rule_set = RuleSet::load_or_builtin(rules_file.as_deref()).map_err(|e| py_err(e.into()))?;
-    let mut opts = IngestOptions::for_rules(&input, &rule_set, &rules, site_cap, sugar_mask).py()?;
+    let mut opts = IngestOptions::for_rules(InputSpec::parse(&input), &rule_set, &rules, site_cap, sugar_mask).py()?;
     opts.format = format.map(|f| f.parse::<InputFormat>()).transpose().map_err(PyValueError::new_err)?;
     opts.input_key = name;
     opts.smiles_column = smiles_column;
@@ -552,14 +552,7 @@ fn ingest<'py>(
     opts.control = Some(control.clone());
     let store_options = StoreOptions { durability: durability(sync), ..StoreOptions::from_budget(&opts.budget) };
     let report = run_controlled(py, control, progress, move || {
-        let job_input = input.starts_with(JOB_PREFIX);
-        let (plan, db) = if job_input {
-            let db = xfstore::Store::open(&store, &store_options)?;
-            (IngestPlan::new_in(&rule_set, opts, &db)?, db)
-        } else {
-            let plan = IngestPlan::new(&rule_set, opts)?;
-            (plan, xfstore::Store::open(&store, &store_options)?)
-        };
+        let (plan, db) = IngestPlan::with_store(&rule_set, opts, &store, &store_options)?;
         let report = plan.run(&db)?;
         let rejected = match &rejects {
             Some(path) => Some(xfstore::write_rejects(&db, plan.input_key(), path)?),
