@@ -140,6 +140,28 @@ pub fn stream_done(store: &ReadOnlyStore, s: &Stream) -> Result<bool> {
     Ok(true)
 }
 
+/// Whether some job of `s` (a chained stream) was made from its upstream jobs as they were
+/// before they changed (grew, or were redone): the upstream fingerprint it recorded is not
+/// theirs now. Its rows are numbered in the upstream's key order, so new upstream keys shift
+/// them: such a job is redone from row 0, not resumed.
+fn upstream_changed(store: &ReadOnlyStore, s: &Stream) -> Result<bool> {
+    let StreamSource::Stream { jobs, .. } = &s.source else { return Ok(false) };
+    let mut up = Vec::new();
+    for id in jobs {
+        match store.job(id)? {
+            Some(m) => up.push(m),
+            None => return Ok(false),
+        }
+    }
+    let now = upstream_fingerprint(&up);
+    for id in s.jobs() {
+        if store.job(&id)?.is_some_and(|m| m.input.footer_hash != now) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Runs every stream of `c` in order into `store`, skipping complete ones; `on_stream` is
 /// called before (`None`) and after (`Some`) each stream that runs.
 pub fn run(
@@ -161,7 +183,16 @@ pub fn run(
             continue;
         }
         on_stream(s, None);
-        let plan = IngestPlan::new_in(rules, stream_options(c, s, opts), store)?;
+        let mut o = stream_options(c, s, opts);
+        if upstream_changed(store, s)? {
+            // what the upstream streams hold now is another input: this stream (and, in turn,
+            // the streams made from it) is redone, nothing else
+            if opts.progress {
+                eprintln!("{}: its upstream jobs changed since it was made; redoing it", s.key);
+            }
+            o.restart = true;
+        }
+        let plan = IngestPlan::new_in(rules, o, store)?;
         let r = StreamReport { key: s.key.clone(), ingest: Some(plan.run(store)?) };
         on_stream(s, Some(&r));
         let stopped = r.ingest.as_ref().is_some_and(|i| i.stopped);

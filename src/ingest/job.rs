@@ -7,7 +7,7 @@ use crate::chem::rdkit_version;
 use crate::error::{IngestError, Result};
 use crate::input::InputFile;
 use crate::rules::Rule;
-use crate::store::{JobMeta, Store};
+use crate::store::{JobMeta, JobState, Store};
 
 pub(crate) fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -34,7 +34,12 @@ pub(super) fn prepare_job(store: &Store, input: &InputFile, key: &str, rule: &Ru
         if restart {
             store.drop_job(&id, &existing.input_key)?;
         } else {
-            check_same(&existing, input, rule)?;
+            let mut existing = existing;
+            if check_same(&existing, input, rule)? == Same::Grown {
+                // the old rows are as they were: the job goes on with the rows appended
+                existing.input = input.info().clone();
+                existing.state = JobState::Partial;
+            }
             store.register_job(&existing)?; // creates column families added by newer versions
             return Ok(existing);
         }
@@ -44,10 +49,22 @@ pub(super) fn prepare_job(store: &Store, input: &InputFile, key: &str, rule: &Ru
     Ok(meta)
 }
 
-fn check_same(job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<()> {
+/// How a job's input compares with what the job was made from.
+#[derive(Debug, PartialEq, Eq)]
+enum Same {
+    /// The same rows.
+    Rows,
+    /// The same rows, then more (appended to a text file).
+    Grown,
+}
+
+fn check_same(job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<Same> {
     let mismatch = |what, detail: String| Err(IngestError::Mismatch { job: job.id.clone(), what, detail }.into());
     let (old, new) = (&job.input, input.info());
-    if !old.same_rows(new) {
+    let mut same = Same::Rows;
+    if !old.same_rows(new) && job.rule.hash == rule.hash && input.extends(old)? {
+        same = Same::Grown;
+    } else if !old.same_rows(new) {
         return mismatch(
             "the input",
             format!(
@@ -63,5 +80,5 @@ fn check_same(job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<()> {
     if job.rule.hash != rule.hash {
         return mismatch("the rule definition", format!("smirks was {:?}, now {:?}", job.rule.smirks, rule.def.smirks));
     }
-    Ok(())
+    Ok(same)
 }

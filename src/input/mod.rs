@@ -256,6 +256,19 @@ impl InputFile {
         &self.key
     }
 
+    /// Whether this input is the one `old` describes with rows appended since (a text file
+    /// whose old bytes read back as they were: [`TextInput::extends`]); the old rows keep their
+    /// numbers, so a job made from `old` goes on from where it stopped. Other inputs cannot
+    /// tell yet: false.
+    pub(crate) fn extends(&self, old: &InputInfo) -> Result<bool, InputError> {
+        match &self.source {
+            Source::Text(t) if self.info.rows > old.rows && self.info.same_columns(old) => {
+                t.extends(old.size, old.rows, old.footer_hash)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Whether the input is read from the store's own jobs.
     pub fn is_job_input(&self) -> bool {
         matches!(self.source, Source::Jobs(_))

@@ -107,8 +107,24 @@ type HashState = Rc<RefCell<(xxhash_rust::xxh3::Xxh3, u64)>>;
 /// Hashes the bytes of the file as they are read, so the first pass over a text input counts
 /// its records and fingerprints it at once.
 struct Hashing {
-    file: File,
+    file: Box<dyn Read>,
     state: HashState,
+}
+
+/// Remembers the last byte read through it (whether decoded text ends with a newline).
+struct LastByte {
+    inner: Box<dyn BufRead>,
+    last: Rc<std::cell::Cell<Option<u8>>>,
+}
+
+impl Read for LastByte {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.last.set(Some(buf[n - 1]));
+        }
+        Ok(n)
+    }
 }
 
 impl Read for Hashing {
@@ -124,10 +140,16 @@ impl Read for Hashing {
 /// Finishes a fingerprint: hashes what the decoder left unread (bytes after the last gzip
 /// member, say), so the fingerprint always covers the whole file. Returns (xxh3, size).
 fn finish_hash(path: &Path, state: &HashState) -> Result<(u64, u64), InputError> {
+    finish_hash_to(path, state, u64::MAX)
+}
+
+/// [`finish_hash`] of the file's first `len` bytes.
+fn finish_hash_to(path: &Path, state: &HashState, len: u64) -> Result<(u64, u64), InputError> {
     let open_err = |source| InputError::Open { path: path.into(), source };
     let (h, read) = &mut *state.borrow_mut();
     let mut f = File::open(path).map_err(open_err)?;
     f.seek(SeekFrom::Start(*read)).map_err(open_err)?;
+    let mut f = f.take(len.saturating_sub(*read));
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = f.read(&mut buf).map_err(open_err)?;
@@ -175,7 +197,8 @@ impl TextInput {
         let state: HashState = Rc::default();
         state.borrow_mut().0.update(kind.tag());
         let file = File::open(path).map_err(|source| InputError::Open { path: path.into(), source })?;
-        let mut records = input.records(decoded(path, Box::new(Hashing { file, state: state.clone() }))?)?;
+        let mut records =
+            input.records(decoded(path, Box::new(Hashing { file: Box::new(file), state: state.clone() }))?)?;
         let mut rows = 0u64;
         while let Some(r) = records.next_record() {
             r?;
@@ -187,6 +210,37 @@ impl TextInput {
         }
         let (fingerprint, size) = finish_hash(path, &state)?;
         Ok((input, Scanned { rows, size, fingerprint }))
+    }
+
+    /// Whether this file is the one that held `rows` records in `size` bytes with
+    /// `fingerprint`, with records appended since: its first `size` bytes (as stored) have
+    /// that fingerprint, decode to exactly `rows` records and end with a newline (a last line
+    /// without one would be continued by the appended bytes, so its row would have changed).
+    /// A gzip file grows by a new member appended (`cat more.smi.gz >> lib.smi.gz`). False,
+    /// never an error, when the old bytes do not read back as they were.
+    pub(super) fn extends(&self, size: u64, rows: u64, fingerprint: u64) -> Result<bool, InputError> {
+        let open_err = |source| InputError::Open { path: self.path.clone(), source };
+        let file = File::open(&self.path).map_err(open_err)?;
+        if file.metadata().map_err(open_err)?.len() <= size {
+            return Ok(false);
+        }
+        let state: HashState = Rc::default();
+        state.borrow_mut().0.update(self.kind.tag());
+        let prefix = Hashing { file: Box::new(file.take(size)), state: state.clone() };
+        let last = Rc::new(std::cell::Cell::new(None));
+        let Ok(text) = decoded(&self.path, Box::new(prefix)) else { return Ok(false) };
+        let text = BufReader::new(LastByte { inner: text, last: last.clone() });
+        let Ok(mut records) = self.records(Box::new(text)) else { return Ok(false) };
+        let mut counted = 0u64;
+        while let Some(r) = records.next_record() {
+            if r.is_err() {
+                return Ok(false);
+            }
+            counted += 1;
+        }
+        drop(records);
+        let (hash, read) = finish_hash_to(&self.path, &state, size)?;
+        Ok(counted == rows && read == size && hash == fingerprint && last.get() == Some(b'\n'))
     }
 
     /// The header and a reader of `decoded` positioned after it.

@@ -329,3 +329,60 @@ fn validation_opens_every_input_and_lists_every_problem_before_writing() {
         assert!(!store.exists(), "{args:?} wrote the store");
     }
 }
+
+/// #30 (first part): rows appended to a campaign's text input are run as new work, and the
+/// chained streams reading a grown upstream are redone (their rows are numbered in the
+/// upstream's key order, which new keys shift), while streams of the other input are left as
+/// they are. The campaign then exports byte-identical files to a clean run on the final inputs.
+#[test]
+fn rows_appended_to_a_campaign_input_end_as_a_clean_run_of_the_final_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = root().join("tests/data/campaign");
+    let poly = std::fs::read_to_string(data.join("polyphenols.smi")).unwrap();
+    let lines: Vec<&str> = poly.split_inclusive('\n').collect();
+    assert_eq!(lines.len(), 12);
+    std::fs::copy(data.join("terpenoids.csv"), d.join("terpenoids.csv")).unwrap();
+    let yaml = std::fs::read_to_string(example()).unwrap().replace("../tests/data/campaign/", "");
+    let campaign = d.join("c.yaml");
+    std::fs::write(&campaign, yaml).unwrap();
+    let c = campaign.to_str().unwrap();
+    let export = |store: &str, tag: &str| -> BTreeMap<String, Vec<u8>> {
+        let out = d.join(tag);
+        run_ok(&["export", "--store", store, "--campaign", c, "--output", out.to_str().unwrap()]);
+        std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .map(|e| (e.file_name().into_string().unwrap(), std::fs::read(e.path()).unwrap()))
+            .collect()
+    };
+
+    std::fs::write(d.join("polyphenols.smi"), lines[..9].concat()).unwrap();
+    let grown = d.join("grown").to_str().unwrap().to_owned();
+    run_ok(&["run", c, "--store", &grown, "--no-props"]);
+    let before = export(&grown, "before");
+    std::fs::write(d.join("polyphenols.smi"), poly.as_bytes()).unwrap(); // 3 rows appended
+    let out = run(&["run", c, "--store", &grown, "--no-props"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming at row 9 of 12"), "{stderr}");
+    for redone in ["x2.x1.poly", "fg.x1.poly", "fg.x2.x1.poly"] {
+        assert!(stderr.contains(&format!("{redone}: its upstream jobs changed")), "{redone}: {stderr}");
+    }
+    // the terpenoid streams were not touched
+    assert_eq!(stdout.lines().filter(|l| l.contains(" done ")).count(), 4, "{stdout}");
+    let after = export(&grown, "after");
+    for (name, bytes) in &before {
+        if name.contains("terp") {
+            assert!(after[name] == *bytes, "{name} changed");
+        }
+    }
+
+    let clean = d.join("clean").to_str().unwrap().to_owned();
+    run_ok(&["run", c, "--store", &clean, "--no-props"]);
+    let expected = export(&clean, "clean-export");
+    assert_eq!(after.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    for (name, bytes) in &expected {
+        assert!(after[name] == *bytes, "{name} differs from a clean run");
+    }
+}

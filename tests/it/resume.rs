@@ -1,5 +1,6 @@
 //! Resuming: a partial run resumes exactly where it stopped and ends equal to a single run; a
-//! changed input or rule is refused with a clear message unless `--restart`.
+//! changed input or rule is refused with a clear message unless `--restart`; rows appended to a
+//! text input are only the new work, and the job ends as a rebuild would.
 
 use crate::common::*;
 
@@ -70,4 +71,73 @@ fn changed_input_or_rule_is_refused_unless_restart() {
     assert_eq!(job["offset"], 2);
     assert_eq!(job["counters"]["site_products"], 3);
     assert_eq!(job["counters"]["unique_products"], 2);
+}
+
+/// The first `n` rows of the sample as SMILES-file lines (`SMILES id`).
+fn sample_lines(n: usize) -> Vec<String> {
+    use arrow_array::{Array, StringArray};
+    let file = std::fs::File::open(sample()).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let mut lines = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let col =
+            |name: &str| batch.column_by_name(name).unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
+        let (smiles, ids) = (col("smiles"), col("id"));
+        for i in 0..batch.num_rows() {
+            if !smiles.is_null(i) {
+                lines.push(format!("{}\t{}\n", smiles.value(i), ids.value(i)));
+            }
+        }
+    }
+    lines.truncate(n);
+    lines
+}
+
+#[test]
+fn rows_appended_to_a_text_input_are_the_only_new_work_and_end_as_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = sample_lines(900);
+    let (old, new) = (lines[..600].concat(), lines[600..].concat());
+    for gz in [false, true] {
+        let input = dir.path().join(if gz { "lib.smi.gz" } else { "lib.smi" });
+        let bytes = |text: &str| if gz { gzip(&[text.as_bytes()]) } else { text.as_bytes().to_vec() };
+        std::fs::write(&input, bytes(&old)).unwrap();
+        let (grown, rebuilt) = (dir.path().join(format!("grown{gz}")), dir.path().join(format!("rebuilt{gz}")));
+        let (grown, rebuilt, i) = (grown.to_str().unwrap(), rebuilt.to_str().unwrap(), input.to_str().unwrap());
+        assert!(ingest(grown, i, &[]).status.success());
+        assert_eq!(job_status(&status_json(grown), OME)["state"], "complete");
+        // appended: plain text at the end, gzip as a new member (`cat more.smi.gz >> lib.smi.gz`)
+        use std::io::Write;
+        std::fs::OpenOptions::new().append(true).open(&input).unwrap().write_all(&bytes(&new)).unwrap();
+        let again = ingest(grown, i, &[]);
+        assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+        assert!(String::from_utf8_lossy(&again.stderr).contains("resuming at row 600 of 900"));
+        assert!(String::from_utf8_lossy(&again.stdout).contains("(resumed at row 600)"));
+        assert!(ingest(rebuilt, i, &[]).status.success());
+        let job = |s: &str| job_status(&status_json(s), OME);
+        assert_eq!(job(grown)["state"], "complete");
+        assert_eq!(job(grown)["counters"], job(rebuilt)["counters"]);
+        assert_eq!(job(grown)["input"], job(rebuilt)["input"]);
+        let (a, b) = (dir.path().join(format!("a{gz}.parquet")), dir.path().join(format!("b{gz}.parquet")));
+        run_ok(&["export", "--store", grown, "--rule", OME, "--output", a.to_str().unwrap()]);
+        run_ok(&["export", "--store", rebuilt, "--rule", OME, "--output", b.to_str().unwrap()]);
+        assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "gzip {gz}: exports differ");
+    }
+
+    // not growth: an old row edited, or a last line without its newline (the appended bytes
+    // continue it), is a changed input, refused as before
+    let cut = |text: &str| text.strip_suffix('\n').unwrap().to_owned();
+    for (first, then) in [(old.clone(), format!("C{}{new}", &old)), (cut(&old), format!("{}{new}", cut(&old)))] {
+        let input = dir.path().join("edited.smi");
+        let store = dir.path().join("edited");
+        let _ = std::fs::remove_dir_all(&store);
+        std::fs::write(&input, first).unwrap();
+        let (s, i) = (store.to_str().unwrap(), input.to_str().unwrap());
+        assert!(ingest(s, i, &[]).status.success());
+        std::fs::write(&input, then).unwrap();
+        let refused = ingest(s, i, &[]);
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("the input changed"));
+    }
 }
