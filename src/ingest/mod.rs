@@ -446,8 +446,21 @@ fn run(
         let progress = Progress::new(opts.progress, rows_total, start, opts.budget);
         // The reader decodes up to batch_rows rows at a time; the pipeline slices them further.
         let batches = input.batches(Some(store), start, opts.batch_rows.max(1), opts.max_rows)?;
-        let pipeline = Pipeline { source, store, rules, opts, input_key: &input_key, rows_total, resumed: &resumed };
-        pipeline.run(&mut metas, batches, &progress, &mut report)?;
+        // complete jobs need no work: the pass applies the other rules only (a rule added to a
+        // campaign step costs its own work, not every rule's again); a replay replays all
+        let todo: Vec<usize> = match source {
+            Source::Rdkit => (0..metas.len()).filter(|&i| metas[i].offset < rows_total).collect(),
+            Source::Replay(_) => (0..metas.len()).collect(),
+        };
+        let rules: Vec<&Rule> = todo.iter().map(|&i| rules[i]).collect();
+        let resumed: Vec<u64> = todo.iter().map(|&i| resumed[i]).collect();
+        let mut active: Vec<JobMeta> = todo.iter().map(|&i| metas[i].clone()).collect();
+        let pipeline =
+            Pipeline { source, store, rules: &rules, opts, input_key: &input_key, rows_total, resumed: &resumed };
+        pipeline.run(&mut active, batches, &progress, &mut report)?;
+        for (i, meta) in todo.into_iter().zip(active) {
+            metas[i] = meta;
+        }
         // rows committed by this run (all of them, or up to --max-rows, or up to a stop)
         let end = metas.iter().map(|m| m.offset).min().unwrap_or(start);
         report.rows = end.saturating_sub(start);
