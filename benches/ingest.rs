@@ -20,9 +20,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use xfstore::{
-    export, human, ingest, peak_rss, ExportOptions, IngestOptions, IngestReport, RuleSet, Store, StoreOptions,
-};
+use xfstore::internal::{human, peak_rss};
+use xfstore::{export, ingest, ExportOptions, IngestOptions, IngestReport, RuleSet, Store, StoreOptions};
 
 /// The same allocator as the `xfstore` binary (it also replaces malloc for RDKit and RocksDB).
 #[path = "common/mod.rs"]

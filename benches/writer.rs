@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use xfstore::internal::{human, peak_rss, record_product_stream};
 use xfstore::{
-    human, peak_rss, record_product_stream, IngestOptions, IngestPlan, IngestReport, InputColumns, InputFile, RuleSet,
-    Store, StoreOptions, WritePath, DEFAULT_SMILES_COLUMN,
+    IngestOptions, IngestPlan, IngestReport, InputColumns, InputFile, RuleSet, Store, StoreOptions, WritePath,
+    DEFAULT_SMILES_COLUMN,
 };
 
 /// The same allocator as the `xfstore` binary.

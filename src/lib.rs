@@ -7,12 +7,12 @@
 //!
 //! - Store: [`Store`] (one writer per store, [`StoreOptions`]), [`ReadOnlyStore`] (any number
 //!   of readers, even during an ingest) and their records ([`JobMeta`],
-//!   [`ProductRecord`], ...), [`Store::lookup`], [`Store::verify`];
+//!   [`ProductRecord`], ...), [`ReadOnlyStore::lookup`], [`ReadOnlyStore::verify`];
 //! - Rules and chemistry: [`RuleSet`], [`transform`], [`canonicalize`];
 //! - Ingest: [`IngestOptions`] -> [`IngestPlan`] -> [`IngestReport`] (or [`ingest`]), stopped
 //!   cleanly and watched from another thread through a [`RunControl`]; the write
-//!   path ([`WritePath`]) and its benchmark: [`record_product_stream`], [`IngestPlan::replay`],
-//!   the per-commit [`CommitPoint`]s of a report;
+//!   path ([`WritePath`]), the per-commit [`CommitPoint`]s of a report; an ingest's input is
+//!   an [`InputSpec`] (a path, or upstream jobs);
 //! - Export: [`ExportOptions`] -> [`export`], the export [`COLUMNS`], [`verify_export`]; a job's
 //!   products as Arrow record batches without a file: [`ProductBatches`] (what the Python
 //!   module streams to pyarrow);
@@ -92,12 +92,12 @@ mod rules;
 mod store;
 mod transform;
 
-pub use budget::{human, peak_rss, product_in_flight_bytes, MemoryBudget};
+pub use budget::MemoryBudget;
 pub use campaign::{
     export_campaign, report as campaign_report, run as run_campaign, status as campaign_status, stream_done,
-    stream_options, time_left, ByClass, Campaign, CampaignExport, CampaignExportEntry, CampaignFile, CampaignJob,
-    CampaignOptions, CampaignReport, ClassTable, InputDef, LevelRules, ReportRow, RuleSelection, RuleUse, RunOptions,
-    StepDef, Stream, StreamReport, StreamSource, CAMPAIGN_INDEX, IN_SCOPE, KNOWN_CLASSES, REPORT_COLUMNS,
+    stream_options, ByClass, Campaign, CampaignExport, CampaignExportEntry, CampaignFile, CampaignJob, CampaignOptions,
+    CampaignReport, ClassTable, InputDef, LevelRules, ReportRow, RuleSelection, RuleUse, RunOptions, StepDef, Stream,
+    StreamReport, StreamSource, CAMPAIGN_INDEX, IN_SCOPE, KNOWN_CLASSES, REPORT_COLUMNS,
 };
 pub use chem::{canonicalize, count_heavy_atoms, rdkit_version, smiles_to_molblock, sugar_mask, MolProps, SiteOutcome};
 pub use error::{
@@ -110,10 +110,10 @@ pub use export::{
     TextFormat, TextReport, VerifyReport, COLUMNS, DEFAULT_ROW_GROUP_ROWS,
 };
 pub use ingest::{
-    bare_loop, ingest, job_id, record_product_stream, BareReport, CommitPoint, IngestOptions, IngestPlan, IngestReport,
-    JobReport, RecordReport, RuleSettings, RunControl, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
+    ingest, job_id, CommitPoint, IngestOptions, IngestPlan, IngestReport, JobReport, RuleSettings, RunControl,
+    WritePath, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
 };
-pub use input::{upstream_fingerprint, InputBatch, InputColumns, InputFile, InputFormat, InputSpec};
+pub use input::{InputBatch, InputColumns, InputFile, InputFormat, InputSpec};
 pub use partition::{
     is_partitioned, is_partitioned_campaign, map_unit, partition_of, plan as plan_partitioned, plan_campaign,
     reduce_partition, shard_done, unit_done, BuildId, CampaignPlan, MapReport, Plan, PlanInput, PlanOptions, PlanRule,
@@ -122,7 +122,7 @@ pub use partition::{
 };
 pub use query::{
     lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, status_document,
-    status_json, status_summary, to_json_line, to_text, Hit, JobStatus, Query, QueryOutcome, RunState, StoreStatus,
+    status_json, status_summary, Hit, JobStatus, Query, QueryOutcome, RunState, StoreStatus,
 };
 pub use reader::{Reader, StoreKind};
 pub use rules::{Rule, RuleDef, RuleSet, DEFAULT_RULES_YAML, HALOGENS, HALOGEN_PLACEHOLDER};
@@ -131,4 +131,15 @@ pub use store::{
     ReadOnlyStore, RejectRecord, RejectScan, RuleInfo, Store, StoreMemory, StoreOptions, VerifyStoreReport,
     DEFAULT_STORE_DIR,
 };
+/// What the `xfstore` binary, the benchmarks and the tests share with the library besides its
+/// API: output formatting, RSS readings and benchmark hooks. Not API: any release may change
+/// them.
+#[doc(hidden)]
+pub mod internal {
+    pub use crate::budget::{human, peak_rss, product_in_flight_bytes};
+    pub use crate::campaign::time_left;
+    pub use crate::ingest::{bare_loop, record_product_stream, BareReport, RecordReport};
+    pub use crate::input::upstream_fingerprint;
+    pub use crate::query::{to_json_line, to_text};
+}
 pub use transform::{transform, transform_row, Reject, RowOptions, Transformed, DEFAULT_MAX_HEAVY_ATOMS};

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
+use xfstore::internal::{bare_loop, human, peak_rss, record_product_stream};
 use xfstore::{
-    bare_loop, human, peak_rss, record_product_stream, CommitPoint, IngestOptions, IngestPlan, InputColumns, InputFile,
-    MemoryBudget, RuleSet, Store, StoreOptions, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
+    CommitPoint, IngestOptions, IngestPlan, InputColumns, InputFile, MemoryBudget, RuleSet, Store, StoreOptions,
+    WritePath, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
 };
 
 /// Arguments of `xfstore bench-transform`.

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use xfstore::internal::{human, peak_rss};
 use xfstore::{
-    export, export_campaign, export_shard_parts, human, peak_rss, select_jobs, ExportOptions, Format, MemoryBudget,
-    Reader, StoreOptions, DEFAULT_ROW_GROUP_ROWS,
+    export, export_campaign, export_shard_parts, select_jobs, ExportOptions, Format, MemoryBudget, Reader,
+    StoreOptions, DEFAULT_ROW_GROUP_ROWS,
 };
 
 use super::StoreArg;

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
+use xfstore::internal::human;
 use xfstore::{
-    human, write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, InputFormat, InputSpec, MemoryBudget,
-    RuleSet, StoreOptions, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN,
+    write_rejects, Durability, IngestOptions, IngestPlan, IngestReport, InputFormat, InputSpec, MemoryBudget, RuleSet,
+    StoreOptions, WritePath, DEFAULT_BATCH_ROWS, DEFAULT_MAX_HEAVY_ATOMS, DEFAULT_SMILES_COLUMN,
 };
 
 use super::StoreArg;

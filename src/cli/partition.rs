@@ -9,8 +9,9 @@ use std::process::ExitCode;
 use super::ingest::TransformArgs;
 use anyhow::Result;
 use clap::Args;
+use xfstore::internal::human;
 use xfstore::{
-    human, is_partitioned_campaign, map_unit, plan_campaign, plan_partitioned, reduce_partition, shard_done, unit_done,
+    is_partitioned_campaign, map_unit, plan_campaign, plan_partitioned, reduce_partition, shard_done, unit_done,
     Campaign, CampaignPlan, InputSpec, JobState, MemoryBudget, PlanOptions, Reader, RunOptions, ShardedStatus,
     DEFAULT_UNIT_ROWS,
 };

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use xfstore::internal::{to_json_line, to_text};
 use xfstore::{
-    lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, to_json_line, to_text, Query,
-    QueryOutcome, Reader,
+    lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, Query, QueryOutcome, Reader,
 };
 
 use super::{exit, StoreArg};

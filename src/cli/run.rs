@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
+use xfstore::internal::human;
 use xfstore::{
-    human, run_campaign, Campaign, Durability, MemoryBudget, RunOptions, Store, StoreOptions, StreamSource,
-    DEFAULT_BATCH_ROWS,
+    run_campaign, Campaign, Durability, MemoryBudget, RunOptions, Store, StoreOptions, StreamSource, DEFAULT_BATCH_ROWS,
 };
 
 use super::StoreArg;

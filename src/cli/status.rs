@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use xfstore::{campaign_status, status, status_document, time_left, Reader, StoreKind};
+use xfstore::internal::time_left;
+use xfstore::{campaign_status, status, status_document, Reader, StoreKind};
 
 use super::StoreArg;
 

@@ -124,7 +124,7 @@ fn verify_one(db: &ReadOnlyStore, out: &mut dyn Write) -> Result<(Vec<String>, u
         "  files    {} live, {} .sst in the folder not listed by RocksDB ({}), {} listed but missing",
         files.live,
         files.unlisted.len(),
-        xfstore::human(unlisted_bytes),
+        xfstore::internal::human(unlisted_bytes),
         files.missing.len()
     )?;
     for name in &files.missing {

@@ -403,7 +403,7 @@ impl<'r> IngestPlan<'r> {
     }
 
     /// Runs as [`IngestPlan::run`], but takes each row's transform outcome from a product
-    /// stream recorded by [`record_product_stream`] from the same input and the plan's single
+    /// stream recorded by `internal::record_product_stream` from the same input and the plan's single
     /// rule, instead of calling RDKit: the writer benchmark (`xfstore bench-writer`). Products
     /// carry no properties.
     pub fn replay(&self, store: &Store, stream: &std::path::Path) -> Result<IngestReport> {

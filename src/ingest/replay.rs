@@ -4,7 +4,7 @@
 //! Why: the write path (fold, dedup, commit, RocksDB's own flushes and compactions) must keep
 //! up with 16-32 transform cores, which this 2-core machine cannot show by running the
 //! transform. So the transform's outcomes of a real job (one product per matched site, with its
-//! real duplicate rate) are recorded ONCE to a Parquet file ([`record_product_stream`]), and
+//! real duplicate rate) are recorded ONCE to a Parquet file (`record_product_stream`), and
 //! [`IngestPlan::replay`](super::IngestPlan::replay) runs the ingest again reading them instead
 //! of calling RDKit: the same reader, batches, flow control, fold and writer thread, so what it
 //! measures is the ceiling of everything but chemistry.
@@ -67,7 +67,7 @@ fn stream_err(path: &Path, detail: impl std::fmt::Display) -> IngestError {
     IngestError::Stream { path: path.into(), detail: detail.to_string() }
 }
 
-/// What [`record_product_stream`] wrote.
+/// What `record_product_stream` wrote.
 #[derive(Debug, Clone, Default)]
 pub struct RecordReport {
     /// Input rows transformed.
@@ -181,7 +181,7 @@ pub(super) struct StreamReader {
 }
 
 impl StreamReader {
-    /// Opens a stream file written by [`record_product_stream`].
+    /// Opens a stream file written by `record_product_stream`.
     pub(super) fn open(path: &Path) -> Result<Self> {
         let file = File::open(path).map_err(|e| stream_err(path, e))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| stream_err(path, e))?;

@@ -5,9 +5,8 @@
 use std::path::Path;
 
 use crate::common::*;
-use xfstore::{
-    product_in_flight_bytes, IngestOptions, IngestPlan, IngestReport, MemoryBudget, RuleSet, Store, StoreOptions,
-};
+use xfstore::internal::product_in_flight_bytes;
+use xfstore::{IngestOptions, IngestPlan, IngestReport, MemoryBudget, RuleSet, Store, StoreOptions};
 
 /// The 22k natural products sorted by phenolic OH count, heaviest last (as the real input was).
 fn sorted_by_phenolic_oh(dir: &Path) -> String {
