@@ -121,6 +121,20 @@ impl TransformArgs {
     }
 }
 
+/// A warning when the process's peak RSS went over the budget: never silently (the flow
+/// control holds batches back above 90% of it, but what a run holds besides its batches, such
+/// as the column families of a store of many jobs, it cannot shrink).
+pub fn over_budget(peak: u64, budget: u64) -> Option<String> {
+    (peak > budget).then(|| {
+        format!(
+            "warning: peak RSS {} went over the memory budget {} by {}; give a larger --memory-budget",
+            human(peak),
+            human(budget),
+            human(peak - budget)
+        )
+    })
+}
+
 /// `blind` or `read-modify-write`.
 pub fn parse_write_path(s: &str) -> Result<WritePath, String> {
     match s {
@@ -210,6 +224,9 @@ pub(super) fn print_report(r: &IngestReport, out: &mut dyn Write) -> std::io::Re
             n => format!(", held back {n} times"),
         }
     )?;
+    if let Some(note) = over_budget(r.peak_rss, r.budget.bytes()) {
+        writeln!(out, "{note}")?;
+    }
     let m = &r.store_memory;
     writeln!(
         out,
@@ -241,4 +258,16 @@ pub(super) fn print_report(r: &IngestReport, out: &mut dyn Write) -> std::io::Re
         eprintln!("  ... {} more rejected rows", r.rejected.len() - 5);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::over_budget;
+
+    #[test]
+    fn a_peak_over_the_budget_is_a_warning() {
+        assert_eq!(over_budget(256 << 20, 256 << 20), None);
+        let note = over_budget(265 << 20, 256 << 20).unwrap();
+        assert!(note.starts_with("warning: peak RSS 265 MiB went over the memory budget 256 MiB by 9 MiB"), "{note}");
+    }
 }

@@ -110,6 +110,11 @@ pub fn run(a: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
             }
         }
     }
+    let peak = report.streams.iter().filter_map(|r| r.ingest.as_ref()).map(|i| i.peak_rss).max().unwrap_or(0);
+    if let Some(note) = super::ingest::over_budget(peak, a.memory_budget.bytes()) {
+        writeln!(out, "{note}")?;
+        eprintln!("{note}");
+    }
     let disk = db.disk_bytes();
     writeln!(
         out,
