@@ -123,14 +123,7 @@ pub fn stream_done(store: &ReadOnlyStore, s: &Stream) -> Result<bool> {
         }
     }
     if let StreamSource::Stream { jobs, .. } = &s.source {
-        let mut up = Vec::new();
-        for id in jobs {
-            match store.job(id)? {
-                Some(m) => up.push(m),
-                None => return Ok(false),
-            }
-        }
-        let now = upstream_fingerprint(&up);
+        let Some(now) = upstream_now(store, jobs)? else { return Ok(false) };
         return Ok(metas.iter().all(|m| m.input.footer_hash == now));
     }
     if let StreamSource::File { path, format, columns } = &s.source {
@@ -140,20 +133,25 @@ pub fn stream_done(store: &ReadOnlyStore, s: &Stream) -> Result<bool> {
     Ok(true)
 }
 
+/// The fingerprint of the upstream `jobs` as they are now; None while one does not exist yet.
+fn upstream_now(store: &ReadOnlyStore, jobs: &[String]) -> Result<Option<u64>> {
+    let mut up = Vec::with_capacity(jobs.len());
+    for id in jobs {
+        match store.job(id)? {
+            Some(m) => up.push(m),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(upstream_fingerprint(&up)))
+}
+
 /// Whether some job of `s` (a chained stream) was made from its upstream jobs as they were
 /// before they changed (grew, or were redone): the upstream fingerprint it recorded is not
 /// theirs now. Its rows are numbered in the upstream's key order, so new upstream keys shift
 /// them: such a job is redone from row 0, not resumed.
 fn upstream_changed(store: &ReadOnlyStore, s: &Stream) -> Result<bool> {
     let StreamSource::Stream { jobs, .. } = &s.source else { return Ok(false) };
-    let mut up = Vec::new();
-    for id in jobs {
-        match store.job(id)? {
-            Some(m) => up.push(m),
-            None => return Ok(false),
-        }
-    }
-    let now = upstream_fingerprint(&up);
+    let Some(now) = upstream_now(store, jobs)? else { return Ok(false) };
     for id in s.jobs() {
         if store.job(&id)?.is_some_and(|m| m.input.footer_hash != now) {
             return Ok(true);

@@ -124,6 +124,12 @@ pub struct InputFile {
 /// Batches of an input, in row order.
 pub type Batches<'a> = Box<dyn Iterator<Item = Result<InputBatch, InputError>> + 'a>;
 
+/// The columns of a job input: the upstream product's SMILES, its parent id (the original
+/// molecule's id, carried down), the carried columns asked for.
+fn job_columns(cols: &InputColumns) -> InputColumns {
+    InputColumns { smiles: "smiles".into(), id: Some("parent_id".into()), carry: cols.carry.clone() }
+}
+
 fn has_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
@@ -144,8 +150,7 @@ impl InputFile {
             });
         };
         let (j, s) = JobInput::open_sharded(jobs, cols, shards)?;
-        let cols = InputColumns { smiles: "smiles".into(), id: Some("parent_id".into()), carry: cols.carry.clone() };
-        Ok(Self::new(spec, Source::Jobs(j), s, cols))
+        Ok(Self::new(spec, Source::Jobs(j), s, job_columns(cols)))
     }
 
     /// Opens `spec`: a path, a folder of Parquet parts, a glob, or other jobs' products (which
@@ -164,9 +169,7 @@ impl InputFile {
                     reason: "a job input is read from a store; none is open".into(),
                 })?;
                 let (j, s) = JobInput::open(jobs, cols, store)?;
-                let cols =
-                    InputColumns { smiles: "smiles".into(), id: Some("parent_id".into()), carry: cols.carry.clone() };
-                return Ok(Self::new(spec, Source::Jobs(j), s, cols));
+                return Ok(Self::new(spec, Source::Jobs(j), s, job_columns(cols)));
             }
         };
         let format_err = |reason: String| InputError::Format { path: path.into(), reason };

@@ -14,6 +14,16 @@ fn example() -> String {
     root().join("configs/campaign.example.yaml").to_str().unwrap().to_owned()
 }
 
+/// `export --campaign` of `store` into `out`: every file's bytes by name.
+fn export_files(store: &str, campaign: &str, out: &Path) -> BTreeMap<String, Vec<u8>> {
+    run_ok(&["export", "--store", store, "--campaign", campaign, "--output", out.to_str().unwrap()]);
+    std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .map(|e| (e.file_name().into_string().unwrap(), std::fs::read(e.path()).unwrap()))
+        .collect()
+}
+
 #[test]
 fn validation_reports_every_problem_and_touches_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -164,15 +174,8 @@ fn a_campaign_gives_the_products_of_the_same_steps_done_by_hand() {
 fn a_campaign_killed_at_random_moments_finishes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let export = |store: &str, tag: &str| -> BTreeMap<String, Vec<u8>> {
-        let out = d.join(tag);
-        run_ok(&["export", "--store", store, "--campaign", &example(), "--output", out.to_str().unwrap()]);
-        std::fs::read_dir(&out)
-            .unwrap()
-            .flatten()
-            .map(|e| (e.file_name().into_string().unwrap(), std::fs::read(e.path()).unwrap()))
-            .collect()
-    };
+    let campaign = example();
+    let export = |store: &str, tag: &str| export_files(store, &campaign, &d.join(tag));
     let clean = d.join("clean").to_str().unwrap().to_owned();
     run_ok(&["run", &example(), "--store", &clean, "--no-props"]);
     let expected = export(&clean, "clean-export");
@@ -347,15 +350,7 @@ fn rows_appended_to_a_campaign_input_end_as_a_clean_run_of_the_final_inputs() {
     let campaign = d.join("c.yaml");
     std::fs::write(&campaign, yaml).unwrap();
     let c = campaign.to_str().unwrap();
-    let export = |store: &str, tag: &str| -> BTreeMap<String, Vec<u8>> {
-        let out = d.join(tag);
-        run_ok(&["export", "--store", store, "--campaign", c, "--output", out.to_str().unwrap()]);
-        std::fs::read_dir(&out)
-            .unwrap()
-            .flatten()
-            .map(|e| (e.file_name().into_string().unwrap(), std::fs::read(e.path()).unwrap()))
-            .collect()
-    };
+    let export = |store: &str, tag: &str| export_files(store, c, &d.join(tag));
 
     std::fs::write(d.join("polyphenols.smi"), lines[..9].concat()).unwrap();
     let grown = d.join("grown").to_str().unwrap().to_owned();
@@ -410,15 +405,7 @@ fn a_rule_added_to_a_step_ends_as_a_clean_run_of_the_final_campaign() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("x2.x1.poly: its upstream jobs changed"), "{stderr}");
-    let export = |store: &str, tag: &str| -> BTreeMap<String, Vec<u8>> {
-        let out = d.join(tag);
-        run_ok(&["export", "--store", store, "--campaign", c, "--output", out.to_str().unwrap()]);
-        std::fs::read_dir(&out)
-            .unwrap()
-            .flatten()
-            .map(|e| (e.file_name().into_string().unwrap(), std::fs::read(e.path()).unwrap()))
-            .collect()
-    };
+    let export = |store: &str, tag: &str| export_files(store, c, &d.join(tag));
     let clean = d.join("clean").to_str().unwrap().to_owned();
     run_ok(&["run", c, "--store", &clean, "--no-props"]);
     let (got, expected) = (export(&grown, "grown-export"), export(&clean, "clean-export"));

@@ -12,12 +12,15 @@ fn second_writer_is_refused_and_readers_work_during_ingest() {
     let store = dir.path().join("s");
     let s = store.to_str().unwrap();
     let input = root().join("tests/data/natural_products_22k.parquet");
-    let mut writer = Command::new(env!("CARGO_BIN_EXE_xfstore"))
-        .args(["ingest", "--store", s, "--input", input.to_str().unwrap(), "--rule", OME, "--batch-rows", "64"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let spawn_writer = || {
+        Command::new(env!("CARGO_BIN_EXE_xfstore"))
+            .args(["ingest", "--store", s, "--input", input.to_str().unwrap(), "--rule", OME, "--batch-rows", "64"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut writer = spawn_writer();
     // wait until the job exists and has committed something
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -83,12 +86,7 @@ fn second_writer_is_refused_and_readers_work_during_ingest() {
     // a writer resumes the job and compacts the tables it holds
     let reader = xfstore::Reader::open(&store).unwrap();
     let jobs = reader.jobs().unwrap();
-    let mut writer = Command::new(env!("CARGO_BIN_EXE_xfstore"))
-        .args(["ingest", "--store", s, "--input", input.to_str().unwrap(), "--rule", OME, "--batch-rows", "64"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut writer = spawn_writer();
     let deadline = Instant::now() + Duration::from_secs(4);
     let mut reads = 0;
     while writer.try_wait().unwrap().is_none() && Instant::now() < deadline {
