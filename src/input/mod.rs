@@ -260,13 +260,17 @@ impl InputFile {
     }
 
     /// Whether this input is the one `old` describes with rows appended since (a text file
-    /// whose old bytes read back as they were: [`TextInput::extends`]); the old rows keep their
-    /// numbers, so a job made from `old` goes on from where it stopped. Other inputs cannot
-    /// tell yet: false.
+    /// whose old bytes read back as they were: [`TextInput::extends`]; a Parquet folder or glob
+    /// with parts added after its old ones: [`ParquetInput::extends`]); the old rows keep their
+    /// numbers, so a job made from `old` goes on from where it stopped. A single Parquet file
+    /// and job inputs cannot tell: false.
     pub(crate) fn extends(&self, old: &InputInfo) -> Result<bool, InputError> {
         match &self.source {
             Source::Text(t) if self.info.rows > old.rows && self.info.same_columns(old) => {
                 t.extends(old.size, old.rows, old.footer_hash)
+            }
+            Source::Parquet(p) if self.info.rows > old.rows && self.info.same_columns(old) => {
+                Ok(p.extends(old.size, old.rows, old.footer_hash))
             }
             _ => Ok(false),
         }

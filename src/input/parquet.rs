@@ -30,6 +30,9 @@ struct Part {
 pub(super) struct ParquetInput {
     parts: Vec<Part>,
     cols: InputColumns,
+    /// A folder or glob: after each part, (size, rows, fingerprint) of the parts so far, which
+    /// is what an input of those parts alone recorded (growth by new parts: [`Self::extends`]).
+    prefixes: Vec<(u64, u64, u64)>,
 }
 
 /// Where the parts of a Parquet input come from.
@@ -50,6 +53,7 @@ impl ParquetInput {
             Layout::Glob(pattern) => glob_parts(pattern)?,
         };
         let mut parts = Vec::with_capacity(paths.len());
+        let mut prefixes = Vec::with_capacity(paths.len());
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         let (mut size, mut rows) = (0u64, 0u64);
         for path in paths {
@@ -67,6 +71,9 @@ impl ParquetInput {
             hasher.update(&footer);
             size += len;
             rows += n;
+            if !single {
+                prefixes.push((size, rows, hasher.digest()));
+            }
             parts.push(Part { path, rows: n, roots });
         }
         if rows == 0 {
@@ -79,7 +86,15 @@ impl ParquetInput {
             ),
             _ => hasher.digest(),
         };
-        Ok((Self { parts, cols: cols.clone() }, Scanned { rows, size, fingerprint }))
+        Ok((Self { parts, cols: cols.clone(), prefixes }, Scanned { rows, size, fingerprint }))
+    }
+
+    /// Whether this folder or glob is the input of `size` bytes, `rows` rows and `fingerprint`
+    /// with parts added after its parts (in path order): its first parts, byte-identical names,
+    /// sizes and footers, fingerprint as it did. A single file cannot tell (its footer is all
+    /// its fingerprint covers): false.
+    pub(super) fn extends(&self, size: u64, rows: u64, fingerprint: u64) -> bool {
+        self.prefixes[..self.prefixes.len().saturating_sub(1)].contains(&(size, rows, fingerprint))
     }
 
     /// Batches of at most `batch_rows` rows from global row `offset`, at most `limit` rows.

@@ -141,3 +141,38 @@ fn rows_appended_to_a_text_input_are_the_only_new_work_and_end_as_a_rebuild() {
         assert!(String::from_utf8_lossy(&refused.stderr).contains("the input changed"));
     }
 }
+
+#[test]
+fn a_part_added_to_a_parquet_folder_is_the_only_new_work_and_ends_as_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let smiles: Vec<String> = sample_lines(600).iter().map(|l| l.split('\t').next().unwrap().to_owned()).collect();
+    let part = |name: &str, rows: &[String]| {
+        let rows: Vec<Option<&str>> = rows.iter().map(|s| Some(s.as_str())).collect();
+        write_smiles_parquet(&dir.path().join("lib").join(name), &rows);
+    };
+    std::fs::create_dir_all(dir.path().join("lib")).unwrap();
+    part("part-0.parquet", &smiles[..250]);
+    part("part-1.parquet", &smiles[250..400]);
+    let input = dir.path().join("lib");
+    let (grown, rebuilt) = (dir.path().join("grown"), dir.path().join("rebuilt"));
+    let (grown, rebuilt, i) = (grown.to_str().unwrap(), rebuilt.to_str().unwrap(), input.to_str().unwrap());
+    assert!(ingest(grown, i, &[]).status.success());
+    part("part-2.parquet", &smiles[400..]);
+    let again = ingest(grown, i, &[]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("resuming at row 400 of 600"));
+    assert!(ingest(rebuilt, i, &[]).status.success());
+    let job = |s: &str| job_status(&status_json(s), OME);
+    assert_eq!(job(grown)["counters"], job(rebuilt)["counters"]);
+    assert_eq!(job(grown)["input"], job(rebuilt)["input"]);
+    let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+    run_ok(&["export", "--store", grown, "--rule", OME, "--output", a.to_str().unwrap()]);
+    run_ok(&["export", "--store", rebuilt, "--rule", OME, "--output", b.to_str().unwrap()]);
+    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "exports differ");
+
+    // a part sorting before the old ones renumbers their rows: a changed input, refused
+    part("part-00.parquet", &smiles[..10]);
+    let refused = ingest(grown, i, &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("the input changed"));
+}
