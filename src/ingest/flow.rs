@@ -142,11 +142,16 @@ impl Flow {
 
     /// The writer committed a batch holding `bytes`; samples RSS and adjusts the batch target.
     pub(super) fn committed(&self, bytes: u64) {
-        let mut rss = self.meter.lock().unwrap_or_else(|e| e.into_inner()).sample().unwrap_or(0);
+        self.committed_at(bytes, self.sample_rss());
+    }
+
+    /// RSS now (over the budget when the `budget.rss` failpoint says so).
+    fn sample_rss(&self) -> u64 {
+        let rss = self.meter.lock().unwrap_or_else(|e| e.into_inner()).sample().unwrap_or(0);
         if crate::failpoint::hit("budget.rss") {
-            rss = self.budget.bytes() + 1;
+            return self.budget.bytes() + 1;
         }
-        self.committed_at(bytes, rss);
+        rss
     }
 
     fn committed_at(&self, bytes: u64, rss: u64) {
@@ -166,11 +171,7 @@ impl Flow {
     /// The feeder's check after each chunk: true (end the batch here) when RSS is above the
     /// high-water mark; the next batch then waits for the pipeline to drain, at half the size.
     pub(super) fn pressed(&self) -> bool {
-        let mut rss = self.meter.lock().unwrap_or_else(|e| e.into_inner()).sample().unwrap_or(0);
-        if crate::failpoint::hit("budget.rss") {
-            rss = self.budget.bytes() + 1;
-        }
-        self.pressed_at(rss)
+        self.pressed_at(self.sample_rss())
     }
 
     fn pressed_at(&self, rss: u64) -> bool {

@@ -14,6 +14,9 @@ use crate::error::StoreError;
 enum OpenMode {
     ReadWrite,
     ReadOnly,
+    /// Read-only, by the writer that holds the lock, before it opens the store: nothing can
+    /// delete a table under it, so it opens them lazily like the writer.
+    Check,
 }
 
 /// How far a committed batch is guaranteed to survive.
@@ -113,7 +116,7 @@ fn fd_room() -> usize {
 /// nothing is read wrong.
 fn open_files_limit(path: &Path, mode: OpenMode, so: &StoreOptions) -> i32 {
     let budgeted = i32::try_from(so.open_files.max(MIN_OPEN_FILES)).unwrap_or(i32::MAX);
-    if mode == OpenMode::ReadWrite {
+    if mode != OpenMode::ReadOnly {
         return budgeted;
     }
     let tables = std::fs::read_dir(path).map_or(usize::MAX, |dir| {
@@ -213,7 +216,8 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
     let lock = super::lock::acquire(path)?;
     if path.join("CURRENT").exists() {
         // before RocksDB opens it for writing, which deletes every file its view does not list
-        let reader = open_reader(path, &StoreOptions { block_cache_bytes: 8 << 20, ..so.clone() })?;
+        let check = StoreOptions { block_cache_bytes: 8 << 20, ..so.clone() };
+        let (reader, _) = open_db(path, OpenMode::Check, &check, None)?;
         super::consistency::refuse_damaged(&reader)?;
     }
     // the write path reads only the families of the jobs being written (and scans upstream
@@ -306,7 +310,7 @@ fn open_db(
     db_opts.set_max_background_jobs((std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).max(2) as i32);
     db_opts.set_keep_log_file_num(20);
     let exists = path.join("CURRENT").exists();
-    if mode == OpenMode::ReadOnly && !exists {
+    if mode != OpenMode::ReadWrite && !exists {
         return Err(StoreError::Missing { path: path.into() });
     }
     let mut cfs = if exists { Db::list_cf(&db_opts, path).map_err(db_err("list column families"))? } else { vec![] };
@@ -324,7 +328,7 @@ fn open_db(
             db_opts.create_missing_column_families(true);
             Db::open_cf_descriptors(&db_opts, path, descriptors()).map_err(db_err("open for writing"))?
         }
-        OpenMode::ReadOnly => {
+        OpenMode::ReadOnly | OpenMode::Check => {
             // A reader opening while the writer compacts can find a file the MANIFEST it read
             // still lists already deleted (frequent with bulk loads: every batch adds files
             // and compactions retire them). The view is consistent once open: retry the open,
