@@ -26,6 +26,7 @@ use super::codec::decode;
 use super::records::JobMeta;
 use super::schema::{
     parents_cf, pending_drop_key, products_cf, CF_PRODUCTS_PREFIX, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL,
+    LINKS_IN_PRODUCTS_VERSION,
 };
 use super::{Db, ReadOnlyStore};
 use crate::error::StoreError;
@@ -105,8 +106,12 @@ impl ReadOnlyStore {
         let jobs = self.jobs()?;
         let mut damage = Vec::new();
         for job in &jobs {
-            let missing: Vec<String> =
-                [products_cf(&job.id), parents_cf(&job.id)].into_iter().filter(|f| !families.contains(f)).collect();
+            // before format 5, the parent index had a family of its own
+            let mut needed = vec![products_cf(&job.id)];
+            if self.version < LINKS_IN_PRODUCTS_VERSION {
+                needed.push(parents_cf(&job.id));
+            }
+            let missing: Vec<String> = needed.into_iter().filter(|f| !families.contains(f)).collect();
             if missing.is_empty() {
                 damage.extend(self.check_family(job)?);
             }

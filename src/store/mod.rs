@@ -52,8 +52,9 @@ pub struct ReadOnlyStore {
     path: PathBuf,
     /// Whether this is the view of the writing [`Store`] (for [`ReadOnlyStore::writer_pid`]).
     is_writer: bool,
-    /// Whether the `keys` family lists the jobs of every product key (format version 4).
-    key_index: bool,
+    /// The store's format version (`schema.rs`): from 4 the `keys` family lists the jobs of
+    /// every product key, from 5 the parent links are in the products families.
+    version: u32,
 }
 
 /// A store opened for writing (one process at a time, under the store's lock). It reads too:

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Options};
 
-use super::schema::{CF_META, FORMAT_VERSION, KEY_FORMAT_VERSION, KEY_INDEX_VERSION, KEY_RDKIT_VERSION};
+use super::schema::{
+    CF_META, FORMAT_VERSION, KEY_FORMAT_VERSION, KEY_INDEX_VERSION, KEY_RDKIT_VERSION, LINKS_IN_PRODUCTS_VERSION,
+};
 use super::{Db, ReadOnlyStore, Store};
 use crate::budget::MemoryBudget;
 use crate::error::StoreError;
@@ -241,17 +243,41 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
     };
     store.finish_pending_drops()?;
     store.reconcile_sentinels()?;
-    if !store.reader.key_index {
-        store.build_key_index()?;
-        let meta = store.meta_cf()?;
-        store
-            .db
-            .put_cf(&meta, KEY_FORMAT_VERSION, FORMAT_VERSION.to_le_bytes())
-            .map_err(|e| store.db_err("upgrade format version", e))?;
-        drop(meta);
-        store.reader.key_index = true;
-    }
+    store.upgrade()?;
     Ok(store)
+}
+
+impl Store {
+    /// Brings a store of an older format to [`FORMAT_VERSION`] (readers take it as it is): the
+    /// key index built (before 4), the parent links moved into the products families (before
+    /// 5). Each step is idempotent and the version is written, synced, only after them all, so
+    /// a kill leaves an old store the next writer upgrades again; the families the move
+    /// empties are dropped after that, also when a kill left some.
+    fn upgrade(&mut self) -> Result<(), StoreError> {
+        if self.reader.version < FORMAT_VERSION {
+            eprintln!(
+                "store {}: upgrading from format {} to {} (once; readers are unaffected)",
+                self.path.display(),
+                self.reader.version,
+                FORMAT_VERSION
+            );
+            if self.reader.version < KEY_INDEX_VERSION {
+                self.build_key_index()?;
+            }
+            if self.reader.version < LINKS_IN_PRODUCTS_VERSION {
+                self.move_parent_links()?;
+            }
+            let meta = self.meta_cf()?;
+            let mut opts = rocksdb::WriteOptions::default();
+            opts.set_sync(true);
+            self.db
+                .put_cf_opt(&meta, KEY_FORMAT_VERSION, FORMAT_VERSION.to_le_bytes(), &opts)
+                .map_err(|e| self.db_err("upgrade format version", e))?;
+            drop(meta);
+            self.reader.version = FORMAT_VERSION;
+        }
+        self.drop_moved_parent_families()
+    }
 }
 
 /// Opens an existing store at `path` read-only.
@@ -346,8 +372,8 @@ fn open_db(
             }
         }
     };
-    let mut reader = ReadOnlyStore { db, path: path.into(), is_writer: mode == OpenMode::ReadWrite, key_index: false };
-    reader.key_index = reader.check_format(mode == OpenMode::ReadWrite)? >= KEY_INDEX_VERSION;
+    let mut reader = ReadOnlyStore { db, path: path.into(), is_writer: mode == OpenMode::ReadWrite, version: 0 };
+    reader.version = reader.check_format(mode == OpenMode::ReadWrite)?;
     Ok((reader, cache))
 }
 
@@ -401,7 +427,7 @@ impl ReadOnlyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::schema::CF_KEYS;
+    use crate::store::schema::{self, CF_KEYS};
     use crate::store::{JobBatch, JobMeta, ProductRecord, RejectBatch};
 
     #[test]
@@ -455,8 +481,11 @@ mod tests {
                     store.commit(&mut [batch], RejectBatch { input_key: "in", rows: &[] }).unwrap();
                 }
                 assert_eq!(store.jobs_holding("COc1ccccc1").unwrap(), Some(vec!["in/A".into(), "in/B".into()]));
-                // as an older build left it: no key index
+                // as an older build left it: no key index, a parent-index family per job
                 store.db.drop_cf(CF_KEYS).unwrap();
+                for id in ["in/A", "in/B"] {
+                    store.db.create_cf(schema::parents_cf(id), &rocksdb::Options::default()).unwrap();
+                }
                 store.db.put_cf(&store.meta_cf().unwrap(), KEY_FORMAT_VERSION, old.to_le_bytes()).unwrap();
             }
             let reader = ReadOnlyStore::open(&path).unwrap();
@@ -470,6 +499,90 @@ mod tests {
             assert_eq!(store.jobs_holding("CCO").unwrap(), Some(vec![]));
             assert_eq!(store.jobs_holding("COc1ccccc").unwrap(), Some(vec![]), "a prefix is another key");
         }
-        assert_eq!(FORMAT_VERSION, 4);
+        assert_eq!(FORMAT_VERSION, 5);
+    }
+
+    /// The column families a store holds: one products family per job (format 5), no
+    /// `parents/` family.
+    fn families(path: &Path) -> Vec<String> {
+        Db::list_cf(&rocksdb::Options::default(), path).unwrap()
+    }
+
+    /// Format 4 kept the parent index in a `parents/<job>` family per job. A reader takes
+    /// such a store as it is; a writer's open moves the links into the products families,
+    /// marks the store 5 and drops the old families. Every state a kill can leave (links
+    /// moved but the store still 4; the store 5 but old families left) opens to the same
+    /// store, and the products and their lookups never change.
+    #[test]
+    fn a_format_4_parent_index_is_read_as_is_and_moved_when_opened_for_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let links = |s: &ReadOnlyStore, job: &str| {
+            let mut l = s.products_of_parent(job, "Oc1ccccc1").unwrap();
+            l.extend(s.products_of_parent(job, "Oc1ccc(O)cc1").unwrap());
+            l
+        };
+        let products = |s: &ReadOnlyStore, job: &str| s.scan(job).unwrap().map(|r| r.unwrap().0).collect::<Vec<_>>();
+        let version = |s: &ReadOnlyStore| s.db.get_cf(&s.meta_cf().unwrap(), KEY_FORMAT_VERSION).unwrap().unwrap();
+        let jobs = ["in/A", "in/B"];
+        let (want_links, want_products);
+        {
+            let store = Store::open(&path, &StoreOptions::default()).unwrap();
+            for id in jobs {
+                let mut meta = JobMeta::for_test(id);
+                store.register_job(&meta).unwrap();
+                let products = vec![("COc1ccccc1".to_owned(), product()), ("COc1ccc(O)cc1".to_owned(), product())];
+                let parent_links = vec![
+                    ("Oc1ccccc1".to_owned(), "COc1ccccc1".to_owned()),
+                    ("Oc1ccc(O)cc1".to_owned(), "COc1ccc(O)cc1".to_owned()),
+                ];
+                let batch = JobBatch { meta: &mut meta, products, parent_links, novel: Some(vec![true, true]) };
+                store.commit(&mut [batch], RejectBatch { input_key: "in", rows: &[] }).unwrap();
+            }
+            assert!(families(&path).iter().all(|f| !f.starts_with("parents/")), "{:?}", families(&path));
+            want_links = links(&store, "in/A");
+            want_products = products(&store, "in/A");
+            assert_eq!(want_links, ["COc1ccccc1", "COc1ccc(O)cc1"]);
+            assert_eq!(want_products, ["COc1ccc(O)cc1", "COc1ccccc1"], "links are not products");
+            // as format 4 left it: the links in a family of their own
+            let mut opts = rocksdb::Options::default();
+            opts.create_if_missing(true);
+            for id in jobs {
+                store.db.create_cf(schema::parents_cf(id), &opts).unwrap();
+                let old = store.db.cf_handle(&schema::parents_cf(id)).unwrap();
+                let cf = store.products_cf(id).unwrap();
+                for (parent, product) in [("Oc1ccccc1", "COc1ccccc1"), ("Oc1ccc(O)cc1", "COc1ccc(O)cc1")] {
+                    store.db.put_cf(&old, schema::parent_link_key(parent, product), []).unwrap();
+                }
+                store.db.delete_range_cf(&cf, b"\0\x01".as_slice(), schema::FIRST_PRODUCT_KEY).unwrap();
+            }
+            store.db.put_cf(&store.meta_cf().unwrap(), KEY_FORMAT_VERSION, 4u32.to_le_bytes()).unwrap();
+        }
+        let reader = ReadOnlyStore::open(&path).unwrap();
+        assert_eq!(version(&reader), 4u32.to_le_bytes());
+        assert_eq!(links(&reader, "in/B"), want_links, "a format-4 reader reads the old family");
+        assert!(reader.check_records().unwrap().is_empty());
+        drop(reader);
+        // a kill after the links of every job were moved, before the version was written: the
+        // next open moves them again (the same keys)
+        Store::open(&path, &StoreOptions::default()).unwrap().move_parent_links().unwrap();
+        // ... and after the version was written, before the old families were dropped
+        let store = Store::open(&path, &StoreOptions::default()).unwrap();
+        assert_eq!(version(&store), FORMAT_VERSION.to_le_bytes());
+        for id in jobs {
+            assert_eq!(links(&store, id), want_links, "{id}");
+            assert_eq!(products(&store, id), want_products, "{id}");
+        }
+        assert!(families(&path).iter().all(|f| !f.starts_with("parents/")), "{:?}", families(&path));
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(true);
+        store.db.create_cf(schema::parents_cf("in/A"), &opts).unwrap();
+        drop(store);
+        let reader = ReadOnlyStore::open(&path).unwrap();
+        assert_eq!(links(&reader, "in/A"), want_links, "format 5 reads the products family");
+        assert!(reader.check_records().unwrap().is_empty());
+        drop(reader);
+        drop(Store::open(&path, &StoreOptions::default()).unwrap());
+        assert!(families(&path).iter().all(|f| !f.starts_with("parents/")), "{:?}", families(&path));
     }
 }

@@ -7,8 +7,8 @@ use rocksdb::{BoundColumnFamily, DBIteratorWithThreadMode, IteratorMode, ReadOpt
 use super::codec::decode;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
 use super::schema::{
-    job_key, key_index_key, parent_link_key, parents_cf, products_cf, rejects_cf, CF_KEYS, FIRST_PRODUCT_KEY,
-    KEY_JOB_PREFIX,
+    family_link_key_into, job_key, key_index_key, parent_link_key, parents_cf, products_cf, rejects_cf, CF_KEYS,
+    FIRST_PRODUCT_KEY, KEY_INDEX_VERSION, KEY_JOB_PREFIX, LINKS_IN_PRODUCTS_VERSION,
 };
 use super::{Db, ReadOnlyStore};
 use crate::error::StoreError;
@@ -133,7 +133,7 @@ impl ReadOnlyStore {
     /// None for a store without one (format 2 or 3: ask every job). A superset: an entry can
     /// outlive a dropped job, so confirm each hit with [`ReadOnlyStore::product`].
     pub(crate) fn jobs_holding(&self, canonical: &str) -> Result<Option<Vec<String>>, StoreError> {
-        if !self.key_index {
+        if self.version < KEY_INDEX_VERSION {
             return Ok(None);
         }
         // an indexed store without the family has never committed a product
@@ -154,8 +154,13 @@ impl ReadOnlyStore {
     /// Canonical SMILES of the products `job` made from the parent with this canonical SMILES,
     /// in key order (the parent index).
     pub fn products_of_parent(&self, job: &str, canonical_parent: &str) -> Result<Vec<String>, StoreError> {
-        let cf = self.parents_cf(job)?;
-        let prefix = parent_link_key(canonical_parent, "");
+        let (cf, prefix) = if self.version >= LINKS_IN_PRODUCTS_VERSION {
+            let mut prefix = Vec::new();
+            family_link_key_into(&mut prefix, canonical_parent, "");
+            (self.products_cf(job)?, prefix)
+        } else {
+            (self.parents_cf(job)?, parent_link_key(canonical_parent, ""))
+        };
         let mut out = Vec::new();
         let iter = self.db.iterator_cf(&cf, IteratorMode::From(&prefix, rocksdb::Direction::Forward));
         for item in iter {

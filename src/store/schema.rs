@@ -12,8 +12,9 @@
 //!                              `merge.rs`; folded in by RocksDB on read and compaction)
 //!   0x00                    -> codec(JobMeta)               (batch sentinel: the job as of the
 //!                              last batch bulk-loaded into this family; see `write.rs`)
-//! CF "parents/" + <job id>     (secondary index, same WriteBatch as the products)
-//!   <canonical parent> 0x00 <canonical product> -> empty
+//!   0x00 <canonical parent> 0x00 <canonical product> -> empty  (parent index, in the same
+//!                              file or WriteBatch as the products; between the sentinel and
+//!                              the first product key, so product scans never see it)
 //! CF "keys"                    (one per store: which jobs hold a product key)
 //!   <canonical SMILES> 0x00 <job id> -> empty               (written with the job's first
 //!                              record of the key; may outlive a dropped job, so a reader
@@ -24,16 +25,22 @@
 //! Changing any layout here means bumping [`FORMAT_VERSION`]; changing a record's fields means
 //! bumping the codec version in `codec.rs`.
 
-/// Version of the store layout described above. 4: the `keys` family lists the jobs of every
+/// Version of the store layout described above. 5: the parent index lives in the job's
+/// products family (format 4 had a `parents/<job>` family per job: half the families, each
+/// ~75-110 KiB of RocksDB memory whenever the store is open, #27); a version-4 store is read
+/// as is and its links moved when opened for writing. 4: the `keys` family lists the jobs of every
 /// product key; a version-3 or -2 store is read without it (a lookup asks every job) and
 /// indexed when opened for writing. 3: product families may hold occurrences merge
 /// operands (the blind write path); a version-2 store is read as is and marked 3 when opened
 /// for writing. 2: records in the postcard codec (codec version 2); 1 was bincode and is
 /// refused with a clear message.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 /// First version whose `keys` family is complete.
 pub const KEY_INDEX_VERSION: u32 = 4;
+
+/// First version whose parent links are in the products families.
+pub const LINKS_IN_PRODUCTS_VERSION: u32 = 5;
 
 /// Column family with store-wide metadata and the job table.
 pub const CF_META: &str = "meta";
@@ -41,7 +48,7 @@ pub const CF_META: &str = "meta";
 /// Prefix of the per-job product column families.
 pub const CF_PRODUCTS_PREFIX: &str = "products/";
 
-/// Prefix of the per-job parent -> products index column families.
+/// Prefix of the per-job parent -> products index column families of format 4 and older.
 pub const CF_PARENTS_PREFIX: &str = "parents/";
 
 /// Column family indexing which jobs hold each product key.
@@ -74,21 +81,27 @@ pub fn products_cf(job: &str) -> String {
     format!("{CF_PRODUCTS_PREFIX}{job}")
 }
 
-/// Column family holding the parent index of `job`.
+/// Column family holding the parent index of `job` in a store of format 4 or older.
 pub fn parents_cf(job: &str) -> String {
     format!("{CF_PARENTS_PREFIX}{job}")
 }
 
-/// Parent-index key: parent, a NUL separator (never in SMILES), product.
+/// Parent link as (parent, product) bytes: parent, a NUL separator (never in SMILES),
+/// product. The key of a format-4 `parents/` family, and of a link in a partition's run file.
 pub fn parent_link_key(parent: &str, product: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(parent.len() + product.len() + 1);
-    parent_link_key_into(&mut k, parent, product);
+    k.extend_from_slice(parent.as_bytes());
+    k.push(0);
+    k.extend_from_slice(product.as_bytes());
     k
 }
 
-/// [`parent_link_key`] into `out` (cleared first), for writers that reuse one buffer.
-pub fn parent_link_key_into(out: &mut Vec<u8>, parent: &str, product: &str) {
+/// Key of a parent link in a products family: [`KEY_BATCH_SENTINEL`] then
+/// [`parent_link_key`], into `out` (cleared first). It sorts after the sentinel (a parent is
+/// never empty) and before [`FIRST_PRODUCT_KEY`].
+pub fn family_link_key_into(out: &mut Vec<u8>, parent: &str, product: &str) {
     out.clear();
+    out.extend_from_slice(KEY_BATCH_SENTINEL);
     out.extend_from_slice(parent.as_bytes());
     out.push(0);
     out.extend_from_slice(product.as_bytes());
@@ -129,5 +142,9 @@ mod tests {
     fn names() {
         assert_eq!(products_cf("a/b"), "products/a/b");
         assert_eq!(job_key("x"), b"job/x".to_vec());
+        let mut k = Vec::new();
+        family_link_key_into(&mut k, "C", "CO");
+        assert_eq!(k, b"\0C\0CO".to_vec());
+        assert!(KEY_BATCH_SENTINEL < k.as_slice() && k.as_slice() < FIRST_PRODUCT_KEY);
     }
 }

@@ -19,8 +19,8 @@ use super::merge::occurrences_operand;
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord};
 use super::schema::{
-    job_key, key_index_key, parent_link_key, parent_link_key_into, parents_cf, pending_drop_key, products_cf,
-    reject_key, rejects_cf, CF_KEYS, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL, KEY_DROP_PREFIX,
+    family_link_key_into, job_key, key_index_key, parents_cf, pending_drop_key, products_cf, reject_key, rejects_cf,
+    CF_KEYS, CF_PARENTS_PREFIX, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL, KEY_DROP_PREFIX,
 };
 use super::{Db, Store};
 use crate::error::StoreError;
@@ -54,11 +54,8 @@ impl Store {
     pub fn register_job(&self, meta: &JobMeta) -> Result<(), StoreError> {
         // only the products family is read on the write path (dedup): it alone gets the
         // memtable bloom filter (see `open.rs`, `cf_options`)
-        let families = [
-            (products_cf(&meta.id), &self.cf_options),
-            (parents_cf(&meta.id), &self.cf_options_blind),
-            (rejects_cf(&meta.input_key), &self.cf_options_blind),
-        ];
+        let families =
+            [(products_cf(&meta.id), &self.cf_options), (rejects_cf(&meta.input_key), &self.cf_options_blind)];
         for (cf_name, options) in families {
             if self.db.cf_handle(&cf_name).is_none() {
                 self.db.create_cf(&cf_name, options).map_err(|e| self.db_err("create column family", e))?;
@@ -101,11 +98,10 @@ impl Store {
                 batch.put_cf(&cf, key.as_bytes(), encode(&rec));
             }
             job.meta.counters.unique_products += new_keys;
-            if !job.parent_links.is_empty() {
-                let pcf = self.parents_cf(&job.meta.id)?;
-                for (parent, product) in job.parent_links.drain(..) {
-                    batch.put_cf(&pcf, parent_link_key(&parent, &product), []);
-                }
+            let mut link = Vec::new();
+            for (parent, product) in job.parent_links.drain(..) {
+                family_link_key_into(&mut link, &parent, &product);
+                batch.put_cf(&cf, &link, []);
             }
             // the sentinel too, so a family's sentinel is never behind its job's record
             // (`consistency.rs`)
@@ -118,18 +114,18 @@ impl Store {
     }
 
     /// Commits a batch whose novelty is known, by bulk load: each job's products are sorted and
-    /// written as ONE SST file (new keys as `Put`, known keys as occurrences `Merge`s, plus the
-    /// job's record after the batch under [`KEY_BATCH_SENTINEL`]) and ingested into its family.
-    /// No memtable, no WAL, no read: what the writer thread does per product is a sort
-    /// comparison and an SST append.
+    /// written as ONE SST file (new keys as `Put`, known keys as occurrences `Merge`s, the
+    /// job's record after the batch under [`KEY_BATCH_SENTINEL`], and the batch's parent links)
+    /// and ingested into its family. No memtable, no WAL, no read: what the writer thread does
+    /// per product is a sort comparison and an SST append.
     ///
     /// Crash protocol, per job (each job has its own offset): (1) the batch's rejected rows,
-    /// idempotent puts, in a WriteBatch; (2) the parent-index SST, idempotent (the same keys,
-    /// empty values); (3) the products SST: RocksDB ingests a file atomically, so this is the
-    /// job's commit point, and the sentinel inside it carries the job's offset and counters;
-    /// (4) the job records in the meta family. A kill before (3) leaves the job at its old
-    /// offset (the batch is redone: (1) and (2) rewrite the same keys); a kill between (3) and
-    /// (4) is repaired at the next writer open, which adopts the newer sentinel
+    /// idempotent puts, in a WriteBatch; (2) the key-index SST, idempotent; (3) the products
+    /// SST with the links: RocksDB ingests a file atomically, so this is the job's commit
+    /// point, and the sentinel inside it carries the job's offset and counters; (4) the job
+    /// records in the meta family. A kill before (3) leaves the job at its old offset (the
+    /// batch is redone: (1) and (2) rewrite the same keys); a kill between (3) and (4) is
+    /// repaired at the next writer open, which adopts the newer sentinel
     /// ([`Store::reconcile_sentinels`]).
     fn commit_ingest(&self, jobs: &mut [JobBatch<'_>], rejects: RejectBatch<'_>) -> Result<(), StoreError> {
         let mut opts = WriteOptions::default();
@@ -151,22 +147,11 @@ impl Store {
         let mut metas = WriteBatch::default();
         for job in jobs.iter_mut() {
             let novel = job.novel.take().unwrap_or_default();
-            if !job.parent_links.is_empty() {
-                // (parent, product) order is the key order: the separator NUL sorts first and
-                // never occurs in SMILES
-                let mut links = std::mem::take(&mut job.parent_links);
-                links.sort_unstable();
-                links.dedup();
-                let cf = self.parents_cf(&job.meta.id)?;
-                self.bulk_load(&cf, |sst| {
-                    let mut key = Vec::new();
-                    for (parent, product) in &links {
-                        parent_link_key_into(&mut key, parent, product);
-                        sst.put(&key, [])?;
-                    }
-                    Ok(())
-                })?;
-            }
+            // (parent, product) order is the links' key order: the separator NUL sorts first
+            // and never occurs in SMILES
+            let mut links = std::mem::take(&mut job.parent_links);
+            links.sort_unstable();
+            links.dedup();
             job.meta.counters.unique_products += novel.iter().filter(|n| **n).count() as u64;
             let mut order: Vec<(&str, usize)> =
                 job.products.iter().enumerate().map(|(i, (key, _))| (key.as_str(), i)).collect();
@@ -176,6 +161,11 @@ impl Store {
                 let mut value = Vec::with_capacity(256);
                 encode_into(&mut value, &*job.meta);
                 sst.put(KEY_BATCH_SENTINEL, &value)?;
+                let mut link = Vec::new();
+                for (parent, product) in &links {
+                    family_link_key_into(&mut link, parent, product);
+                    sst.put(&link, [])?;
+                }
                 for &(key, i) in &order {
                     let rec = &job.products[i].1;
                     if novel[i] {
@@ -238,6 +228,48 @@ impl Store {
                 }
                 Ok(())
             })?;
+        }
+        Ok(())
+    }
+
+    /// Moves the parent index of a store of format 4 or older (a `parents/<job>` family per
+    /// job) into the jobs' products families (format 5): one SST file per job, streamed from
+    /// the old family in key order, which the new keys keep. Idempotent: a kill leaves the
+    /// store at its old version with every old family whole, and the next open moves again.
+    /// The old families are dropped once the store is marked 5
+    /// ([`Store::drop_moved_parent_families`]).
+    pub(super) fn move_parent_links(&self) -> Result<(), StoreError> {
+        for job in self.jobs()? {
+            let Some(old) = self.db.cf_handle(&parents_cf(&job.id)) else { continue };
+            let mut links = self.db.iterator_cf(&old, rocksdb::IteratorMode::Start).peekable();
+            if links.peek().is_none() {
+                continue; // an SST file cannot be empty
+            }
+            let cf = self.products_cf(&job.id)?;
+            self.bulk_load(&cf, |sst| {
+                let mut key = Vec::new();
+                for item in links {
+                    let (link, _) = item?;
+                    key.clear();
+                    key.extend_from_slice(KEY_BATCH_SENTINEL);
+                    key.extend_from_slice(&link);
+                    sst.put(&key, [])?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Drops the `parents/` families left in a store of format 5 (moved by
+    /// [`Store::move_parent_links`]; a kill may have left some).
+    pub(super) fn drop_moved_parent_families(&self) -> Result<(), StoreError> {
+        let names = Db::list_cf(&rocksdb::Options::default(), &self.path)
+            .map_err(|e| self.db_err("list column families", e))?;
+        for name in names.iter().filter(|n| n.starts_with(CF_PARENTS_PREFIX)) {
+            if self.db.cf_handle(name).is_some() {
+                self.db.drop_cf(name).map_err(|e| self.db_err("drop column family", e))?;
+            }
         }
         Ok(())
     }
@@ -315,8 +347,9 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a job, its products and parent index, and the rejected rows of its input (used
-    /// by `ingest --restart`, which re-reads the input from row 0 and so rebuilds them).
+    /// Deletes a job, its products (with their parent links), and the rejected rows of its
+    /// input (used by `ingest --restart`, which re-reads the input from row 0 and so rebuilds
+    /// them).
     ///
     /// Crash-safe: ONE synced WriteBatch deletes the job's metadata and records the column
     /// families to drop as pending (`drop/<cf>` in the meta CF); the drops follow, each marker
@@ -327,7 +360,7 @@ impl Store {
         let meta_cf = self.meta_cf()?;
         let mut batch = WriteBatch::default();
         batch.delete_cf(&meta_cf, job_key(job));
-        for cf_name in [products_cf(job), parents_cf(job), rejects_cf(input_key)] {
+        for cf_name in [products_cf(job), rejects_cf(input_key)] {
             batch.put_cf(&meta_cf, pending_drop_key(&cf_name), []);
         }
         let mut opts = WriteOptions::default();

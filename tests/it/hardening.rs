@@ -155,8 +155,9 @@ fn a_killed_restart_never_leaves_a_short_job_that_looks_complete() {
     run_ok(&["export", "--store", &store, "--rule", OME, "--output", before.to_str().unwrap()]);
     let args = ["ingest", "--store", &store, "--input", sample.to_str().unwrap(), "--rule", OME, "--no-props"];
     let args = [&args[..], &["--id-column", "id"]].concat();
-    // killed after the job's metadata is gone, after its products are dropped, after its parent
-    // index is dropped (the old code dropped products, parents and metadata in separate steps)
+    // killed after the job's metadata is gone, after its products (and parent links) are
+    // dropped, after its input's rejected rows are dropped (the old code dropped products,
+    // parents and metadata in separate steps)
     for point in 1..=3 {
         let out = xfstore()
             .args(&args)
