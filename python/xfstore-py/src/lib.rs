@@ -496,6 +496,15 @@ fn budget(memory_budget: Option<&str>) -> PyResult<MemoryBudget> {
     }
 }
 
+/// The input of `ingest()`: a `str` in the CLI's text form (a path, or `job:ID,...`), or any
+/// `os.PathLike` (a path, never parsed).
+fn input_spec(input: &Bound<'_, PyAny>) -> PyResult<InputSpec> {
+    match input.extract::<String>() {
+        Ok(text) => Ok(InputSpec::parse(&text)),
+        Err(_) => Ok(InputSpec::Path(input.extract::<PathBuf>()?)),
+    }
+}
+
 /// Ingests `input` with `rules` into the store at `store` (created if needed), resumably,
 /// exactly as `xfstore ingest` does (the same options, by the same names), and returns the
 /// run's report as a dict (`rejects=PATH` also writes the rejected rows as TSV). The GIL is
@@ -511,7 +520,7 @@ fn budget(memory_budget: Option<&str>) -> PyResult<MemoryBudget> {
 fn ingest<'py>(
     py: Python<'py>,
     store: PathBuf,
-    input: String,
+    input: Bound<'py, PyAny>,
     rules: Vec<String>,
     name: Option<String>,
     format: Option<String>,
@@ -532,7 +541,7 @@ fn ingest<'py>(
     progress: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let rule_set = RuleSet::load_or_builtin(rules_file.as_deref()).map_err(|e| py_err(e.into()))?;
-    let mut opts = IngestOptions::for_rules(InputSpec::parse(&input), &rule_set, &rules, site_cap, sugar_mask).py()?;
+    let mut opts = IngestOptions::for_rules(input_spec(&input)?, &rule_set, &rules, site_cap, sugar_mask).py()?;
     opts.format = format.map(|f| f.parse::<InputFormat>()).transpose().map_err(PyValueError::new_err)?;
     opts.input_key = name;
     opts.smiles_column = smiles_column;
