@@ -7,7 +7,7 @@ use crate::chem::rdkit_version;
 use crate::error::{IngestError, Result};
 use crate::input::InputFile;
 use crate::rules::Rule;
-use crate::store::{JobMeta, JobState, Store};
+use crate::store::{InputInfo, JobMeta, JobState, RowsHash, Store};
 
 pub(crate) fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -35,18 +35,56 @@ pub(super) fn prepare_job(store: &Store, input: &InputFile, key: &str, rule: &Ru
             store.drop_job(&id, &existing.input_key)?;
         } else {
             let mut existing = existing;
-            if check_same(&existing, input, rule)? == Same::Grown {
+            if check_same(store, &existing, input, rule)? == Same::Grown {
                 // the old rows are as they were: the job goes on with the rows appended
                 existing.input = input.info().clone();
                 existing.state = JobState::Partial;
             }
             store.register_job(&existing)?; // creates column families added by newer versions
+            record_rows(store, &existing.input_key, input)?;
             return Ok(existing);
         }
     }
     let meta = JobMeta::fresh(id, key.to_owned(), input.info().clone(), rule.info(), rdkit_version(), now_unix());
     store.register_job(&meta)?;
+    record_rows(store, key, input)?;
     Ok(meta)
+}
+
+/// Records the content hash of a single Parquet input's current version, once per version
+/// (one read of the file), so that a rewrite with rows appended can be told from a change
+/// later ([`grown_parquet_file`]).
+fn record_rows(store: &Store, input_key: &str, input: &InputFile) -> Result<()> {
+    if !input.is_parquet_file() || store.rows_hashes(input_key)?.iter().any(|v| v.describes(input.info())) {
+        return Ok(());
+    }
+    let all = input.row_hashes(&[])?.all;
+    let info = input.info();
+    let version = RowsHash { rows: info.rows, size: info.size, fingerprint: info.footer_hash, hash: all };
+    Ok(store.add_rows_hash(input_key, version)?)
+}
+
+/// Whether a single Parquet input is the version `old` with rows appended: the first
+/// `old.rows` rows of the file now hash as that version's rows did when recorded. False when
+/// no hash of `old` was recorded (stores made before hashes were, or another kind of input).
+fn grown_parquet_file(store: &Store, input_key: &str, old: &InputInfo, input: &InputFile) -> Result<bool> {
+    let new = input.info();
+    if !input.is_parquet_file() || new.rows <= old.rows || !new.same_columns(old) {
+        return Ok(false);
+    }
+    let versions = store.rows_hashes(input_key)?;
+    let Some(then) = versions.iter().find(|v| v.describes(old)) else {
+        return Ok(false);
+    };
+    // every recorded version's row count at once: the jobs of the input's other rules may
+    // have been made from another version
+    let now = input.row_hashes(&versions.iter().map(|v| v.rows).collect::<Vec<_>>())?;
+    if now.at(old.rows) != Some(then.hash) {
+        return Ok(false);
+    }
+    let version = RowsHash { rows: new.rows, size: new.size, fingerprint: new.footer_hash, hash: now.all };
+    store.add_rows_hash(input_key, version)?;
+    Ok(true)
 }
 
 /// How a job's input compares with what the job was made from.
@@ -54,15 +92,18 @@ pub(super) fn prepare_job(store: &Store, input: &InputFile, key: &str, rule: &Ru
 enum Same {
     /// The same rows.
     Rows,
-    /// The same rows, then more (appended to a text file).
+    /// The same rows, then more (appended to a text file, new parts of a Parquet folder, a
+    /// Parquet file rewritten with rows after its old ones).
     Grown,
 }
 
-fn check_same(job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<Same> {
+fn check_same(store: &Store, job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<Same> {
     let mismatch = |what, detail: String| Err(IngestError::Mismatch { job: job.id.clone(), what, detail }.into());
     let (old, new) = (&job.input, input.info());
     let mut same = Same::Rows;
-    if !old.same_rows(new) && job.rule.hash == rule.hash && input.extends(old)? {
+    let grown =
+        |old| -> Result<bool> { Ok(input.extends(old)? || grown_parquet_file(store, &job.input_key, old, input)?) };
+    if !old.same_rows(new) && job.rule.hash == rule.hash && grown(old)? {
         same = Same::Grown;
     } else if !old.same_rows(new) {
         return mismatch(

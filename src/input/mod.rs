@@ -15,6 +15,7 @@
 
 mod batch;
 mod cells;
+mod content;
 mod job;
 mod parquet;
 mod record;
@@ -119,6 +120,8 @@ pub struct InputFile {
     key: String,
     info: InputInfo,
     source: Source,
+    /// The rows' content hashes, once read ([`InputFile::row_hashes`]).
+    hashes: std::sync::Mutex<Option<content::RowHashes>>,
 }
 
 /// Batches of an input, in row order.
@@ -240,7 +243,7 @@ impl InputFile {
             id_column: cols.id,
             carry_columns: cols.carry,
         };
-        Self { key: default_key(spec), spec: text, info, source }
+        Self { key: default_key(spec), spec: text, info, source, hashes: Default::default() }
     }
 
     /// Path (or spec), size, row count, fingerprint and columns of the input.
@@ -274,6 +277,12 @@ impl InputFile {
             }
             _ => Ok(false),
         }
+    }
+
+    /// Whether the input is one Parquet file: the one kind whose growth (a rewrite with more
+    /// rows) only a recorded content hash can prove ([`InputFile::row_hashes`]).
+    pub(crate) fn is_parquet_file(&self) -> bool {
+        matches!(&self.source, Source::Parquet(p) if p.is_single())
     }
 
     /// Whether the input is read from the store's own jobs.

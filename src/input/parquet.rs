@@ -97,6 +97,11 @@ impl ParquetInput {
         self.prefixes[..self.prefixes.len().saturating_sub(1)].contains(&(size, rows, fingerprint))
     }
 
+    /// Whether this is one file (not a folder or glob).
+    pub(super) fn is_single(&self) -> bool {
+        self.prefixes.is_empty()
+    }
+
     /// Batches of at most `batch_rows` rows from global row `offset`, at most `limit` rows.
     pub(super) fn batches(
         &self,

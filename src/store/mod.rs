@@ -32,7 +32,7 @@ pub(crate) use codec::{decode, encode, CODEC_VERSION};
 pub use consistency::{Damage, FileCheck};
 pub use open::{Durability, SharedCache, StoreOptions};
 pub use read::{ProductScan, RejectScan, StoreMemory};
-pub use records::{Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RejectRecord, RuleInfo};
+pub use records::{Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RejectRecord, RowsHash, RuleInfo};
 pub use verify::{CfCheck, VerifyStoreReport};
 pub use write::{JobBatch, RejectBatch};
 

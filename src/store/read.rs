@@ -5,10 +5,10 @@ use std::sync::Arc;
 use rocksdb::{BoundColumnFamily, DBIteratorWithThreadMode, IteratorMode, ReadOptions};
 
 use super::codec::decode;
-use super::records::{JobMeta, ProductRecord, RejectRecord};
+use super::records::{JobMeta, ProductRecord, RejectRecord, RowsHash};
 use super::schema::{
-    family_link_key_into, job_key, key_index_key, parent_link_key, parents_cf, products_cf, rejects_cf, CF_KEYS,
-    FIRST_PRODUCT_KEY, KEY_INDEX_VERSION, KEY_JOB_PREFIX, LINKS_IN_PRODUCTS_VERSION,
+    family_link_key_into, job_key, key_index_key, parent_link_key, parents_cf, products_cf, rejects_cf, rows_key,
+    CF_KEYS, FIRST_PRODUCT_KEY, KEY_INDEX_VERSION, KEY_JOB_PREFIX, LINKS_IN_PRODUCTS_VERSION,
 };
 use super::{Db, ReadOnlyStore};
 use crate::error::StoreError;
@@ -88,6 +88,16 @@ impl ReadOnlyStore {
         match self.db.get_cf(&meta, job_key(id)).map_err(|e| self.db_err("read job", e))? {
             Some(v) => Ok(Some(decode(&v, id)?)),
             None => Ok(None),
+        }
+    }
+
+    /// The content hashes recorded for the versions of the input with key `input_key` (see
+    /// [`RowsHash`]), oldest first; empty when none was.
+    pub fn rows_hashes(&self, input_key: &str) -> Result<Vec<RowsHash>, StoreError> {
+        let meta = self.meta_cf()?;
+        match self.db.get_cf(&meta, rows_key(input_key)).map_err(|e| self.db_err("read input hashes", e))? {
+            Some(v) => decode(&v, input_key),
+            None => Ok(Vec::new()),
         }
     }
 

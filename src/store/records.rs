@@ -95,6 +95,28 @@ impl InputInfo {
     }
 }
 
+/// The content of one version of an input file, as the transform reads it (`meta` family,
+/// per input key): what proves a single Parquet file rewritten with more rows kept its old
+/// rows, since its fingerprint (the footer) changes with any rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowsHash {
+    /// Rows in that version.
+    pub rows: u64,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its fingerprint ([`InputInfo::footer_hash`]).
+    pub fingerprint: u64,
+    /// xxh3 of its rows as the transform reads them (columns, cells, rejections).
+    pub hash: u64,
+}
+
+impl RowsHash {
+    /// Whether this is the version `input` describes.
+    pub fn describes(&self, input: &InputInfo) -> bool {
+        (self.rows, self.size, self.fingerprint) == (input.rows, input.size, input.footer_hash)
+    }
+}
+
 /// The rule a job applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleInfo {

@@ -6,6 +6,9 @@
 //!   "rdkit_version"         -> UTF-8 string                 (RDKit that made the keys)
 //!   "job/" + <job id>       -> codec(JobMeta)               (input, rule, offset, counters)
 //!   "drop/" + <CF name>     -> empty                        (a drop pending since a restart)
+//!   "rows/" + <input key>   -> codec(Vec<RowsHash>)         (content hashes of the versions of
+//!                              a single Parquet input the jobs read: its growth, `ingest/job.rs`;
+//!                              absent in stores made before, which refuse that growth)
 //! CF "products/" + <job id>    (one per job = input x rule)
 //!   <canonical SMILES>      -> codec(ProductRecord)         (first provenance, occurrences)
 //!                              then merge operands 0xFF + u64 LE  (occurrences to add, see
@@ -65,6 +68,16 @@ pub const KEY_JOB_PREFIX: &[u8] = b"job/";
 pub const KEY_BATCH_SENTINEL: &[u8] = b"\0";
 /// Where product scans start: just past [`KEY_BATCH_SENTINEL`].
 pub const FIRST_PRODUCT_KEY: &[u8] = b"\x01";
+
+/// Meta keys of the content hashes of an input's versions.
+pub const KEY_ROWS_PREFIX: &[u8] = b"rows/";
+
+/// Meta key of the content hashes of the input with key `input_key`.
+pub fn rows_key(input_key: &str) -> Vec<u8> {
+    let mut k = KEY_ROWS_PREFIX.to_vec();
+    k.extend_from_slice(input_key.as_bytes());
+    k
+}
 
 /// Meta keys of column families whose drop is pending (`ingest --restart` killed part-way).
 pub const KEY_DROP_PREFIX: &[u8] = b"drop/";

@@ -17,10 +17,10 @@ use rocksdb::{IngestExternalFileOptions, SstFileWriter, WriteBatch, WriteOptions
 use super::codec::{decode, encode, encode_into};
 use super::merge::occurrences_operand;
 use super::open::Durability;
-use super::records::{JobMeta, ProductRecord, RejectRecord};
+use super::records::{JobMeta, ProductRecord, RejectRecord, RowsHash};
 use super::schema::{
     family_link_key_into, job_key, key_index_key, parents_cf, pending_drop_key, products_cf, reject_key, rejects_cf,
-    CF_KEYS, CF_PARENTS_PREFIX, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL, KEY_DROP_PREFIX,
+    rows_key, CF_KEYS, CF_PARENTS_PREFIX, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL, KEY_DROP_PREFIX,
 };
 use super::{Db, Store};
 use crate::error::StoreError;
@@ -65,6 +65,18 @@ impl Store {
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
         self.db.put_cf_opt(&meta_cf, job_key(&meta.id), encode(meta), &opts).map_err(|e| self.db_err("write job", e))
+    }
+
+    /// Records the content hash of a version of the input with key `input_key` (kept with
+    /// the versions recorded before it, once each).
+    pub fn add_rows_hash(&self, input_key: &str, version: RowsHash) -> Result<(), StoreError> {
+        let mut versions = self.rows_hashes(input_key)?;
+        if versions.contains(&version) {
+            return Ok(());
+        }
+        versions.push(version);
+        let meta = self.meta_cf()?;
+        self.db.put_cf(&meta, rows_key(input_key), encode(&versions)).map_err(|e| self.db_err("write input hashes", e))
     }
 
     /// Atomically commits one input batch for one or more jobs, with its rejected rows: by

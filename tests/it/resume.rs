@@ -176,3 +176,61 @@ fn a_part_added_to_a_parquet_folder_is_the_only_new_work_and_ends_as_a_rebuild()
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("the input changed"));
 }
+
+/// A single Parquet file rewritten with rows after its old ones (pandas: read, concat, write)
+/// has a new footer, so only the content hash recorded when its jobs were made proves the old
+/// rows unchanged: the rewrite runs only the new rows and ends where a rebuild does. A rewrite
+/// that changes one old row, or one old id, is refused.
+#[test]
+fn a_parquet_file_rewritten_with_more_rows_is_the_only_new_work_and_ends_as_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let smiles: Vec<String> = sample_lines(600).iter().map(|l| l.split('\t').next().unwrap().to_owned()).collect();
+    let input = dir.path().join("lib.parquet");
+    let write = |rows: &[String]| {
+        let rows: Vec<Option<&str>> = rows.iter().map(|s| Some(s.as_str())).collect();
+        write_smiles_parquet(&input, &rows);
+    };
+    write(&smiles[..400]);
+    let (grown, rebuilt) = (dir.path().join("grown"), dir.path().join("rebuilt"));
+    let (grown, rebuilt, i) = (grown.to_str().unwrap(), rebuilt.to_str().unwrap(), input.to_str().unwrap());
+    let ids = ["--id-column", "id"];
+    assert!(ingest(grown, i, &ids).status.success());
+    write(&smiles);
+    let again = ingest(grown, i, &ids);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("resuming at row 400 of 600"));
+    assert!(ingest(rebuilt, i, &ids).status.success());
+    let job = |s: &str| job_status(&status_json(s), OME);
+    assert_eq!(job(grown)["counters"], job(rebuilt)["counters"]);
+    assert_eq!(job(grown)["input"], job(rebuilt)["input"]);
+    let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+    run_ok(&["export", "--store", grown, "--rule", OME, "--output", a.to_str().unwrap()]);
+    run_ok(&["export", "--store", rebuilt, "--rule", OME, "--output", b.to_str().unwrap()]);
+    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "exports differ");
+
+    // an old row changed, rows added: a changed input, refused
+    let mut changed = smiles.clone();
+    changed.swap(3, 500);
+    changed.push(smiles[0].clone());
+    write(&changed);
+    let refused = ingest(grown, i, &ids);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("the input changed"));
+    // the same SMILES, one more row, but an old row's id changed: refused too
+    let mut more = smiles.clone();
+    more.push(smiles[0].clone());
+    let rows: Vec<Option<&str>> = more.iter().map(|s| Some(s.as_str())).collect();
+    {
+        use arrow_array::{ArrayRef, RecordBatch, StringArray};
+        let smiles: ArrayRef = std::sync::Arc::new(StringArray::from(rows));
+        let ids = (0..more.len()).map(|i| Some(if i == 7 { "X7".to_owned() } else { format!("T{i}") }));
+        let ids: ArrayRef = std::sync::Arc::new(StringArray::from(ids.collect::<Vec<_>>()));
+        let batch = RecordBatch::try_from_iter([("id", ids), ("smiles", smiles)]).unwrap();
+        let file = std::fs::File::create(&input).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+    let refused = ingest(grown, i, &ids);
+    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
+}
