@@ -51,6 +51,17 @@ pub fn pickled_bytes(mol: &crate::chem::PickledMol) -> u64 {
 /// leave nothing to divide.
 pub const MIN_BUDGET: u64 = 256 << 20;
 
+/// RocksDB memory one column family holds whenever a store is open for writing, read or not:
+/// its table cache, blob-file cache, internal statistics and memtable (heaptrack: ~75 KiB
+/// with glibc), and in xfstore's writer ~110-150 KiB measured from outside (writer open of a
+/// 390-job campaign store: 132.7 MiB with 814 families, 107.9 MiB with 428, 43.8 MiB fresh).
+/// A store has one family per job, one per input and two more.
+pub const FAMILY_BYTES: u64 = 128 << 10;
+
+/// What a writing process holds before any family: RDKit, the rule set, thread stacks, the
+/// pipeline's smallest batches (a writer on a fresh store: 43.8 MiB).
+pub const PROCESS_BASE_BYTES: u64 = 64 << 20;
+
 /// A memory budget in bytes, and how it is shared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryBudget {
@@ -75,6 +86,35 @@ impl MemoryBudget {
     /// The budget in bytes.
     pub fn bytes(&self) -> u64 {
         self.bytes
+    }
+
+    /// The smallest budget a writer of a store of `families` column families runs within: its
+    /// fixed holders ([`PROCESS_BASE_BYTES`], [`FAMILY_BYTES`] per family) must fit in what the
+    /// budget's RSS mark (90%) leaves beside the block cache and memtables (1/4); never below
+    /// [`MIN_BUDGET`]. The minimum up to 819 families (the natural campaign's 390 jobs make
+    /// 428), 291 MiB for 1,000.
+    pub fn least_for_families(families: usize) -> u64 {
+        let fixed = PROCESS_BASE_BYTES + FAMILY_BYTES * families as u64;
+        // fixed <= 0.9 B - 0.25 B
+        (fixed * 20).div_ceil(13).max(MIN_BUDGET)
+    }
+
+    /// Refuses a budget a writer of a store of `families` column families cannot keep (see
+    /// [`MemoryBudget::least_for_families`]): a clear error before any work, never a run over
+    /// the budget.
+    pub fn check_families(&self, families: usize) -> Result<(), String> {
+        let least = Self::least_for_families(families);
+        if self.bytes >= least {
+            return Ok(());
+        }
+        Err(format!(
+            "memory budget {} is below what a store of {families} column families needs to be written \
+             (one per job: ~{} KiB of RocksDB memory each, whether read or not): at least {}; raise \
+             --memory-budget or split the work into several stores",
+            human(self.bytes),
+            FAMILY_BYTES >> 10,
+            human(least.next_multiple_of(16 << 20))
+        ))
     }
 
     /// RocksDB block cache: 1/8.
@@ -235,6 +275,19 @@ mod tests {
         assert_eq!("300000000".parse::<MemoryBudget>().unwrap().bytes(), 300_000_000);
         assert!("12 parsecs".parse::<MemoryBudget>().is_err());
         assert!("1MiB".parse::<MemoryBudget>().unwrap_err().contains("below the minimum"));
+    }
+
+    #[test]
+    fn a_store_of_many_families_needs_more_than_the_minimum() {
+        assert_eq!(MemoryBudget::least_for_families(428), MIN_BUDGET);
+        assert_eq!(MemoryBudget::least_for_families(819), MIN_BUDGET);
+        assert!(MemoryBudget::least_for_families(820) > MIN_BUDGET);
+        assert_eq!(MemoryBudget::least_for_families(1000) >> 20, 290);
+        let b = MemoryBudget::new(256 << 20).unwrap();
+        assert!(b.check_families(428).is_ok());
+        let err = b.check_families(1000).unwrap_err();
+        assert!(err.contains("1000 column families") && err.contains("at least 304 MiB"), "{err}");
+        assert!(MemoryBudget::new(304 << 20).unwrap().check_families(1000).is_ok());
     }
 
     #[test]

@@ -322,6 +322,10 @@ pub enum IngestError {
     /// The writer thread failed or panicked (its message).
     #[error("writer thread failed: {0}")]
     Writer(String),
+    /// The memory budget is below what the store's column families need
+    /// ([`crate::MemoryBudget::check_families`]).
+    #[error("{0}")]
+    Budget(String),
 }
 
 /// Problems while exporting.

@@ -171,6 +171,13 @@ pub fn run(
 ) -> Result<CampaignReport> {
     let started = Instant::now();
     let mut report = CampaignReport::default();
+    // the whole campaign's families, before hours of work: each stream checks its own too
+    let mut new_jobs = 0;
+    for id in c.jobs() {
+        new_jobs += usize::from(store.job(&id)?.is_none());
+    }
+    let families = store.family_count()? + new_jobs;
+    opts.budget.check_families(families).map_err(crate::error::IngestError::Budget)?;
     for s in &c.streams {
         if opts.control.as_ref().is_some_and(|c| c.stop_requested()) {
             report.stopped = true;

@@ -431,6 +431,9 @@ fn run(
 ) -> Result<IngestReport> {
     let started = Instant::now();
     job::check_rdkit(store)?;
+    let new_jobs = rules.iter().map(|r| store.job(&job::job_id(key, &r.def.name))).filter(|j| matches!(j, Ok(None)));
+    let families = store.family_count()? + new_jobs.count();
+    opts.budget.check_families(families).map_err(IngestError::Budget)?;
     let mut metas: Vec<JobMeta> =
         rules.iter().map(|r| job::prepare_job(store, input, key, r, opts.restart)).collect::<Result<_>>()?;
     let input_key = key.to_owned();

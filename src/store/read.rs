@@ -91,6 +91,14 @@ impl ReadOnlyStore {
         }
     }
 
+    /// Column families in the store (each holds RocksDB memory whenever the store is open:
+    /// [`crate::MemoryBudget::check_families`]).
+    pub fn family_count(&self) -> Result<usize, StoreError> {
+        Db::list_cf(&rocksdb::Options::default(), &self.path)
+            .map(|names| names.len())
+            .map_err(|e| self.db_err("list column families", e))
+    }
+
     /// The content hashes recorded for the versions of the input with key `input_key` (see
     /// [`RowsHash`]), oldest first; empty when none was.
     pub fn rows_hashes(&self, input_key: &str) -> Result<Vec<RowsHash>, StoreError> {

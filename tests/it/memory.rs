@@ -228,3 +228,33 @@ fn the_natural_campaign_stays_within_the_smallest_budget_measured_from_outside()
     assert!(jobs >= 390 && made > 50_000, "{jobs} jobs, {made} products: not the natural campaign\n{out}");
     assert!(peak <= 256.0, "peak RSS {peak} MiB measured from outside at a 256 MiB budget\n{out}");
 }
+
+/// A store's column families hold RocksDB memory whether read or not (~128 KiB each, one per
+/// job): a campaign that would make more than a budget can hold beside its shares is refused
+/// at once, naming the budget it needs, before any work (never a run over the budget).
+#[test]
+fn a_campaign_of_too_many_jobs_for_the_budget_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = std::fs::read_to_string(root().join("configs/transforms.yaml")).unwrap();
+    let names = rules.lines().filter_map(|l| l.trim().strip_prefix("- name: "));
+    let rules: Vec<&str> = names.filter_map(|l| l.split_whitespace().next()).filter(|r| !r.contains('{')).collect();
+    let smi = root().join("tests/data/campaign/polyphenols.smi");
+    let inputs: Vec<String> =
+        (0..45).map(|i| format!("  - {{name: p{i}, path: {}, class: polyphenol}}", smi.display())).collect();
+    let campaign = format!(
+        "inputs:\n{}\nsteps:\n  - {{name: x, from: [{}], rules: [{}]}}\n",
+        inputs.join("\n"),
+        (0..45).map(|i| format!("p{i}")).collect::<Vec<_>>().join(", "),
+        rules.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(", ")
+    );
+    assert!(45 * rules.len() > 819, "{} rules", rules.len());
+    let c = dir.path().join("c.yaml");
+    std::fs::write(&c, campaign).unwrap();
+    let store = dir.path().join("s");
+    let out = run(&["run", c.to_str().unwrap(), "--store", store.to_str().unwrap(), "--memory-budget", "256MiB"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("column families") && err.contains("at least 2") && err.contains("MiB"), "{err}");
+    let st = status_json(store.to_str().unwrap());
+    assert_eq!(st["jobs"].as_array().map(Vec::len), Some(0), "{st}");
+}
