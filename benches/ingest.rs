@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use xfstore::internal::{human, peak_rss};
-use xfstore::{export, ingest, ExportOptions, IngestOptions, IngestReport, RuleSet, Store, StoreOptions};
+use xfstore::{export, ingest, ExportOptions, IngestOptions, IngestReport, RuleSet, Store};
 
 /// The same allocator as the `xfstore` binary (it also replaces malloc for RDKit and RocksDB).
 #[path = "common/mod.rs"]
@@ -36,8 +36,8 @@ fn rule() -> String {
 }
 
 fn run_ingest(rules: &RuleSet, path: &Path) -> (Store, IngestReport) {
-    let opts = IngestOptions { with_props: false, ..IngestOptions::new(input(), vec![rule()]) };
-    let store = Store::open(path, &StoreOptions::from_budget(&opts.budget)).expect("open store");
+    let opts = IngestOptions::new(input(), vec![rule()]).with_props(false);
+    let store = Store::open(path, &opts.store_options()).expect("open store");
     let report = ingest(&store, rules, &opts).expect("ingest");
     (store, report)
 }

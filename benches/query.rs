@@ -23,8 +23,7 @@ fn store_path() -> (PathBuf, Option<tempfile::TempDir>) {
     let store = Store::open(&path, &Default::default()).unwrap();
     let rules = xfstore::RuleSet::builtin().unwrap();
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.parquet");
-    let mut opts = xfstore::IngestOptions::new(sample, vec!["HALO_AROMATIC_CH__H__TO__F".into()]);
-    opts.with_props = false;
+    let opts = xfstore::IngestOptions::new(sample, vec!["HALO_AROMATIC_CH__H__TO__F".into()]).with_props(false);
     xfstore::ingest(&store, &rules, &opts).unwrap();
     (path, Some(dir))
 }

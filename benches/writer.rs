@@ -18,8 +18,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use xfstore::internal::{human, peak_rss, record_product_stream};
 use xfstore::{
-    IngestOptions, IngestPlan, IngestReport, InputColumns, InputFile, RuleSet, Store, StoreOptions, WritePath,
-    DEFAULT_SMILES_COLUMN,
+    IngestOptions, IngestPlan, IngestReport, InputColumns, InputFile, RuleSet, Store, WritePath, DEFAULT_SMILES_COLUMN,
 };
 
 /// The same allocator as the `xfstore` binary.
@@ -35,9 +34,8 @@ fn rule() -> String {
 }
 
 fn replay(rules: &RuleSet, stream: &Path, store: &Path, path: WritePath) -> (Store, IngestReport) {
-    let mut opts = IngestOptions::new(input(), vec![rule()]);
-    opts.write_path = path;
-    let store = Store::open(store, &StoreOptions::from_budget(&opts.budget)).expect("open store");
+    let opts = IngestOptions::new(input(), vec![rule()]).write_path(path);
+    let store = Store::open(store, &opts.store_options()).expect("open store");
     let report = IngestPlan::new(rules, opts).expect("plan").replay(&store, stream).expect("replay");
     (store, report)
 }

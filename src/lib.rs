@@ -42,8 +42,7 @@
 //! # {
 //! #     let rules = xfstore::RuleSet::builtin().unwrap();
 //! #     let store = xfstore::Store::open(&path, &Default::default()).unwrap();
-//! #     let mut opts = xfstore::IngestOptions::new(sample, vec!["FG_PHENOL_OH__OH__TO__OMe".into()]);
-//! #     opts.with_props = false;
+//! #     let opts = xfstore::IngestOptions::new(sample, vec!["FG_PHENOL_OH__OH__TO__OMe".into()]).with_props(false);
 //! #     xfstore::ingest(&store, &rules, &opts).unwrap();
 //! # }
 //! use xfstore::{QueryOutcome, ReadOnlyStore};

@@ -102,9 +102,7 @@ pub fn run_writer(a: BenchWriterArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if a.store.exists() {
         anyhow::bail!("{} exists: the replay writes a fresh store", a.store.display());
     }
-    let mut opts = IngestOptions::new(&a.input, vec![a.rule.clone()]);
-    opts.budget = a.memory_budget;
-    opts.write_path = a.write_path;
+    let opts = IngestOptions::new(&a.input, vec![a.rule.clone()]).budget(a.memory_budget).write_path(a.write_path);
     let plan = IngestPlan::new(&rule_set, opts)?;
     let so = StoreOptions {
         memtable_bloom: a.write_path == WritePath::ReadModifyWrite,

@@ -109,15 +109,14 @@ impl TransformArgs {
     /// Ingest options for `input` x `rules` (X-template names resolved to their rules) with
     /// these settings; everything else at its default.
     pub fn options(&self, input: InputSpec, rule_set: &RuleSet, rules: &[String]) -> Result<IngestOptions> {
-        let mut opts = IngestOptions::for_rules(input, rule_set, rules, self.site_cap, self.sugar_mask)?;
-        opts.format = self.format;
-        opts.input_key = self.name.clone();
-        opts.smiles_column = self.smiles_column.clone();
-        opts.id_column = self.id_column.clone();
-        opts.carry_columns = self.carry.clone();
-        opts.with_props = !self.no_props;
-        opts.max_heavy_atoms = self.max_heavy_atoms;
-        Ok(opts)
+        Ok(IngestOptions::for_rules(input, rule_set, rules, self.site_cap, self.sugar_mask)?
+            .format(self.format)
+            .input_key(self.name.clone())
+            .smiles_column(&self.smiles_column)
+            .id_column(self.id_column.clone())
+            .carry_columns(self.carry.clone())
+            .with_props(!self.no_props)
+            .max_heavy_atoms(self.max_heavy_atoms))
     }
 }
 
@@ -146,17 +145,19 @@ pub fn parse_write_path(s: &str) -> Result<WritePath, String> {
 
 pub fn run(a: IngestArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let rule_set = a.transform.rule_set()?;
-    let mut opts = a.transform.options(a.input, &rule_set, &a.rules)?;
-    opts.batch_rows = a.batch_rows;
-    opts.budget = a.memory_budget;
-    opts.restart = a.restart;
-    opts.max_rows = a.max_rows;
-    opts.progress = true;
-    opts.write_path = a.write_path;
+    let opts = a
+        .transform
+        .options(a.input, &rule_set, &a.rules)?
+        .batch_rows(a.batch_rows)
+        .budget(a.memory_budget)
+        .restart(a.restart)
+        .max_rows(a.max_rows)
+        .progress(true)
+        .write_path(a.write_path);
     let mut so = StoreOptions {
         durability: if a.sync { Durability::Sync } else { Durability::Process },
         memtable_bloom: a.write_path == WritePath::ReadModifyWrite,
-        ..StoreOptions::from_budget(&a.memory_budget)
+        ..opts.store_options()
     };
     if let Some(bytes) = a.write_buffer_bytes {
         so.write_buffer_bytes = bytes;

@@ -41,55 +41,57 @@ use crate::transform::RowOptions;
 use pipeline::{Pipeline, Source};
 use progress::Progress;
 
-/// What to ingest and how.
+/// What to ingest and how: built by [`IngestOptions::new`] (or [`IngestOptions::for_rules`])
+/// and the chainable setters below, e.g.
+/// `IngestOptions::new("lib.smi", rules).budget(budget).with_props(false)`.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
     /// The input: a Parquet file, folder or glob, a SMILES, CSV, TSV or SDF file (optionally
     /// gzip), or other jobs' products (see [`crate::InputFile`]).
-    pub input: InputSpec,
+    pub(crate) input: InputSpec,
     /// The input's format, when not the one its path implies.
-    pub format: Option<InputFormat>,
+    pub(crate) format: Option<InputFormat>,
     /// The input's key in the store (names its jobs `<key>/<rule>` and its rejects); default
     /// [`InputFile::default_key`].
-    pub input_key: Option<String>,
+    pub(crate) input_key: Option<String>,
     /// Rule names, all applied in one pass over the input (one job each).
-    pub rules: Vec<String>,
+    pub(crate) rules: Vec<String>,
     /// Site caps and sugar masks replacing the rule file's, by rule name (a campaign's class
     /// configuration, or `--site-cap` / `--sugar-mask`).
-    pub rule_settings: BTreeMap<String, RuleSettings>,
+    pub(crate) rule_settings: BTreeMap<String, RuleSettings>,
     /// Name of the SMILES column.
-    pub smiles_column: String,
+    pub(crate) smiles_column: String,
     /// Optional id column, carried into each product's provenance.
-    pub id_column: Option<String>,
+    pub(crate) id_column: Option<String>,
     /// Input columns carried (as text) into each product's provenance and the export.
-    pub carry_columns: Vec<String>,
+    pub(crate) carry_columns: Vec<String>,
     /// Most rows in one batch; batches are usually smaller, sized by the bytes their products
     /// hold.
-    pub batch_rows: usize,
+    pub(crate) batch_rows: usize,
     /// Sizes batches and the bytes in flight, and the RSS above which ingest holds back.
     /// The store's cache and memtables are sized from the same budget by the caller
     /// ([`crate::store::StoreOptions::from_budget`]).
-    pub budget: MemoryBudget,
+    pub(crate) budget: MemoryBudget,
     /// Compute MW, TPSA, HBD, HBA, cLogP, RotB for each product.
-    pub with_props: bool,
+    pub(crate) with_props: bool,
     /// Rows with more heavy atoms than this are rejected as `too_large` before RDKit parses
     /// them (see [`DEFAULT_MAX_HEAVY_ATOMS`]).
-    pub max_heavy_atoms: u32,
+    pub(crate) max_heavy_atoms: u32,
     /// Maintain the parent -> products index (`query --parent`); costs one canonicalization
     /// per input row.
-    pub index_parents: bool,
+    pub(crate) index_parents: bool,
     /// Drop existing jobs of this input x rules and start afresh.
-    pub restart: bool,
+    pub(crate) restart: bool,
     /// Stop after this many input rows in this run (the job stays resumable).
-    pub max_rows: Option<u64>,
+    pub(crate) max_rows: Option<u64>,
     /// Talk on stderr: where a job resumes, and a progress bar when stderr is a terminal.
-    pub progress: bool,
+    pub(crate) progress: bool,
     /// How products reach the store (the default is the fast one; the other is kept for
     /// comparison).
-    pub write_path: WritePath,
+    pub(crate) write_path: WritePath,
     /// Shared with another thread: asks the run to stop at the next batch (what was committed
     /// stays; the job resumes from there) and reports its progress. None: run to the end.
-    pub control: Option<std::sync::Arc<RunControl>>,
+    pub(crate) control: Option<std::sync::Arc<RunControl>>,
 }
 
 /// A handle on a running ingest from another thread (the Python module's progress callback and
@@ -193,6 +195,101 @@ impl IngestOptions {
             opts.rule_settings = opts.rules.iter().map(|r| (r.clone(), settings)).collect();
         }
         Ok(opts)
+    }
+
+    /// Store options sized by this ingest's budget ([`crate::StoreOptions::from_budget`]).
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions::from_budget(&self.budget)
+    }
+
+    /// The input's format, when not the one its path implies.
+    pub fn format(mut self, format: Option<InputFormat>) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// The input's key in the store (names its jobs `<key>/<rule>`); None: [`InputFile::default_key`].
+    pub fn input_key(mut self, input_key: Option<String>) -> Self {
+        self.input_key = input_key;
+        self
+    }
+
+    /// Name of the SMILES column.
+    pub fn smiles_column(mut self, smiles_column: impl Into<String>) -> Self {
+        self.smiles_column = smiles_column.into();
+        self
+    }
+
+    /// The id column, carried into each product's provenance.
+    pub fn id_column(mut self, id_column: Option<String>) -> Self {
+        self.id_column = id_column;
+        self
+    }
+
+    /// Input columns carried (as text) into each product's provenance and the export.
+    pub fn carry_columns(mut self, carry_columns: Vec<String>) -> Self {
+        self.carry_columns = carry_columns;
+        self
+    }
+
+    /// Most rows in one batch (batches are usually smaller, sized by their products' bytes).
+    pub fn batch_rows(mut self, batch_rows: usize) -> Self {
+        self.batch_rows = batch_rows;
+        self
+    }
+
+    /// The memory budget (batches, bytes in flight, the RSS mark); size the store with [`IngestOptions::store_options`].
+    pub fn budget(mut self, budget: MemoryBudget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Whether to compute MW, TPSA, HBD, HBA, cLogP and RotB for each product.
+    pub fn with_props(mut self, with_props: bool) -> Self {
+        self.with_props = with_props;
+        self
+    }
+
+    /// Rows with more heavy atoms are rejected as `too_large` before RDKit parses them.
+    pub fn max_heavy_atoms(mut self, max_heavy_atoms: u32) -> Self {
+        self.max_heavy_atoms = max_heavy_atoms;
+        self
+    }
+
+    /// Whether to maintain the parent -> products index (`query --parent`).
+    pub fn index_parents(mut self, index_parents: bool) -> Self {
+        self.index_parents = index_parents;
+        self
+    }
+
+    /// Whether to drop the existing jobs of this input x rules and start afresh.
+    pub fn restart(mut self, restart: bool) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// Stop after this many input rows in this run (the jobs stay resumable).
+    pub fn max_rows(mut self, max_rows: Option<u64>) -> Self {
+        self.max_rows = max_rows;
+        self
+    }
+
+    /// Whether to talk on stderr (where a job resumes, a progress bar on a terminal).
+    pub fn progress(mut self, progress: bool) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// How products reach the store.
+    pub fn write_path(mut self, write_path: WritePath) -> Self {
+        self.write_path = write_path;
+        self
+    }
+
+    /// A handle another thread uses to stop the run and follow its progress.
+    pub fn control(mut self, control: std::sync::Arc<RunControl>) -> Self {
+        self.control = Some(control);
+        self
     }
 
     /// How each row is transformed.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::common::*;
 use xfstore::internal::product_in_flight_bytes;
-use xfstore::{IngestOptions, IngestPlan, IngestReport, MemoryBudget, RuleSet, Store, StoreOptions};
+use xfstore::{IngestOptions, IngestPlan, IngestReport, MemoryBudget, RuleSet, Store};
 
 /// The 22k natural products sorted by phenolic OH count, heaviest last (as the real input was).
 fn sorted_by_phenolic_oh(dir: &Path) -> String {
@@ -34,11 +34,11 @@ print(max(k))
 fn ingest(input: &str, store: &Path, batch_rows: usize, budget: MemoryBudget) -> IngestReport {
     let rules = RuleSet::builtin().unwrap();
     // two rules on the same sites: twice the products per batch
-    let mut opts = IngestOptions::new(input, vec![OME.into(), "FG_PHENOL_OH__OH__TO__NH2".into()]);
-    opts.with_props = false;
-    opts.batch_rows = batch_rows;
-    opts.budget = budget;
-    let db = Store::open(store, &StoreOptions::from_budget(&budget)).unwrap();
+    let opts = IngestOptions::new(input, vec![OME.into(), "FG_PHENOL_OH__OH__TO__NH2".into()])
+        .with_props(false)
+        .batch_rows(batch_rows)
+        .budget(budget);
+    let db = Store::open(store, &opts.store_options()).unwrap();
     IngestPlan::new(&rules, opts).unwrap().run(&db).unwrap()
 }
 

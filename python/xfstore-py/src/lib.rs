@@ -541,25 +541,27 @@ fn ingest<'py>(
     progress: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let rule_set = RuleSet::load_or_builtin(rules_file.as_deref()).map_err(|e| py_err(e.into()))?;
-    let mut opts = IngestOptions::for_rules(input_spec(&input)?, &rule_set, &rules, site_cap, sugar_mask).py()?;
-    opts.format = format.map(|f| f.parse::<InputFormat>()).transpose().map_err(PyValueError::new_err)?;
-    opts.input_key = name;
-    opts.smiles_column = smiles_column;
-    opts.id_column = id_column;
-    opts.carry_columns = carry;
-    opts.with_props = !no_props;
-    opts.budget = budget(memory_budget.as_deref())?;
+    let format = format.map(|f| f.parse::<InputFormat>()).transpose().map_err(PyValueError::new_err)?;
+    let control = RunControl::new();
+    let mut opts = IngestOptions::for_rules(input_spec(&input)?, &rule_set, &rules, site_cap, sugar_mask)
+        .py()?
+        .format(format)
+        .input_key(name)
+        .smiles_column(smiles_column)
+        .id_column(id_column)
+        .carry_columns(carry)
+        .with_props(!no_props)
+        .budget(budget(memory_budget.as_deref())?)
+        .max_rows(max_rows)
+        .restart(restart)
+        .control(control.clone());
     if let Some(n) = batch_rows {
-        opts.batch_rows = n;
+        opts = opts.batch_rows(n);
     }
     if let Some(n) = max_heavy_atoms {
-        opts.max_heavy_atoms = n;
+        opts = opts.max_heavy_atoms(n);
     }
-    opts.max_rows = max_rows;
-    opts.restart = restart;
-    let control = RunControl::new();
-    opts.control = Some(control.clone());
-    let store_options = StoreOptions { durability: durability(sync), ..StoreOptions::from_budget(&opts.budget) };
+    let store_options = StoreOptions { durability: durability(sync), ..opts.store_options() };
     let report = run_controlled(py, control, progress, move || {
         let (plan, db) = IngestPlan::with_store(&rule_set, opts, &store, &store_options)?;
         let report = plan.run(&db)?;
