@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use rocksdb::{BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Options};
 
 use super::schema::{
-    CF_META, FORMAT_VERSION, KEY_FORMAT_VERSION, KEY_INDEX_VERSION, KEY_RDKIT_VERSION, LINKS_IN_PRODUCTS_VERSION,
+    pending_drop_key, CF_META, FORMAT_VERSION, KEY_FORMAT_VERSION, KEY_INDEX_VERSION, KEY_RDKIT_VERSION,
+    LINKS_IN_PRODUCTS_VERSION,
 };
 use super::{Db, ReadOnlyStore, Store};
 use crate::budget::MemoryBudget;
@@ -252,31 +253,35 @@ impl Store {
     /// key index built (before 4), the parent links moved into the products families (before
     /// 5). Each step is idempotent and the version is written, synced, only after them all, so
     /// a kill leaves an old store the next writer upgrades again; the families the move
-    /// empties are dropped after that, also when a kill left some.
+    /// emptied are dropped after that, as pending drops (a kill leaves them to the next open).
     fn upgrade(&mut self) -> Result<(), StoreError> {
-        if self.reader.version < FORMAT_VERSION {
-            eprintln!(
-                "store {}: upgrading from format {} to {} (once; readers are unaffected)",
-                self.path.display(),
-                self.reader.version,
-                FORMAT_VERSION
-            );
-            if self.reader.version < KEY_INDEX_VERSION {
-                self.build_key_index()?;
-            }
-            if self.reader.version < LINKS_IN_PRODUCTS_VERSION {
-                self.move_parent_links()?;
-            }
-            let meta = self.meta_cf()?;
-            let mut opts = rocksdb::WriteOptions::default();
-            opts.set_sync(true);
-            self.db
-                .put_cf_opt(&meta, KEY_FORMAT_VERSION, FORMAT_VERSION.to_le_bytes(), &opts)
-                .map_err(|e| self.db_err("upgrade format version", e))?;
-            drop(meta);
-            self.reader.version = FORMAT_VERSION;
+        if self.reader.version >= FORMAT_VERSION {
+            return Ok(());
         }
-        self.drop_moved_parent_families()
+        eprintln!(
+            "store {}: upgrading from format {} to {} (once; readers are unaffected)",
+            self.path.display(),
+            self.reader.version,
+            FORMAT_VERSION
+        );
+        if self.reader.version < KEY_INDEX_VERSION {
+            self.build_key_index()?;
+        }
+        let moved = if self.reader.version < LINKS_IN_PRODUCTS_VERSION { self.move_parent_links()? } else { vec![] };
+        // the new version and the drops of the families moved, in one synced batch: a kill
+        // after it leaves drops the next open finishes, as after `drop_job`
+        let meta = self.meta_cf()?;
+        let mut batch = rocksdb::WriteBatch::default();
+        batch.put_cf(&meta, KEY_FORMAT_VERSION, FORMAT_VERSION.to_le_bytes());
+        for name in &moved {
+            batch.put_cf(&meta, pending_drop_key(name), []);
+        }
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts).map_err(|e| self.db_err("upgrade format version", e))?;
+        drop(meta);
+        self.reader.version = FORMAT_VERSION;
+        self.finish_pending_drops()
     }
 }
 
@@ -554,19 +559,20 @@ mod tests {
                 for (parent, product) in [("Oc1ccccc1", "COc1ccccc1"), ("Oc1ccc(O)cc1", "COc1ccc(O)cc1")] {
                     store.db.put_cf(&old, schema::parent_link_key(parent, product), []).unwrap();
                 }
-                store.db.delete_range_cf(&cf, b"\0\x01".as_slice(), schema::FIRST_PRODUCT_KEY).unwrap();
+                // in/B as a kill after its links were moved (before the version was written)
+                // left it: in both places
+                if id == "in/A" {
+                    store.db.delete_range_cf(&cf, b"\0\x01".as_slice(), schema::FIRST_PRODUCT_KEY).unwrap();
+                }
             }
             store.db.put_cf(&store.meta_cf().unwrap(), KEY_FORMAT_VERSION, 4u32.to_le_bytes()).unwrap();
         }
         let reader = ReadOnlyStore::open(&path).unwrap();
         assert_eq!(version(&reader), 4u32.to_le_bytes());
-        assert_eq!(links(&reader, "in/B"), want_links, "a format-4 reader reads the old family");
+        assert_eq!(links(&reader, "in/A"), want_links, "a format-4 reader reads the old family");
         assert!(reader.check_records().unwrap().is_empty());
         drop(reader);
-        // a kill after the links of every job were moved, before the version was written: the
-        // next open moves them again (the same keys)
-        Store::open(&path, &StoreOptions::default()).unwrap().move_parent_links().unwrap();
-        // ... and after the version was written, before the old families were dropped
+        // the writer moves in/A's links, and in/B's again (the same keys)
         let store = Store::open(&path, &StoreOptions::default()).unwrap();
         assert_eq!(version(&store), FORMAT_VERSION.to_le_bytes());
         for id in jobs {
@@ -577,6 +583,9 @@ mod tests {
         let mut opts = rocksdb::Options::default();
         opts.create_if_missing(true);
         store.db.create_cf(schema::parents_cf("in/A"), &opts).unwrap();
+        // as a kill after the version was written, before the moved families were dropped
+        let pending = pending_drop_key(&schema::parents_cf("in/A"));
+        store.db.put_cf(&store.meta_cf().unwrap(), pending, []).unwrap();
         drop(store);
         let reader = ReadOnlyStore::open(&path).unwrap();
         assert_eq!(links(&reader, "in/A"), want_links, "format 5 reads the products family");

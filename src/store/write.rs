@@ -20,7 +20,7 @@ use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord, RowsHash};
 use super::schema::{
     family_link_key_into, job_key, key_index_key, parents_cf, pending_drop_key, products_cf, reject_key, rejects_cf,
-    rows_key, CF_KEYS, CF_PARENTS_PREFIX, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL, KEY_DROP_PREFIX,
+    rows_key, CF_KEYS, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL, KEY_DROP_PREFIX,
 };
 use super::{Db, Store};
 use crate::error::StoreError;
@@ -246,44 +246,34 @@ impl Store {
 
     /// Moves the parent index of a store of format 4 or older (a `parents/<job>` family per
     /// job) into the jobs' products families (format 5): one SST file per job, streamed from
-    /// the old family in key order, which the new keys keep. Idempotent: a kill leaves the
-    /// store at its old version with every old family whole, and the next open moves again.
-    /// The old families are dropped once the store is marked 5
-    /// ([`Store::drop_moved_parent_families`]).
-    pub(super) fn move_parent_links(&self) -> Result<(), StoreError> {
+    /// the old family in key order, which the new keys keep. Returns the old families, which
+    /// the caller marks for dropping with the new version ([`Store::finish_pending_drops`]).
+    /// Idempotent: a kill leaves the store at its old version with every old family whole,
+    /// and the next open moves again.
+    pub(super) fn move_parent_links(&self) -> Result<Vec<String>, StoreError> {
+        let mut moved = Vec::new();
         for job in self.jobs()? {
-            let Some(old) = self.db.cf_handle(&parents_cf(&job.id)) else { continue };
+            let name = parents_cf(&job.id);
+            let Some(old) = self.db.cf_handle(&name) else { continue };
             let mut links = self.db.iterator_cf(&old, rocksdb::IteratorMode::Start).peekable();
-            if links.peek().is_none() {
-                continue; // an SST file cannot be empty
+            if links.peek().is_some() {
+                let cf = self.products_cf(&job.id)?;
+                self.bulk_load(&cf, |sst| {
+                    let mut key = Vec::new();
+                    for item in links {
+                        let (link, _) = item?;
+                        // the format-4 key is parent NUL product: behind the sentinel byte
+                        key.clear();
+                        key.extend_from_slice(KEY_BATCH_SENTINEL);
+                        key.extend_from_slice(&link);
+                        sst.put(&key, [])?;
+                    }
+                    Ok(())
+                })?;
             }
-            let cf = self.products_cf(&job.id)?;
-            self.bulk_load(&cf, |sst| {
-                let mut key = Vec::new();
-                for item in links {
-                    let (link, _) = item?;
-                    key.clear();
-                    key.extend_from_slice(KEY_BATCH_SENTINEL);
-                    key.extend_from_slice(&link);
-                    sst.put(&key, [])?;
-                }
-                Ok(())
-            })?;
+            moved.push(name);
         }
-        Ok(())
-    }
-
-    /// Drops the `parents/` families left in a store of format 5 (moved by
-    /// [`Store::move_parent_links`]; a kill may have left some).
-    pub(super) fn drop_moved_parent_families(&self) -> Result<(), StoreError> {
-        let names = Db::list_cf(&rocksdb::Options::default(), &self.path)
-            .map_err(|e| self.db_err("list column families", e))?;
-        for name in names.iter().filter(|n| n.starts_with(CF_PARENTS_PREFIX)) {
-            if self.db.cf_handle(name).is_some() {
-                self.db.drop_cf(name).map_err(|e| self.db_err("drop column family", e))?;
-            }
-        }
-        Ok(())
+        Ok(moved)
     }
 
     fn keys_cf(&self) -> Result<std::sync::Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
@@ -382,7 +372,8 @@ impl Store {
         self.finish_pending_drops()
     }
 
-    /// Drops the column families recorded as pending by an interrupted [`Store::drop_job`].
+    /// Drops the column families recorded as pending (by an interrupted [`Store::drop_job`],
+    /// or the parent-index families a format upgrade moved).
     pub(super) fn finish_pending_drops(&self) -> Result<(), StoreError> {
         let meta_cf = self.meta_cf()?;
         let pending = self.meta_with_prefix(KEY_DROP_PREFIX, "scan pending drops")?;
