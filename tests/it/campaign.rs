@@ -414,3 +414,41 @@ fn a_rule_added_to_a_step_ends_as_a_clean_run_of_the_final_campaign() {
         assert!(got[name] == *bytes, "{name} differs from a clean run");
     }
 }
+
+/// An input added to a campaign is new streams only: the streams of the inputs already run are
+/// left as they are (not one job of theirs is redone), and the store ends as a clean run of
+/// the final campaign, export for export.
+#[test]
+fn an_input_added_to_a_campaign_runs_only_its_streams_and_ends_as_a_clean_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let full = std::fs::read_to_string(example())
+        .unwrap()
+        .replace("../tests/data/", &format!("{}/", root().join("tests/data").display()));
+    let terp = full.lines().find(|l| l.contains("{name: terp")).unwrap().to_owned();
+    let without = full.replace(&format!("{terp}\n"), "").replace("from: [poly, terp]", "from: [poly]");
+    assert_ne!(without, full);
+    let campaign = d.join("c.yaml");
+    let c = campaign.to_str().unwrap();
+    std::fs::write(&campaign, without).unwrap();
+    let grown = d.join("grown").to_str().unwrap().to_owned();
+    run_ok(&["run", c, "--store", &grown, "--no-props"]);
+    let before = status_json(&grown);
+    std::fs::write(&campaign, &full).unwrap();
+    let out = run(&["run", c, "--store", &grown, "--no-props"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // every job of the first run is untouched: same record, same last update
+    let after = status_json(&grown);
+    for job in before["jobs"].as_array().unwrap() {
+        let same = after["jobs"].as_array().unwrap().iter().find(|j| j["id"] == job["id"]).unwrap();
+        assert_eq!(same, job, "{} was redone", job["id"]);
+    }
+    assert!(after["jobs"].as_array().unwrap().len() > before["jobs"].as_array().unwrap().len());
+    let clean = d.join("clean").to_str().unwrap().to_owned();
+    run_ok(&["run", c, "--store", &clean, "--no-props"]);
+    let (got, expected) = (export_files(&grown, c, &d.join("g")), export_files(&clean, c, &d.join("e")));
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    for (name, bytes) in &expected {
+        assert!(got[name] == *bytes, "{name} differs from a clean run");
+    }
+}
