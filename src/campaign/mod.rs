@@ -45,6 +45,9 @@ pub struct RunOptions {
     pub max_heavy_atoms: Option<u32>,
     /// Progress on stderr.
     pub progress: bool,
+    /// Redo, instead of stopping at, the jobs whose input or rule changed otherwise than by
+    /// growth (and, in turn, the streams made from them).
+    pub redo_changed: bool,
     /// Stop (and progress) from another thread, passed to every stream's ingest; a stopped
     /// campaign runs no further stream.
     pub control: Option<std::sync::Arc<crate::ingest::RunControl>>,
@@ -58,6 +61,7 @@ impl Default for RunOptions {
             no_props: false,
             max_heavy_atoms: None,
             progress: false,
+            redo_changed: false,
             control: None,
         }
     }
@@ -93,6 +97,7 @@ pub fn stream_options(c: &Campaign, s: &Stream, opts: &RunOptions) -> IngestOpti
     o.with_props = !(opts.no_props || c.file.options.no_props);
     o.max_heavy_atoms = opts.max_heavy_atoms.or(c.file.options.max_heavy_atoms).unwrap_or(DEFAULT_MAX_HEAVY_ATOMS);
     o.progress = opts.progress;
+    o.redo_changed = opts.redo_changed;
     o.control = opts.control.clone();
     match &s.source {
         StreamSource::File { format, columns, .. } => {
@@ -111,14 +116,15 @@ pub fn stream_options(c: &Campaign, s: &Stream, opts: &RunOptions) -> IngestOpti
 }
 
 /// Whether every job of `s` is complete and was made from its input as it is now (a file: its
-/// fingerprint, which reads a text file once; another stream: the upstream jobs' metadata);
-/// such a stream needs no work. When the input changed, the stream is not done and its ingest
-/// refuses to resume with the reason.
-pub fn stream_done(store: &ReadOnlyStore, s: &Stream) -> Result<bool> {
+/// fingerprint, which reads a text file once; another stream: the upstream jobs' metadata)
+/// with its rule as `rules` and the class settings define it now; such a stream needs no
+/// work. When the input or a rule changed, the stream is not done and its ingest refuses to
+/// resume with the reason (or, with [`RunOptions::redo_changed`], redoes those jobs).
+pub fn stream_done(store: &ReadOnlyStore, rules: &RuleSet, s: &Stream) -> Result<bool> {
     let mut metas = Vec::new();
-    for id in s.jobs() {
+    for (id, name) in s.jobs().into_iter().zip(&s.rules) {
         match store.job(&id)? {
-            Some(m) if m.state == JobState::Complete => metas.push(m),
+            Some(m) if m.state == JobState::Complete && m.rule.hash == rule_hash(rules, s, name)? => metas.push(m),
             _ => return Ok(false),
         }
     }
@@ -131,6 +137,15 @@ pub fn stream_done(store: &ReadOnlyStore, s: &Stream) -> Result<bool> {
         return Ok(metas.iter().all(|m| m.input.same_rows(now.info()) && m.input.same_columns(now.info())));
     }
     Ok(true)
+}
+
+/// The hash of rule `name` as stream `s` applies it (with its class's cap and sugar mask).
+fn rule_hash(rules: &RuleSet, s: &Stream, name: &str) -> Result<u64> {
+    let rule = rules.get(name)?;
+    Ok(match s.rule_settings.get(name) {
+        Some(settings) => rule.variant(settings.cap, settings.sugar_mask)?.info().hash,
+        None => rule.info().hash,
+    })
 }
 
 /// The fingerprint of the upstream `jobs` as they are now; None while one does not exist yet.
@@ -183,7 +198,7 @@ pub fn run(
             report.stopped = true;
             break;
         }
-        if stream_done(store, s)? {
+        if stream_done(store, rules, s)? {
             report.streams.push(StreamReport { key: s.key.clone(), ingest: None });
             continue;
         }

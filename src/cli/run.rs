@@ -38,6 +38,10 @@ pub struct RunArgs {
     /// fsync the WAL at every commit.
     #[arg(long)]
     sync: bool,
+    /// Redo exactly the jobs whose input or rule (SMARTS, cap, sugar mask) changed otherwise
+    /// than by growth, and the streams made from them, instead of stopping at the first.
+    #[arg(long)]
+    redo_changed: bool,
 }
 
 pub fn run(a: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
@@ -59,6 +63,7 @@ pub fn run(a: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
         no_props: a.no_props,
         max_heavy_atoms: None,
         progress: true,
+        redo_changed: a.redo_changed,
         control: None,
     };
     let report = run_campaign(&db, &rules, &c, &opts, |s, r| match r {
@@ -68,6 +73,12 @@ pub fn run(a: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
                 let _ = super::ingest::print_report(i, &mut std::io::stderr());
             }
         }
+    })
+    .map_err(|e| match e {
+        xfstore::Error::Ingest(xfstore::IngestError::Mismatch { .. }) => anyhow::anyhow!(
+            "{e}\n`xfstore run --redo-changed` redoes exactly the jobs that changed and the streams made from them"
+        ),
+        e => e.into(),
     })?;
     writeln!(
         out,

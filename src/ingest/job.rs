@@ -27,22 +27,46 @@ pub(super) fn check_rdkit(store: &Store) -> Result<()> {
     }
 }
 
-/// Returns the job's metadata: resumed if it exists and matches, fresh otherwise.
-pub(super) fn prepare_job(store: &Store, input: &InputFile, key: &str, rule: &Rule, restart: bool) -> Result<JobMeta> {
+/// What to do with an existing job that does not match its input or rule any more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OnChange {
+    /// Refuse ([`IngestError::Mismatch`]).
+    Refuse,
+    /// Drop it and start afresh, saying why (`run --redo-changed`).
+    Redo,
+}
+
+/// Returns the job's metadata: resumed if it exists and matches, fresh otherwise (`restart`:
+/// always fresh).
+pub(super) fn prepare_job(
+    store: &Store,
+    input: &InputFile,
+    key: &str,
+    rule: &Rule,
+    restart: bool,
+    on_change: OnChange,
+) -> Result<JobMeta> {
     let id = job_id(key, &rule.def.name);
-    if let Some(existing) = store.job(&id)? {
-        if restart {
-            store.drop_job(&id, &existing.input_key)?;
-        } else {
-            let mut existing = existing;
-            if check_same(store, &existing, input, rule)? == Same::Grown {
-                // the old rows are as they were: the job goes on with the rows appended
-                existing.input = input.info().clone();
-                existing.state = JobState::Partial;
+    if let Some(mut existing) = store.job(&id)? {
+        let same = if restart { None } else { Some(check_same(store, &existing, input, rule)) };
+        match same {
+            Some(Err(crate::Error::Ingest(IngestError::Mismatch { job, what, detail })))
+                if on_change == OnChange::Redo =>
+            {
+                eprintln!("job {job}: {what} changed since the job was made ({detail}); redoing it");
+                store.drop_job(&id, &existing.input_key)?;
             }
-            store.register_job(&existing)?; // creates column families added by newer versions
-            record_rows(store, &existing.input_key, input)?;
-            return Ok(existing);
+            Some(same) => {
+                if same? == Same::Grown {
+                    // the old rows are as they were: the job goes on with the rows appended
+                    existing.input = input.info().clone();
+                    existing.state = JobState::Partial;
+                }
+                store.register_job(&existing)?; // creates column families added by newer versions
+                record_rows(store, &existing.input_key, input)?;
+                return Ok(existing);
+            }
+            None => store.drop_job(&id, &existing.input_key)?,
         }
     }
     let meta = JobMeta::fresh(id, key.to_owned(), input.info().clone(), rule.info(), rdkit_version(), now_unix());

@@ -82,6 +82,9 @@ pub struct IngestOptions {
     pub(crate) index_parents: bool,
     /// Drop existing jobs of this input x rules and start afresh.
     pub(crate) restart: bool,
+    /// Redo (instead of refusing) exactly the jobs whose input or rule changed otherwise
+    /// than by growth.
+    pub(crate) redo_changed: bool,
     /// Stop after this many input rows in this run (the job stays resumable).
     pub(crate) max_rows: Option<u64>,
     /// Talk on stderr: where a job resumes, and a progress bar when stderr is a terminal.
@@ -167,6 +170,7 @@ impl IngestOptions {
             max_heavy_atoms: DEFAULT_MAX_HEAVY_ATOMS,
             index_parents: true,
             restart: false,
+            redo_changed: false,
             max_rows: None,
             progress: false,
             write_path: WritePath::Blind,
@@ -265,6 +269,13 @@ impl IngestOptions {
     /// Whether to drop the existing jobs of this input x rules and start afresh.
     pub fn restart(mut self, restart: bool) -> Self {
         self.restart = restart;
+        self
+    }
+
+    /// Whether to redo, instead of refusing, exactly the jobs whose input or rule changed
+    /// otherwise than by growth (each named on stderr).
+    pub fn redo_changed(mut self, redo_changed: bool) -> Self {
+        self.redo_changed = redo_changed;
         self
     }
 
@@ -531,8 +542,9 @@ fn run(
     let new_jobs = rules.iter().map(|r| store.job(&job::job_id(key, &r.def.name))).filter(|j| matches!(j, Ok(None)));
     let families = store.family_count()? + new_jobs.count();
     opts.budget.check_families(families).map_err(IngestError::Budget)?;
+    let on_change = if opts.redo_changed { job::OnChange::Redo } else { job::OnChange::Refuse };
     let mut metas: Vec<JobMeta> =
-        rules.iter().map(|r| job::prepare_job(store, input, key, r, opts.restart)).collect::<Result<_>>()?;
+        rules.iter().map(|r| job::prepare_job(store, input, key, r, opts.restart, on_change)).collect::<Result<_>>()?;
     let input_key = key.to_owned();
     let resumed: Vec<u64> = metas.iter().map(|m| m.offset).collect();
     let rows_total = input.info().rows;

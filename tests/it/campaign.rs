@@ -452,3 +452,56 @@ fn an_input_added_to_a_campaign_runs_only_its_streams_and_ends_as_a_clean_run() 
         assert!(got[name] == *bytes, "{name} differs from a clean run");
     }
 }
+
+/// A rule changed in the rule file (not growth) is never a silently stale campaign: `run`
+/// stops naming the job and what changed (the campaign looked complete before, and was
+/// skipped); `run --redo-changed` redoes exactly the jobs of that rule (every other job's
+/// status record unchanged) and ends as a clean run with the new rule file.
+#[test]
+fn a_changed_rule_is_named_and_redone_exactly_with_redo_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let campaign = d.join("c.yaml");
+    let full = std::fs::read_to_string(example())
+        .unwrap()
+        .replace("../tests/data/", &format!("{}/", root().join("tests/data").display()));
+    std::fs::write(&campaign, full).unwrap();
+    let rules_file = d.join("rules.yaml");
+    let rules = std::fs::read_to_string(root().join("configs/transforms.yaml")).unwrap();
+    std::fs::write(&rules_file, &rules).unwrap();
+    let (c, r) = (campaign.to_str().unwrap(), rules_file.to_str().unwrap());
+    let grown = d.join("grown").to_str().unwrap().to_owned();
+    run_ok(&["run", c, "--store", &grown, "--no-props", "--rules-file", r]);
+    let before = status_json(&grown);
+    let ome = "smirks: \"[c:1][OX2H:2]>>[c:1][O:2]C\"";
+    assert!(rules.contains(ome));
+    std::fs::write(&rules_file, rules.replacen(ome, "smirks: \"[c:1][OX2H:2]>>[c:1][O:2]CC\"", 1)).unwrap();
+    let refused = run(&["run", c, "--store", &grown, "--no-props", "--rules-file", r]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(err.contains("FG_PHENOL_OH__OH__TO__OMe: the rule definition changed") && err.contains("--redo-changed"));
+    let redo = run(&["run", c, "--store", &grown, "--no-props", "--rules-file", r, "--redo-changed"]);
+    let err = String::from_utf8_lossy(&redo.stderr);
+    assert!(redo.status.success(), "{err}");
+    let after = status_json(&grown);
+    let (mut redone, mut kept) = (0, 0);
+    for job in before["jobs"].as_array().unwrap() {
+        let now = after["jobs"].as_array().unwrap().iter().find(|j| j["id"] == job["id"]).unwrap();
+        if job["id"].as_str().unwrap().ends_with("/FG_PHENOL_OH__OH__TO__OMe") {
+            assert_ne!(now["rule"], job["rule"]);
+            assert!(err.contains(&format!("job {}: the rule definition changed", job["id"].as_str().unwrap())));
+            redone += 1;
+        } else {
+            assert_eq!(now, job, "{} was redone", job["id"]);
+            kept += 1;
+        }
+    }
+    assert!(redone >= 2 && kept > redone, "{redone} redone, {kept} kept");
+    let clean = d.join("clean").to_str().unwrap().to_owned();
+    run_ok(&["run", c, "--store", &clean, "--no-props", "--rules-file", r]);
+    let (got, expected) = (export_files(&grown, c, &d.join("g")), export_files(&clean, c, &d.join("e")));
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    for (name, bytes) in &expected {
+        assert!(got[name] == *bytes, "{name} differs from a clean run");
+    }
+}

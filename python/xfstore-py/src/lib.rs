@@ -584,7 +584,7 @@ fn ingest<'py>(
 /// Ctrl-C stops after the batch being committed and raises KeyboardInterrupt.
 #[pyfunction]
 #[pyo3(signature = (campaign, store, *, rules_file = None, no_props = false, memory_budget = None, batch_rows = None,
-    max_heavy_atoms = None, sync = false, progress = None))]
+    max_heavy_atoms = None, sync = false, redo_changed = false, progress = None))]
 #[allow(clippy::too_many_arguments)]
 fn run<'py>(
     py: Python<'py>,
@@ -596,13 +596,20 @@ fn run<'py>(
     batch_rows: Option<usize>,
     max_heavy_atoms: Option<u32>,
     sync: bool,
+    redo_changed: bool,
     progress: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (c, rules, _) = Campaign::load(&campaign, rules_file.as_deref()).py()?;
     let control = RunControl::new();
     let budget = budget(memory_budget.as_deref())?;
-    let mut opts =
-        RunOptions { budget, no_props, max_heavy_atoms, control: Some(control.clone()), ..RunOptions::default() };
+    let mut opts = RunOptions {
+        budget,
+        no_props,
+        max_heavy_atoms,
+        redo_changed,
+        control: Some(control.clone()),
+        ..RunOptions::default()
+    };
     if let Some(n) = batch_rows {
         opts.batch_rows = n;
     }

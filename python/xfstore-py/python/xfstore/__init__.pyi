@@ -114,9 +114,11 @@ def run(
     batch_rows: Optional[int] = None,
     max_heavy_atoms: Optional[int] = None,
     sync: bool = False,
+    redo_changed: bool = False,
     progress: Optional[_Progress] = None,
 ) -> dict[str, Any]:
-    """Run a campaign file as ``xfstore run`` does; Ctrl-C stops cleanly (resumable)."""
+    """Run a campaign file as ``xfstore run`` does; Ctrl-C stops cleanly (resumable).
+    ``redo_changed=True`` redoes exactly the jobs whose input or rule changed (``--redo-changed``)."""
 
 def canonicalize(smiles: str) -> str:
     """Canonical SMILES, as every key is made."""
