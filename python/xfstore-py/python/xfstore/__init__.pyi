@@ -81,7 +81,7 @@ class Store:
 
 def ingest(
     store: _Path,
-    input: str,
+    input: _Path,  # a str may also be "job:ID,ID" (the store's own jobs)
     rules: list[str],
     *,
     name: Optional[str] = None,
