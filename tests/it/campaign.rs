@@ -24,6 +24,14 @@ fn export_files(store: &str, campaign: &str, out: &Path) -> BTreeMap<String, Vec
         .collect()
 }
 
+/// Two exports of a campaign hold the same files, byte for byte (`what` says against what).
+fn same_files(got: &BTreeMap<String, Vec<u8>>, expected: &BTreeMap<String, Vec<u8>>, what: &str) {
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    for (name, bytes) in expected {
+        assert!(got[name] == *bytes, "{name} differs {what}");
+    }
+}
+
 #[test]
 fn validation_reports_every_problem_and_touches_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -218,10 +226,7 @@ fn a_campaign_killed_at_random_moments_finishes_exactly() {
     }
     run_ok(&["run", &example(), "--store", &killed, "--no-props"]);
     let got = export(&killed, "killed-export");
-    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
-    for (name, bytes) in &expected {
-        assert!(got[name] == *bytes, "{name} differs after {kills} kills");
-    }
+    same_files(&got, &expected, &format!("after {kills} kills"));
     // run again: nothing to do
     let again = run_ok(&["run", &example(), "--store", &killed, "--no-props"]);
     assert!(again.lines().filter(|l| l.contains(" done ")).count() == 8, "{again}");
@@ -376,10 +381,7 @@ fn rows_appended_to_a_campaign_input_end_as_a_clean_run_of_the_final_inputs() {
     let clean = d.join("clean").to_str().unwrap().to_owned();
     run_ok(&["run", c, "--store", &clean, "--no-props"]);
     let expected = export(&clean, "clean-export");
-    assert_eq!(after.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
-    for (name, bytes) in &expected {
-        assert!(after[name] == *bytes, "{name} differs from a clean run");
-    }
+    same_files(&after, &expected, "from a clean run");
 }
 
 /// #30: a rule added to a step is computed for its own job (the complete jobs of the stream are
@@ -409,10 +411,7 @@ fn a_rule_added_to_a_step_ends_as_a_clean_run_of_the_final_campaign() {
     let clean = d.join("clean").to_str().unwrap().to_owned();
     run_ok(&["run", c, "--store", &clean, "--no-props"]);
     let (got, expected) = (export(&grown, "grown-export"), export(&clean, "clean-export"));
-    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
-    for (name, bytes) in &expected {
-        assert!(got[name] == *bytes, "{name} differs from a clean run");
-    }
+    same_files(&got, &expected, "from a clean run");
 }
 
 /// An input added to a campaign is new streams only: the streams of the inputs already run are
@@ -447,10 +446,7 @@ fn an_input_added_to_a_campaign_runs_only_its_streams_and_ends_as_a_clean_run() 
     let clean = d.join("clean").to_str().unwrap().to_owned();
     run_ok(&["run", c, "--store", &clean, "--no-props"]);
     let (got, expected) = (export_files(&grown, c, &d.join("g")), export_files(&clean, c, &d.join("e")));
-    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
-    for (name, bytes) in &expected {
-        assert!(got[name] == *bytes, "{name} differs from a clean run");
-    }
+    same_files(&got, &expected, "from a clean run");
 }
 
 /// A rule changed in the rule file (not growth) is never a silently stale campaign: `run`
@@ -500,8 +496,5 @@ fn a_changed_rule_is_named_and_redone_exactly_with_redo_changed() {
     let clean = d.join("clean").to_str().unwrap().to_owned();
     run_ok(&["run", c, "--store", &clean, "--no-props", "--rules-file", r]);
     let (got, expected) = (export_files(&grown, c, &d.join("g")), export_files(&clean, c, &d.join("e")));
-    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
-    for (name, bytes) in &expected {
-        assert!(got[name] == *bytes, "{name} differs from a clean run");
-    }
+    same_files(&got, &expected, "from a clean run");
 }

@@ -110,19 +110,8 @@ fn rows_appended_to_a_text_input_are_the_only_new_work_and_end_as_a_rebuild() {
         // appended: plain text at the end, gzip as a new member (`cat more.smi.gz >> lib.smi.gz`)
         use std::io::Write;
         std::fs::OpenOptions::new().append(true).open(&input).unwrap().write_all(&bytes(&new)).unwrap();
-        let again = ingest(grown, i, &[]);
-        assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
-        assert!(String::from_utf8_lossy(&again.stderr).contains("resuming at row 600 of 900"));
+        let again = grows_as_a_rebuild(grown, rebuilt, i, &[], "resuming at row 600 of 900");
         assert!(String::from_utf8_lossy(&again.stdout).contains("(resumed at row 600)"));
-        assert!(ingest(rebuilt, i, &[]).status.success());
-        let job = |s: &str| job_status(&status_json(s), OME);
-        assert_eq!(job(grown)["state"], "complete");
-        assert_eq!(job(grown)["counters"], job(rebuilt)["counters"]);
-        assert_eq!(job(grown)["input"], job(rebuilt)["input"]);
-        let (a, b) = (dir.path().join(format!("a{gz}.parquet")), dir.path().join(format!("b{gz}.parquet")));
-        run_ok(&["export", "--store", grown, "--rule", OME, "--output", a.to_str().unwrap()]);
-        run_ok(&["export", "--store", rebuilt, "--rule", OME, "--output", b.to_str().unwrap()]);
-        assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "gzip {gz}: exports differ");
     }
 
     // not growth: an old row edited, or a last line without its newline (the appended bytes
@@ -142,6 +131,25 @@ fn rows_appended_to_a_text_input_are_the_only_new_work_and_end_as_a_rebuild() {
     }
 }
 
+/// Ingests the grown input `i` again into `grown` (it must say `resumed`), and once into the
+/// fresh store `rebuilt`: the job complete, same counters, same input record, byte-identical
+/// exports. Returns the second ingest's output.
+fn grows_as_a_rebuild(grown: &str, rebuilt: &str, i: &str, extra: &[&str], resumed: &str) -> std::process::Output {
+    let again = ingest(grown, i, extra);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(String::from_utf8_lossy(&again.stderr).contains(resumed));
+    assert!(ingest(rebuilt, i, extra).status.success());
+    let job = |s: &str| job_status(&status_json(s), OME);
+    assert_eq!(job(grown)["state"], "complete");
+    assert_eq!(job(grown)["counters"], job(rebuilt)["counters"]);
+    assert_eq!(job(grown)["input"], job(rebuilt)["input"]);
+    let (a, b) = (format!("{grown}.parquet"), format!("{rebuilt}.parquet"));
+    run_ok(&["export", "--store", grown, "--rule", OME, "--output", &a]);
+    run_ok(&["export", "--store", rebuilt, "--rule", OME, "--output", &b]);
+    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "{grown}: exports differ");
+    again
+}
+
 #[test]
 fn a_part_added_to_a_parquet_folder_is_the_only_new_work_and_ends_as_a_rebuild() {
     let dir = tempfile::tempdir().unwrap();
@@ -158,17 +166,7 @@ fn a_part_added_to_a_parquet_folder_is_the_only_new_work_and_ends_as_a_rebuild()
     let (grown, rebuilt, i) = (grown.to_str().unwrap(), rebuilt.to_str().unwrap(), input.to_str().unwrap());
     assert!(ingest(grown, i, &[]).status.success());
     part("part-2.parquet", &smiles[400..]);
-    let again = ingest(grown, i, &[]);
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("resuming at row 400 of 600"));
-    assert!(ingest(rebuilt, i, &[]).status.success());
-    let job = |s: &str| job_status(&status_json(s), OME);
-    assert_eq!(job(grown)["counters"], job(rebuilt)["counters"]);
-    assert_eq!(job(grown)["input"], job(rebuilt)["input"]);
-    let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
-    run_ok(&["export", "--store", grown, "--rule", OME, "--output", a.to_str().unwrap()]);
-    run_ok(&["export", "--store", rebuilt, "--rule", OME, "--output", b.to_str().unwrap()]);
-    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "exports differ");
+    grows_as_a_rebuild(grown, rebuilt, i, &[], "resuming at row 400 of 600");
 
     // a part sorting before the old ones renumbers their rows: a changed input, refused
     part("part-00.parquet", &smiles[..10]);
@@ -196,17 +194,7 @@ fn a_parquet_file_rewritten_with_more_rows_is_the_only_new_work_and_ends_as_a_re
     let ids = ["--id-column", "id"];
     assert!(ingest(grown, i, &ids).status.success());
     write(&smiles);
-    let again = ingest(grown, i, &ids);
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("resuming at row 400 of 600"));
-    assert!(ingest(rebuilt, i, &ids).status.success());
-    let job = |s: &str| job_status(&status_json(s), OME);
-    assert_eq!(job(grown)["counters"], job(rebuilt)["counters"]);
-    assert_eq!(job(grown)["input"], job(rebuilt)["input"]);
-    let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
-    run_ok(&["export", "--store", grown, "--rule", OME, "--output", a.to_str().unwrap()]);
-    run_ok(&["export", "--store", rebuilt, "--rule", OME, "--output", b.to_str().unwrap()]);
-    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "exports differ");
+    grows_as_a_rebuild(grown, rebuilt, i, &ids, "resuming at row 400 of 600");
 
     // an old row changed, rows added: a changed input, refused
     let mut changed = smiles.clone();
