@@ -32,25 +32,26 @@ use crate::rules::RuleSet;
 use crate::store::{JobMeta, JobState, ReadOnlyStore, Store};
 use crate::transform::DEFAULT_MAX_HEAVY_ATOMS;
 
-/// How a campaign runs (the campaign file's `options` fill in what is not set here).
+/// How a campaign runs (the campaign file's `options` fill in what is not set here):
+/// [`RunOptions::default`] and the chainable setters below.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Memory budget of every ingest.
-    pub budget: MemoryBudget,
+    pub(crate) budget: MemoryBudget,
     /// Most rows per batch.
-    pub batch_rows: usize,
+    pub(crate) batch_rows: usize,
     /// Skip product properties (also when the campaign file says so).
-    pub no_props: bool,
+    pub(crate) no_props: bool,
     /// Size guard; the campaign file's value, else [`DEFAULT_MAX_HEAVY_ATOMS`].
-    pub max_heavy_atoms: Option<u32>,
+    pub(crate) max_heavy_atoms: Option<u32>,
     /// Progress on stderr.
-    pub progress: bool,
+    pub(crate) progress: bool,
     /// Redo, instead of stopping at, the jobs whose input or rule changed otherwise than by
     /// growth (and, in turn, the streams made from them).
-    pub redo_changed: bool,
+    pub(crate) redo_changed: bool,
     /// Stop (and progress) from another thread, passed to every stream's ingest; a stopped
     /// campaign runs no further stream.
-    pub control: Option<std::sync::Arc<crate::ingest::RunControl>>,
+    pub(crate) control: Option<std::sync::Arc<crate::ingest::RunControl>>,
 }
 
 impl Default for RunOptions {
@@ -64,6 +65,51 @@ impl Default for RunOptions {
             redo_changed: false,
             control: None,
         }
+    }
+}
+
+impl RunOptions {
+    /// Memory budget of every ingest.
+    pub fn budget(mut self, budget: MemoryBudget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Most rows per batch.
+    pub fn batch_rows(mut self, batch_rows: usize) -> Self {
+        self.batch_rows = batch_rows;
+        self
+    }
+
+    /// Whether to skip product properties (also when the campaign file says so).
+    pub fn no_props(mut self, no_props: bool) -> Self {
+        self.no_props = no_props;
+        self
+    }
+
+    /// Size guard; None: the campaign file's value, else the default.
+    pub fn max_heavy_atoms(mut self, max_heavy_atoms: Option<u32>) -> Self {
+        self.max_heavy_atoms = max_heavy_atoms;
+        self
+    }
+
+    /// Whether to report progress on stderr.
+    pub fn progress(mut self, progress: bool) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Whether to redo, instead of stopping at, the jobs whose input or rule changed otherwise than by growth (and the streams made from them).
+    pub fn redo_changed(mut self, redo_changed: bool) -> Self {
+        self.redo_changed = redo_changed;
+        self
+    }
+
+    /// A handle another thread uses to stop the campaign (after the batch being committed)
+    /// and follow its progress.
+    pub fn control(mut self, control: std::sync::Arc<crate::ingest::RunControl>) -> Self {
+        self.control = Some(control);
+        self
     }
 }
 

@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use xfstore::internal::{human, peak_rss};
 use xfstore::{
-    export, export_campaign, export_shard_parts, select_jobs, ExportOptions, Format, MemoryBudget, Reader,
-    StoreOptions, DEFAULT_ROW_GROUP_ROWS,
+    export, export_campaign, export_shard_parts, select_jobs, ExportOptions, MemoryBudget, Reader, StoreOptions,
+    DEFAULT_ROW_GROUP_ROWS,
 };
 
 use super::StoreArg;
@@ -60,9 +60,9 @@ pub struct ExportArgs {
 
 pub fn run(a: ExportArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let db = Reader::open_with(&a.store.store, &StoreOptions::from_budget(&a.memory_budget))?;
-    let mut opts = ExportOptions::new(&a.output);
-    opts.row_group_rows = a.row_group_rows;
-    opts.row_group_bytes = a.memory_budget.row_group_bytes();
+    let opts = ExportOptions::new(&a.output)
+        .row_group_rows(a.row_group_rows)
+        .row_group_bytes(a.memory_budget.row_group_bytes());
     if let Some(path) = &a.campaign {
         return campaign(&db, path, &a, &opts, out);
     }
@@ -76,17 +76,14 @@ pub fn run(a: ExportArgs, out: &mut dyn Write) -> Result<ExitCode> {
             many.iter().map(|j| j.id.as_str()).collect::<Vec<_>>().join(", ")
         ),
     };
-    opts.split_rows = a.split_rows.unwrap_or(0);
-    opts.split_bytes = a.split_bytes.unwrap_or(0);
-    opts.allow_incomplete = a.allow_incomplete;
+    let opts = opts
+        .split_rows(a.split_rows.unwrap_or(0))
+        .split_bytes(a.split_bytes.unwrap_or(0))
+        .allow_incomplete(a.allow_incomplete);
     // a partitioned job to a folder: one part per shard, no merge; to a `.parquet` file (or
     // text, or split): its shards merged in key order, as a store's export
     let to_file = a.output.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-    let per_shard = db.single().is_none()
-        && opts.format == Format::Parquet
-        && !to_file
-        && opts.split_rows == 0
-        && opts.split_bytes == 0;
+    let per_shard = db.single().is_none() && opts.is_unsplit_parquet() && !to_file;
     let r = if per_shard { export_shard_parts(&db, job, &opts) } else { export(&db, job, &opts) }
         .with_context(|| format!("exporting job {}", job.id))?;
     if !r.complete {

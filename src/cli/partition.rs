@@ -129,14 +129,13 @@ fn plan_a_campaign(
 pub fn plan(a: PlanArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if a.resume {
         let c = CampaignPlan::load(&a.out)?;
-        let run = RunOptions { no_props: c.no_props, max_heavy_atoms: c.max_heavy_atoms, ..RunOptions::default() };
+        let run = RunOptions::default().no_props(c.no_props).max_heavy_atoms(c.max_heavy_atoms);
         return plan_a_campaign(&c.campaign, c.rules_file, run, c.partitions, c.unit_rows, &a.out, out);
     }
     let partitions = a.partitions.expect("clap requires --partitions without --resume");
     if let Some(path) = a.campaign.clone() {
         let t = &a.transform;
-        let run =
-            RunOptions { no_props: t.no_props, max_heavy_atoms: Some(t.max_heavy_atoms), ..RunOptions::default() };
+        let run = RunOptions::default().no_props(t.no_props).max_heavy_atoms(Some(t.max_heavy_atoms));
         return plan_a_campaign(&path, t.rules_file.clone(), run, partitions, a.unit_rows, &a.out, out);
     }
     let input = a.input.clone().expect("clap requires --input without a campaign");

@@ -57,15 +57,12 @@ pub fn run(a: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
         ..StoreOptions::from_budget(&a.memory_budget)
     };
     let db = Store::open(&a.store.store, &so)?;
-    let opts = RunOptions {
-        budget: a.memory_budget,
-        batch_rows: a.batch_rows,
-        no_props: a.no_props,
-        max_heavy_atoms: None,
-        progress: true,
-        redo_changed: a.redo_changed,
-        control: None,
-    };
+    let opts = RunOptions::default()
+        .budget(a.memory_budget)
+        .batch_rows(a.batch_rows)
+        .no_props(a.no_props)
+        .progress(true)
+        .redo_changed(a.redo_changed);
     let report = run_campaign(&db, &rules, &c, &opts, |s, r| match r {
         None => eprintln!("== {} ({} rule(s), class {})", s.key, s.rules.len(), s.class),
         Some(r) => {

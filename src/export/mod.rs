@@ -82,26 +82,27 @@ impl Format {
     }
 }
 
-/// Export settings.
+/// Export settings: [`ExportOptions::new`] and the chainable setters below, e.g.
+/// `ExportOptions::new("out.parquet").split_rows(1_000_000)`.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
     /// Destination file or folder.
-    pub output: PathBuf,
+    pub(crate) output: PathBuf,
     /// File format (from the destination's extension by [`ExportOptions::new`]).
-    pub format: Format,
+    pub(crate) format: Format,
     /// Rows per record batch handed to the writer.
-    pub batch_rows: usize,
+    pub(crate) batch_rows: usize,
     /// Most rows per Parquet row group.
-    pub row_group_rows: usize,
+    pub(crate) row_group_rows: usize,
     /// A row group is also closed once its encoded size reaches this many bytes
     /// ([`crate::budget::MemoryBudget::row_group_bytes`]).
-    pub row_group_bytes: usize,
+    pub(crate) row_group_bytes: usize,
     /// Split into a folder of parts of at most this many rows (0 = no limit).
-    pub split_rows: u64,
+    pub(crate) split_rows: u64,
     /// Split into a folder of parts of about this many bytes (0 = no limit).
-    pub split_bytes: u64,
+    pub(crate) split_bytes: u64,
     /// Export a job that is not complete (its footer says so); refused otherwise.
-    pub allow_incomplete: bool,
+    pub(crate) allow_incomplete: bool,
 }
 
 impl ExportOptions {
@@ -118,6 +119,47 @@ impl ExportOptions {
             split_bytes: 0,
             allow_incomplete: false,
         }
+    }
+    /// Rows per record batch handed to the writer.
+    pub fn batch_rows(mut self, batch_rows: usize) -> Self {
+        self.batch_rows = batch_rows;
+        self
+    }
+
+    /// Most rows per Parquet row group.
+    pub fn row_group_rows(mut self, row_group_rows: usize) -> Self {
+        self.row_group_rows = row_group_rows;
+        self
+    }
+
+    /// Closes a row group once its encoded size reaches this many bytes ([`crate::budget::MemoryBudget::row_group_bytes`]).
+    pub fn row_group_bytes(mut self, row_group_bytes: usize) -> Self {
+        self.row_group_bytes = row_group_bytes;
+        self
+    }
+
+    /// Split into a folder of parts of at most this many rows (0 = no limit).
+    pub fn split_rows(mut self, split_rows: u64) -> Self {
+        self.split_rows = split_rows;
+        self
+    }
+
+    /// Split into a folder of parts of about this many bytes (0 = no limit).
+    pub fn split_bytes(mut self, split_bytes: u64) -> Self {
+        self.split_bytes = split_bytes;
+        self
+    }
+
+    /// Whether to export a job that is not complete (its footer says so); refused otherwise.
+    pub fn allow_incomplete(mut self, allow_incomplete: bool) -> Self {
+        self.allow_incomplete = allow_incomplete;
+        self
+    }
+
+    /// Whether the export is one Parquet file or folder, not split into parts: what a
+    /// partitioned job can write as one part per shard.
+    pub fn is_unsplit_parquet(&self) -> bool {
+        self.format == Format::Parquet && self.split_rows == 0 && self.split_bytes == 0
     }
 }
 

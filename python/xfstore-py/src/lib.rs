@@ -602,16 +602,14 @@ fn run<'py>(
     let (c, rules, _) = Campaign::load(&campaign, rules_file.as_deref()).py()?;
     let control = RunControl::new();
     let budget = budget(memory_budget.as_deref())?;
-    let mut opts = RunOptions {
-        budget,
-        no_props,
-        max_heavy_atoms,
-        redo_changed,
-        control: Some(control.clone()),
-        ..RunOptions::default()
-    };
+    let mut opts = RunOptions::default()
+        .budget(budget)
+        .no_props(no_props)
+        .max_heavy_atoms(max_heavy_atoms)
+        .redo_changed(redo_changed)
+        .control(control.clone());
     if let Some(n) = batch_rows {
-        opts.batch_rows = n;
+        opts = opts.batch_rows(n);
     }
     let store_options = StoreOptions { durability: durability(sync), ..StoreOptions::from_budget(&budget) };
     let report = run_controlled(py, control, progress, move || {
