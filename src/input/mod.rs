@@ -265,8 +265,9 @@ impl InputFile {
     /// Whether this input is the one `old` describes with rows appended since (a text file
     /// whose old bytes read back as they were: [`TextInput::extends`]; a Parquet folder or glob
     /// with parts added after its old ones: [`ParquetInput::extends`]); the old rows keep their
-    /// numbers, so a job made from `old` goes on from where it stopped. A single Parquet file
-    /// and job inputs cannot tell: false.
+    /// numbers, so a job made from `old` goes on from where it stopped. Job inputs cannot tell,
+    /// nor can a single Parquet file from its footer: false (its growth is proven by the
+    /// content hash recorded in the store, [`InputFile::row_hashes`], `ingest/job.rs`).
     pub(crate) fn extends(&self, old: &InputInfo) -> Result<bool, InputError> {
         match &self.source {
             Source::Text(t) if self.info.rows > old.rows && self.info.same_columns(old) => {

@@ -55,6 +55,8 @@ impl ParquetInput {
         let mut parts = Vec::with_capacity(paths.len());
         let mut prefixes = Vec::with_capacity(paths.len());
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        // one file: the xxh3 of its footer alone, as stores before folders and globs recorded it
+        let mut footer_hash = 0;
         let (mut size, mut rows) = (0u64, 0u64);
         for path in paths {
             let open_err = |source| InputError::Open { path: path.clone(), source };
@@ -71,7 +73,9 @@ impl ParquetInput {
             hasher.update(&footer);
             size += len;
             rows += n;
-            if !single {
+            if single {
+                footer_hash = xxhash_rust::xxh3::xxh3_64(&footer);
+            } else {
                 prefixes.push((size, rows, hasher.digest()));
             }
             parts.push(Part { path, rows: n, roots });
@@ -79,20 +83,14 @@ impl ParquetInput {
         if rows == 0 {
             return Err(InputError::Empty { path: parts.first().map_or_else(PathBuf::new, |p| p.path.clone()) });
         }
-        // One file: the xxh3 of its footer alone, as stores before folders and globs recorded it.
-        let fingerprint = match (single, parts.first()) {
-            (true, Some(p)) => xxhash_rust::xxh3::xxh3_64(
-                &footer_bytes(&p.path).map_err(|source| InputError::Open { path: p.path.clone(), source })?,
-            ),
-            _ => hasher.digest(),
-        };
+        let fingerprint = if single { footer_hash } else { hasher.digest() };
         Ok((Self { parts, cols: cols.clone(), prefixes }, Scanned { rows, size, fingerprint }))
     }
 
     /// Whether this folder or glob is the input of `size` bytes, `rows` rows and `fingerprint`
     /// with parts added after its parts (in path order): its first parts, byte-identical names,
-    /// sizes and footers, fingerprint as it did. A single file cannot tell (its footer is all
-    /// its fingerprint covers): false.
+    /// sizes and footers, fingerprint as it did. A single file cannot tell from its footer
+    /// alone: false (its growth is proven by the content hash, `ingest/job.rs`).
     pub(super) fn extends(&self, size: u64, rows: u64, fingerprint: u64) -> bool {
         self.prefixes[..self.prefixes.len().saturating_sub(1)].contains(&(size, rows, fingerprint))
     }
