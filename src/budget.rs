@@ -10,6 +10,11 @@
 //! | 1/8 | product molecules kept (pickled) for properties until their chunk is folded ([`MemoryBudget::molecule_bytes`]) |
 //! | rest | RDKit and rayon working sets, RocksDB table readers (at most [`MemoryBudget::open_files`], ~1/10) and compaction, allocator slack |
 //!
+//! A writer first takes what its store's column families hold whatever it does
+//! ([`FAMILY_BYTES`] each: 53 MiB for the natural campaign's 428) off the top
+//! ([`MemoryBudget::for_families`]): the shares above are of what is left, the RSS marks stay
+//! at the whole budget.
+//!
 //! Products, not rows, are what grow: one polyphenol row with 57 phenolic OH yields 57 products
 //! per rule, and a tannin's products are SMILES of 500+ characters where a flavonoid's are 60.
 //! Ingest therefore sizes each batch by the bytes its products hold ([`product_in_flight_bytes`]: SMILES
@@ -66,11 +71,14 @@ pub const PROCESS_BASE_BYTES: u64 = 64 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryBudget {
     bytes: u64,
+    /// Taken off the top before the shares: the fixed memory of a writer's column families
+    /// ([`MemoryBudget::for_families`]).
+    reserved: u64,
 }
 
 impl Default for MemoryBudget {
     fn default() -> Self {
-        Self { bytes: 1 << 30 }
+        Self { bytes: 1 << 30, reserved: 0 }
     }
 }
 
@@ -80,7 +88,7 @@ impl MemoryBudget {
         if bytes < MIN_BUDGET {
             return Err(format!("memory budget {} is below the minimum of {}", human(bytes), human(MIN_BUDGET)));
         }
-        Ok(Self { bytes })
+        Ok(Self { bytes, reserved: 0 })
     }
 
     /// The budget in bytes.
@@ -117,20 +125,37 @@ impl MemoryBudget {
         ))
     }
 
-    /// RocksDB block cache: 1/8.
-    pub fn block_cache_bytes(&self) -> usize {
-        to_usize(self.bytes / 8)
+    /// This budget as a writer of a store of `families` column families keeps it: refused below
+    /// [`MemoryBudget::least_for_families`]; otherwise their fixed memory ([`FAMILY_BYTES`]
+    /// each) is taken off the top and the shares (block cache, in flight, molecules, row
+    /// groups) are of the rest, while [`MemoryBudget::bytes`] (the RSS marks) stays the whole
+    /// budget. Without it a campaign's writer held its 428 families (53 MiB) beside full shares
+    /// of 256 MiB: 267 MiB at the heaviest stream.
+    pub fn for_families(self, families: usize) -> Result<Self, String> {
+        self.check_families(families)?;
+        Ok(Self { reserved: FAMILY_BYTES * families as u64, ..self })
     }
 
-    /// RocksDB memtables of all column families together: 1/8.
+    /// What the shares divide: the budget less what [`MemoryBudget::for_families`] reserved.
+    fn shared(&self) -> u64 {
+        self.bytes - self.reserved
+    }
+
+    /// RocksDB block cache: 1/8.
+    pub fn block_cache_bytes(&self) -> usize {
+        to_usize(self.shared() / 8)
+    }
+
+    /// RocksDB memtables of all column families together: 1/8 (fixed when the store opens: the
+    /// default write path bulk-loads table files, its memtables hold a few MiB).
     pub fn write_buffer_bytes(&self) -> usize {
-        to_usize(self.bytes / 8)
+        to_usize(self.shared() / 8)
     }
 
     /// Bytes of work allowed in flight (products transformed, not yet committed, as counted by
-    /// [`product_in_flight_bytes`]): 1/4 of the budget.
+    /// [`product_in_flight_bytes`]): 1/4.
     pub fn in_flight_bytes(&self) -> u64 {
-        self.bytes / 4
+        self.shared() / 4
     }
 
     /// Bytes one ingest batch aims at: a quarter of those in flight, at most 32 MiB (about
@@ -154,12 +179,12 @@ impl MemoryBudget {
     /// Product molecules one chunk keeps for properties until it is folded ([`pickled_bytes`]
     /// each): 1/8.
     pub fn molecule_bytes(&self) -> u64 {
-        self.bytes / 8
+        self.shared() / 8
     }
 
     /// Export: bytes of one Parquet row group being encoded before it is flushed: 1/8.
     pub fn row_group_bytes(&self) -> usize {
-        to_usize(self.bytes / 8)
+        to_usize(self.shared() / 8)
     }
 }
 
@@ -302,6 +327,19 @@ mod tests {
             assert!(shares <= bytes * 6 / 8, "{bytes}: {shares}");
             assert!(b.batch_bytes() <= b.in_flight_bytes());
         }
+    }
+
+    #[test]
+    fn a_writers_families_come_off_the_top() {
+        let b = MemoryBudget::new(256 << 20).unwrap();
+        let w = b.for_families(428).unwrap();
+        assert_eq!(w.bytes(), b.bytes(), "the RSS marks stay the whole budget");
+        let families = FAMILY_BYTES * 428;
+        let shares = |b: &MemoryBudget| b.block_cache_bytes() as u64 + b.in_flight_bytes() + b.molecule_bytes();
+        assert_eq!(shares(&w), shares(&b) - families / 2);
+        assert_eq!(w.in_flight_bytes(), (b.bytes() - families) / 4);
+        assert!(b.for_families(1000).unwrap_err().contains("at least 304 MiB"));
+        assert_eq!(b.for_families(0).unwrap(), b);
     }
 
     #[test]

@@ -541,7 +541,9 @@ fn run(
     job::check_rdkit(store)?;
     let new_jobs = rules.iter().map(|r| store.job(&job::job_id(key, &r.def.name))).filter(|j| matches!(j, Ok(None)));
     let families = store.family_count()? + new_jobs.count();
-    opts.budget.check_families(families).map_err(IngestError::Budget)?;
+    // the families' fixed memory comes off the top of the shares, the block cache's included
+    let budget = opts.budget.for_families(families).map_err(IngestError::Budget)?;
+    store.fit_block_cache(budget.block_cache_bytes());
     let on_change = if opts.redo_changed { job::OnChange::Redo } else { job::OnChange::Refuse };
     let mut metas: Vec<JobMeta> =
         rules.iter().map(|r| job::prepare_job(store, input, key, r, opts.restart, on_change)).collect::<Result<_>>()?;
@@ -555,7 +557,7 @@ fn run(
         eprintln!("resuming at row {start} of {rows_total} ({} rows already committed)", start);
     }
     if start < rows_total {
-        let progress = Progress::new(opts.progress, rows_total, start, opts.budget);
+        let progress = Progress::new(opts.progress, rows_total, start, budget);
         // The reader decodes up to batch_rows rows at a time; the pipeline slices them further.
         let batches = input.batches(Some(store), start, opts.batch_rows.max(1), opts.max_rows)?;
         // complete jobs need no work: the pass applies the other rules only (a rule added to a
@@ -567,8 +569,16 @@ fn run(
         let rules: Vec<&Rule> = todo.iter().map(|&i| rules[i]).collect();
         let resumed: Vec<u64> = todo.iter().map(|&i| resumed[i]).collect();
         let mut active: Vec<JobMeta> = todo.iter().map(|&i| metas[i].clone()).collect();
-        let pipeline =
-            Pipeline { source, store, rules: &rules, opts, input_key: &input_key, rows_total, resumed: &resumed };
+        let pipeline = Pipeline {
+            source,
+            store,
+            rules: &rules,
+            opts,
+            budget,
+            input_key: &input_key,
+            rows_total,
+            resumed: &resumed,
+        };
         pipeline.run(&mut active, batches, &progress, &mut report)?;
         for (i, meta) in todo.into_iter().zip(active) {
             metas[i] = meta;

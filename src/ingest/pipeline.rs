@@ -16,6 +16,7 @@ use super::novelty::Novelty;
 use super::progress::Progress;
 use super::replay::StreamReader;
 use super::{job, CommitPoint, IngestOptions, IngestReport, WritePath};
+use crate::budget::MemoryBudget;
 use crate::chem::PropsMode;
 use crate::error::{IngestError, InputError, Result};
 use crate::input::{Batches, InputBatch};
@@ -39,6 +40,8 @@ pub(super) struct Pipeline<'a> {
     pub store: &'a Store,
     pub rules: &'a [&'a Rule],
     pub opts: &'a IngestOptions,
+    /// `opts.budget` as this store's writer keeps it ([`MemoryBudget::for_families`]).
+    pub budget: MemoryBudget,
     pub input_key: &'a str,
     pub rows_total: u64,
     /// Per job: the offset it resumed from.
@@ -54,7 +57,7 @@ impl Pipeline<'_> {
         progress: &Progress,
         report: &mut IngestReport,
     ) -> Result<()> {
-        let flow = Flow::new(self.opts.budget, self.opts.batch_rows);
+        let flow = Flow::new(self.budget, self.opts.batch_rows);
         let (tx, rx) = sync_channel::<(PreparedBatch, Load)>(IN_FLIGHT);
         let committed = AtomicU64::new(0);
         let job_ids: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
@@ -229,7 +232,7 @@ impl Pipeline<'_> {
                 commit_cpu_secs: w.commit_cpu_secs,
             });
             flow.committed(load.bytes);
-            progress.advance(prepared.end_row, w.made, flow.last_rss());
+            progress.advance(prepared.end_row, w.made, flow.last_rss(), || self.store.memory());
             if let Some(c) = &self.opts.control {
                 c.committed(prepared.end_row, w.made);
             }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::budget::{human, MemoryBudget};
+use crate::store::StoreMemory;
 
 /// Interval of the plain progress lines when stderr is not a terminal.
 const PLAIN_EVERY: Duration = Duration::from_secs(60);
@@ -40,7 +41,10 @@ impl Progress {
         Self { bar, plain, total: total_rows, budget }
     }
 
-    pub(super) fn advance(&self, row: u64, products: u64, rss: u64) {
+    /// Shows `row` and `products`; a plain line also names what RocksDB holds (`holders`, read
+    /// only when a line is printed: it sums properties over every family), so a timeline of a
+    /// long run tells which holder grew.
+    pub(super) fn advance(&self, row: u64, products: u64, rss: u64, holders: impl FnOnce() -> StoreMemory) {
         let memory = format!("RSS {} of {}", human(rss), human(self.budget.bytes()));
         if let Some(bar) = &self.bar {
             bar.set_position(row);
@@ -51,11 +55,17 @@ impl Progress {
             if p.1.elapsed() >= PLAIN_EVERY {
                 p.1 = Instant::now();
                 let secs = p.0.elapsed().as_secs_f64().max(1e-9);
+                let h = holders();
                 eprintln!(
-                    "progress: row {row} of {} ({:.0} rows/s), {products} products ({:.0}/s), {memory}",
+                    "progress: row {row} of {} ({:.0} rows/s), {products} products ({:.0}/s), {memory}; \
+                     rocksdb: block cache {} ({} pinned), memtables {}, table readers {}",
                     self.total,
                     (row - p.2) as f64 / secs,
-                    products as f64 / secs
+                    products as f64 / secs,
+                    human(h.block_cache),
+                    human(h.pinned),
+                    human(h.memtables),
+                    human(h.table_readers)
                 );
             }
         }

@@ -73,6 +73,8 @@ pub struct Store {
     sst_options: rocksdb::Options,
     /// Number of the next bulk-load SST file (`write.rs`).
     next_sst: std::sync::atomic::AtomicU64,
+    /// The block cache, shared by every family ([`Store::fit_block_cache`]).
+    cache: rocksdb::Cache,
     /// Writer lock. Declared after `reader` (the RocksDB handle) so it is released last.
     _lock: lock::WriterLock,
 }
@@ -89,6 +91,13 @@ impl Store {
     /// Opens (creating if needed) a store for writing. Fails if another process holds it.
     pub fn open(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
         open::open_writer(path, options)
+    }
+
+    /// Resizes the block cache to `bytes` (evicting what does not fit): a writer sizes it from
+    /// the budget left beside its families ([`crate::MemoryBudget::for_families`]), known only
+    /// once the store is open.
+    pub fn fit_block_cache(&self, bytes: usize) {
+        self.cache.clone().set_capacity(bytes);
     }
 }
 

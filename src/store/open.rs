@@ -240,6 +240,7 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
             o
         },
         next_sst: std::sync::atomic::AtomicU64::new(0),
+        cache,
         _lock: lock,
     };
     store.finish_pending_drops()?;
