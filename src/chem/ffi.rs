@@ -62,6 +62,9 @@ pub(crate) mod bridge {
         fn mol_from_molblock(block: &str, status: &mut ParseStatus) -> Result<UniquePtr<Molecule>>;
         fn mol_to_smiles(mol: &Molecule) -> Result<String>;
         fn mol_props(mol: &Molecule) -> Result<MolProps>;
+        /// cLogP by RDKit's own `calcCrippenDescriptors`: the reference of the bridge's cLogP in tests.
+        #[allow(dead_code)] // tests only
+        fn mol_clogp_rdkit(mol: &Molecule) -> Result<f64>;
         fn pickle_props(pickle: &[u8]) -> Result<MolProps>;
         fn mol_num_atoms(mol: &Molecule) -> u32;
         fn mol_sugar_mask(mol: &Molecule) -> Result<Vec<u32>>;

@@ -88,17 +88,203 @@ rust::String mol_to_smiles(const Molecule &mol) {
   return rust::String(RDKit::MolToSmiles(*mol.mol));
 }
 
+// Whether `q` or any query under it is recursive (`$(...)`): such an atom's Match reads the
+// match set SubstructMatch computes first, so it cannot be asked alone.
+static bool recursive(const RDKit::Atom::QUERYATOM_QUERY *q) {
+  if (q->getDescription() == "RecursiveStructure") {
+    return true;
+  }
+  return std::any_of(q->beginChildren(), q->endChildren(), [](const auto &c) { return recursive(c.get()); });
+}
+
+// A pattern of RDKit's Crippen table as a tree from its first atom: its atoms in breadth-first
+// order (the first atom first), each later one with its parent's position and the query bond
+// between them. Empty when the pattern has a ring or a recursive atom (then SubstructMatch
+// decides, as in RDKit).
+struct CrippenTree {
+  std::vector<const RDKit::Atom *> atoms;
+  std::vector<size_t> parent;
+  std::vector<const RDKit::Bond *> bond;
+  const RDKit::ROMol *pattern;
+  double logp;
+};
+
+static CrippenTree crippen_tree(const RDKit::Descriptors::CrippenParams &param) {
+  const RDKit::ROMol &p = *param.dp_pattern;
+  CrippenTree t{{}, {}, {}, &p, param.logp};
+  std::vector<int> pos(p.getNumAtoms(), -1);
+  t.atoms.push_back(p.getAtomWithIdx(0));
+  t.parent.push_back(0);
+  t.bond.push_back(nullptr);
+  pos[0] = 0;
+  for (size_t i = 0; i < t.atoms.size(); ++i) {
+    for (const auto &b : p.atomBonds(t.atoms[i])) {
+      const unsigned other = b->getOtherAtomIdx(t.atoms[i]->getIdx());
+      if (pos[other] < 0) {
+        pos[other] = static_cast<int>(t.atoms.size());
+        t.atoms.push_back(p.getAtomWithIdx(other));
+        t.parent.push_back(i);
+        t.bond.push_back(b);
+      }
+    }
+  }
+  bool plain = t.atoms.size() == p.getNumAtoms() && p.getNumBonds() + 1 == p.getNumAtoms();
+  for (const RDKit::Atom *a : t.atoms) {
+    plain = plain && a->hasQuery() && !recursive(a->getQuery());
+  }
+  if (!plain) {
+    t.atoms.clear();
+  }
+  return t;
+}
+
+// RDKit's Crippen table (its own, in its order), as trees.
+static const std::vector<CrippenTree> &crippen_trees() {
+  static const std::vector<CrippenTree> trees = [] {
+    std::vector<CrippenTree> out;
+    for (const auto &param : *RDKit::Descriptors::CrippenParamCollection::getParams()) {
+      out.push_back(crippen_tree(param));
+    }
+    return out;
+  }();
+  return trees;
+}
+
+// Counts, up to `limit`, the ways the tree's atoms from position `j` on extend `map` (the
+// molecule atoms of positions before `j`) to a match: each atom onto a distinct molecule atom
+// bonded to its parent's, the atom and bond queries matching (Atom::Match and Bond::Match, the
+// tests of RDKit's SubstructMatch without chirality; a match need not be induced, as there).
+static unsigned extend(const CrippenTree &t, const RDKit::ROMol &mol, std::vector<unsigned> &map, size_t j,
+                       unsigned limit) {
+  if (j == t.atoms.size()) {
+    return 1;
+  }
+  const RDKit::Atom *from = mol.getAtomWithIdx(map[t.parent[j]]);
+  unsigned count = 0;
+  for (const auto &b : mol.atomBonds(from)) {
+    const unsigned x = b->getOtherAtomIdx(from->getIdx());
+    if (std::find(map.begin(), map.begin() + j, x) != map.begin() + j || !t.atoms[j]->Match(mol.getAtomWithIdx(x)) ||
+        !t.bond[j]->Match(b)) {
+      continue;
+    }
+    map[j] = x;
+    count += extend(t, mol, map, j + 1, limit - count);
+    if (count >= limit) {
+      break;
+    }
+  }
+  return count;
+}
+
+// Matches SubstructMatch returns at most (its default maxMatches).
+static constexpr unsigned CRIPPEN_MAX_MATCHES = 1000;
+
+// Wildman-Crippen logP exactly as RDKit's calcCrippenDescriptors(m, logp, mr) computes it: Hs
+// added, each atom typed by the first pattern of RDKit's table with a match that starts at the
+// atom (SubstructMatch, not uniquified, at most 1,000 matches), contributions summed in atom
+// order. RDKit runs SubstructMatch for every pattern until all atoms are typed (~40% of the CPU of
+// a product with properties). Here a pattern (all are trees of plain atom queries) is matched
+// from each atom still untyped that its first atom matches: whether a match starts there is what
+// typing needs. That is RDKit's answer whenever SubstructMatch would have returned all its
+// matches, which holds when the pattern has at most 1,000 matches in all: bounded by the
+// atoms its first atom matches times (highest degree)^(pattern bonds), or else counted, and
+// above 1,000 SubstructMatch decides, as in RDKit.
+static double crippen_logp(const RDKit::ROMol &m) {
+  std::unique_ptr<RDKit::ROMol> work(RDKit::MolOps::addHs(m, false, false));
+  const RDKit::ROMol &mol = *work;
+  const unsigned n = mol.getNumAtoms();
+  unsigned degree = 0;
+  for (const RDKit::Atom *a : mol.atoms()) {
+    degree = std::max(degree, a->getDegree());
+  }
+  std::vector<double> contribs(n, 0.0);
+  std::vector<char> needed(n, 1), roots(n, 0);
+  std::vector<unsigned> map;
+  unsigned untyped = n;
+  auto type = [&](unsigned idx, double logp) {
+    if (needed[idx]) {
+      needed[idx] = 0;
+      contribs[idx] = logp;
+      --untyped;
+    }
+  };
+  for (const CrippenTree &t : crippen_trees()) {
+    if (t.atoms.empty()) {  // not a tree of plain queries: as RDKit
+      std::vector<RDKit::MatchVectType> matches;
+      RDKit::SubstructMatch(mol, *t.pattern, matches, false, true);
+      for (const auto &match : matches) {
+        type(static_cast<unsigned>(match[0].second), t.logp);
+      }
+    } else {
+      unsigned matching = 0;
+      bool useful = false;
+      for (unsigned i = 0; i < n; ++i) {
+        roots[i] = t.atoms[0]->Match(mol.getAtomWithIdx(i));
+        matching += roots[i];
+        useful = useful || (roots[i] && needed[i]);
+      }
+      if (!useful) {
+        continue;
+      }
+      map.assign(t.atoms.size(), 0);
+      double bound = matching;
+      for (size_t k = 1; k < t.atoms.size(); ++k) {
+        bound *= degree;
+      }
+      unsigned total = 0;
+      if (bound > CRIPPEN_MAX_MATCHES) {
+        for (unsigned i = 0; i < n && total <= CRIPPEN_MAX_MATCHES; ++i) {
+          if (roots[i]) {
+            map[0] = i;
+            total += extend(t, mol, map, 1, CRIPPEN_MAX_MATCHES + 1 - total);
+          }
+        }
+      }
+      if (total > CRIPPEN_MAX_MATCHES) {  // SubstructMatch would cut its matches: as RDKit
+        std::vector<RDKit::MatchVectType> matches;
+        RDKit::SubstructMatch(mol, *t.pattern, matches, false, true);
+        for (const auto &match : matches) {
+          type(static_cast<unsigned>(match[0].second), t.logp);
+        }
+      } else {
+        for (unsigned i = 0; i < n; ++i) {
+          if (roots[i] && needed[i]) {
+            map[0] = i;
+            if (extend(t, mol, map, 1, 1) > 0) {
+              type(i, t.logp);
+            }
+          }
+        }
+      }
+    }
+    if (untyped == 0) {
+      break;
+    }
+  }
+  double logp = 0.0;
+  for (double c : contribs) {
+    logp += c;
+  }
+  return logp;
+}
+
 static MolProps props_of(const RDKit::ROMol &m) {
   MolProps p{};
   p.mw = RDKit::Descriptors::calcAMW(m);
   p.tpsa = RDKit::Descriptors::calcTPSA(m);
   p.hbd = RDKit::Descriptors::calcNumHBD(m);
   p.hba = RDKit::Descriptors::calcNumHBA(m);
-  double logp = 0.0, mr = 0.0;
-  RDKit::Descriptors::calcCrippenDescriptors(m, logp, mr);
-  p.clogp = logp;
+  p.clogp = crippen_logp(m);
   p.rotb = RDKit::Descriptors::calcNumRotatableBonds(m);
   return p;
+}
+
+// cLogP by RDKit's own calcCrippenDescriptors (forced: nothing cached), against which
+// crippen_logp is tested bit for bit.
+double mol_clogp_rdkit(const Molecule &mol) {
+  double logp = 0.0, mr = 0.0;
+  RDKit::Descriptors::calcCrippenDescriptors(*mol.mol, logp, mr, true, true);
+  return logp;
 }
 
 MolProps mol_props(const Molecule &mol) { return props_of(*mol.mol); }
