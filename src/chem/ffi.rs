@@ -65,6 +65,9 @@ pub(crate) mod bridge {
         /// cLogP by RDKit's own `calcCrippenDescriptors`: the reference of the bridge's cLogP in tests.
         #[allow(dead_code)] // tests only
         fn mol_clogp_rdkit(mol: &Molecule) -> Result<f64>;
+        /// Rotatable bonds by RDKit's own `calcNumRotatableBonds`: the reference in tests.
+        #[allow(dead_code)] // tests only
+        fn mol_rotb_rdkit(mol: &Molecule) -> Result<u32>;
         fn pickle_props(pickle: &[u8]) -> Result<MolProps>;
         fn mol_num_atoms(mol: &Molecule) -> u32;
         fn mol_sugar_mask(mol: &Molecule) -> Result<Vec<u32>>;

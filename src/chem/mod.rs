@@ -279,13 +279,14 @@ mod tests {
     }
 
     /// The bridge types atoms for cLogP with fewer matches than RDKit's `calcCrippenDescriptors`
-    /// (`crippen_logp` in bridge.cc): the same value, bit for bit, on every molecule of the
+    /// (`crippen_logp` in bridge.cc), and counts rotatable bonds with a pattern kept per thread
+    /// (`num_rotatable_bonds`): the same values, bit for bit, on every molecule of the
     /// sample (2,700 polyphenols and drugs), on the products of every bundled rule over its first
     /// 300 molecules, and on shapes the sample lacks: charges, metals, isotopes, explicit and
     /// only Hs, and a molecule with more than 1,000 hydrogens (one-atom patterns then match
     /// more atoms than SubstructMatch returns, and RDKit's cut decides).
     #[test]
-    fn clogp_equals_rdkits_own_bit_for_bit() {
+    fn clogp_and_rotatable_bonds_equal_rdkits_own() {
         use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.parquet");
         let reader =
@@ -328,9 +329,10 @@ mod tests {
             "Oc1c(O)c(O)c(O)c(O)c1O",
         ];
         let check = |m: &Molecule, what: &str| {
-            let ours = m.props().unwrap().clogp;
+            let ours = m.props().unwrap();
             let theirs = ffi::bridge::mol_clogp_rdkit(m.as_ref()).unwrap();
-            assert_eq!(ours.to_bits(), theirs.to_bits(), "{what}: {ours} vs RDKit's {theirs}");
+            assert_eq!(ours.clogp.to_bits(), theirs.to_bits(), "{what}: {} vs RDKit's {theirs}", ours.clogp);
+            assert_eq!(ours.rotb, ffi::bridge::mol_rotb_rdkit(m.as_ref()).unwrap(), "{what}: rotatable bonds");
         };
         let mut compared = 0;
         for smiles in sample.iter().map(String::as_str).chain(odd).chain([long_chain.as_str()]) {

@@ -268,6 +268,38 @@ static double crippen_logp(const RDKit::ROMol &m) {
   return logp;
 }
 
+// RDKit's strict rotatable-bond SMARTS (Lipinski.cpp, NumRotatableBondsVersion 3.1.0: the
+// pattern calcNumRotatableBonds matches by default in Debian's build).
+static const char *const ROTB_STRICT =
+    "[!$(*#*)&!D1&!$(C(F)(F)F)&!$(C(Cl)(Cl)Cl)&!$(C(Br)(Br)Br)&!$(C([CH3])([CH3])[CH3])&!$([CD3](=[N,O,S])-!@[#7,"
+    "O,S!D1])&!$([#7,O,S!D1]-!@[CD3]=[N,O,S])&!$([CD3](=[N+])-!@[#7!D1])&!$([#7!D1]-!@[CD3]=[N+])]-,:;!@[!$(*#*)&!"
+    "D1&!$(C(F)(F)F)&!$(C(Cl)(Cl)Cl)&!$(C(Br)(Br)Br)&!$(C([CH3])([CH3])[CH3])]";
+
+// Rotatable bonds as calcNumRotatableBonds(m) counts them (the matches of its pattern, with
+// SubstructMatch's defaults), without its copy of the pattern at every call: RDKit copies a
+// pattern with recursive queries per call because matching writes into them (thread safety;
+// ~5% of the CPU of a product with properties), here each thread keeps its own copy. Checked
+// once against calcNumRotatableBonds on molecules where the strict and the plain definitions
+// differ; if this RDKit counts otherwise, its own function is used.
+static unsigned num_rotatable_bonds(const RDKit::ROMol &m) {
+  thread_local const std::unique_ptr<RDKit::ROMol> pattern(RDKit::SmartsToMol(ROTB_STRICT));
+  auto count = [](const RDKit::ROMol &mol) {
+    std::vector<RDKit::MatchVectType> matches;
+    return RDKit::SubstructMatch(mol, *pattern, matches);
+  };
+  static const bool same = [&] {
+    for (const char *smiles : {"CCC(=O)NCC", "CC(C)(C)CCOC(=O)CC(F)(F)F", "CCCCC(=O)OCCN(C)C(=O)c1ccccc1",
+                               "CC(=[NH2+])NCCc1ccc(O)cc1", "CCCC#CCCOCC(Cl)(Cl)Cl"}) {
+      std::unique_ptr<RDKit::ROMol> mol(RDKit::SmilesToMol(smiles));
+      if (!mol || count(*mol) != RDKit::Descriptors::calcNumRotatableBonds(*mol)) {
+        return false;
+      }
+    }
+    return true;
+  }();
+  return same ? count(m) : RDKit::Descriptors::calcNumRotatableBonds(m);
+}
+
 static MolProps props_of(const RDKit::ROMol &m) {
   MolProps p{};
   p.mw = RDKit::Descriptors::calcAMW(m);
@@ -275,7 +307,7 @@ static MolProps props_of(const RDKit::ROMol &m) {
   p.hbd = RDKit::Descriptors::calcNumHBD(m);
   p.hba = RDKit::Descriptors::calcNumHBA(m);
   p.clogp = crippen_logp(m);
-  p.rotb = RDKit::Descriptors::calcNumRotatableBonds(m);
+  p.rotb = num_rotatable_bonds(m);
   return p;
 }
 
@@ -286,6 +318,8 @@ double mol_clogp_rdkit(const Molecule &mol) {
   RDKit::Descriptors::calcCrippenDescriptors(*mol.mol, logp, mr, true, true);
   return logp;
 }
+
+uint32_t mol_rotb_rdkit(const Molecule &mol) { return RDKit::Descriptors::calcNumRotatableBonds(*mol.mol); }
 
 MolProps mol_props(const Molecule &mol) { return props_of(*mol.mol); }
 

@@ -65,6 +65,7 @@ std::unique_ptr<Molecule> mol_from_molblock(rust::Str block, ParseStatus &status
 rust::String mol_to_smiles(const Molecule &mol);
 MolProps mol_props(const Molecule &mol);
 double mol_clogp_rdkit(const Molecule &mol);
+uint32_t mol_rotb_rdkit(const Molecule &mol);
 MolProps pickle_props(rust::Slice<const uint8_t> pickle);
 uint32_t mol_num_atoms(const Molecule &mol);
 rust::Vec<uint32_t> mol_sugar_mask(const Molecule &mol);
