@@ -12,7 +12,8 @@ Runs, each under tools/measure.py (wall, CPU, peak RSS of the process tree):
   5. the same three xfstore/Python runs with --no-props, for the share properties take.
 Prints a Markdown table and checks that every run made the same products and unique products.
 
-Usage: target/py/bin/python tools/bench_props.py INPUT.parquet [--rule HALO_AROMATIC_CH__H__TO__Cl]
+Usage: target/py/bin/python tools/bench_props.py INPUT.parquet [--rule HALO_AROMATIC_CH__H__TO__Cl]...
+(--rule again for each rule of a one-pass run, e.g. the 19 FG rules of a campaign's fg step)
 (real polyphenols: tools/make_class_inputs.py --out target/data/classes_all --per-class 12286, then
 polyphenol.smi converted to Parquet; any Parquet with a `smiles` column works).
 """
@@ -28,27 +29,29 @@ from bench_ingest import OUT, PY, X, measured, num  # noqa: E402
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("input")
-    ap.add_argument("--rule", default="HALO_AROMATIC_CH__H__TO__Cl")
+    ap.add_argument("--rule", action="append")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
-    inp, rule = os.path.abspath(args.input), args.rule
+    inp, rules = os.path.abspath(args.input), args.rule or ["HALO_AROMATIC_CH__H__TO__Cl"]
+    rule_args = [a for r in rules for a in ("--rule", r)]
+    rule = rules[0] if len(rules) == 1 else f"{len(rules)} rules"
     store = os.path.join(OUT, "props.store")
     rows = []
 
     def xf(label, extra, props=True):
         shutil.rmtree(store, ignore_errors=True)
-        cmd = [X, "ingest", "--input", inp, "--store", store, "--rule", rule] + extra + ([] if props else ["--no-props"])
+        cmd = [X, "ingest", "--input", inp, "--store", store] + rule_args + extra + ([] if props else ["--no-props"])
         out, m = measured(label, cmd)
         rows.append((label, m["wall_s"], int(num(r"rows, (\d+) products in", out)), int(num(r"(\d+) unique", out)),
                      m["peak_rss_mib"]))
 
     def bare(label, props=True):
-        out, m = measured(label, [X, "bench-transform", "--input", inp, "--rule", rule] + ([] if props else ["--no-props"]))
+        out, m = measured(label, [X, "bench-transform", "--input", inp] + rule_args + ([] if props else ["--no-props"]))
         rows.append((label, m["wall_s"], int(num(r"rejected\), (\d+) products", out)), None, m["peak_rss_mib"]))
 
     def python(label, props=True):
         ref = os.path.join(OUT, "props.reference.parquet")
-        cmd = [PY, "tools/reference_pipeline.py", "--input", inp, "--rule", rule, "--output", ref,
+        cmd = [PY, "tools/reference_pipeline.py", "--input", inp] + rule_args + ["--output", ref,
                "--workers", str(os.cpu_count())] + (["--first-seen-props"] if props else ["--no-props"])
         out, m = measured(label, cmd)
         rows.append((label, m["wall_s"], int(num(r"failed\), (\d+) products", out)), int(num(r"(\d+) unique", out)),

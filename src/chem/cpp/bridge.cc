@@ -186,9 +186,9 @@ static constexpr unsigned CRIPPEN_MAX_MATCHES = 1000;
 // a product with properties). Here a pattern (all are trees of plain atom queries) is matched
 // from each atom still untyped that its first atom matches: whether a match starts there is what
 // typing needs. That is RDKit's answer whenever SubstructMatch would have returned all its
-// matches, which holds when the pattern has at most 1,000 matches in all: bounded by the
-// atoms its first atom matches times (highest degree)^(pattern bonds), or else counted, and
-// above 1,000 SubstructMatch decides, as in RDKit.
+// matches, which holds when the pattern has at most 1,000 matches in all: bounded by
+// atoms x (highest degree)^(pattern bonds), or else counted, and above 1,000 SubstructMatch
+// decides, as in RDKit. Only the atoms still untyped are tried, in a list that shrinks.
 static double crippen_logp(const RDKit::ROMol &m) {
   std::unique_ptr<RDKit::ROMol> work(RDKit::MolOps::addHs(m, false, false));
   const RDKit::ROMol &mol = *work;
@@ -198,66 +198,53 @@ static double crippen_logp(const RDKit::ROMol &m) {
     degree = std::max(degree, a->getDegree());
   }
   std::vector<double> contribs(n, 0.0);
-  std::vector<char> needed(n, 1), roots(n, 0);
+  std::vector<unsigned> untyped(n);  // ascending
+  for (unsigned i = 0; i < n; ++i) {
+    untyped[i] = i;
+  }
+  std::vector<char> typed(n, 0);
   std::vector<unsigned> map;
-  unsigned untyped = n;
-  auto type = [&](unsigned idx, double logp) {
-    if (needed[idx]) {
-      needed[idx] = 0;
-      contribs[idx] = logp;
-      --untyped;
+  auto as_rdkit = [&](const CrippenTree &t) {  // SubstructMatch's matches, as RDKit types them
+    std::vector<RDKit::MatchVectType> matches;
+    RDKit::SubstructMatch(mol, *t.pattern, matches, false, true);
+    for (const auto &match : matches) {
+      const auto idx = static_cast<unsigned>(match[0].second);
+      if (!typed[idx]) {
+        typed[idx] = 1;
+        contribs[idx] = t.logp;
+      }
     }
   };
   for (const CrippenTree &t : crippen_trees()) {
-    if (t.atoms.empty()) {  // not a tree of plain queries: as RDKit
-      std::vector<RDKit::MatchVectType> matches;
-      RDKit::SubstructMatch(mol, *t.pattern, matches, false, true);
-      for (const auto &match : matches) {
-        type(static_cast<unsigned>(match[0].second), t.logp);
-      }
-    } else {
-      unsigned matching = 0;
-      bool useful = false;
-      for (unsigned i = 0; i < n; ++i) {
-        roots[i] = t.atoms[0]->Match(mol.getAtomWithIdx(i));
-        matching += roots[i];
-        useful = useful || (roots[i] && needed[i]);
-      }
-      if (!useful) {
-        continue;
-      }
-      map.assign(t.atoms.size(), 0);
-      double bound = matching;
-      for (size_t k = 1; k < t.atoms.size(); ++k) {
-        bound *= degree;
-      }
-      unsigned total = 0;
-      if (bound > CRIPPEN_MAX_MATCHES) {
-        for (unsigned i = 0; i < n && total <= CRIPPEN_MAX_MATCHES; ++i) {
-          if (roots[i]) {
-            map[0] = i;
-            total += extend(t, mol, map, 1, CRIPPEN_MAX_MATCHES + 1 - total);
-          }
-        }
-      }
-      if (total > CRIPPEN_MAX_MATCHES) {  // SubstructMatch would cut its matches: as RDKit
-        std::vector<RDKit::MatchVectType> matches;
-        RDKit::SubstructMatch(mol, *t.pattern, matches, false, true);
-        for (const auto &match : matches) {
-          type(static_cast<unsigned>(match[0].second), t.logp);
-        }
-      } else {
-        for (unsigned i = 0; i < n; ++i) {
-          if (roots[i] && needed[i]) {
-            map[0] = i;
-            if (extend(t, mol, map, 1, 1) > 0) {
-              type(i, t.logp);
-            }
-          }
+    map.assign(std::max<size_t>(t.atoms.size(), 1), 0);
+    // all its matches, from every atom, when there might be more than SubstructMatch returns
+    double bound = n;
+    for (size_t k = 1; k < t.atoms.size(); ++k) {
+      bound *= degree;
+    }
+    unsigned total = 0;
+    if (!t.atoms.empty() && bound > CRIPPEN_MAX_MATCHES) {
+      for (unsigned i = 0; i < n && total <= CRIPPEN_MAX_MATCHES; ++i) {
+        if (t.atoms[0]->Match(mol.getAtomWithIdx(i))) {
+          map[0] = i;
+          total += extend(t, mol, map, 1, CRIPPEN_MAX_MATCHES + 1 - total);
         }
       }
     }
-    if (untyped == 0) {
+    if (t.atoms.empty() || total > CRIPPEN_MAX_MATCHES) {
+      as_rdkit(t);
+    } else {
+      for (unsigned i : untyped) {
+        map[0] = i;
+        if (t.atoms[0]->Match(mol.getAtomWithIdx(i)) && extend(t, mol, map, 1, 1) > 0) {
+          typed[i] = 1;
+          contribs[i] = t.logp;
+        }
+      }
+    }
+    untyped.erase(std::remove_if(untyped.begin(), untyped.end(), [&](unsigned i) { return typed[i] != 0; }),
+                  untyped.end());
+    if (untyped.empty()) {
       break;
     }
   }
