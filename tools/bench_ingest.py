@@ -29,7 +29,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-X = os.path.join(ROOT, "target/release/xfstore")
+X = os.environ.get("XFSTORE") or os.path.join(ROOT, "target/release/xfstore")  # XFSTORE: another build
 PY = os.path.join(ROOT, "target/py/bin/python")
 OUT = os.path.join(ROOT, "target/bench")
 

@@ -42,8 +42,8 @@ def main():
         shutil.rmtree(store, ignore_errors=True)
         cmd = [X, "ingest", "--input", inp, "--store", store] + rule_args + extra + ([] if props else ["--no-props"])
         out, m = measured(label, cmd)
-        rows.append((label, m["wall_s"], int(num(r"rows, (\d+) products in", out)), int(num(r"(\d+) unique", out)),
-                     m["peak_rss_mib"]))
+        rows.append((label, m["wall_s"], int(num(r"rows, (\d+) products in", out)),
+                     int(num(r"(\d+) products in all jobs", out)), m["peak_rss_mib"]))
 
     def bare(label, props=True):
         out, m = measured(label, [X, "bench-transform", "--input", inp] + rule_args + ([] if props else ["--no-props"]))
