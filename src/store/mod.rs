@@ -96,7 +96,7 @@ impl Store {
     /// Resizes the block cache to `bytes` (evicting what does not fit): a writer sizes it from
     /// the budget left beside its families ([`crate::MemoryBudget::for_families`]), known only
     /// once the store is open.
-    pub fn fit_block_cache(&self, bytes: usize) {
+    pub(crate) fn fit_block_cache(&self, bytes: usize) {
         self.cache.clone().set_capacity(bytes);
     }
 }
