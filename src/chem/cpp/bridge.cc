@@ -188,7 +188,8 @@ static constexpr unsigned CRIPPEN_MAX_MATCHES = 1000;
 // typing needs. That is RDKit's answer whenever SubstructMatch would have returned all its
 // matches, which holds when the pattern has at most 1,000 matches in all: bounded by
 // atoms x (highest degree)^(pattern bonds), or else counted, and above 1,000 SubstructMatch
-// decides, as in RDKit. Only the atoms still untyped are tried, in a list that shrinks.
+// decides, as in RDKit (the count also tells which atoms a match starts at). Only the atoms
+// still untyped are tried, in a list that shrinks.
 static double crippen_logp(const RDKit::ROMol &m) {
   std::unique_ptr<RDKit::ROMol> work(RDKit::MolOps::addHs(m, false, false));
   const RDKit::ROMol &mol = *work;
@@ -202,7 +203,7 @@ static double crippen_logp(const RDKit::ROMol &m) {
   for (unsigned i = 0; i < n; ++i) {
     untyped[i] = i;
   }
-  std::vector<char> typed(n, 0);
+  std::vector<char> typed(n, 0), starts(n, 0);
   std::vector<unsigned> map;
   auto as_rdkit = [&](const CrippenTree &t) {  // SubstructMatch's matches, as RDKit types them
     std::vector<RDKit::MatchVectType> matches;
@@ -223,12 +224,14 @@ static double crippen_logp(const RDKit::ROMol &m) {
       bound *= degree;
     }
     unsigned total = 0;
-    if (!t.atoms.empty() && bound > CRIPPEN_MAX_MATCHES) {
+    const bool counted = !t.atoms.empty() && bound > CRIPPEN_MAX_MATCHES;
+    if (counted) {  // and, per atom, whether a match starts there (starts[i])
       for (unsigned i = 0; i < n && total <= CRIPPEN_MAX_MATCHES; ++i) {
-        if (t.atoms[0]->Match(mol.getAtomWithIdx(i))) {
-          map[0] = i;
-          total += extend(t, mol, map, 1, CRIPPEN_MAX_MATCHES + 1 - total);
-        }
+        map[0] = i;
+        const unsigned here =
+            t.atoms[0]->Match(mol.getAtomWithIdx(i)) ? extend(t, mol, map, 1, CRIPPEN_MAX_MATCHES + 1 - total) : 0;
+        starts[i] = here > 0;
+        total += here;
       }
     }
     if (t.atoms.empty() || total > CRIPPEN_MAX_MATCHES) {
@@ -236,7 +239,7 @@ static double crippen_logp(const RDKit::ROMol &m) {
     } else {
       for (unsigned i : untyped) {
         map[0] = i;
-        if (t.atoms[0]->Match(mol.getAtomWithIdx(i)) && extend(t, mol, map, 1, 1) > 0) {
+        if (counted ? starts[i] != 0 : t.atoms[0]->Match(mol.getAtomWithIdx(i)) && extend(t, mol, map, 1, 1) > 0) {
           typed[i] = 1;
           contribs[i] = t.logp;
         }
