@@ -93,20 +93,20 @@ mod transform;
 
 pub use budget::MemoryBudget;
 pub use campaign::{
-    export_campaign, report as campaign_report, run as run_campaign, status as campaign_status, stream_done,
-    stream_options, ByClass, Campaign, CampaignExport, CampaignExportEntry, CampaignFile, CampaignJob, CampaignOptions,
-    CampaignReport, ClassTable, InputDef, LevelRules, ReportRow, RuleSelection, RuleUse, RunOptions, StepDef, Stream,
-    StreamReport, StreamSource, CAMPAIGN_INDEX, IN_SCOPE, KNOWN_CLASSES, REPORT_COLUMNS,
+    export_campaign, report as campaign_report, run as run_campaign, status as campaign_status, ByClass, Campaign,
+    CampaignExport, CampaignExportEntry, CampaignFile, CampaignJob, CampaignOptions, CampaignReport, ClassTable,
+    InputDef, LevelRules, ReportRow, RuleSelection, RuleUse, RunOptions, StepDef, Stream, StreamReport, StreamSource,
+    REPORT_COLUMNS,
 };
-pub use chem::{canonicalize, count_heavy_atoms, rdkit_version, smiles_to_molblock, sugar_mask, MolProps, SiteOutcome};
+pub use chem::{canonicalize, rdkit_version, sugar_mask, MolProps, SiteOutcome};
 pub use error::{
     CampaignError, ChemError, Error, ExportError, IngestError, InputError, PartitionError, Result, RuleError,
     StoreError,
 };
 pub use export::{
-    export, export_shard_parts, job_schema, products_schema, provenance, verify as verify_export, verify_folder,
-    verify_text, write_rejects, Column, ColumnType, ExportOptions, ExportReport, Format, Manifest, ProductBatches,
-    TextFormat, TextReport, VerifyReport, COLUMNS, DEFAULT_ROW_GROUP_ROWS,
+    export, export_shard_parts, provenance, verify as verify_export, verify_folder, verify_text, write_rejects, Column,
+    ColumnType, ExportOptions, ExportReport, Format, Manifest, ProductBatches, TextFormat, TextReport, VerifyReport,
+    COLUMNS, DEFAULT_ROW_GROUP_ROWS,
 };
 pub use ingest::{
     ingest, job_id, CommitPoint, IngestOptions, IngestPlan, IngestReport, JobReport, RuleSettings, RunControl,
@@ -114,10 +114,9 @@ pub use ingest::{
 };
 pub use input::{InputBatch, InputColumns, InputFile, InputFormat, InputSpec};
 pub use partition::{
-    is_partitioned, is_partitioned_campaign, map_unit, partition_of, plan as plan_partitioned, plan_campaign,
-    reduce_partition, shard_done, unit_done, BuildId, CampaignPlan, MapReport, Plan, PlanInput, PlanOptions, PlanRule,
-    PlanUnit, ReduceReport, ShardDone, ShardJob, ShardedJob, ShardedStatus, ShardedStore, UnitDone, CAMPAIGN_PLAN_FILE,
-    DEFAULT_UNIT_ROWS, PARTITION_SEED, PLAN_FILE, RUN_FORMAT,
+    is_partitioned_campaign, map_unit, plan as plan_partitioned, plan_campaign, reduce_partition, shard_done,
+    unit_done, BuildId, CampaignPlan, MapReport, Plan, PlanInput, PlanOptions, PlanRule, PlanUnit, ReduceReport,
+    ShardDone, ShardJob, ShardedJob, ShardedStatus, ShardedStore, UnitDone, DEFAULT_UNIT_ROWS,
 };
 pub use query::{
     lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, status_document,

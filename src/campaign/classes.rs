@@ -281,7 +281,7 @@ mod tests {
         let rules = RuleSet::builtin().unwrap();
         let t = table(include_str!("../../configs/halogenation.yaml"));
         assert!(t.problems(&rules).is_empty(), "{:?}", t.problems(&rules));
-        for class in crate::campaign::KNOWN_CLASSES {
+        for class in crate::campaign::plan::KNOWN_CLASSES {
             assert!(t.classes.contains_key(class), "{class} missing");
             for level in ["k1", "k2"] {
                 t.level(class, level, &rules).unwrap();

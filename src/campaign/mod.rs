@@ -18,9 +18,9 @@ mod report;
 use std::time::Instant;
 
 pub use classes::{ClassTable, LevelRules, RuleUse};
-pub use export::{export_campaign, CampaignExport, CampaignExportEntry, CAMPAIGN_INDEX};
-pub use file::{ByClass, CampaignFile, CampaignOptions, InputDef, RuleSelection, StepDef, IN_SCOPE};
-pub use plan::{Campaign, Stream, StreamSource, KNOWN_CLASSES};
+pub use export::{export_campaign, CampaignExport, CampaignExportEntry};
+pub use file::{ByClass, CampaignFile, CampaignOptions, InputDef, RuleSelection, StepDef};
+pub use plan::{Campaign, Stream, StreamSource};
 pub use report::{report, ReportRow, REPORT_COLUMNS};
 
 use crate::budget::MemoryBudget;

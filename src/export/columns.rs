@@ -125,11 +125,6 @@ pub const COLUMNS: &[Column] = &[
     col!("RotB", UInt32, true, "rotatable bonds (strict)", |r| Value::U32(r.record.props.map(|p| p.rotb))),
 ];
 
-/// Arrow schema of the fixed columns.
-pub fn products_schema() -> SchemaRef {
-    job_schema(&[])
-}
-
 /// Export schema of a job: the fixed columns, then one nullable text column per carried input
 /// column.
 pub fn job_schema(carry_columns: &[String]) -> SchemaRef {

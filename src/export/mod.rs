@@ -24,7 +24,7 @@ use crate::error::{ExportError, Result};
 use crate::publish::AtomicFile;
 use crate::reader::Reader;
 use crate::store::{JobMeta, JobState};
-pub use columns::{check_schema, job_schema, products_schema, Column, ColumnType, COLUMNS};
+pub use columns::{check_schema, job_schema, Column, ColumnType, COLUMNS};
 pub use folder::{verify_folder, Manifest, MANIFEST};
 pub use rejects::write_rejects;
 pub use text::{TextFormat, TextReport};

@@ -32,7 +32,7 @@ mod runfile;
 mod sharded;
 
 pub use campaign::{plan_campaign, CampaignPlan};
-pub use layout::{is_partitioned, is_partitioned_campaign, CAMPAIGN_PLAN_FILE, PLAN_FILE};
+pub use layout::{is_partitioned, is_partitioned_campaign};
 pub use map::{map_unit, unit_done, MapReport, UnitDone};
 pub use plan::{plan, BuildId, Plan, PlanInput, PlanOptions, PlanRule, PlanUnit, DEFAULT_UNIT_ROWS};
 pub use reduce::{reduce_partition, shard_done, ReduceReport, ShardDone, ShardJob};
