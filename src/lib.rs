@@ -45,9 +45,10 @@
 //! #     let opts = xfstore::IngestOptions::new(sample, vec!["FG_PHENOL_OH__OH__TO__OMe".into()]).with_props(false);
 //! #     xfstore::ingest(&store, &rules, &opts).unwrap();
 //! # }
-//! use xfstore::{QueryOutcome, ReadOnlyStore};
+//! use xfstore::{QueryOutcome, Reader};
 //!
-//! let store = ReadOnlyStore::open(&path)?; // works while another process ingests
+//! // a store, a partitioned run or a partitioned campaign; works while another process ingests
+//! let store = Reader::open(&path)?;
 //! // anisole, written in Kekulé form: canonicalized before the lookup
 //! match store.lookup("C1=CC=C(OC)C=C1")? {
 //!     QueryOutcome::Found { canonical, hits, .. } => {

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use crate::chem::canonicalize;
 use crate::error::{Result, StoreError};
 use crate::reader::Reader;
-use crate::store::{JobMeta, ProductRecord, ReadOnlyStore};
+use crate::store::{JobMeta, ProductRecord};
 
 /// One stored product matching a query, in one job.
 #[derive(Debug, Clone)]
@@ -87,21 +87,11 @@ impl QueryOutcome {
     }
 }
 
-impl ReadOnlyStore {
-    /// Looks a SMILES (any spelling) up in every job of the store.
+impl Reader {
+    /// Looks a SMILES (any spelling) up in every job of the store, the partitioned run or the
+    /// partitioned campaign ([`lookup`] over all of [`Reader::jobs`]).
     pub fn lookup(&self, smiles: &str) -> Result<QueryOutcome> {
-        search(smiles, |canonical, hits| {
-            let holding = self.jobs_holding(canonical)?;
-            for job in self.jobs()? {
-                if holding.as_ref().is_some_and(|h| !h.contains(&job.id)) {
-                    continue;
-                }
-                if let Some(record) = self.product(&job.id, canonical)? {
-                    hits.push(hit(&job, canonical.to_owned(), record));
-                }
-            }
-            Ok(())
-        })
+        lookup(self, &self.jobs()?, smiles)
     }
 }
 
