@@ -8,13 +8,13 @@
 //! Criterion measures time only, so after each group one extra run prints what it cannot: peak
 //! RSS of this process (VmHWM, includes criterion's own), store size on disk and bytes per
 //! product. Input: $XFSTORE_BENCH_INPUT (e.g. target/data/poly1x_50k_sorted.parquet, made by
-//! tools/make_polyphenol_2x.sh) or the bundled real sample; rule $XFSTORE_BENCH_RULE
+//! tools/data/make_polyphenol_2x.sh) or the bundled real sample; rule $XFSTORE_BENCH_RULE
 //! (default FG_PHENOL_OH__OH__TO__OMe), without properties.
 //!
 //!     cargo bench --bench ingest
 //!     XFSTORE_BENCH_INPUT=target/data/poly1x_50k_sorted.parquet cargo bench --bench ingest
 //!
-//! For the large-input figures and the Python reference, use tools/bench_ingest.py.
+//! For the large-input figures and the Python reference, use tools/bench/bench_ingest.py.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

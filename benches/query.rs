@@ -1,5 +1,5 @@
 //! Lookup throughput: single queries on one thread and parallel batches, against the store in
-//! $XFSTORE_BENCH_STORE (e.g. the 5M+ product store made by tools/bench_query.sh) or, by
+//! $XFSTORE_BENCH_STORE (e.g. the 5M+ product store made by tools/bench/bench_query.sh) or, by
 //! default, a store built from the bundled sample. Half the queries are stored products, half
 //! are misses; every lookup canonicalizes its query with RDKit first, as for users, and that
 //! dominates the cost (a RocksDB point read is a few microseconds).

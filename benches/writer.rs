@@ -6,7 +6,7 @@
 //!
 //!     cargo bench --bench writer
 //!     XFSTORE_BENCH_INPUT=target/data/moses.parquet XFSTORE_BENCH_STREAM=target/data/moses_clh.stream.parquet \
-//!         cargo bench --bench writer            (the 9.87M-product MOSES stream; see tools/bench_writer.py)
+//!         cargo bench --bench writer            (the 9.87M-product MOSES stream; see tools/bench/bench_writer.py)
 //!
 //! Input: $XFSTORE_BENCH_INPUT or the bundled real sample; rule $XFSTORE_BENCH_RULE (default
 //! HALO_AROMATIC_CH__H__TO__Cl); the stream $XFSTORE_BENCH_STREAM, recorded first if missing

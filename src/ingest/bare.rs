@@ -3,7 +3,7 @@
 //! computes them as ingest does, once per distinct product (first seen, from the molecules the
 //! transform kept; an in-memory set of the keys seen), so it is the yardstick for the
 //! pipeline's own cost: ingest throughput divided by this loop's is the share of time left to
-//! RDKit (`xfstore bench-transform`, `tools/bench_ingest.py`).
+//! RDKit (`xfstore bench-transform`, `tools/bench/bench_ingest.py`).
 
 use std::collections::HashSet;
 use std::time::Instant;

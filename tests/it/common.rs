@@ -96,7 +96,7 @@ pub fn read_export(path: &Path) -> BTreeMap<String, u64> {
     out
 }
 
-/// Reads a golden TSV written by tools/rdkit_reference.py: (summary line, smiles -> count).
+/// Reads a golden TSV written by tools/oracle/rdkit_reference.py: (summary line, smiles -> count).
 pub fn read_golden(path: &Path) -> (String, BTreeMap<String, u64>) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines();

@@ -42,7 +42,7 @@ fn compare_with_reference(dir: &Path, rules: &[&str], flags: &[&str]) {
     run_ok(&args);
     let golden = dir.join("reference");
     let mut py = std::process::Command::new(python());
-    py.current_dir(root()).args(["tools/rdkit_reference.py", "--input", sample.to_str().unwrap(), "--out-dir"]);
+    py.current_dir(root()).args(["tools/oracle/rdkit_reference.py", "--input", sample.to_str().unwrap(), "--out-dir"]);
     py.arg(&golden).args(flags);
     for r in rules {
         py.args(["--rule", r]);

@@ -151,11 +151,11 @@ pub(crate) fn measured(args: &[&str]) -> (f64, String) {
 }
 
 /// `--per-class` real plant natural products per class (phytoClassifier, from PyPI), one
-/// `.smi` file per class, by tools/make_class_inputs.py; returns their folder.
+/// `.smi` file per class, by tools/data/make_class_inputs.py; returns their folder.
 fn class_inputs(dir: &Path, per_class: usize) -> std::path::PathBuf {
     let classes = dir.join("classes");
     let made = std::process::Command::new(python())
-        .arg(root().join("tools/make_class_inputs.py"))
+        .arg(root().join("tools/data/make_class_inputs.py"))
         .args(["--out", classes.to_str().unwrap(), "--per-class", &per_class.to_string()])
         .output()
         .unwrap();

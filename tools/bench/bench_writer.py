@@ -10,10 +10,10 @@ write path, each in its own process (peak RSS is the process's own), and prints 
 slice as the store grows, the share of the time in commits, peak RSS and store bytes per
 product, plus the cores-to-saturation estimate: ceiling / per-core transform rate.
 
-Usage: target/py/bin/python tools/bench_writer.py --input target/data/moses.parquet \\
+Usage: target/py/bin/python tools/bench/bench_writer.py --input target/data/moses.parquet \\
            --rule HALO_AROMATIC_CH__H__TO__Cl --stream target/data/moses_clh.stream.parquet \\
            [--slice 1000000] [--budget 1GiB] [--per-core-rate 9600]
-(make the input with tools/make_moses.py; the stream is recorded on first use, ~9 min here).
+(make the input with tools/data/make_moses.py; the stream is recorded on first use, ~9 min here).
 """
 import argparse
 import os
@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 X = os.path.join(ROOT, "target/release/xfstore")
 OUT = os.path.join(ROOT, "target/bench")
 PATHS = ["read-modify-write", "blind"]

@@ -3,7 +3,7 @@
 (train + test + test_scaffolds), written as Parquet with columns id, smiles, split.
 Used for scale runs (export/query figures on multi-million-product stores); never committed.
 
-Usage: python3 tools/make_moses.py --out target/data/moses.parquet [--rows N] [--wheels DIR]
+Usage: python3 tools/data/make_moses.py --out target/data/moses.parquet [--rows N] [--wheels DIR]
 """
 import argparse
 import csv

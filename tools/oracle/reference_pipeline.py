@@ -14,7 +14,7 @@ did it, with RDKit's Python bindings (Debian python3-rdkit, the same RDKit build
 Prints one summary line: rows, products, unique, seconds, products/s. Peak RSS and CPU of the
 whole process tree are measured from outside (tools/measure.py).
 
-Usage: target/py/bin/python tools/reference_pipeline.py --input IN.parquet --rule NAME \
+Usage: target/py/bin/python tools/oracle/reference_pipeline.py --input IN.parquet --rule NAME \
            --output OUT.parquet [--workers 2] [--no-props] [--batch-rows 1024]
 """
 import argparse

@@ -2,9 +2,9 @@
 # Lookup figures on a real store: lookups/s single-thread (with p50/p99 latency) and as a
 # parallel batch. Queries: N stored products, half of them re-spelled at random by RDKit
 # (MolToSmiles(doRandom=True)), plus N/10 misses.
-#   tools/bench_query.sh [STORE=target/bigstore] [JOB=first job] [N=20000]
+#   tools/bench/bench_query.sh [STORE=target/bigstore] [JOB=first job] [N=20000]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 store=${1:-target/bigstore}; job=${2:-}; n=${3:-20000}
 X=${XFSTORE:-target/release/xfstore}   # XFSTORE: another build to compare
 [ -x "$X" ] || cargo build --release --locked -q

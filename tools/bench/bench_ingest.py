@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Ingest/export benchmark: xfstore against its own bare transform loop and against the Python
-reference (tools/reference_pipeline.py), on the same input, the same rule and the same cores, in
+reference (tools/oracle/reference_pipeline.py), on the same input, the same rule and the same cores, in
 one run, so the ratios are comparable even on a noisy machine.
 
 For each input it runs, each under tools/measure.py (wall, CPU % of all cores, peak RSS of the
@@ -11,13 +11,13 @@ whole process tree):
   4. the Python reference       multiprocessing Pool (one worker per core), set dedup, pyarrow.
 Appends one JSON object per input to target/bench/ingest.jsonl and prints a Markdown table.
 
-Usage: target/py/bin/python tools/bench_ingest.py INPUT.parquet [INPUT2 ...]
+Usage: target/py/bin/python tools/bench/bench_ingest.py INPUT.parquet [INPUT2 ...]
            [--rule FG_PHENOL_OH__OH__TO__OMe] [--no-props] [--budget 1GiB] [--skip-reference]
            [--skip-bare] [--reference-preload /usr/lib/x86_64-linux-gnu/libmimalloc.so.2]
 --skip-bare leaves out step 1 (it doubles a long run; the ratio is measured on smaller inputs).
 --reference-preload runs the Python reference with that malloc LD_PRELOADed: xfstore links
 mimalloc, and this shows how much of the gap is the allocator alone (apt: libmimalloc2.0).
-Inputs: tools/make_polyphenol_2x.sh (target/data/polyphenol_2x_*.parquet).
+Inputs: tools/data/make_polyphenol_2x.sh (target/data/polyphenol_2x_*.parquet).
 """
 import argparse
 import json
@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 X = os.environ.get("XFSTORE") or os.path.join(ROOT, "target/release/xfstore")  # XFSTORE: another build
 PY = os.path.join(ROOT, "target/py/bin/python")
 OUT = os.path.join(ROOT, "target/bench")
@@ -93,7 +93,7 @@ def bench(inp, args):
     if not args.skip_reference:
         ref_out = os.path.join(OUT, f"{name}.reference.parquet")
         env = {"LD_PRELOAD": args.reference_preload} if args.reference_preload else None
-        out, m = measured("reference", [PY, "tools/reference_pipeline.py", "--input", inp, "--rule", args.rule,
+        out, m = measured("reference", [PY, "tools/oracle/reference_pipeline.py", "--input", inp, "--rule", args.rule,
                                         "--output", ref_out, "--workers", str(os.cpu_count())] + props, env)
         rec["reference_preload"] = args.reference_preload
         rec["reference"] = dict(m, products=int(num(r"failed\), (\d+) products", out)),

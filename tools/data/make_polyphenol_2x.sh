@@ -15,17 +15,17 @@
 #                                   (451k rows) and 50k-row subsets of it, for shorter runs
 # Columns: id, smiles, k, halogens, parent_smiles, root_id, n_phenolic_oh.
 #
-# Usage: tools/make_polyphenol_2x.sh   (1X steps: ~10 min on 2 cores; the 2X step makes ~11M
+# Usage: tools/data/make_polyphenol_2x.sh   (1X steps: ~10 min on 2 cores; the 2X step makes ~11M
 #                                      site products: hours. Resumable: re-run after an
 #                                      interruption; finished steps and ingest checkpoints are kept)
-#        PX2_1X_ROWS=55000 tools/make_polyphenol_2x.sh
+#        PX2_1X_ROWS=55000 tools/data/make_polyphenol_2x.sh
 #                                      2X from the first N rows of the shuffled 1X only, an unbiased
 #                                      sample (a SMILES-ordered prefix is not: it starts with small
 #                                      bromo compounds). 55k gives 1.2M 2X rows in ~20 min; ~230k
 #                                      should pass 5M. To grow it, delete target/data/polyphenol_2x_*
 #                                      and re-run with a larger N (ingest resumes where it stopped).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 D=target/data
 PY=target/py/bin/python
 X=target/release/xfstore
@@ -51,7 +51,7 @@ PY
 # Flavonoids, Tannins, Lignans, Coumarins, Quinones) or carrying a phenolic OH (any class), with
 # its phenolic OH count.
 if [ ! -f "$D/polyphenols.parquet" ]; then
-  $PY tools/make_sample.py --out "$D/polyphenols_raw.parquet" --polyphenols 1000000 --others 1000000 --drugs 0 \
+  $PY tools/data/make_sample.py --out "$D/polyphenols_raw.parquet" --polyphenols 1000000 --others 1000000 --drugs 0 \
     --other-classes ALL
   $PY - "$D/polyphenols_raw.parquet" "$D/polyphenols.parquet" <<'PY'
 import sys

@@ -19,7 +19,7 @@ Writes OUT/<class>.smi (`SMILES id`, ids PHYTO:<Cid>), Kekule SMILES as shipped,
 --per-class N molecules per class picked with a fixed stride over Cid order (0 = all), and
 OUT/classes.tsv (class, label, molecules). Deterministic: no randomness.
 
-Usage: python3 tools/make_class_inputs.py --out target/data/classes --per-class 40
+Usage: python3 tools/data/make_class_inputs.py --out target/data/classes --per-class 40
 Needs network access to PyPI once (the wheel is cached in --wheels).
 """
 import argparse

@@ -10,12 +10,12 @@ bytes per product), and checks both paths give the same counters.
 
 Cases (inputs made here, under target/bench_partitioned/, never committed):
   moses   100,000 drug-like MOSES rows (every 19th of target/data/moses.parquet, made by
-          tools/make_moses.py) x aromatic C-H -> Cl, no properties
+          tools/data/make_moses.py) x aromatic C-H -> Cl, no properties
   poly2x  2X polyphenols made from the bundled sample's polyphenols (aromatic C-H -> Cl, then
           -> Br, every n-th distinct product; --poly-rows of them) x the 19 rules in scope for
           polyphenols, with properties (the replaced pipeline's heaviest job, scaled down)
 
-Usage: target/py/bin/python tools/bench_partitioned.py [--cases moses,poly2x] [--partitions 4]
+Usage: target/py/bin/python tools/bench/bench_partitioned.py [--cases moses,poly2x] [--partitions 4]
        [--unit-rows 20000] [--poly-rows 3000]
 """
 import argparse
@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 X = os.path.join(ROOT, "target/release/xfstore")
 PY = sys.executable
 W = os.path.join(ROOT, "target/bench_partitioned")
@@ -52,7 +52,7 @@ def prep_moses():
     dst = os.path.join(W, "moses_100k.parquet")
     if not os.path.exists(dst):
         if not os.path.exists(src):
-            sh(PY, os.path.join(ROOT, "tools/make_moses.py"), "--out", src)
+            sh(PY, os.path.join(ROOT, "tools/data/make_moses.py"), "--out", src)
         t = pq.read_table(src)
         idx = list(range(0, t.num_rows, 19))[:100_000]
         pq.write_table(t.take(idx), dst)

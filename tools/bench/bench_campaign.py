@@ -10,7 +10,7 @@ and prints a table per stream (rows, rows/s, products, products/s, unique, peak 
 campaign, the store size, and the campaign's total time against the sum of the one-by-one runs
 (planning and chaining must cost almost nothing). Both paths must give the same counts.
 
-Usage: target/py/bin/python tools/bench_campaign.py [N=300] [--workdir target/bench_campaign]
+Usage: target/py/bin/python tools/bench/bench_campaign.py [N=300] [--workdir target/bench_campaign]
 """
 import argparse
 import os
@@ -23,7 +23,7 @@ import time
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 XF = os.path.join(ROOT, "target/release/xfstore")
 HALO = [f"HALO_AROMATIC_CH__H__TO__{x}" for x in ("F", "Cl", "Br", "I")]
 CLASSES = ["Phenols", "Flavonoids", "Coumarins", "Lignans", "Tannins", "Quinones"]

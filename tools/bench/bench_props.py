@@ -7,14 +7,14 @@ Runs, each under tools/measure.py (wall, CPU, peak RSS of the process tree):
   1. `xfstore bench-transform`       bare loop, properties once per distinct product (in-memory set);
   2. `xfstore ingest`                the default (blind) write path: properties for new products only;
   3. `xfstore ingest --write-path read-modify-write`   before #16: properties for every product;
-  4. tools/reference_pipeline.py --first-seen-props    two processes, properties only for products
+  4. tools/oracle/reference_pipeline.py --first-seen-props    two processes, properties only for products
                                                        a worker has not seen before;
   5. the same three xfstore/Python runs with --no-props, for the share properties take.
 Prints a Markdown table and checks that every run made the same products and unique products.
 
-Usage: target/py/bin/python tools/bench_props.py INPUT.parquet [--rule HALO_AROMATIC_CH__H__TO__Cl]...
+Usage: target/py/bin/python tools/bench/bench_props.py INPUT.parquet [--rule HALO_AROMATIC_CH__H__TO__Cl]...
 (--rule again for each rule of a one-pass run, e.g. the 19 FG rules of a campaign's fg step)
-(real polyphenols: tools/make_class_inputs.py --out target/data/classes_all --per-class 12286, then
+(real polyphenols: tools/data/make_class_inputs.py --out target/data/classes_all --per-class 12286, then
 polyphenol.smi converted to Parquet; any Parquet with a `smiles` column works).
 """
 import argparse
@@ -51,7 +51,7 @@ def main():
 
     def python(label, props=True):
         ref = os.path.join(OUT, "props.reference.parquet")
-        cmd = [PY, "tools/reference_pipeline.py", "--input", inp] + rule_args + ["--output", ref,
+        cmd = [PY, "tools/oracle/reference_pipeline.py", "--input", inp] + rule_args + ["--output", ref,
                "--workers", str(os.cpu_count())] + (["--first-seen-props"] if props else ["--no-props"])
         out, m = measured(label, cmd)
         rows.append((label, m["wall_s"], int(num(r"failed\), (\d+) products", out)), int(num(r"(\d+) unique", out)),

@@ -5,14 +5,14 @@
   terpenoids.csv    20 of the sample's terpenoids (phytoClassifier Terpenoids), columns id,smiles,name
 
 Deterministic (a fixed stride over the sample's order). Used by configs/campaign.example.yaml,
-the README quick start and the campaign tests. Usage: python3 tools/make_campaign_sample.py
+the README quick start and the campaign tests. Usage: python3 tools/data/make_campaign_sample.py
 """
 import csv
 import os
 
 import pyarrow.parquet as pq
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 rows = pq.read_table(os.path.join(ROOT, "tests/data/sample.parquet")).to_pylist()
 out = os.path.join(ROOT, "tests/data/campaign")
 os.makedirs(out, exist_ok=True)

@@ -17,7 +17,7 @@ Writes one TSV per rule into --out-dir: a '#' summary line, then 'smiles<TAB>occ
 by SMILES. These are the golden files of tests/it/golden.rs: regenerate them with this script,
 never by hand:
 
-    target/py/bin/python tools/rdkit_reference.py --input tests/data/sample.parquet \
+    target/py/bin/python tools/oracle/rdkit_reference.py --input tests/data/sample.parquet \
         --out-dir tests/golden
 """
 import argparse
