@@ -94,10 +94,10 @@ mod transform;
 
 pub use budget::MemoryBudget;
 pub use campaign::{
-    export_campaign, report as campaign_report, run as run_campaign, status as campaign_status, ByClass, Campaign,
-    CampaignExport, CampaignExportEntry, CampaignFile, CampaignJob, CampaignOptions, CampaignReport, ClassTable,
-    InputDef, LevelRules, ReportRow, RuleSelection, RuleUse, RunOptions, StepDef, Stream, StreamReport, StreamSource,
-    REPORT_COLUMNS,
+    export_campaign, next_run, report as campaign_report, run as run_campaign, status as campaign_status, ByClass,
+    Campaign, CampaignExport, CampaignExportEntry, CampaignFile, CampaignJob, CampaignOptions, CampaignReport,
+    ClassTable, InputDef, JobNext, LevelRules, NextJob, ReportRow, RuleSelection, RuleUse, RunOptions, StepDef, Stream,
+    StreamNext, StreamReport, StreamSource, REPORT_COLUMNS,
 };
 pub use chem::{canonicalize, rdkit_version, sugar_mask, MolProps, SiteOutcome};
 pub use error::{

@@ -12,6 +12,7 @@
 pub mod classes;
 mod export;
 pub mod file;
+mod next;
 mod plan;
 mod report;
 
@@ -20,6 +21,7 @@ use std::time::Instant;
 pub use classes::{ClassTable, LevelRules, RuleUse};
 pub use export::{export_campaign, CampaignExport, CampaignExportEntry};
 pub use file::{ByClass, CampaignFile, CampaignOptions, InputDef, RuleSelection, StepDef};
+pub use next::{next_run, JobNext, NextJob, StreamNext};
 pub use plan::{Campaign, Stream, StreamSource};
 pub use report::{report, ReportRow, REPORT_COLUMNS};
 
@@ -134,7 +136,7 @@ pub struct CampaignReport {
 }
 
 /// The ingest options of one stream.
-pub fn stream_options(c: &Campaign, s: &Stream, opts: &RunOptions) -> IngestOptions {
+pub(crate) fn stream_options(c: &Campaign, s: &Stream, opts: &RunOptions) -> IngestOptions {
     let mut o = IngestOptions::new(s.input_spec(), s.rules.clone());
     o.input_key = Some(s.key.clone());
     o.rule_settings = s.rule_settings.clone();
@@ -166,7 +168,7 @@ pub fn stream_options(c: &Campaign, s: &Stream, opts: &RunOptions) -> IngestOpti
 /// with its rule as `rules` and the class settings define it now; such a stream needs no
 /// work. When the input or a rule changed, the stream is not done and its ingest refuses to
 /// resume with the reason (or, with [`RunOptions::redo_changed`], redoes those jobs).
-pub fn stream_done(store: &ReadOnlyStore, rules: &RuleSet, s: &Stream) -> Result<bool> {
+pub(crate) fn stream_done(store: &ReadOnlyStore, rules: &RuleSet, s: &Stream) -> Result<bool> {
     let mut metas = Vec::new();
     for (id, name) in s.jobs().into_iter().zip(&s.rules) {
         match store.job(&id)? {

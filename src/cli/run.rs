@@ -1,14 +1,15 @@
 //! `xfstore run CAMPAIGN.yaml`: validate the whole campaign, then run its streams in order.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
 use xfstore::internal::human;
 use xfstore::{
-    run_campaign, Campaign, Durability, MemoryBudget, RunOptions, Store, StoreOptions, StreamSource, DEFAULT_BATCH_ROWS,
+    next_run, run_campaign, Campaign, Durability, MemoryBudget, Reader, RuleSet, RunOptions, Store, StoreOptions,
+    StreamSource, DEFAULT_BATCH_ROWS,
 };
 
 use super::StoreArg;
@@ -48,7 +49,14 @@ pub fn run(a: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
     // every problem of the file is reported before the store is created or touched
     let (c, rules, _) = Campaign::load(&a.campaign, a.rules_file.as_deref())?;
     print_plan(&c, out)?;
+    let opts = RunOptions::default()
+        .budget(a.memory_budget)
+        .batch_rows(a.batch_rows)
+        .no_props(a.no_props)
+        .progress(true)
+        .redo_changed(a.redo_changed);
     if a.check {
+        print_next(&a.store.store, &c, &rules, &opts, out)?;
         return Ok(ExitCode::SUCCESS);
     }
     out.flush()?;
@@ -57,12 +65,6 @@ pub fn run(a: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
         ..StoreOptions::from_budget(&a.memory_budget)
     };
     let db = Store::open(&a.store.store, &so)?;
-    let opts = RunOptions::default()
-        .budget(a.memory_budget)
-        .batch_rows(a.batch_rows)
-        .no_props(a.no_props)
-        .progress(true)
-        .redo_changed(a.redo_changed);
     let report = run_campaign(&db, &rules, &c, &opts, |s, r| match r {
         None => eprintln!("== {} ({} rule(s), class {})", s.key, s.rules.len(), s.class),
         Some(r) => {
@@ -134,6 +136,31 @@ pub fn run(a: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
         human(disk)
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the next run will do with each stream of `c` in the store at `path` (`run --check`).
+pub(super) fn print_next(
+    path: &Path,
+    c: &Campaign,
+    rules: &RuleSet,
+    opts: &RunOptions,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let reader = if path.exists() { Some(Reader::open(path)?) } else { None };
+    let single = match &reader {
+        Some(r) if r.single().is_none() => {
+            writeln!(out, "next run: {} is a {}; see `xfstore status --store`", path.display(), r.kind().name())?;
+            return Ok(());
+        }
+        Some(r) => r.single(),
+        None => None,
+    };
+    let note = if single.is_none() { " (no store yet: every job is new)" } else { "" };
+    writeln!(out, "next run into {}{note}:", path.display())?;
+    for s in next_run(single, rules, c, opts)? {
+        writeln!(out, "  {}", s.summary())?;
+    }
+    Ok(())
 }
 
 fn print_plan(c: &Campaign, out: &mut dyn Write) -> std::io::Result<()> {

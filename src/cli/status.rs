@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 use xfstore::internal::time_left;
-use xfstore::{campaign_status, status, status_document, Reader, StoreKind};
+use xfstore::{campaign_status, next_run, status, status_document, Reader, RunOptions, StoreKind};
 
 use super::StoreArg;
 
@@ -44,8 +44,10 @@ pub fn run(a: StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
 }
 
 fn campaign(db: &Reader, path: &std::path::Path, a: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let (c, _, _) = xfstore::Campaign::load(path, a.rules_file.as_deref())?;
+    let (c, rules, _) = xfstore::Campaign::load(path, a.rules_file.as_deref())?;
     let jobs = campaign_status(db, &c)?;
+    // what the next `run` does: known for a store (a partitioned campaign is planned instead)
+    let next = db.single().map(|s| next_run(Some(s), &rules, &c, &RunOptions::default())).transpose()?;
     let (left, unknown) = time_left(&jobs);
     if a.json {
         let rows: Vec<serde_json::Value> = jobs
@@ -62,7 +64,7 @@ fn campaign(db: &Reader, path: &std::path::Path, a: &StatusArgs, out: &mut dyn W
             })
             .collect();
         let doc = serde_json::json!({"campaign": path.display().to_string(), "jobs": rows,
-            "eta_secs": left, "streams_without_estimate": unknown});
+            "eta_secs": left, "streams_without_estimate": unknown, "next_run": next});
         writeln!(out, "{doc}")?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -97,6 +99,12 @@ fn campaign(db: &Reader, path: &std::path::Path, a: &StatusArgs, out: &mut dyn W
         write!(out, " + {unknown} stream(s) not yet estimable (their upstream is not built)")?;
     }
     writeln!(out)?;
+    if let Some(next) = next {
+        writeln!(out, "next run:")?;
+        for s in next {
+            writeln!(out, "  {}", s.summary())?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

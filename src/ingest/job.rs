@@ -7,7 +7,7 @@ use crate::chem::rdkit_version;
 use crate::error::{IngestError, Result};
 use crate::input::InputFile;
 use crate::rules::Rule;
-use crate::store::{InputInfo, JobMeta, JobState, RowsHash, Store};
+use crate::store::{InputInfo, JobMeta, JobState, ReadOnlyStore, RowsHash, Store};
 
 pub(crate) fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -89,26 +89,80 @@ fn record_rows(store: &Store, input_key: &str, input: &InputFile) -> Result<()> 
 }
 
 /// Whether a single Parquet input is the version `old` with rows appended: the first
-/// `old.rows` rows of the file now hash as that version's rows did when recorded. False when
-/// no hash of `old` was recorded (stores made before hashes were, or another kind of input).
-fn grown_parquet_file(store: &Store, input_key: &str, old: &InputInfo, input: &InputFile) -> Result<bool> {
+/// `old.rows` rows of the file now hash as that version's rows did when recorded. Some(the
+/// version to record) when it is; None when not, or when no hash of `old` was recorded (stores
+/// made before hashes were, or another kind of input). Reads only.
+fn grown_parquet_file(
+    store: &ReadOnlyStore,
+    input_key: &str,
+    old: &InputInfo,
+    input: &InputFile,
+) -> Result<Option<RowsHash>> {
     let new = input.info();
     if !input.is_parquet_file() || new.rows <= old.rows || !new.same_columns(old) {
-        return Ok(false);
+        return Ok(None);
     }
     let versions = store.rows_hashes(input_key)?;
     let Some(then) = versions.iter().find(|v| v.describes(old)) else {
-        return Ok(false);
+        return Ok(None);
     };
     // every recorded version's row count at once: the jobs of the input's other rules may
     // have been made from another version
     let now = input.row_hashes(&versions.iter().map(|v| v.rows).collect::<Vec<_>>())?;
     if now.at(old.rows) != Some(then.hash) {
-        return Ok(false);
+        return Ok(None);
     }
-    let version = RowsHash { rows: new.rows, size: new.size, fingerprint: new.footer_hash, hash: now.all };
-    store.add_rows_hash(input_key, version)?;
-    Ok(true)
+    Ok(Some(RowsHash { rows: new.rows, size: new.size, fingerprint: new.footer_hash, hash: now.all }))
+}
+
+/// How a job's input and rule compare with what the job was made from.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Compared {
+    /// The same rows and rule.
+    Same,
+    /// The same rows, then more (appended to a text file, new parts of a Parquet folder, a
+    /// Parquet file rewritten with rows after its old ones; proven, not assumed), and the same
+    /// rule. `record`: the new version's row hash, to record when the job goes on.
+    Grown {
+        /// The content hash of a single Parquet file's new version.
+        record: Option<RowsHash>,
+    },
+    /// Changed otherwise than by growth: what, and how.
+    Changed {
+        /// "the input", "the input columns" or "the rule definition".
+        what: &'static str,
+        /// Was and is now.
+        detail: String,
+    },
+}
+
+/// Compares `job` with `input` as it is now and the rule as it is now (`rule`). Reads only.
+pub(crate) fn compare(store: &ReadOnlyStore, job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<Compared> {
+    let (old, new) = (&job.input, input.info());
+    let mut same = Compared::Same;
+    if !old.same_rows(new) && job.rule.hash == rule.hash {
+        if input.extends(old)? {
+            same = Compared::Grown { record: None };
+        } else if let Some(version) = grown_parquet_file(store, &job.input_key, old, input)? {
+            same = Compared::Grown { record: Some(version) };
+        }
+    }
+    if same == Compared::Same && !old.same_rows(new) {
+        let detail = format!(
+            "was {} rows, size {}, fingerprint {:016x}; now {} rows, size {}, fingerprint {:016x}",
+            old.rows, old.size, old.footer_hash, new.rows, new.size, new.footer_hash
+        );
+        return Ok(Compared::Changed { what: "the input", detail });
+    }
+    if !old.same_columns(new) {
+        let was = format!("smiles {:?}, id {:?}, carry {:?}", old.smiles_column, old.id_column, old.carry_columns);
+        return Ok(Compared::Changed { what: "the input columns", detail: format!("were {was}") });
+    }
+    if job.rule.hash != rule.hash {
+        let detail = format!("smirks was {:?}, now {:?}", job.rule.smirks, rule.def.smirks);
+        return Ok(Compared::Changed { what: "the rule definition", detail });
+    }
+    Ok(same)
 }
 
 /// How a job's input compares with what the job was made from.
@@ -116,34 +170,19 @@ fn grown_parquet_file(store: &Store, input_key: &str, old: &InputInfo, input: &I
 enum Same {
     /// The same rows.
     Rows,
-    /// The same rows, then more (appended to a text file, new parts of a Parquet folder, a
-    /// Parquet file rewritten with rows after its old ones).
+    /// The same rows, then more.
     Grown,
 }
 
 fn check_same(store: &Store, job: &JobMeta, input: &InputFile, rule: &Rule) -> Result<Same> {
-    let mismatch = |what, detail: String| Err(IngestError::Mismatch { job: job.id.clone(), what, detail }.into());
-    let (old, new) = (&job.input, input.info());
-    let mut same = Same::Rows;
-    let grown =
-        |old| -> Result<bool> { Ok(input.extends(old)? || grown_parquet_file(store, &job.input_key, old, input)?) };
-    if !old.same_rows(new) && job.rule.hash == rule.hash && grown(old)? {
-        same = Same::Grown;
-    } else if !old.same_rows(new) {
-        return mismatch(
-            "the input",
-            format!(
-                "was {} rows, size {}, fingerprint {:016x}; now {} rows, size {}, fingerprint {:016x}",
-                old.rows, old.size, old.footer_hash, new.rows, new.size, new.footer_hash
-            ),
-        );
+    match compare(store, job, input, rule)? {
+        Compared::Same => Ok(Same::Rows),
+        Compared::Grown { record } => {
+            if let Some(version) = record {
+                store.add_rows_hash(&job.input_key, version)?;
+            }
+            Ok(Same::Grown)
+        }
+        Compared::Changed { what, detail } => Err(IngestError::Mismatch { job: job.id.clone(), what, detail }.into()),
     }
-    if !old.same_columns(new) {
-        let was = format!("smiles {:?}, id {:?}, carry {:?}", old.smiles_column, old.id_column, old.carry_columns);
-        return mismatch("the input columns", format!("were {was}"));
-    }
-    if job.rule.hash != rule.hash {
-        return mismatch("the rule definition", format!("smirks was {:?}, now {:?}", job.rule.smirks, rule.def.smirks));
-    }
-    Ok(same)
 }

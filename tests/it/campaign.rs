@@ -32,6 +32,36 @@ fn same_files(got: &BTreeMap<String, Vec<u8>>, expected: &BTreeMap<String, Vec<u
     }
 }
 
+/// What `status --campaign --json` says the next run does, by job: the action's JSON.
+fn next_run(store: &str, campaign: &str, extra: &[&str]) -> BTreeMap<String, serde_json::Value> {
+    let mut args = vec!["status", "--campaign", campaign, "--store", store, "--json"];
+    args.extend(extra);
+    let doc: serde_json::Value = serde_json::from_str(&run_ok(&args)).unwrap();
+    let mut jobs = BTreeMap::new();
+    for s in doc["next_run"].as_array().expect("next_run") {
+        for j in s["jobs"].as_array().unwrap() {
+            jobs.insert(j["job"].as_str().unwrap().to_owned(), j.clone());
+        }
+    }
+    jobs
+}
+
+/// #30 item 4: the run did what `next` said: a job said `done` has the very record it had
+/// (`before`), every other job a new or changed one.
+fn did_as_said(next: &BTreeMap<String, serde_json::Value>, before: &serde_json::Value, after: &serde_json::Value) {
+    let record =
+        |s: &serde_json::Value, id: &str| s["jobs"].as_array().unwrap().iter().find(|j| j["id"] == id).cloned();
+    for (id, n) in next {
+        let (was, now) = (record(before, id), record(after, id));
+        assert!(now.is_some(), "{id} was not made");
+        if n["action"] == "done" {
+            assert_eq!(was, now, "{id}: said done, but the run touched it");
+        } else {
+            assert_ne!(was, now, "{id}: said {n}, but the run left it as it was");
+        }
+    }
+}
+
 #[test]
 fn validation_reports_every_problem_and_touches_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -196,7 +226,7 @@ fn a_campaign_killed_at_random_moments_finishes_exactly() {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let wait = Duration::from_millis(150 + seed % 2500);
+        let wait = Duration::from_millis(150 + seed % 1200); // the whole run takes ~7 s here
         let mut child = Command::new(env!("CARGO_BIN_EXE_xfstore"))
             .args(["run", &example(), "--store", &killed, "--no-props", "--batch-rows", "16"])
             .stdout(Stdio::null())
@@ -224,7 +254,17 @@ fn a_campaign_killed_at_random_moments_finishes_exactly() {
     if !st.contains("92 of 92") {
         assert!(String::from_utf8_lossy(&out.stderr).contains("not complete"));
     }
+    // a killed job is said to resume from its committed offset, and the run does as said
+    let next = next_run(&killed, &campaign, &[]);
+    let before = status_json(&killed);
+    for job in before["jobs"].as_array().unwrap() {
+        if job["state"] == "partial" {
+            let n = &next[job["id"].as_str().unwrap()];
+            assert!(n["action"] == "resume" && n["from"] == job["offset"] || n["action"] == "redo", "{job}: {n}");
+        }
+    }
     run_ok(&["run", &example(), "--store", &killed, "--no-props"]);
+    did_as_said(&next, &before, &status_json(&killed));
     let got = export(&killed, "killed-export");
     same_files(&got, &expected, &format!("after {kills} kills"));
     // run again: nothing to do
@@ -362,6 +402,21 @@ fn rows_appended_to_a_campaign_input_end_as_a_clean_run_of_the_final_inputs() {
     run_ok(&["run", c, "--store", &grown, "--no-props"]);
     let before = export(&grown, "before");
     std::fs::write(d.join("polyphenols.smi"), poly.as_bytes()).unwrap(); // 3 rows appended
+                                                                         // what the run will do, before it does it
+    let check = run_ok(&["run", c, "--store", &grown, "--check"]);
+    for line in [
+        "x1.poly: 4 job(s) grow: 3 new row(s) (9 -> 12)",
+        "x1.terp: 4 job(s) done",
+        "x2.x1.poly: 4 job(s) redo from row 0: its upstream x1.poly has work in this run",
+        "fg.x2.x1.poly: 19 job(s) redo from row 0: its upstream x2.x1.poly has work in this run",
+        "fg.x2.x1.terp: 19 job(s) done",
+    ] {
+        assert!(check.contains(line), "{line} not in {check}");
+    }
+    let next = next_run(&grown, c, &[]);
+    assert_eq!(next.len(), 92);
+    assert_eq!(next.values().filter(|n| n["action"] == "done").count(), 46, "the terpenoid streams");
+    let status_before = status_json(&grown);
     let out = run(&["run", c, "--store", &grown, "--no-props"]);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stderr}");
@@ -371,6 +426,8 @@ fn rows_appended_to_a_campaign_input_end_as_a_clean_run_of_the_final_inputs() {
     }
     // the terpenoid streams were not touched
     assert_eq!(stdout.lines().filter(|l| l.contains(" done ")).count(), 4, "{stdout}");
+    did_as_said(&next, &status_before, &status_json(&grown));
+    assert!(next_run(&grown, c, &[]).values().all(|n| n["action"] == "done"));
     let after = export(&grown, "after");
     for (name, bytes) in &before {
         if name.contains("terp") {
@@ -472,6 +529,13 @@ fn a_changed_rule_is_named_and_redone_exactly_with_redo_changed() {
     let ome = "smirks: \"[c:1][OX2H:2]>>[c:1][O:2]C\"";
     assert!(rules.contains(ome));
     std::fs::write(&rules_file, rules.replacen(ome, "smirks: \"[c:1][OX2H:2]>>[c:1][O:2]CC\"", 1)).unwrap();
+    let check = run_ok(&["run", c, "--store", &grown, "--rules-file", r, "--check"]);
+    assert!(check.contains("fg.x1.poly: 1 job(s) CHANGED: the rule definition"), "{check}");
+    let check = run_ok(&["run", c, "--store", &grown, "--rules-file", r, "--check", "--redo-changed"]);
+    assert!(check.contains("1 job(s) redo from row 0: the rule definition changed"), "{check}");
+    let next = next_run(&grown, c, &["--rules-file", r]);
+    let changed: Vec<&String> = next.iter().filter(|(_, n)| n["action"] == "changed").map(|(id, _)| id).collect();
+    assert!(changed.iter().all(|id| id.ends_with("/FG_PHENOL_OH__OH__TO__OMe")) && changed.len() >= 2, "{changed:?}");
     let refused = run(&["run", c, "--store", &grown, "--no-props", "--rules-file", r]);
     let err = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{err}");
