@@ -12,7 +12,7 @@ use clap::Args;
 use xfstore::internal::human;
 use xfstore::{
     is_partitioned_campaign, map_unit, plan_campaign, plan_partitioned, reduce_partition, shard_done, unit_done,
-    Campaign, CampaignPlan, InputSpec, JobState, MemoryBudget, PlanOptions, Reader, RunOptions, ShardedStatus,
+    Campaign, CampaignPlan, InputSpec, JobState, MemoryBudget, Plan, PlanOptions, Reader, RunOptions, ShardedStatus,
     DEFAULT_UNIT_ROWS,
 };
 
@@ -143,7 +143,21 @@ pub fn plan(a: PlanArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let ingest = a.transform.options(input, &rule_set, &a.rules)?;
     let rules_file = a.transform.rules_file.clone();
     let opts = PlanOptions { ingest, rules_file, partitions, unit_rows: a.unit_rows, upstream: None };
+    let before = Plan::load_any(&a.out).ok(); // none yet (or unreadable: planning says why)
     let p = plan_partitioned(&rule_set, &opts, &a.out)?;
+    if let Some(b) = before.filter(|b| b.units.len() < p.units.len()) {
+        writeln!(
+            out,
+            "plan {}: the input grew from {} to {} rows (the old rows proven unchanged): units {}..{} added for \
+             the new rows; the {} shards were removed, `xfstore reduce` rebuilds them from every unit",
+            a.out.display(),
+            b.input.info.rows,
+            p.input.info.rows,
+            b.units.len(),
+            p.units.len() - 1,
+            p.partitions
+        )?;
+    }
     writeln!(
         out,
         "plan {}: {} rows of {} in {} units of up to {} rows, {} partitions, {} job(s): {}",

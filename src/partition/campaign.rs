@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::files::read_json;
 use super::layout::{is_partitioned, stream_dir, CAMPAIGN_PLAN_FILE};
-use super::plan::{plan, Plan, PlanOptions};
+use super::plan::{plan_in, Plan, PlanOptions};
 use super::sharded::ShardedStore;
 use crate::campaign::{stream_options, Campaign, RunOptions, StreamSource};
 use crate::error::{PartitionError, Result};
@@ -137,7 +137,7 @@ pub fn plan_campaign(
             unit_rows,
             upstream,
         };
-        plans.push(Some(plan(rule_set, &opts, &stream_dir(dir, &s.key))?));
+        plans.push(Some(plan_in(rule_set, &opts, &stream_dir(dir, &s.key), false)?));
     }
     Ok((list, plans))
 }

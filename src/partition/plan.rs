@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::files::read_json;
-use super::layout::{shard_dir, shard_reduced, PLAN_FILE};
+use super::layout::{shard_dir, shard_reduced, PLAN_FILE, SHARD_DONE};
 use super::{PARTITION_SEED, RUN_FORMAT};
 use crate::error::{PartitionError, Result};
 use crate::ingest::{IngestOptions, IngestPlan, RuleSettings};
-use crate::input::{InputFormat, InputSpec};
+use crate::input::{InputFile, InputFormat, InputSpec};
 use crate::publish::publish_file;
 use crate::rules::RuleSet;
 use crate::store::{InputInfo, RuleInfo};
@@ -141,6 +141,12 @@ fn plan_err(dir: &Path, reason: impl Into<String>) -> PartitionError {
 /// units and writes `DIR/plan.json` atomically. Idempotent: a folder holding the same plan is
 /// left as it is; one holding a different plan is refused.
 pub fn plan(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path) -> Result<Plan> {
+    plan_in(rule_set, opts, dir, true)
+}
+
+/// [`plan`]; `may_grow`: whether a run planned before over fewer rows of the same input may
+/// grow (a stream of a partitioned campaign may not: the streams made from it would be stale).
+pub(super) fn plan_in(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path, may_grow: bool) -> Result<Plan> {
     if opts.partitions == 0 || opts.unit_rows == 0 {
         return Err(plan_err(dir, "--partitions and --unit-rows must be at least 1").into());
     }
@@ -224,14 +230,34 @@ pub fn plan(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path) -> Result<Plan> 
     let path = dir.join(PLAN_FILE);
     if path.exists() {
         let existing = Plan::load(dir)?;
-        if existing != plan {
+        // the same input, rules and settings: the plan stands, with its units (a grown run's
+        // are its first units and those added for the new rows)
+        let mut as_planned = plan.clone();
+        as_planned.units = existing.units.clone();
+        if as_planned == existing {
+            return Ok(existing);
+        }
+        let Some(grown) = grown(&existing, &plan, checked.input(), opts.unit_rows) else {
             return Err(plan_err(
                 dir,
-                "already holds a different plan (input, rules, partitions or units differ); plan into a new folder",
+                "already holds a different plan (input, rules, partitions or units differ, and the input did not \
+                 only grow); plan into a new folder",
             )
             .into());
+        };
+        if !may_grow {
+            let reason = "its input grew; a stream of a partitioned campaign does not grow in place (the streams \
+                          made from it would be stale): plan the campaign into a new folder";
+            return Err(plan_err(dir, reason).into());
         }
-        return Ok(existing);
+        // the shards hold the old rows' products only: removed before the plan names the new
+        // units, so no reader or reduce ever takes them for the grown run's (a kill between
+        // leaves the old plan without shards: reduce rebuilds them, or planning again grows)
+        for p in 0..existing.partitions {
+            remove_shard(dir, p)?;
+        }
+        publish_file(&path, &serde_json::to_vec_pretty(&grown).expect("a plan serializes"))?;
+        return Ok(grown);
     }
     std::fs::create_dir_all(dir).map_err(|source| PartitionError::Io {
         path: dir.into(),
@@ -241,6 +267,49 @@ pub fn plan(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path) -> Result<Plan> 
     let json = serde_json::to_vec_pretty(&plan).expect("a plan serializes");
     publish_file(&path, &json)?;
     Ok(plan)
+}
+
+/// The plan `existing` grown to the input `now`, when `planned` (the plan of `now` from
+/// scratch) differs from it only by rows appended to the input, proven unchanged before them
+/// (text: the old bytes; a Parquet folder or glob: the old parts): `existing`'s units stay as
+/// they are (their run files hold the old rows' products) and units of `unit_rows` cover the
+/// new rows. None otherwise (a single Parquet file cannot prove its old rows here).
+fn grown(existing: &Plan, planned: &Plan, now: &InputFile, unit_rows: u64) -> Option<Plan> {
+    let (old, new) = (&existing.input.info, &planned.input.info);
+    let mut same = planned.clone();
+    same.input.info = old.clone();
+    same.units = existing.units.clone();
+    let proven = || now.extends(old).unwrap_or(false);
+    if same != *existing || existing.input.upstream.is_some() || new.rows <= old.rows || !proven() {
+        return None;
+    }
+    let mut grown = planned.clone();
+    grown.units = existing.units.clone();
+    let mut first_row = old.rows;
+    while first_row < new.rows {
+        let rows = unit_rows.min(new.rows - first_row);
+        grown.units.push(PlanUnit { first_row, rows });
+        first_row += rows;
+    }
+    Some(grown)
+}
+
+/// Removes shard `p` of the run in `dir` (done marker first, so a kill midway leaves a folder
+/// that no reader takes for a reduced shard and the next reduce replaces).
+fn remove_shard(dir: &Path, p: u32) -> Result<()> {
+    let shard = shard_dir(dir, p);
+    let io = |context| {
+        let path = shard.clone();
+        move |source| PartitionError::Io { path, context, source }
+    };
+    match std::fs::remove_file(shard.join(SHARD_DONE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io("remove shard marker")(e).into()),
+        _ => {}
+    }
+    if shard.exists() {
+        std::fs::remove_dir_all(&shard).map_err(io("remove shard"))?;
+    }
+    Ok(())
 }
 
 impl Plan {

@@ -165,6 +165,121 @@ fn a_partitioned_run_of_a_text_input_equals_its_single_machine_ingest() {
     assert_eq!(sharded_exports(dir.path(), &run_dir, &[CL]), expected);
 }
 
+/// #30: rows appended to a partitioned run's text input are only new work: planning again adds
+/// units for the new rows (the old ones, already mapped, stay as they are) and removes the
+/// shards, which reduce rebuilds from every unit (also after a kill between build and publish);
+/// the run then exports exactly what a single-machine ingest of the final input does. An edited
+/// row is not growth: refused, nothing touched.
+#[test]
+fn a_partitioned_run_grows_by_units_for_the_new_rows_and_ends_as_an_ingest_of_the_final_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let smi = dir.path().join("mols.smi");
+    let lines = crate::common::python_ok(
+        "import sys, pyarrow.parquet as pq\n\
+         t = pq.read_table(sys.argv[1]).slice(0, 600).to_pylist()\n\
+         print(''.join(f\"{r['smiles']} {r['id']}\\n\" for r in t), end='')\n",
+        &[s(&sample())],
+    );
+    let lines: Vec<&str> = lines.split_inclusive('\n').collect();
+    assert_eq!(lines.len(), 600);
+    std::fs::write(&smi, lines[..400].concat()).unwrap();
+    let run_dir = dir.path().join("run");
+    plan(&run_dir, &smi, &[CL], "3", "97", &["--no-props"]);
+    run_ok(&["map", s(&run_dir), "--all"]);
+    run_ok(&["reduce", s(&run_dir), "--all"]);
+    let marker = |k: u32| std::fs::read(run_dir.join(format!("units/unit-{k:06}/done.json"))).unwrap();
+    let old: Vec<Vec<u8>> = (0..5).map(marker).collect();
+
+    std::fs::write(&smi, lines[..399].concat() + "C1CC1O x\n").unwrap(); // an edited row: not growth
+    let edited = run(&[
+        "plan",
+        "--out",
+        s(&run_dir),
+        "--input",
+        s(&smi),
+        "--rule",
+        CL,
+        "--partitions",
+        "3",
+        "--unit-rows",
+        "97",
+        "--no-props",
+    ]);
+    assert_eq!(edited.status.code(), Some(2), "{}", String::from_utf8_lossy(&edited.stderr));
+    assert_eq!(run_ok(&["reduce", s(&run_dir), "--list-pending"]), "", "a refused plan touches nothing");
+
+    std::fs::write(&smi, lines.concat()).unwrap(); // 200 rows appended
+    let grew = run_ok(&[
+        "plan",
+        "--out",
+        s(&run_dir),
+        "--input",
+        s(&smi),
+        "--rule",
+        CL,
+        "--partitions",
+        "3",
+        "--unit-rows",
+        "97",
+        "--no-props",
+    ]);
+    assert!(grew.contains("grew from 400 to 600 rows") && grew.contains("units 5..7 added"), "{grew}");
+    assert_eq!(run_ok(&["map", s(&run_dir), "--list-pending"]), "5\n6\n7\n", "only the new rows' units");
+    assert_eq!(run_ok(&["reduce", s(&run_dir), "--list-pending"]), "0\n1\n2\n");
+    run_ok(&["map", s(&run_dir), "--all"]);
+    assert_eq!((0..5).map(marker).collect::<Vec<_>>(), old, "the old units were not mapped again");
+    let killed = with_failpoint("partition.reduce.built=abort", &["reduce", s(&run_dir), "--partition", "1"]);
+    assert!(!killed.status.success());
+    run_ok(&["reduce", s(&run_dir), "--all"]);
+    let expected = single(dir.path(), &smi, &[CL], &["--no-props"]);
+    assert_eq!(sharded_exports(dir.path(), &run_dir, &[CL]), expected);
+    // planning again with nothing new keeps the grown plan
+    run_ok(&[
+        "plan",
+        "--out",
+        s(&run_dir),
+        "--input",
+        s(&smi),
+        "--rule",
+        CL,
+        "--partitions",
+        "3",
+        "--unit-rows",
+        "97",
+        "--no-props",
+    ]);
+    assert_eq!(run_ok(&["map", s(&run_dir), "--list-pending"]), "");
+}
+
+/// A stream of a partitioned campaign does not grow in place (the streams planned from its
+/// shards would be stale): planning again after rows were appended to its input is refused,
+/// naming why, and leaves the plans as they were.
+#[test]
+fn a_partitioned_campaign_whose_input_grew_is_refused_not_half_grown() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = crate::common::root().join("tests/data/campaign");
+    for f in ["polyphenols.smi", "terpenoids.csv"] {
+        std::fs::copy(data.join(f), dir.path().join(f)).unwrap();
+    }
+    let yaml = std::fs::read_to_string(crate::common::root().join("configs/campaign.example.yaml"))
+        .unwrap()
+        .replace("../tests/data/campaign/", "")
+        .replace("../configs/", &format!("{}/configs/", crate::common::root().display()));
+    let c = dir.path().join("c.yaml");
+    std::fs::write(&c, yaml).unwrap();
+    let run_dir = dir.path().join("run");
+    run_ok(&["plan", s(&c), "--out", s(&run_dir), "--partitions", "2", "--no-props"]);
+    let plan_file = run_dir.join("streams/x1.poly/plan.json");
+    let before = std::fs::read(&plan_file).unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(dir.path().join("polyphenols.smi")).unwrap();
+    std::io::Write::write_all(&mut f, b"Oc1ccc(O)cc1 hq\n").unwrap();
+    let refused = run(&["plan", "--out", s(&run_dir), "--resume"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(err.contains("does not grow in place"), "{err}");
+    assert_eq!(std::fs::read(&plan_file).unwrap(), before);
+}
+
 fn with_failpoint(spec: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_xfstore")).args(args).env("XFSTORE_FAILPOINTS", spec).output().unwrap()
 }
