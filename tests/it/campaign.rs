@@ -562,3 +562,58 @@ fn a_changed_rule_is_named_and_redone_exactly_with_redo_changed() {
     let (got, expected) = (export_files(&grown, c, &d.join("g")), export_files(&clean, c, &d.join("e")));
     same_files(&got, &expected, "from a clean run");
 }
+
+/// #30: a rule added to a class level and a class switched on in the class configuration are
+/// only new work: `run --check` says so (new jobs for the new rule and class, the chained
+/// stream over the grown step redone, the rest done), the run does as it said, and the
+/// campaign exports byte-identical files to a clean run of the final configuration.
+#[test]
+fn a_class_switched_on_and_a_rule_added_to_a_level_are_only_new_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = root().join("tests/data/campaign");
+    let classes = std::fs::read_to_string(root().join("configs/halogenation.yaml")).unwrap();
+    let cooh = "          - {rule: \"COOH__TO__C{X}\", cap: 3}\n";
+    // the first COOH entry of the file is polyphenol's k1 level
+    let at = classes.find(cooh).unwrap();
+    assert!(classes.find("  polyphenol:").unwrap() < at && at < classes.find("      k2:").unwrap());
+    let (start, end) = (classes.find("  terpenoid:\n").unwrap(), classes.find("  alkaloid:").unwrap());
+    // before: polyphenol k1 without the COOH rules, terpenoid off
+    let before = format!("{}  terpenoid: off\n{}", &classes[..start], &classes[end..]).replacen(cooh, "", 1);
+    assert_ne!(before, classes);
+    let campaign = |classes_file: &str| {
+        format!(
+            "classes_file: {classes_file}\ninputs:\n  - {{name: poly, path: {}, class: polyphenol}}\n  \
+             - {{name: terp, path: {}, class: terpenoid, id_column: id}}\nsteps:\n  \
+             - {{name: k1, from: [poly, terp], rules: {{by_class: k1}}}}\n  \
+             - {{name: k2, from: [k1], rules: {{by_class: k2}}}}\n",
+            data.join("polyphenols.smi").display(),
+            data.join("terpenoids.csv").display()
+        )
+    };
+    let (classes_file, c) = (d.join("classes.yaml"), d.join("c.yaml"));
+    std::fs::write(&c, campaign(classes_file.to_str().unwrap())).unwrap();
+    let c = c.to_str().unwrap();
+    std::fs::write(&classes_file, &before).unwrap();
+    let grown = d.join("grown").to_str().unwrap().to_owned();
+    run_ok(&["run", c, "--store", &grown, "--no-props"]);
+    std::fs::write(&classes_file, &classes).unwrap();
+    let check = run_ok(&["run", c, "--store", &grown, "--check"]);
+    let next = next_run(&grown, c, &[]);
+    let action = |id: &str| next[id]["action"].as_str().unwrap().to_owned();
+    assert_eq!(action("k1.poly/COOH__TO__CCl"), "new", "{check}");
+    assert_eq!(action("k1.poly/HALO_AROMATIC_CH__H__TO__Cl"), "done", "{check}");
+    assert_eq!(action("k2.k1.poly/HALO_AROMATIC_CH__H__TO__Cl"), "redo", "{check}");
+    assert!(
+        next.keys().any(|id| id.starts_with("k1.terp/"))
+            && next.iter().filter(|(id, _)| id.starts_with("k1.terp/")).all(|(_, n)| n["action"] == "new"),
+        "{check}"
+    );
+    let status_before = status_json(&grown);
+    run_ok(&["run", c, "--store", &grown, "--no-props"]);
+    did_as_said(&next, &status_before, &status_json(&grown));
+    let clean = d.join("clean").to_str().unwrap().to_owned();
+    run_ok(&["run", c, "--store", &clean, "--no-props"]);
+    let (got, expected) = (export_files(&grown, c, &d.join("g")), export_files(&clean, c, &d.join("e")));
+    same_files(&got, &expected, "from a clean run");
+}
