@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::{rule_hash, stream_options, upstream_now, Campaign, RunOptions, Stream, StreamSource};
+use super::{rule_hash, stream_options, upstream_changed, Campaign, RunOptions, Stream, StreamSource};
 use crate::error::Result;
 use crate::ingest::job::{compare, Compared};
 use crate::ingest::IngestPlan;
@@ -129,13 +129,13 @@ fn stream_next(
     for id in &ids {
         metas.push(store.job(id)?);
     }
-    if let StreamSource::Stream { key: upstream, jobs } = &s.source {
+    if let StreamSource::Stream { key: upstream, .. } = &s.source {
         let why = if working.contains(upstream) {
             Some(format!("its upstream {upstream} has work in this run"))
+        } else if upstream_changed(store, s)? {
+            Some(format!("its upstream {upstream} changed since it was made"))
         } else {
-            let now = upstream_now(store, jobs)?;
-            let stale = metas.iter().flatten().any(|m| Some(m.input.footer_hash) != now);
-            stale.then(|| format!("its upstream {upstream} changed since it was made"))
+            None
         };
         if let Some(why) = why {
             // run restarts the whole stream: made jobs are redone, missing ones made

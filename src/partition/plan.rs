@@ -196,12 +196,7 @@ pub(super) fn plan_in(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path, may_gr
             sugar_mask: ingest.rule_settings.get(&r.def.name).is_some_and(|s| s.sugar_mask),
         })
         .collect();
-    let units = (0..info.rows.div_ceil(opts.unit_rows))
-        .map(|k| {
-            let first_row = k * opts.unit_rows;
-            PlanUnit { first_row, rows: opts.unit_rows.min(info.rows - first_row) }
-        })
-        .collect();
+    let units = units(0, info.rows, opts.unit_rows);
     let rules_file = match &opts.rules_file {
         Some(p) => Some(std::fs::canonicalize(p).map_err(|source| PartitionError::Io {
             path: p.clone(),
@@ -285,13 +280,16 @@ fn grown(existing: &Plan, planned: &Plan, now: &InputFile, unit_rows: u64) -> Op
     }
     let mut grown = planned.clone();
     grown.units = existing.units.clone();
-    let mut first_row = old.rows;
-    while first_row < new.rows {
-        let rows = unit_rows.min(new.rows - first_row);
-        grown.units.push(PlanUnit { first_row, rows });
-        first_row += rows;
-    }
+    grown.units.extend(units(old.rows, new.rows, unit_rows));
     Some(grown)
+}
+
+/// Units of up to `unit_rows` rows covering rows `from..to`.
+fn units(from: u64, to: u64, unit_rows: u64) -> Vec<PlanUnit> {
+    (from..to)
+        .step_by(unit_rows as usize)
+        .map(|first_row| PlanUnit { first_row, rows: unit_rows.min(to - first_row) })
+        .collect()
 }
 
 /// Removes shard `p` of the run in `dir` (done marker first, so a kill midway leaves a folder
