@@ -68,6 +68,10 @@ pub const KEY_JOB_PREFIX: &[u8] = b"job/";
 pub const KEY_BATCH_SENTINEL: &[u8] = b"\0";
 /// Where product scans start: just past [`KEY_BATCH_SENTINEL`].
 pub const FIRST_PRODUCT_KEY: &[u8] = b"\x01";
+/// Sorts after every key of a products or rejects family (a SMILES or a 0x00-prefixed key
+/// begins with a byte below 0xFF; a reject key is 8 bytes): `[b"", FAMILY_END)` is a whole
+/// family, which is how a dropped job is emptied (`Store::drop_job`).
+pub const FAMILY_END: &[u8] = &[0xFF; 9];
 
 /// Meta keys of the content hashes of an input's versions.
 pub const KEY_ROWS_PREFIX: &[u8] = b"rows/";

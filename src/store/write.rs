@@ -19,8 +19,8 @@ use super::merge::occurrences_operand;
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord, RowsHash};
 use super::schema::{
-    family_link_key_into, job_key, key_index_key, parents_cf, pending_drop_key, products_cf, reject_key, rejects_cf,
-    rows_key, CF_KEYS, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL, KEY_DROP_PREFIX,
+    family_link_key_into, job_key, key_index_key, parents_cf, products_cf, reject_key, rejects_cf, rows_key, CF_KEYS,
+    FAMILY_END, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL, KEY_DROP_PREFIX,
 };
 use super::{Db, Store};
 use crate::error::StoreError;
@@ -353,23 +353,38 @@ impl Store {
     /// input (used by `ingest --restart`, which re-reads the input from row 0 and so rebuilds
     /// them).
     ///
-    /// Crash-safe: ONE synced WriteBatch deletes the job's metadata and records the column
-    /// families to drop as pending (`drop/<cf>` in the meta CF); the drops follow, each marker
-    /// removed after its drop. A kill at any point leaves either the job as it was or no job at
-    /// all, never a job whose metadata outlives part of its data; pending drops are finished by
-    /// the next read-write open ([`Store::finish_pending_drops`]).
+    /// Crash-safe: ONE synced WriteBatch deletes the job's metadata and everything in its
+    /// families (a range deletion of each whole family, [`FAMILY_END`]), so a kill leaves
+    /// either the job as it was or no job and empty families, never a job whose metadata
+    /// outlives part of its data. The families stay for the redo to write into: dropping and
+    /// creating a column family makes RocksDB rewrite and re-verify its OPTIONS file for every
+    /// family of the store, which was 40% of the CPU of redoing streams in a store of ~800
+    /// families (BENCHMARKS.md). Then the families' table files, all covered by the deletion,
+    /// are removed outright (`DeleteFilesInRange`: the space comes back without a compaction).
     pub fn drop_job(&self, job: &str, input_key: &str) -> Result<(), StoreError> {
         let meta_cf = self.meta_cf()?;
+        let names = [products_cf(job), rejects_cf(input_key)];
         let mut batch = WriteBatch::default();
         batch.delete_cf(&meta_cf, job_key(job));
-        for cf_name in [products_cf(job), rejects_cf(input_key)] {
-            batch.put_cf(&meta_cf, pending_drop_key(&cf_name), []);
+        for name in &names {
+            if let Some(cf) = self.db.cf_handle(name) {
+                batch.delete_range_cf(&cf, &b""[..], FAMILY_END);
+            }
         }
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
         self.db.write_opt(batch, &opts).map_err(|e| self.db_err("delete job", e))?;
         crate::failpoint::hit("store.restart.1");
-        self.finish_pending_drops()
+        for (i, name) in names.iter().enumerate() {
+            if let Some(cf) = self.db.cf_handle(name) {
+                self.db
+                    .delete_file_in_range_cf(&cf, &b""[..], FAMILY_END)
+                    .map_err(|e| self.db_err("remove files", e))?;
+            }
+            // store.restart.2 and .3: after the products' files and the rejects' files
+            crate::failpoint::hit(&format!("store.restart.{}", i + 2));
+        }
+        Ok(())
     }
 
     /// Drops the column families recorded as pending (by an interrupted [`Store::drop_job`],
