@@ -190,39 +190,16 @@ fn a_partitioned_run_grows_by_units_for_the_new_rows_and_ends_as_an_ingest_of_th
     let marker = |k: u32| std::fs::read(run_dir.join(format!("units/unit-{k:06}/done.json"))).unwrap();
     let old: Vec<Vec<u8>> = (0..5).map(marker).collect();
 
+    // planning again, as a user does after the input changed
+    let again = ["plan", "--out", s(&run_dir), "--input", s(&smi), "--rule", CL];
+    let again = [&again[..], &["--partitions", "3", "--unit-rows", "97", "--no-props"]].concat();
     std::fs::write(&smi, lines[..399].concat() + "C1CC1O x\n").unwrap(); // an edited row: not growth
-    let edited = run(&[
-        "plan",
-        "--out",
-        s(&run_dir),
-        "--input",
-        s(&smi),
-        "--rule",
-        CL,
-        "--partitions",
-        "3",
-        "--unit-rows",
-        "97",
-        "--no-props",
-    ]);
+    let edited = run(&again);
     assert_eq!(edited.status.code(), Some(2), "{}", String::from_utf8_lossy(&edited.stderr));
     assert_eq!(run_ok(&["reduce", s(&run_dir), "--list-pending"]), "", "a refused plan touches nothing");
 
     std::fs::write(&smi, lines.concat()).unwrap(); // 200 rows appended
-    let grew = run_ok(&[
-        "plan",
-        "--out",
-        s(&run_dir),
-        "--input",
-        s(&smi),
-        "--rule",
-        CL,
-        "--partitions",
-        "3",
-        "--unit-rows",
-        "97",
-        "--no-props",
-    ]);
+    let grew = run_ok(&again);
     assert!(grew.contains("grew from 400 to 600 rows") && grew.contains("units 5..7 added"), "{grew}");
     assert_eq!(run_ok(&["map", s(&run_dir), "--list-pending"]), "5\n6\n7\n", "only the new rows' units");
     assert_eq!(run_ok(&["reduce", s(&run_dir), "--list-pending"]), "0\n1\n2\n");
@@ -234,20 +211,7 @@ fn a_partitioned_run_grows_by_units_for_the_new_rows_and_ends_as_an_ingest_of_th
     let expected = single(dir.path(), &smi, &[CL], &["--no-props"]);
     assert_eq!(sharded_exports(dir.path(), &run_dir, &[CL]), expected);
     // planning again with nothing new keeps the grown plan
-    run_ok(&[
-        "plan",
-        "--out",
-        s(&run_dir),
-        "--input",
-        s(&smi),
-        "--rule",
-        CL,
-        "--partitions",
-        "3",
-        "--unit-rows",
-        "97",
-        "--no-props",
-    ]);
+    run_ok(&again);
     assert_eq!(run_ok(&["map", s(&run_dir), "--list-pending"]), "");
 }
 
