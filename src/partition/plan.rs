@@ -232,7 +232,7 @@ pub(super) fn plan_in(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path, may_gr
         if as_planned == existing {
             return Ok(existing);
         }
-        let Some(grown) = grown(&existing, &plan, checked.input(), opts.unit_rows) else {
+        let Some(grown) = grown(&existing, &plan, checked.input(), opts.unit_rows)? else {
             return Err(plan_err(
                 dir,
                 "already holds a different plan (input, rules, partitions or units differ, and the input did not \
@@ -268,20 +268,20 @@ pub(super) fn plan_in(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path, may_gr
 /// scratch) differs from it only by rows appended to the input, proven unchanged before them
 /// (text: the old bytes; a Parquet folder or glob: the old parts): `existing`'s units stay as
 /// they are (their run files hold the old rows' products) and units of `unit_rows` cover the
-/// new rows. None otherwise (a single Parquet file cannot prove its old rows here).
-fn grown(existing: &Plan, planned: &Plan, now: &InputFile, unit_rows: u64) -> Option<Plan> {
+/// new rows. None otherwise (a single Parquet file cannot prove its old rows here); an error
+/// when the input cannot be read to prove them.
+fn grown(existing: &Plan, planned: &Plan, now: &InputFile, unit_rows: u64) -> Result<Option<Plan>> {
     let (old, new) = (&existing.input.info, &planned.input.info);
     let mut same = planned.clone();
     same.input.info = old.clone();
     same.units = existing.units.clone();
-    let proven = || now.extends(old).unwrap_or(false);
-    if same != *existing || existing.input.upstream.is_some() || new.rows <= old.rows || !proven() {
-        return None;
+    if same != *existing || existing.input.upstream.is_some() || new.rows <= old.rows || !now.extends(old)? {
+        return Ok(None);
     }
     let mut grown = planned.clone();
     grown.units = existing.units.clone();
     grown.units.extend(units(old.rows, new.rows, unit_rows));
-    Some(grown)
+    Ok(Some(grown))
 }
 
 /// Units of up to `unit_rows` rows covering rows `from..to`.
