@@ -31,7 +31,8 @@ use crate::ingest::{IngestOptions, IngestPlan, IngestReport, DEFAULT_BATCH_ROWS}
 use crate::input::{upstream_fingerprint, InputFile, InputSpec};
 use crate::reader::Reader;
 use crate::rules::RuleSet;
-use crate::store::{JobMeta, JobState, ReadOnlyStore, Store};
+use crate::ingest::job::grows_from;
+use crate::store::{JobMeta, JobState, ReadOnlyStore, Store, UpstreamRead};
 use crate::transform::DEFAULT_MAX_HEAVY_ATOMS;
 
 /// How a campaign runs (the campaign file's `options` fill in what is not set here):
@@ -209,14 +210,21 @@ fn upstream_now(store: &ReadOnlyStore, jobs: &[String]) -> Result<Option<u64>> {
 }
 
 /// Whether some job of `s` (a chained stream) was made from its upstream jobs as they were
-/// before they changed (grew, or were redone): the upstream fingerprint it recorded is not
-/// theirs now. Its rows are numbered in the upstream's key order, so new upstream keys shift
-/// them: such a job is redone from row 0, not resumed.
+/// before they changed otherwise than by growth (redone, or a job made by an older version
+/// that recorded no upstream versions; or grown while the job was part-way): the upstream
+/// fingerprint it recorded is not theirs now, and it cannot read only the keys new since
+/// (`ingest::job::grows_from`). Such a job is redone from row 0; a job whose upstream grew
+/// reads the new keys only.
 fn upstream_changed(store: &ReadOnlyStore, s: &Stream) -> Result<bool> {
     let StreamSource::Stream { jobs, .. } = &s.source else { return Ok(false) };
     let Some(now) = upstream_now(store, jobs)? else { return Ok(false) };
+    let mut reads = Vec::with_capacity(jobs.len());
+    for id in jobs {
+        let Some(m) = store.job(id)? else { return Ok(false) };
+        reads.push(UpstreamRead { job: m.id, born: m.born, version: m.version });
+    }
     for id in s.jobs() {
-        if store.job(&id)?.is_some_and(|m| m.input.footer_hash != now) {
+        if store.job(&id)?.is_some_and(|m| m.input.footer_hash != now && !grows_from(&m, &reads)) {
             return Ok(true);
         }
     }

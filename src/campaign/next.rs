@@ -3,9 +3,9 @@
 //! rows appended since, a redo (its upstream changed) or a refusal (changed otherwise than by
 //! growth). Read-only: the same comparisons ingest makes when it opens a job
 //! ([`crate::ingest::job::compare`]), and the same rule `run` applies to chained streams (a
-//! stream whose upstream does any work is redone from row 0, since its rows are numbered in
-//! the upstream's key order). `tests/it/campaign.rs` checks each prediction against what the
-//! run then did.
+//! stream whose upstream jobs only grow or resume reads the upstream keys new since; one whose
+//! upstream jobs are made or redone is redone from row 0). `tests/it/campaign.rs` checks each
+//! prediction against what the run then did.
 
 use std::collections::BTreeSet;
 
@@ -13,10 +13,10 @@ use serde::Serialize;
 
 use super::{rule_hash, stream_options, upstream_changed, Campaign, RunOptions, Stream, StreamSource};
 use crate::error::Result;
-use crate::ingest::job::{compare, Compared};
+use crate::ingest::job::{compare, grows_from, Compared};
 use crate::ingest::IngestPlan;
 use crate::rules::RuleSet;
-use crate::store::{JobState, ReadOnlyStore};
+use crate::store::{JobState, ReadOnlyStore, UpstreamRead};
 
 /// What the next run does with one job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,6 +43,12 @@ pub enum JobNext {
         from: u64,
         /// Rows of its input now.
         rows: u64,
+    },
+    /// Its upstream jobs grow in this run: the upstream keys new since it read them, once they
+    /// are made.
+    GrowUpstream {
+        /// Rows (upstream keys) it was made from.
+        from: u64,
     },
     /// Redone from row 0.
     Redo {
@@ -92,11 +98,14 @@ pub fn next_run(
     c: &Campaign,
     opts: &RunOptions,
 ) -> Result<Vec<StreamNext>> {
+    // streams with work in this run, and those of them whose jobs are made or redone (a new
+    // `born`: the streams reading them are redone)
     let mut working: BTreeSet<String> = BTreeSet::new();
+    let mut renewed: BTreeSet<String> = BTreeSet::new();
     let mut out = Vec::with_capacity(c.streams.len());
     for s in &c.streams {
         let jobs = match store {
-            Some(store) => stream_next(store, rules, c, s, opts, &working)?,
+            Some(store) => stream_next(store, rules, c, s, opts, (&working, &renewed))?,
             None => {
                 let rows = match &s.source {
                     StreamSource::File { .. } => {
@@ -110,6 +119,10 @@ pub fn next_run(
         if jobs.iter().any(|(_, n): &(String, JobNext)| n.has_work()) {
             working.insert(s.key.clone());
         }
+        let renews = |n: &JobNext| matches!(n, JobNext::New { .. } | JobNext::Redo { .. } | JobNext::Changed { .. });
+        if jobs.iter().any(|(_, n)| renews(n)) {
+            renewed.insert(s.key.clone());
+        }
         let jobs = jobs.into_iter().map(|(job, next)| NextJob { job, next }).collect();
         out.push(StreamNext { stream: s.key.clone(), jobs });
     }
@@ -122,16 +135,16 @@ fn stream_next(
     c: &Campaign,
     s: &Stream,
     opts: &RunOptions,
-    working: &BTreeSet<String>,
+    (working, renewed): (&BTreeSet<String>, &BTreeSet<String>),
 ) -> Result<Vec<(String, JobNext)>> {
     let ids = s.jobs();
     let mut metas = Vec::with_capacity(ids.len());
     for id in &ids {
         metas.push(store.job(id)?);
     }
-    if let StreamSource::Stream { key: upstream, .. } = &s.source {
-        let why = if working.contains(upstream) {
-            Some(format!("its upstream {upstream} has work in this run"))
+    if let StreamSource::Stream { key: upstream, jobs: up_jobs } = &s.source {
+        let why = if renewed.contains(upstream) {
+            Some(format!("its upstream {upstream} is made or redone in this run"))
         } else if upstream_changed(store, s)? {
             Some(format!("its upstream {upstream} changed since it was made"))
         } else {
@@ -145,7 +158,33 @@ fn stream_next(
             };
             return Ok(ids.into_iter().zip(metas.iter().map(next)).collect());
         }
-        if metas.iter().all(Option::is_some) {
+        if working.contains(upstream) {
+            // the upstream jobs grow or resume (their `born` stays): each job reads the keys
+            // new since, if it can (else it is redone), once they are made
+            let mut reads = Vec::with_capacity(up_jobs.len());
+            for id in up_jobs {
+                let m = store.job(id)?;
+                reads.push(m.map(|m| UpstreamRead { job: m.id, born: m.born, version: m.version }));
+            }
+            let reads: Option<Vec<UpstreamRead>> = reads.into_iter().collect();
+            let mut out = Vec::with_capacity(ids.len());
+            for ((id, meta), name) in ids.into_iter().zip(metas).zip(&s.rules) {
+                let next = match meta {
+                    None => JobNext::New { rows: None },
+                    Some(m) if m.rule.hash != rule_hash(rules, s, name)? => {
+                        changed("the rule definition", format!("smirks was {:?}", m.rule.smirks), opts)
+                    }
+                    Some(m) if reads.as_ref().is_some_and(|r| grows_from(&m, r)) => {
+                        JobNext::GrowUpstream { from: m.input.rows }
+                    }
+                    Some(_) => JobNext::Redo { why: format!("its upstream {upstream} changed since it was made") },
+                };
+                out.push((id, next));
+            }
+            return Ok(out);
+        }
+        let now = super::upstream_now(store, up_jobs)?;
+        if metas.iter().all(|m| m.as_ref().is_some_and(|m| Some(m.input.footer_hash) == now)) {
             // the upstream is as the jobs recorded it: no need to scan it for its rows
             let mut out = Vec::with_capacity(ids.len());
             for ((id, meta), name) in ids.into_iter().zip(metas.into_iter().flatten()).zip(&s.rules) {
@@ -201,6 +240,9 @@ impl StreamNext {
                 JobNext::New { rows: None } => "new, rows once its upstream has run".to_owned(),
                 JobNext::Resume { from, rows } => format!("resume at row {from} of {rows}"),
                 JobNext::Grow { from, rows } => format!("grow: {} new row(s) ({from} -> {rows})", rows - from),
+                JobNext::GrowUpstream { from } => {
+                    format!("grow: the upstream products new since its {from} row(s), once made")
+                }
                 JobNext::Redo { why } => format!("redo from row 0: {why}"),
                 JobNext::Changed { what, detail } => {
                     format!("CHANGED: {what} ({detail}); the run stops here unless --redo-changed")

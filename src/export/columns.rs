@@ -281,6 +281,9 @@ mod tests {
             busy_secs: 0.0,
             created_unix: 0,
             updated_unix: 0,
+            born: 0,
+            version: 0,
+            upstream: None,
         }
     }
 
@@ -297,6 +300,8 @@ mod tests {
             occurrences: 2,
             props: Some(Props { mw: 108.1, tpsa: 9.2, hbd: 0, hba: 1, clogp: 1.7, rotb: 1 }),
             carried: vec![Some("2".into())],
+            since: 0,
+            moved: 0,
         };
         b.push("COc1ccccc1", &rec);
         rec.props = None;

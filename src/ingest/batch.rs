@@ -186,6 +186,11 @@ pub struct BatchBuilder {
     rejected: Vec<(u64, RejectRecord)>,
     end_row: u64,
     offsets: Vec<u64>,
+    /// Per job: products the store holds get properties too (a job growing from new upstream
+    /// keys: its first provenance may move to this batch's parent, whose product molecule
+    /// then gives the properties, `store/merge.rs`; their last bits depend on the molecule's
+    /// atom order).
+    props_for_known: Vec<bool>,
 }
 
 impl BatchBuilder {
@@ -194,7 +199,14 @@ impl BatchBuilder {
     pub fn new(offsets: &[u64], with_novelty: bool) -> Self {
         let jobs =
             offsets.iter().map(|_| JobDelta { novel: with_novelty.then(Vec::new), ..JobDelta::default() }).collect();
-        Self { jobs, props_computed: 0, rejected: Vec::new(), end_row: 0, offsets: offsets.to_vec() }
+        let props_for_known = vec![false; offsets.len()];
+        Self { jobs, props_computed: 0, rejected: Vec::new(), end_row: 0, offsets: offsets.to_vec(), props_for_known }
+    }
+
+    /// Per job, whether products the store already holds get properties too.
+    pub fn props_for_known(mut self, flags: &[bool]) -> Self {
+        self.props_for_known = flags.to_vec();
+        self
     }
 
     /// Folds the next chunk in. With `novelty`, the chunk's products new to the batch are
@@ -220,7 +232,7 @@ impl BatchBuilder {
                     .iter()
                     .zip(&verdicts)
                     .enumerate()
-                    .filter(|(_, (_, novel))| **novel)
+                    .filter(|(_, (_, novel))| **novel || self.props_for_known[j])
                     .filter_map(|(k, (&(row, site), _))| {
                         chunk.mols[row].get_mut(j)?.get_mut(site)?.take().map(|m| (first_new + k, m))
                     })
@@ -303,7 +315,7 @@ fn fold_job(delta: &mut JobDelta, chunk: &Chunk, job: usize, offset: u64) -> Vec
                         None => {
                             delta.index.insert(smiles.clone(), delta.products.len());
                             let rec = ProductRecord {
-                                parent_row: row,
+                                parent_row: batch.source_row(i),
                                 parent_id: batch.id(i),
                                 parent_smiles: batch.smiles(i).unwrap_or_default().to_owned(),
                                 site_index: site_index as u32,
@@ -311,6 +323,8 @@ fn fold_job(delta: &mut JobDelta, chunk: &Chunk, job: usize, offset: u64) -> Vec
                                 occurrences: 1,
                                 props: props.map(Into::into),
                                 carried: batch.carried(i),
+                                since: 0, // stamped by the writer
+                                moved: 0,
                             };
                             delta.products.push((smiles.clone(), rec));
                             sources.push((i, site_index));

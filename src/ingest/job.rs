@@ -7,7 +7,7 @@ use crate::chem::rdkit_version;
 use crate::error::{IngestError, Result};
 use crate::input::InputFile;
 use crate::rules::Rule;
-use crate::store::{InputInfo, JobMeta, JobState, ReadOnlyStore, RowsHash, Store};
+use crate::store::{InputInfo, JobMeta, JobState, ReadOnlyStore, RowsHash, Store, UpstreamRead, UpstreamReads};
 
 pub(crate) fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -58,9 +58,16 @@ pub(super) fn prepare_job(
             }
             Some(same) => {
                 if same? == Same::Grown {
-                    // the old rows are as they were: the job goes on with the rows appended
+                    // the old rows are as they were: the job goes on with the rows appended (a
+                    // job input: with the upstream keys new since), its products from now on
+                    // stamped with a new version
                     existing.input = input.info().clone();
                     existing.state = JobState::Partial;
+                    existing.version = store.next_generation()?;
+                    if let (Some(u), Some(now)) = (&mut existing.upstream, input.upstream_now()) {
+                        u.before = std::mem::replace(&mut u.now, now.to_vec());
+                        u.rows_before = existing.offset;
+                    }
                 }
                 store.register_job(&existing)?; // creates column families added by newer versions
                 record_rows(store, &existing.input_key, input)?;
@@ -69,7 +76,12 @@ pub(super) fn prepare_job(
             None => store.drop_job(&id, &existing.input_key)?,
         }
     }
-    let meta = JobMeta::fresh(id, key.to_owned(), input.info().clone(), rule.info(), rdkit_version(), now_unix());
+    let mut meta = JobMeta::fresh(id, key.to_owned(), input.info().clone(), rule.info(), rdkit_version(), now_unix());
+    (meta.born, meta.version) = {
+        let g = store.next_generation()?;
+        (g, g)
+    };
+    meta.upstream = input.upstream_now().map(|now| UpstreamReads { now: now.to_vec(), ..UpstreamReads::default() });
     store.register_job(&meta)?;
     record_rows(store, key, input)?;
     Ok(meta)
@@ -141,7 +153,7 @@ pub(crate) fn compare(store: &ReadOnlyStore, job: &JobMeta, input: &InputFile, r
     let (old, new) = (&job.input, input.info());
     let mut same = Compared::Same;
     if !old.same_rows(new) && job.rule.hash == rule.hash {
-        if input.extends(old)? {
+        if upstream_grew(job, input) || input.extends(old)? {
             same = Compared::Grown { record: None };
         } else if let Some(version) = grown_parquet_file(store, &job.input_key, old, input)? {
             same = Compared::Grown { record: Some(version) };
@@ -163,6 +175,23 @@ pub(crate) fn compare(store: &ReadOnlyStore, job: &JobMeta, input: &InputFile, r
         return Ok(Compared::Changed { what: "the rule definition", detail });
     }
     Ok(same)
+}
+
+/// Whether `job`, complete and made from other jobs, can read the keys they hold now beyond
+/// those it read: each upstream job is the one it read (same id, same `born`: not redone) at
+/// the same or a later version. Keys never leave a job that grows, so its rows read then are
+/// still rows, and the keys new since are the growth.
+fn upstream_grew(job: &JobMeta, input: &InputFile) -> bool {
+    input.upstream_now().is_some_and(|now| grows_from(job, now))
+}
+
+/// As [`upstream_grew`], with the upstream jobs as they are now (`now`, in the input's order).
+pub(crate) fn grows_from(job: &JobMeta, now: &[UpstreamRead]) -> bool {
+    let Some(u) = &job.upstream else { return false };
+    job.state == JobState::Complete
+        && job.offset == job.input.rows
+        && u.now.len() == now.len()
+        && u.now.iter().zip(now).all(|(a, b)| a.job == b.job && a.born == b.born && a.born != 0 && b.version >= a.version)
 }
 
 /// How a job's input compares with what the job was made from.

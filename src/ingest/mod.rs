@@ -34,7 +34,7 @@ pub const DEFAULT_SMILES_COLUMN: &str = "smiles";
 
 use crate::budget::MemoryBudget;
 use crate::error::{IngestError, Result};
-use crate::input::{InputColumns, InputFile, InputFormat, InputSpec};
+use crate::input::{GrowthView, InputColumns, InputFile, InputFormat, InputSpec};
 use crate::rules::{Rule, RuleSet};
 use crate::store::{JobMeta, JobState, ReadOnlyStore, RejectRecord, Store};
 use crate::transform::RowOptions;
@@ -556,20 +556,34 @@ fn run(
     if opts.progress && start > 0 && start < rows_total {
         eprintln!("resuming at row {start} of {rows_total} ({} rows already committed)", start);
     }
-    if start < rows_total {
+    // Jobs reading other jobs that grow read only the upstream keys new since they last read
+    // them (a view of the input); jobs made or resumed from every key read them all. One pass
+    // per kind: a rule added to a step reads every key, its step's other jobs only the new ones.
+    let mut groups: Vec<(Option<GrowthView>, Vec<usize>)> = Vec::new();
+    for (i, m) in metas.iter().enumerate() {
+        if let Some(view) = m.upstream.as_ref().and_then(|u| input.growth_view(u)) {
+            repair_before_growth(store, input, m, &view)?;
+        }
+        if m.offset >= rows_total && !matches!(source, Source::Replay(_)) {
+            continue; // complete jobs need no work; a replay replays all
+        }
+        let view = m.upstream.as_ref().and_then(|u| input.growth_view(u));
+        match groups.iter_mut().find(|(v, _)| *v == view) {
+            Some((_, jobs)) => jobs.push(i),
+            None => groups.push((view, vec![i])),
+        }
+    }
+    for (view, todo) in groups {
+        let rules: Vec<&Rule> = todo.iter().map(|&i| rules[i]).collect();
+        let resumed: Vec<u64> = todo.iter().map(|&i| metas[i].offset).collect();
+        let start = resumed.iter().copied().min().unwrap_or(rows_total);
         let progress = Progress::new(opts.progress, rows_total, start, budget);
         // The reader decodes up to batch_rows rows at a time; the pipeline slices them further.
-        let batches = input.batches(Some(store), start, opts.batch_rows.max(1), opts.max_rows)?;
-        // complete jobs need no work: the pass applies the other rules only (a rule added to a
-        // campaign step costs its own work, not every rule's again); a replay replays all
-        let todo: Vec<usize> = match source {
-            Source::Rdkit => (0..metas.len()).filter(|&i| metas[i].offset < rows_total).collect(),
-            Source::Replay(_) => (0..metas.len()).collect(),
-        };
-        let rules: Vec<&Rule> = todo.iter().map(|&i| rules[i]).collect();
-        let resumed: Vec<u64> = todo.iter().map(|&i| resumed[i]).collect();
+        let batches = input.batches_in(Some(store), start, opts.batch_rows.max(1), opts.max_rows, view.as_ref())?;
         let mut active: Vec<JobMeta> = todo.iter().map(|&i| metas[i].clone()).collect();
+        let growing: Vec<bool> = active.iter().map(JobMeta::grows_from_keys).collect();
         let pipeline = Pipeline {
+            growing: &growing,
             source,
             store,
             rules: &rules,
@@ -583,14 +597,16 @@ fn run(
         for (i, meta) in todo.into_iter().zip(active) {
             metas[i] = meta;
         }
-        // rows committed by this run (all of them, or up to --max-rows, or up to a stop)
-        let end = metas.iter().map(|m| m.offset).min().unwrap_or(start);
-        report.rows = end.saturating_sub(start);
-        report.stopped = opts.control.as_ref().is_some_and(|c| c.stop_requested()) && end < rows_total;
+        if opts.control.as_ref().is_some_and(|c| c.stop_requested()) {
+            report.stopped = metas.iter().any(|m| m.offset < rows_total);
+            break;
+        }
     }
-    // An input with no rows (an upstream job that made no products) has nothing to commit: its
-    // jobs are complete as they stand, with zero products.
-    for meta in metas.iter_mut().filter(|m| rows_total == 0 && m.state != JobState::Complete) {
+    // rows committed by this run (all of them, or up to --max-rows, or up to a stop)
+    report.rows = metas.iter().zip(&resumed).map(|(m, r)| m.offset.saturating_sub(*r)).max().unwrap_or(0);
+    // An input with no rows (an upstream job that made no products), or a growth with no new
+    // upstream key, has nothing to commit: its jobs are complete as they stand.
+    for meta in metas.iter_mut().filter(|m| m.offset >= rows_total && m.state != JobState::Complete) {
         meta.state = JobState::Complete;
         meta.updated_unix = job::now_unix();
         store.register_job(meta)?;
@@ -598,4 +614,16 @@ fn run(
     report.elapsed_secs = started.elapsed().as_secs_f64();
     report.jobs = metas.into_iter().zip(resumed).map(|(meta, resumed_from)| JobReport { meta, resumed_from }).collect();
     Ok(report)
+}
+
+/// Before a job reading other jobs reads the keys new since it last read them: its products
+/// made from an old key take the values that key supplies now (another upstream job may supply
+/// it, or its own first provenance moved to a new, smaller parent). Only at the growth's
+/// start (offset at the old rows); idempotent, so a kill part-way repeats it.
+fn repair_before_growth(store: &Store, input: &InputFile, meta: &JobMeta, view: &GrowthView) -> Result<()> {
+    if meta.upstream.as_ref().is_none_or(|u| meta.offset != u.rows_before) {
+        return Ok(());
+    }
+    store.repair_provenance(meta, input.resupplied(Some(store), view)?)?;
+    Ok(())
 }

@@ -27,6 +27,7 @@ use crate::store::{JobBatch, JobMeta, JobState, RejectBatch, RejectRecord, Store
 pub const IN_FLIGHT: usize = 2;
 
 /// Where a chunk's transform outcomes come from.
+#[derive(Clone, Copy)]
 pub(super) enum Source<'a> {
     /// RDKit, on the rayon pool (every real ingest).
     Rdkit,
@@ -46,6 +47,9 @@ pub(super) struct Pipeline<'a> {
     pub rows_total: u64,
     /// Per job: the offset it resumed from.
     pub resumed: &'a [u64],
+    /// Per job: whether it grows from new upstream keys (products it holds get properties
+    /// too, see [`BatchBuilder::props_for_known`]).
+    pub growing: &'a [bool],
 }
 
 impl Pipeline<'_> {
@@ -114,7 +118,7 @@ impl Pipeline<'_> {
             let Some(target) = flow.wait_for_room() else {
                 return Ok(()); // the writer is gone; its error is reported by run()
             };
-            let (mut builder, mut rows, mut load) = (BatchBuilder::new(self.resumed, blind), 0usize, Load::default());
+            let (mut builder, mut rows, mut load) = (BatchBuilder::new(self.resumed, blind).props_for_known(self.growing), 0usize, Load::default());
             // One chunk of lookahead: chunk k is folded (novelty reads) while chunk k + 1 is
             // transformed, so the cores do not wait for the fold: +2-3% on MOSES without
             // properties. Not with properties computed in the fold: there it measured 7% slower

@@ -20,6 +20,10 @@ pub struct InputBatch {
     pub carried: Vec<ArrayRef>,
     /// Rows the reader rejected, as (index in this batch, why), ascending.
     pub bad: Vec<(usize, Reject)>,
+    /// The row number a product records as its parent's (`source_row`), when it is not the
+    /// row's own: a job input's rows are upstream products, whose recorded row is that of the
+    /// original input molecule (it does not shift when the upstream grows). A UInt64 array.
+    pub source_rows: Option<ArrayRef>,
 }
 
 impl InputBatch {
@@ -41,6 +45,15 @@ impl InputBatch {
     /// Why the reader rejected row `i`, if it did.
     pub fn bad(&self, i: usize) -> Option<&Reject> {
         self.bad.binary_search_by_key(&i, |(j, _)| *j).ok().map(|k| &self.bad[k].1)
+    }
+
+    /// The row number a product of row `i` records as its parent's: the row's own, or the
+    /// original input row a job input carries down.
+    pub fn source_row(&self, i: usize) -> u64 {
+        match &self.source_rows {
+            Some(a) => a.as_any().downcast_ref::<arrow_array::UInt64Array>().map_or(0, |a| a.value(i)),
+            None => self.first_row + i as u64,
+        }
     }
 
     /// Id of row `i` as text (None when there is no id column or the cell is null).
@@ -67,6 +80,7 @@ impl InputBatch {
                 .filter(|(j, _)| (start..start + len).contains(j))
                 .map(|(j, r)| (j - start, r.clone()))
                 .collect(),
+            source_rows: self.source_rows.as_ref().map(|a| a.slice(start, len)),
         }
     }
 
@@ -102,6 +116,7 @@ mod tests {
             ids: None,
             carried: vec![],
             bad: vec![(1, Reject::Malformed("x".into())), (3, Reject::Malformed("y".into()))],
+            source_rows: None,
         };
         let t = b.slice(2, 2);
         assert_eq!(t.first_row, 12);

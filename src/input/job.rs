@@ -16,11 +16,11 @@
 use std::iter::Peekable;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, StringArray};
+use arrow_array::{ArrayRef, StringArray, UInt64Array};
 
 use super::{batched, InputBatch, InputColumns, InputSpec, Scanned};
 use crate::error::InputError;
-use crate::store::{JobMeta, JobState, ProductRecord, ProductScan, ReadOnlyStore};
+use crate::store::{JobMeta, JobState, ProductRecord, ProductScan, ReadOnlyStore, Supplied, UpstreamRead, UpstreamReads};
 
 /// The upstream jobs of a job input.
 pub(super) struct JobInput {
@@ -30,6 +30,18 @@ pub(super) struct JobInput {
     /// The shard stores of a partitioned run the jobs are read from (their keys are disjoint:
     /// the union is the same merge over every shard's scans); empty: the store passed in.
     shards: Vec<ReadOnlyStore>,
+    /// The upstream jobs as they are now (of the first store).
+    now: Vec<UpstreamRead>,
+}
+
+/// The rows a job growing from its upstream's earlier versions reads: the keys new since (not
+/// in any upstream job as it was read then), in key order, numbered after the rows read then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrowthView {
+    /// Per upstream job (in the input's order), the version read then.
+    before: Vec<u64>,
+    /// Rows read then: the first new key is row `rows_before`.
+    rows_before: u64,
 }
 
 /// The fingerprint of a set of upstream jobs as they are now.
@@ -121,9 +133,13 @@ impl JobInput {
                 });
             }
         }
-        let input = JobInput { jobs: jobs.to_vec(), carry_at, shards: Vec::new() };
+        let now = metas[..jobs.len()]
+            .iter()
+            .map(|m| UpstreamRead { job: m.id.clone(), born: m.born, version: m.version })
+            .collect();
+        let input = JobInput { jobs: jobs.to_vec(), carry_at, shards: Vec::new(), now };
         let mut rows = 0u64;
-        for item in input.merge_over(stores)? {
+        for item in input.merge_over(stores, None)? {
             item?;
             rows += 1;
         }
@@ -142,7 +158,7 @@ impl JobInput {
     /// The merge over the jobs' scans in every store of `stores`, job-major: keys of different
     /// stores are disjoint (shards), so equal keys meet only between jobs of one store, and the
     /// first job listed supplies the record, as with one store.
-    fn merge_over<'s>(&self, stores: &[&'s ReadOnlyStore]) -> Result<Merge<'s>, InputError> {
+    fn merge_over<'s>(&self, stores: &[&'s ReadOnlyStore], view: Option<&GrowthView>) -> Result<Merge<'s>, InputError> {
         let mut scans = Vec::with_capacity(self.jobs.len() * stores.len());
         for (j, id) in self.jobs.iter().enumerate() {
             for store in stores {
@@ -152,10 +168,30 @@ impl JobInput {
                 scans.push((j, scan.peekable()));
             }
         }
-        Ok(Merge { scans })
+        Ok(Merge { scans, before: view.map(|v| v.before.clone()) })
     }
 
-    fn merge<'s>(&'s self, store: Option<&'s ReadOnlyStore>) -> Result<Merge<'s>, InputError> {
+    /// The upstream jobs as they are now: what a job made from this input records as read.
+    pub(super) fn now(&self) -> &[UpstreamRead] {
+        &self.now
+    }
+
+    /// The view of a job that read `reads.before` (its rows below `reads.rows_before`) and
+    /// grows to the upstream as it is now; None when `reads.before` is empty (every key is a
+    /// row) or does not name every upstream job (such a job cannot grow: callers redo it).
+    pub(super) fn view(&self, reads: &UpstreamReads) -> Option<GrowthView> {
+        if reads.before.is_empty() {
+            return None;
+        }
+        let before = self
+            .jobs
+            .iter()
+            .map(|id| reads.before.iter().find(|r| &r.job == id).map(|r| r.version))
+            .collect::<Option<Vec<u64>>>()?;
+        Some(GrowthView { before, rows_before: reads.rows_before })
+    }
+
+    fn merge<'s>(&'s self, store: Option<&'s ReadOnlyStore>, view: Option<&GrowthView>) -> Result<Merge<'s>, InputError> {
         let stores: Vec<&ReadOnlyStore> =
             if self.is_sharded() { self.shards.iter().collect() } else { store.into_iter().collect() };
         if stores.is_empty() {
@@ -164,47 +200,86 @@ impl JobInput {
                 reason: "no store to read the jobs from".into(),
             });
         }
-        self.merge_over(&stores)
+        self.merge_over(&stores, view)
     }
 
-    /// Batches of at most `batch_rows` rows from row `offset`, at most `limit` rows.
+    /// Batches of at most `batch_rows` rows from row `offset`, at most `limit` rows; with a
+    /// growth `view`, only the keys new since it, numbered from its `rows_before`.
     pub(super) fn batches<'s>(
         &'s self,
         store: Option<&'s ReadOnlyStore>,
         offset: u64,
         batch_rows: usize,
         limit: Option<u64>,
+        view: Option<&GrowthView>,
     ) -> Result<impl Iterator<Item = Result<InputBatch, InputError>> + 's, InputError> {
-        batched(self.merge(store)?, offset, batch_rows, limit, move |first_row, items: Vec<Merged>| {
-            let col = |f: &dyn Fn(&Merged) -> Option<&str>| -> ArrayRef {
+        let base = view.map_or(0, |v| v.rows_before);
+        let rows = self.merge(store, view)?.filter(|r| !r.as_ref().is_ok_and(|r| r.old));
+        batched(rows, offset.saturating_sub(base), batch_rows, limit, move |first_row, items: Vec<Row>| {
+            let col = |f: &dyn Fn(&Row) -> Option<&str>| -> ArrayRef {
                 Arc::new(items.iter().map(f).collect::<StringArray>())
             };
             let carried = (0..self.carry_at.first().map_or(0, Vec::len))
-                .map(|k| col(&|(_, j, rec)| self.carry_at[*j][k].and_then(|at| rec.carried.get(at)?.as_deref())))
+                .map(|k| col(&|r| self.carried(r, k)))
                 .collect();
             InputBatch {
-                first_row,
-                smiles: col(&|(key, _, _)| Some(key.as_str())),
-                ids: Some(col(&|(_, _, rec)| rec.parent_id.as_deref())),
+                first_row: base + first_row,
+                smiles: col(&|r| Some(r.key.as_str())),
+                ids: Some(col(&|r| r.rec.parent_id.as_deref())),
                 carried,
                 bad: vec![],
+                source_rows: Some(Arc::new(items.iter().map(|r| r.rec.parent_row).collect::<UInt64Array>())),
             }
         })
     }
+
+    /// Carried cell `k` of a row: from its supplying job's record.
+    fn carried<'r>(&self, r: &'r Row, k: usize) -> Option<&'r str> {
+        self.carry_at[r.job][k].and_then(|at| r.rec.carried.get(at)?.as_deref())
+    }
+
+    /// The old keys of a growth `view` whose supplied values may have changed since they were
+    /// read (see [`Row::resupplied`]): (key, source row, id, carried cells), in key order.
+    /// What the products made from them must now carry as their first provenance's.
+    pub(super) fn resupplied<'s>(
+        &'s self,
+        store: Option<&'s ReadOnlyStore>,
+        view: &GrowthView,
+    ) -> Result<impl Iterator<Item = Result<Supplied, InputError>> + 's, InputError> {
+        let width = self.carry_at.first().map_or(0, Vec::len);
+        Ok(self.merge(store, Some(view))?.filter(|r| !r.as_ref().is_ok_and(|r| !r.resupplied)).map(move |r| {
+            let r = r?;
+            let carried = (0..width).map(|k| self.carried(&r, k).map(str::to_owned)).collect();
+            Ok(Supplied { key: r.key.clone(), row: r.rec.parent_row, id: r.rec.parent_id.clone(), carried })
+        }))
+    }
 }
 
-/// One row of the merge: the key, the index of the upstream job that supplied the record, the
-/// record.
-type Merged = (String, usize, ProductRecord);
 
 /// K-way merge of the upstream scans in key order, each key once (from the first job holding it).
 struct Merge<'s> {
     /// (upstream job index, its scan in one store), job-major.
     scans: Vec<(usize, Peekable<ProductScan<'s>>)>,
+    /// Per upstream job index, the version read before a growth (see [`GrowthView`]); None:
+    /// every key is new.
+    before: Option<Vec<u64>>,
+}
+
+/// One key of the merge: the key, the index of the upstream job that supplies its record (the
+/// first listed holding it), the record, and what a growth sees of it.
+struct Row {
+    key: String,
+    job: usize,
+    rec: ProductRecord,
+    /// The key was in the upstream as read before the growth (a row read then).
+    old: bool,
+    /// An old key whose supplied record may differ from what was read then: another job
+    /// supplies it now, or its provenance moved since.
+    resupplied: bool,
 }
 
 impl Iterator for Merge<'_> {
-    type Item = Result<Merged, InputError>;
+    type Item = Result<Row, InputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let mut best: Option<(usize, String)> = None;
@@ -224,11 +299,20 @@ impl Iterator for Merge<'_> {
         let (i, key) = best?;
         let j = self.scans[i].0;
         let (_, rec) = self.scans[i].1.next()?.ok()?;
-        for (_, scan) in &mut self.scans[i + 1..] {
-            if matches!(scan.peek(), Some(Ok((k, _))) if *k == key) {
-                scan.next();
+        let read_then = |j: usize, since: u64| self.before.as_ref().is_some_and(|b| since <= b[j]);
+        // the job that supplied the key before the growth: the first holding it then
+        let mut old_supplier = read_then(j, rec.since).then_some(j);
+        for (k, scan) in &mut self.scans[i + 1..] {
+            if matches!(scan.peek(), Some(Ok((key2, _))) if *key2 == key) {
+                if let Some(Ok((_, other))) = scan.next() {
+                    if old_supplier.is_none() && self.before.as_ref().is_some_and(|b| other.since <= b[*k]) {
+                        old_supplier = Some(*k);
+                    }
+                }
             }
         }
-        Some(Ok((key, j, rec)))
+        let old = old_supplier.is_some();
+        let resupplied = old_supplier.is_some_and(|o| o != j || !read_then(j, rec.moved));
+        Some(Ok(Row { key, job: j, rec, old, resupplied }))
     }
 }

@@ -26,10 +26,11 @@ use std::path::{Path, PathBuf};
 
 pub use batch::InputBatch;
 pub use job::upstream_fingerprint;
+pub(crate) use job::GrowthView;
 pub use spec::InputSpec;
 
 use crate::error::InputError;
-use crate::store::{InputInfo, ReadOnlyStore};
+use crate::store::{InputInfo, ReadOnlyStore, Supplied, UpstreamRead, UpstreamReads};
 use job::JobInput;
 use parquet::{Layout, ParquetInput};
 use text::{TextInput, TextKind};
@@ -300,6 +301,19 @@ impl InputFile {
         batch_rows: usize,
         limit: Option<u64>,
     ) -> Result<Batches<'a>, InputError> {
+        self.batches_in(store, offset, batch_rows, limit, None)
+    }
+
+    /// As [`InputFile::batches`]; a job input with a growth `view` yields only the upstream keys
+    /// new since the versions it names ([`InputFile::growth_view`]).
+    pub(crate) fn batches_in<'a>(
+        &'a self,
+        store: Option<&'a ReadOnlyStore>,
+        offset: u64,
+        batch_rows: usize,
+        limit: Option<u64>,
+        view: Option<&GrowthView>,
+    ) -> Result<Batches<'a>, InputError> {
         Ok(match &self.source {
             Source::Parquet(p) => Box::new(p.batches(offset, batch_rows, limit)?),
             Source::Text(t) => Box::new(t.batches(offset, batch_rows, limit)?),
@@ -310,9 +324,39 @@ impl InputFile {
                         reason: "a job input is read from a store; none is open".into(),
                     });
                 }
-                Box::new(j.batches(store, offset, batch_rows, limit)?)
+                Box::new(j.batches(store, offset, batch_rows, limit, view)?)
             }
         })
+    }
+
+    /// A job input's upstream jobs as they are now (None for a file).
+    pub(crate) fn upstream_now(&self) -> Option<&[UpstreamRead]> {
+        match &self.source {
+            Source::Jobs(j) => Some(j.now()),
+            _ => None,
+        }
+    }
+
+    /// The rows a job that recorded `reads` reads when it grows: the keys new since (None for
+    /// a file, or when it cannot grow from them).
+    pub(crate) fn growth_view(&self, reads: &UpstreamReads) -> Option<GrowthView> {
+        match &self.source {
+            Source::Jobs(j) => j.view(reads),
+            _ => None,
+        }
+    }
+
+    /// The old keys of a growth `view` whose supplied values may have changed since they were
+    /// read ([`JobInput::resupplied`]); nothing for a file.
+    pub(crate) fn resupplied<'a>(
+        &'a self,
+        store: Option<&'a ReadOnlyStore>,
+        view: &GrowthView,
+    ) -> Result<Box<dyn Iterator<Item = Result<Supplied, InputError>> + 'a>, InputError> {
+        match &self.source {
+            Source::Jobs(j) => Ok(Box::new(j.resupplied(store, view)?)),
+            _ => Ok(Box::new(std::iter::empty())),
+        }
     }
 }
 
@@ -411,6 +455,7 @@ mod tests {
             ids: None,
             carried: vec![],
             bad: vec![],
+            source_rows: None,
         };
         let rows = |offset, limit| -> Vec<(u64, usize)> {
             let items = (0..10u64).map(Ok);

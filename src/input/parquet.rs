@@ -216,6 +216,7 @@ fn split(path: &Path, batch: &RecordBatch, cols: &InputColumns, first_row: u64) 
         ids: cols.id.as_deref().map(column).transpose()?,
         carried: cols.carry.iter().map(|c| column(c)).collect::<Result<_, _>>()?,
         bad: vec![],
+        source_rows: None,
     })
 }
 

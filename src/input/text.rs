@@ -306,6 +306,7 @@ impl TextInput {
             ids: has_ids.then(|| text(&|r| r.id.as_deref())),
             carried: (0..self.cols.carry.len()).map(|k| text(&|r| r.carried[k].as_deref())).collect(),
             bad,
+            source_rows: None,
         }
     }
 }

@@ -378,6 +378,8 @@ mod tests {
             occurrences: 2,
             props: Some(Props { mw: 108.5, tpsa: 9.25, hbd: 0, hba: 1, clogp: 1.5, rotb: 1 }),
             carried: vec![Some("x".into())],
+            since: 0,
+            moved: 0,
         };
         let hit =
             Hit { smiles: "COc1ccccc1".into(), job: "in/R".into(), rule: "R".into(), label: "a->b".into(), record };

@@ -7,7 +7,8 @@
 //! Readers dispatch on the version byte, so a new layout is added next to the old ones without
 //! rewriting existing stores: each [`Record`] type says which older versions it can read.
 //! Version 3 added `Counters::masked_sites` (job records); product and reject records are the
-//! same in versions 2 and 3. Version 1 was bincode 2 (discontinued upstream); stores written
+//! same in versions 2 and 3. Version 4 added the growth stamps: `ProductRecord::{since, moved}`
+//! and `JobMeta::{born, version, upstream}` (older records read with 0 and None). Version 1 was bincode 2 (discontinued upstream); stores written
 //! with it are refused at open by their format version (see `schema.rs`).
 
 use serde::de::DeserializeOwned;
@@ -17,7 +18,7 @@ use super::records::{Counters, InputInfo, JobMeta, JobState, ProductRecord, Reje
 use crate::error::StoreError;
 
 /// Version byte written in front of every value.
-pub const CODEC_VERSION: u8 = 3;
+pub const CODEC_VERSION: u8 = 4;
 
 /// A record stored through the codec.
 pub trait Record: Serialize + DeserializeOwned {
@@ -25,22 +26,101 @@ pub trait Record: Serialize + DeserializeOwned {
     /// read it; `None` for versions it cannot.
     fn decode_older(version: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
         // unchanged since version 2
-        (version == 2).then(|| take_all(body))
+        (2..CODEC_VERSION).contains(&version).then(|| take_all(body))
     }
 }
 
-impl Record for ProductRecord {}
+impl Record for ProductRecord {
+    fn decode_older(version: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        (version == 2 || version == 3).then(|| take_all::<v3::ProductRecord>(body).map(Into::into))
+    }
+}
 impl Record for RejectRecord {}
-// new in codec version 3: never written by an older one
+// new in codec version 3 (unchanged in 4): never written by an older one
 impl Record for Vec<super::records::RowsHash> {
-    fn decode_older(_: u8, _: &[u8]) -> Option<Result<Self, postcard::Error>> {
-        None
+    fn decode_older(version: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        (version == 3).then(|| take_all(body))
     }
 }
 
 impl Record for JobMeta {
     fn decode_older(version: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
-        (version == 2).then(|| take_all::<v2::JobMeta>(body).map(Into::into))
+        match version {
+            2 => Some(take_all::<v2::JobMeta>(body).map(|m| v3::JobMeta::from(m).into())),
+            3 => Some(take_all::<v3::JobMeta>(body).map(Into::into)),
+            _ => None,
+        }
+    }
+}
+
+/// Version 3 of the records: no growth stamps.
+mod v3 {
+    use super::*;
+    use crate::store::records::Props;
+
+    #[derive(Deserialize)]
+    pub(super) struct ProductRecord {
+        parent_row: u64,
+        parent_id: Option<String>,
+        parent_smiles: String,
+        site_index: u32,
+        site_atoms: Vec<u32>,
+        occurrences: u64,
+        props: Option<Props>,
+        carried: Vec<Option<String>>,
+    }
+
+    impl From<ProductRecord> for super::ProductRecord {
+        fn from(r: ProductRecord) -> Self {
+            super::ProductRecord {
+                parent_row: r.parent_row,
+                parent_id: r.parent_id,
+                parent_smiles: r.parent_smiles,
+                site_index: r.site_index,
+                site_atoms: r.site_atoms,
+                occurrences: r.occurrences,
+                props: r.props,
+                carried: r.carried,
+                since: 0,
+                moved: 0,
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct JobMeta {
+        pub(super) id: String,
+        pub(super) input_key: String,
+        pub(super) input: InputInfo,
+        pub(super) rule: RuleInfo,
+        pub(super) rdkit_version: String,
+        pub(super) offset: u64,
+        pub(super) counters: Counters,
+        pub(super) state: JobState,
+        pub(super) busy_secs: f64,
+        pub(super) created_unix: u64,
+        pub(super) updated_unix: u64,
+    }
+
+    impl From<JobMeta> for super::JobMeta {
+        fn from(m: JobMeta) -> Self {
+            super::JobMeta {
+                id: m.id,
+                input_key: m.input_key,
+                input: m.input,
+                rule: m.rule,
+                rdkit_version: m.rdkit_version,
+                offset: m.offset,
+                counters: m.counters,
+                state: m.state,
+                busy_secs: m.busy_secs,
+                created_unix: m.created_unix,
+                updated_unix: m.updated_unix,
+                born: 0,
+                version: 0,
+                upstream: None,
+            }
+        }
     }
 }
 
@@ -73,10 +153,10 @@ mod v2 {
         updated_unix: u64,
     }
 
-    impl From<JobMeta> for super::JobMeta {
+    impl From<JobMeta> for super::v3::JobMeta {
         fn from(m: JobMeta) -> Self {
             let c = m.counters;
-            super::JobMeta {
+            super::v3::JobMeta {
                 id: m.id,
                 input_key: m.input_key,
                 input: m.input,
@@ -160,6 +240,8 @@ mod tests {
             occurrences: 3,
             props: Some(Props { mw: 108.1, tpsa: 9.2, hbd: 0, hba: 1, clogp: 1.7, rotb: 1 }),
             carried: vec![Some("2".into()), None],
+            since: 5,
+            moved: 6,
         }
     }
 
@@ -171,15 +253,15 @@ mod tests {
         assert_eq!(decode::<ProductRecord>(&bytes, "t").unwrap(), r);
     }
 
-    /// The wire format is fixed: these bytes are what version 2 writes for this record, and
-    /// what every later build must read.
+    /// The wire format is fixed: these bytes are what version 4 writes for this record, and
+    /// what every later build must read; versions 2 and 3 wrote the same without the stamps.
     #[test]
     fn wire_format_is_stable() {
         let r = ProductRecord { props: None, carried: vec![None, Some("ab".into())], ..sample() };
         let bytes = encode(&r);
         #[rustfmt::skip]
         let expected: &[u8] = &[
-            3,                                          // codec version
+            4,                                          // codec version
             7,                                          // parent_row: varint 7
             1, 4, b'C', b'I', b'D', b'7',               // parent_id: Some, len 4
             9, b'O', b'c', b'1', b'c', b'c', b'c', b'c', b'c', b'1', // parent_smiles
@@ -188,19 +270,26 @@ mod tests {
             3,                                          // occurrences
             0,                                          // props: None
             2, 0, 1, 2, b'a', b'b',                     // carried: [None, Some("ab")]
+            5, 6,                                       // since, moved
         ];
         assert_eq!(bytes, expected);
         assert_eq!(decode::<ProductRecord>(expected, "t").unwrap(), r);
-        // the same record written by codec version 2 (same layout) still reads
-        let mut older = expected.to_vec();
-        older[0] = 2;
-        assert_eq!(decode::<ProductRecord>(&older, "t").unwrap(), r);
+        // the same record written by codec versions 2 and 3 (no stamps) still reads, stamped 0
+        for v in [2, 3] {
+            let mut older = expected[..expected.len() - 2].to_vec();
+            older[0] = v;
+            assert_eq!(decode::<ProductRecord>(&older, "t").unwrap(), ProductRecord { since: 0, moved: 0, ..r.clone() });
+        }
+        // a version-3 record is never misread as version 4
+        let mut as_v4 = expected[..expected.len() - 2].to_vec();
+        as_v4[0] = 4;
+        assert!(decode::<ProductRecord>(&as_v4, "t").is_err());
     }
 
-    /// A job record written by codec version 2 (no `masked_sites`) reads with 0 masked sites;
-    /// the current version writes the new field last in the counters.
+    /// Job records written by codec versions 2 (no `masked_sites`) and 3 (no growth stamps)
+    /// read with 0 masked sites, generation 0 and no upstream versions.
     #[test]
-    fn version_2_job_records_still_read() {
+    fn version_2_and_3_job_records_still_read() {
         let meta = JobMeta {
             offset: 2,
             counters: Counters {
@@ -216,27 +305,44 @@ mod tests {
             updated_unix: 2,
             ..JobMeta::for_test("in/R")
         };
-        let v3 = encode(&meta);
+        let v4 = encode(&meta);
+        assert_eq!(decode::<JobMeta>(&v4, "t").unwrap(), meta);
+        // version 3: the same fields without born, version and upstream (0, 0, None: 3 bytes)
+        assert_eq!(&v4[v4.len() - 3..], &[0, 0, 0]);
+        let mut v3 = v4[..v4.len() - 3].to_vec();
+        v3[0] = 3;
         assert_eq!(decode::<JobMeta>(&v3, "t").unwrap(), meta);
-        // version 2 bytes: the same fields without the masked_sites varint (the last counter)
-        let mut v2 = v3.clone();
-        let without_masked = {
+        // version 2: also without the masked_sites varint (the last counter)
+        let v2 = {
             let zero = Counters { masked_sites: 0, ..meta.counters.clone() };
             let a = encode(&JobMeta { counters: zero, ..meta.clone() });
-            // a differs from v3 only in the masked_sites byte (4 -> 0); find it and drop it
-            let at = a.iter().zip(&v3).position(|(x, y)| x != y).unwrap();
-            let mut b = a.clone();
+            let at = a.iter().zip(&v4).position(|(x, y)| x != y).unwrap();
+            let mut b = a[..a.len() - 3].to_vec();
             b.remove(at);
+            b[0] = 2;
             b
         };
-        v2.clone_from(&without_masked);
-        v2[0] = 2;
         let read = decode::<JobMeta>(&v2, "t").unwrap();
-        assert_eq!(read, JobMeta { counters: Counters { masked_sites: 0, ..meta.counters.clone() }, ..meta });
-        // a version 2 job record is never misread as version 3 (that would shift every field)
+        assert_eq!(read, JobMeta { counters: Counters { masked_sites: 0, ..meta.counters.clone() }, ..meta.clone() });
+        // an older job record is never misread as a newer one (that would shift every field)
         let mut as_v3 = v2.clone();
         as_v3[0] = 3;
         assert!(decode::<JobMeta>(&as_v3, "t").is_err());
+        let mut as_v4 = v3.clone();
+        as_v4[0] = 4;
+        assert!(decode::<JobMeta>(&as_v4, "t").is_err());
+        // a grown job's stamps round-trip
+        let grown = JobMeta {
+            born: 3,
+            version: 9,
+            upstream: Some(crate::store::UpstreamReads {
+                now: vec![crate::store::UpstreamRead { job: "a/R".into(), born: 1, version: 8 }],
+                before: vec![crate::store::UpstreamRead { job: "a/R".into(), born: 1, version: 1 }],
+                rows_before: 40,
+            }),
+            ..meta
+        };
+        assert_eq!(decode::<JobMeta>(&encode(&grown), "t").unwrap(), grown);
     }
 
     #[test]

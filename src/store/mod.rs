@@ -32,9 +32,11 @@ pub(crate) use codec::{decode, encode, CODEC_VERSION};
 pub use consistency::{Damage, FileCheck};
 pub use open::{Durability, SharedCache, StoreOptions};
 pub use read::{ProductScan, RejectScan, StoreMemory};
-pub use records::{Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RejectRecord, RowsHash, RuleInfo};
+pub use records::{
+    Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RejectRecord, RowsHash, RuleInfo, UpstreamRead, UpstreamReads,
+};
 pub use verify::{CfCheck, VerifyStoreReport};
-pub use write::{JobBatch, RejectBatch};
+pub use write::{JobBatch, RejectBatch, Supplied};
 
 use crate::error::StoreError;
 

@@ -464,6 +464,8 @@ mod tests {
             occurrences: 1,
             props: None,
             carried: vec![],
+            since: 0,
+            moved: 0,
         }
     }
 
@@ -505,7 +507,7 @@ mod tests {
             assert_eq!(store.jobs_holding("CCO").unwrap(), Some(vec![]));
             assert_eq!(store.jobs_holding("COc1ccccc").unwrap(), Some(vec![]), "a prefix is another key");
         }
-        assert_eq!(FORMAT_VERSION, 5);
+        assert_eq!(FORMAT_VERSION, 6);
     }
 
     /// The column families a store holds: one products family per job (format 5), no

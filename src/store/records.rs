@@ -47,6 +47,13 @@ pub struct ProductRecord {
     pub props: Option<Props>,
     /// The parent row's values of the job's carried input columns, as text.
     pub carried: Vec<Option<String>>,
+    /// The job version ([`JobMeta::version`]) that stored this key first: what a job reading
+    /// this one as its input compares with the version it read, to read only keys new since.
+    /// Added in codec version 4; older records read as 0.
+    pub since: u64,
+    /// The job version that last changed this record's first provenance (its parent, id,
+    /// carried cells): `since` unless a smaller parent was found later. Codec version 4.
+    pub moved: u64,
 }
 
 /// An input row that produced nothing, and why.
@@ -222,6 +229,39 @@ pub struct JobMeta {
     pub created_unix: u64,
     /// When the job last committed (Unix seconds).
     pub updated_unix: u64,
+    /// The store generation that created the job: a job redone from row 0 is another job for
+    /// the jobs reading it (their rows are redone too). Codec version 4; older records: 0.
+    pub born: u64,
+    /// The store generation of the job's last growth (`born` until it grows): the `since` of
+    /// the products it stores from then on. Codec version 4; older records: 0.
+    pub version: u64,
+    /// For a job reading other jobs (`job:` input): which upstream versions its rows are, and
+    /// which it had read before the growth in progress (None: a file input, or a job made by a
+    /// codec older than 4, which cannot grow and is redone when its upstream changes).
+    pub upstream: Option<UpstreamReads>,
+}
+
+/// Which versions of its upstream jobs a job reading them has read (see [`JobMeta::upstream`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamReads {
+    /// The upstream jobs as the job's rows are now (its input fingerprint's).
+    pub now: Vec<UpstreamRead>,
+    /// The upstream jobs as read before the growth now recorded (empty: the job is made from
+    /// every key of `now`). Its keys are the rows below `rows_before`.
+    pub before: Vec<UpstreamRead>,
+    /// Rows (distinct upstream keys) read before the growth; the keys new since follow them.
+    pub rows_before: u64,
+}
+
+/// One upstream job as a job read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamRead {
+    /// Its id.
+    pub job: String,
+    /// Its [`JobMeta::born`].
+    pub born: u64,
+    /// Its [`JobMeta::version`].
+    pub version: u64,
 }
 
 impl JobMeta {
@@ -246,7 +286,18 @@ impl JobMeta {
             busy_secs: 0.0,
             created_unix: now_unix,
             updated_unix: now_unix,
+            born: 0,
+            version: 0,
+            upstream: None,
         }
+    }
+}
+
+impl JobMeta {
+    /// Whether the job grows from upstream keys new since it last read them: a product it
+    /// holds may then have been made from a smaller parent key (`store/merge.rs`).
+    pub fn grows_from_keys(&self) -> bool {
+        self.upstream.as_ref().is_some_and(|u| !u.before.is_empty())
     }
 }
 

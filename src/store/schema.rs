@@ -3,6 +3,8 @@
 //! ```text
 //! CF "meta"                    (one per store)
 //!   "format_version"        -> u32 little-endian            (FORMAT_VERSION)
+//!   "generation"            -> u64 little-endian            (the last generation handed out:
+//!                              a job's `born` and `version`, `Store::next_generation`)
 //!   "rdkit_version"         -> UTF-8 string                 (RDKit that made the keys)
 //!   "job/" + <job id>       -> codec(JobMeta)               (input, rule, offset, counters)
 //!   "drop/" + <CF name>     -> empty                        (a drop pending since a restart)
@@ -12,7 +14,9 @@
 //! CF "products/" + <job id>    (one per job = input x rule)
 //!   <canonical SMILES>      -> codec(ProductRecord)         (first provenance, occurrences)
 //!                              then merge operands 0xFF + u64 LE  (occurrences to add, see
-//!                              `merge.rs`; folded in by RocksDB on read and compaction)
+//!                              `merge.rs`; folded in by RocksDB on read and compaction) or
+//!                              0xFE + codec body  (occurrences and a provenance candidate, from
+//!                              a job growing from new upstream keys)
 //!   0x00                    -> codec(JobMeta)               (batch sentinel: the job as of the
 //!                              last batch bulk-loaded into this family; see `write.rs`)
 //!   0x00 <canonical parent> 0x00 <canonical product> -> empty  (parent index, in the same
@@ -28,7 +32,10 @@
 //! Changing any layout here means bumping [`FORMAT_VERSION`]; changing a record's fields means
 //! bumping the codec version in `codec.rs`.
 
-/// Version of the store layout described above. 5: the parent index lives in the job's
+/// Version of the store layout described above. 6: provenance merge operands (0xFE) and the
+/// `generation` counter (growth of jobs reading jobs, #30); a version-5 store is read as is and
+/// marked 6 when opened for writing (its records read with version 0, its chained jobs are
+/// redone, not grown, when their upstream changes). 5: the parent index lives in the job's
 /// products family (format 4 had a `parents/<job>` family per job: half the families, each
 /// ~75-110 KiB of RocksDB memory whenever the store is open, #27); a version-4 store is read
 /// as is and its links moved when opened for writing. 4: the `keys` family lists the jobs of every
@@ -37,7 +44,7 @@
 /// operands (the blind write path); a version-2 store is read as is and marked 3 when opened
 /// for writing. 2: records in the postcard codec (codec version 2); 1 was bincode and is
 /// refused with a clear message.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 
 /// First version whose `keys` family is complete.
 pub const KEY_INDEX_VERSION: u32 = 4;
@@ -62,6 +69,7 @@ pub const CF_REJECTS_PREFIX: &str = "rejects/";
 
 pub const KEY_FORMAT_VERSION: &[u8] = b"format_version";
 pub const KEY_RDKIT_VERSION: &[u8] = b"rdkit_version";
+pub const KEY_GENERATION: &[u8] = b"generation";
 pub const KEY_JOB_PREFIX: &[u8] = b"job/";
 /// Reserved key of a products family: the job record as of the family's last bulk-loaded batch
 /// (the commit point of the bulk-load protocol, `write.rs`). No SMILES starts with a NUL.

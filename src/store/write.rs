@@ -15,11 +15,11 @@
 use rocksdb::{IngestExternalFileOptions, SstFileWriter, WriteBatch, WriteOptions};
 
 use super::codec::{decode, encode, encode_into};
-use super::merge::occurrences_operand;
+use super::merge::{occurrences_operand, provenance_operand};
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord, RowsHash};
 use super::schema::{
-    family_link_key_into, job_key, key_index_key, parents_cf, products_cf, reject_key, rejects_cf, rows_key, CF_KEYS,
+    family_link_key_into, job_key, KEY_GENERATION, key_index_key, parents_cf, products_cf, reject_key, rejects_cf, rows_key, CF_KEYS,
     FAMILY_END, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL, KEY_DROP_PREFIX,
 };
 use super::{Db, Store};
@@ -32,6 +32,19 @@ const INGEST_DIR: &str = "ingest";
 pub struct RejectBatch<'a> {
     pub input_key: &'a str,
     pub rows: &'a [(u64, RejectRecord)],
+}
+
+/// What an upstream key supplies to the products made from it (`Store::repair_provenance`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supplied {
+    /// The upstream key (the products' parent).
+    pub key: String,
+    /// Its source row (the original input row it came from).
+    pub row: u64,
+    /// Its id (the original input molecule's).
+    pub id: Option<String>,
+    /// Its carried cells, in the job's carried column order.
+    pub carried: Vec<Option<String>>,
 }
 
 /// What one input batch adds to one job.
@@ -67,6 +80,67 @@ impl Store {
         self.db.put_cf_opt(&meta_cf, job_key(&meta.id), encode(meta), &opts).map_err(|e| self.db_err("write job", e))
     }
 
+    /// A generation number never handed out before in this store (1, 2, ...): a new job's
+    /// `born` and `version`, a growing job's new `version`. Synced before it is used.
+    pub fn next_generation(&self) -> Result<u64, StoreError> {
+        let meta = self.meta_cf()?;
+        let last = match self.db.get_cf(&meta, KEY_GENERATION).map_err(|e| self.db_err("read generation", e))? {
+            Some(v) => u64::from_le_bytes(v.as_slice().try_into().map_err(|_| StoreError::Invalid {
+                path: self.path.clone(),
+                context: "read generation",
+                reason: "not 8 bytes",
+            })?),
+            None => 0,
+        };
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db
+            .put_cf_opt(&meta, KEY_GENERATION, (last + 1).to_le_bytes(), &opts)
+            .map_err(|e| self.db_err("write generation", e))?;
+        Ok(last + 1)
+    }
+
+    /// Gives the products of `job` made from each `supplied` parent key (by the parent index)
+    /// whose first provenance is that key the parent's values as supplied now (source row, id,
+    /// carried cells), `moved` = the job's version: after an upstream product's own first
+    /// provenance moved, or another upstream job supplies it. Idempotent (a kill part-way is
+    /// repaired by running it again). Returns the products changed.
+    pub fn repair_provenance<E>(
+        &self,
+        job: &JobMeta,
+        supplied: impl Iterator<Item = Result<Supplied, E>>,
+    ) -> crate::error::Result<u64>
+    where
+        crate::Error: From<E>,
+    {
+        let cf = self.products_cf(&job.id)?;
+        let mut batch = WriteBatch::default();
+        let mut changed = 0u64;
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        for s in supplied {
+            let s = s?;
+            for product in self.products_of_parent(&job.id, &s.key)? {
+                let Some(mut rec) = self.product(&job.id, &product)? else { continue };
+                if rec.parent_smiles != s.key
+                    || (rec.parent_row, &rec.parent_id, &rec.carried) == (s.row, &s.id, &s.carried)
+                {
+                    continue;
+                }
+                (rec.parent_row, rec.parent_id, rec.carried, rec.moved) =
+                    (s.row, s.id.clone(), s.carried.clone(), job.version);
+                batch.put_cf(&cf, product.as_bytes(), encode(&rec));
+                changed += 1;
+                if batch.len() >= 4096 {
+                    let full = std::mem::take(&mut batch);
+                    self.db.write_opt(full, &opts).map_err(|e| self.db_err("repair provenance", e))?;
+                }
+            }
+        }
+        self.db.write_opt(batch, &opts).map_err(|e| self.db_err("repair provenance", e))?;
+        Ok(changed)
+    }
+
     /// Records the content hash of a version of the input with key `input_key` (kept with
     /// the versions recorded before it, once each).
     pub fn add_rows_hash(&self, input_key: &str, version: RowsHash) -> Result<(), StoreError> {
@@ -94,13 +168,17 @@ impl Store {
             let cf = self.products_cf(&job.meta.id)?;
             let existing = self.db.batched_multi_get_cf(&cf, job.products.iter().map(|(k, _)| k.as_bytes()), false);
             let mut new_keys = 0u64;
+            let (version, growing) = (job.meta.version, job.meta.grows_from_keys());
             for ((key, mut rec), old) in job.products.drain(..).zip(existing) {
+                (rec.since, rec.moved) = (version, version);
                 match old.map_err(|e| self.db_err("read product", e))? {
                     Some(bytes) => {
-                        let prev: ProductRecord = decode(&bytes, key.as_str())?;
-                        let added = rec.occurrences;
+                        let mut prev: ProductRecord = decode(&bytes, key.as_str())?;
+                        prev.occurrences += rec.occurrences;
+                        if growing {
+                            super::merge::offer(&mut prev, rec);
+                        }
                         rec = prev;
-                        rec.occurrences += added;
                     }
                     None => {
                         new_keys += 1;
@@ -165,6 +243,10 @@ impl Store {
             links.sort_unstable();
             links.dedup();
             job.meta.counters.unique_products += novel.iter().filter(|n| **n).count() as u64;
+            let (version, growing) = (job.meta.version, job.meta.grows_from_keys());
+            for (_, rec) in &mut job.products {
+                (rec.since, rec.moved) = (version, version);
+            }
             let mut order: Vec<(&str, usize)> =
                 job.products.iter().enumerate().map(|(i, (key, _))| (key.as_str(), i)).collect();
             order.sort_unstable();
@@ -183,6 +265,8 @@ impl Store {
                     if novel[i] {
                         encode_into(&mut value, rec);
                         sst.put(key, &value)?;
+                    } else if growing {
+                        sst.merge(key, provenance_operand(rec))?;
                     } else {
                         sst.merge(key, occurrences_operand(rec.occurrences))?;
                     }
