@@ -127,8 +127,8 @@ pub use reader::{Reader, StoreKind};
 pub use rules::{Rule, RuleDef, RuleSet, DEFAULT_RULES_YAML, HALOGENS, HALOGEN_PLACEHOLDER};
 pub use store::{
     CfCheck, Counters, Damage, Durability, FileCheck, InputInfo, JobMeta, JobState, ProductRecord, ProductScan, Props,
-    ReadOnlyStore, RejectRecord, RejectScan, RuleInfo, Store, StoreMemory, StoreOptions, UpstreamRead, UpstreamReads, VerifyStoreReport,
-    DEFAULT_STORE_DIR,
+    ReadOnlyStore, RejectRecord, RejectScan, RuleInfo, Store, StoreMemory, StoreOptions, UpstreamRead, UpstreamReads,
+    VerifyStoreReport, DEFAULT_STORE_DIR,
 };
 /// What the `xfstore` binary, the benchmarks and the tests share with the library besides its
 /// API: output formatting, RSS readings and benchmark hooks. Not API: any release may change

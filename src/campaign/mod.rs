@@ -27,11 +27,11 @@ pub use report::{report, ReportRow, REPORT_COLUMNS};
 
 use crate::budget::MemoryBudget;
 use crate::error::Result;
+use crate::ingest::job::grows_from;
 use crate::ingest::{IngestOptions, IngestPlan, IngestReport, DEFAULT_BATCH_ROWS};
 use crate::input::{upstream_fingerprint, InputFile, InputSpec};
 use crate::reader::Reader;
 use crate::rules::RuleSet;
-use crate::ingest::job::grows_from;
 use crate::store::{JobMeta, JobState, ReadOnlyStore, Store, UpstreamRead};
 use crate::transform::DEFAULT_MAX_HEAVY_ATOMS;
 

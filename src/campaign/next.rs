@@ -98,8 +98,8 @@ pub fn next_run(
     c: &Campaign,
     opts: &RunOptions,
 ) -> Result<Vec<StreamNext>> {
-    // streams with work in this run, and those of them whose jobs are made or redone (a new
-    // `born`: the streams reading them are redone)
+    // streams with work in this run, and those of them with jobs redone (a new `born`: the
+    // streams reading them are redone)
     let mut working: BTreeSet<String> = BTreeSet::new();
     let mut renewed: BTreeSet<String> = BTreeSet::new();
     let mut out = Vec::with_capacity(c.streams.len());
@@ -119,8 +119,9 @@ pub fn next_run(
         if jobs.iter().any(|(_, n): &(String, JobNext)| n.has_work()) {
             working.insert(s.key.clone());
         }
-        let renews = |n: &JobNext| matches!(n, JobNext::New { .. } | JobNext::Redo { .. } | JobNext::Changed { .. });
-        if jobs.iter().any(|(_, n)| renews(n)) {
+        // a redone job gets a new `born` (the streams reading it are redone); a new job leaves
+        // the others as they are (the streams reading them read its keys in full)
+        if jobs.iter().any(|(_, n)| matches!(n, JobNext::Redo { .. } | JobNext::Changed { .. })) {
             renewed.insert(s.key.clone());
         }
         let jobs = jobs.into_iter().map(|(job, next)| NextJob { job, next }).collect();
@@ -144,7 +145,7 @@ fn stream_next(
     }
     if let StreamSource::Stream { key: upstream, jobs: up_jobs } = &s.source {
         let why = if renewed.contains(upstream) {
-            Some(format!("its upstream {upstream} is made or redone in this run"))
+            Some(format!("its upstream {upstream} is redone in this run"))
         } else if upstream_changed(store, s)? {
             Some(format!("its upstream {upstream} changed since it was made"))
         } else {
@@ -163,10 +164,13 @@ fn stream_next(
             // new since, if it can (else it is redone), once they are made
             let mut reads = Vec::with_capacity(up_jobs.len());
             for id in up_jobs {
-                let m = store.job(id)?;
-                reads.push(m.map(|m| UpstreamRead { job: m.id, born: m.born, version: m.version }));
+                // a job not made yet is made in this run: new to every job reading it
+                reads.push(match store.job(id)? {
+                    Some(m) => UpstreamRead { job: m.id, born: m.born, version: m.version },
+                    None => UpstreamRead { job: id.clone(), born: u64::MAX, version: 0 },
+                });
             }
-            let reads: Option<Vec<UpstreamRead>> = reads.into_iter().collect();
+            let reads = Some(reads);
             let mut out = Vec::with_capacity(ids.len());
             for ((id, meta), name) in ids.into_iter().zip(metas).zip(&s.rules) {
                 let next = match meta {

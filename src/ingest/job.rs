@@ -178,9 +178,11 @@ pub(crate) fn compare(store: &ReadOnlyStore, job: &JobMeta, input: &InputFile, r
 }
 
 /// Whether `job`, complete and made from other jobs, can read the keys they hold now beyond
-/// those it read: each upstream job is the one it read (same id, same `born`: not redone) at
-/// the same or a later version. Keys never leave a job that grows, so its rows read then are
-/// still rows, and the keys new since are the growth.
+/// those it read: each upstream job it read is still upstream, the one it read (same id, same
+/// `born`: not redone) at the same or a later version, in the same order among themselves
+/// (the first job holding a key supplies it); jobs added upstream since are read in full.
+/// Keys never leave a job that grows, so its rows read then are still rows, and the keys new
+/// since are the growth.
 fn upstream_grew(job: &JobMeta, input: &InputFile) -> bool {
     input.upstream_now().is_some_and(|now| grows_from(job, now))
 }
@@ -188,10 +190,19 @@ fn upstream_grew(job: &JobMeta, input: &InputFile) -> bool {
 /// As [`upstream_grew`], with the upstream jobs as they are now (`now`, in the input's order).
 pub(crate) fn grows_from(job: &JobMeta, now: &[UpstreamRead]) -> bool {
     let Some(u) = &job.upstream else { return false };
-    job.state == JobState::Complete
-        && job.offset == job.input.rows
-        && u.now.len() == now.len()
-        && u.now.iter().zip(now).all(|(a, b)| a.job == b.job && a.born == b.born && a.born != 0 && b.version >= a.version)
+    if job.state != JobState::Complete || job.offset != job.input.rows {
+        return false;
+    }
+    let mut at = 0; // where the previous recorded job is in `now`
+    for read in &u.now {
+        let Some(k) = now.iter().position(|n| n.job == read.job) else { return false };
+        let n = &now[k];
+        if k < at || n.born != read.born || read.born == 0 || n.version < read.version {
+            return false;
+        }
+        at = k;
+    }
+    true
 }
 
 /// How a job's input compares with what the job was made from.

@@ -577,6 +577,14 @@ fn run(
         let rules: Vec<&Rule> = todo.iter().map(|&i| rules[i]).collect();
         let resumed: Vec<u64> = todo.iter().map(|&i| metas[i].offset).collect();
         let start = resumed.iter().copied().min().unwrap_or(rows_total);
+        if let (Some(view), true) = (&view, opts.progress) {
+            eprintln!(
+                "{} job(s) growing: {} upstream product(s) new since the {} read before",
+                todo.len(),
+                rows_total - view.rows_before(),
+                view.rows_before()
+            );
+        }
         let progress = Progress::new(opts.progress, rows_total, start, budget);
         // The reader decodes up to batch_rows rows at a time; the pipeline slices them further.
         let batches = input.batches_in(Some(store), start, opts.batch_rows.max(1), opts.max_rows, view.as_ref())?;

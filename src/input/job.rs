@@ -20,7 +20,9 @@ use arrow_array::{ArrayRef, StringArray, UInt64Array};
 
 use super::{batched, InputBatch, InputColumns, InputSpec, Scanned};
 use crate::error::InputError;
-use crate::store::{JobMeta, JobState, ProductRecord, ProductScan, ReadOnlyStore, Supplied, UpstreamRead, UpstreamReads};
+use crate::store::{
+    JobMeta, JobState, ProductRecord, ProductScan, ReadOnlyStore, Supplied, UpstreamRead, UpstreamReads,
+};
 
 /// The upstream jobs of a job input.
 pub(super) struct JobInput {
@@ -38,8 +40,9 @@ pub(super) struct JobInput {
 /// in any upstream job as it was read then), in key order, numbered after the rows read then.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrowthView {
-    /// Per upstream job (in the input's order), the version read then.
-    before: Vec<u64>,
+    /// Per upstream job (in the input's order), the version read then (None: a job added to
+    /// the upstream since, none of whose keys was read through it).
+    before: Vec<Option<u64>>,
     /// Rows read then: the first new key is row `rows_before`.
     rows_before: u64,
 }
@@ -177,21 +180,21 @@ impl JobInput {
     }
 
     /// The view of a job that read `reads.before` (its rows below `reads.rows_before`) and
-    /// grows to the upstream as it is now; None when `reads.before` is empty (every key is a
-    /// row) or does not name every upstream job (such a job cannot grow: callers redo it).
+    /// grows to the upstream as it is now (jobs added to it since read in full); None when
+    /// `reads.before` is empty (every key is a row).
     pub(super) fn view(&self, reads: &UpstreamReads) -> Option<GrowthView> {
         if reads.before.is_empty() {
             return None;
         }
-        let before = self
-            .jobs
-            .iter()
-            .map(|id| reads.before.iter().find(|r| &r.job == id).map(|r| r.version))
-            .collect::<Option<Vec<u64>>>()?;
+        let before = self.jobs.iter().map(|id| reads.before.iter().find(|r| &r.job == id).map(|r| r.version)).collect();
         Some(GrowthView { before, rows_before: reads.rows_before })
     }
 
-    fn merge<'s>(&'s self, store: Option<&'s ReadOnlyStore>, view: Option<&GrowthView>) -> Result<Merge<'s>, InputError> {
+    fn merge<'s>(
+        &'s self,
+        store: Option<&'s ReadOnlyStore>,
+        view: Option<&GrowthView>,
+    ) -> Result<Merge<'s>, InputError> {
         let stores: Vec<&ReadOnlyStore> =
             if self.is_sharded() { self.shards.iter().collect() } else { store.into_iter().collect() };
         if stores.is_empty() {
@@ -219,9 +222,8 @@ impl JobInput {
             let col = |f: &dyn Fn(&Row) -> Option<&str>| -> ArrayRef {
                 Arc::new(items.iter().map(f).collect::<StringArray>())
             };
-            let carried = (0..self.carry_at.first().map_or(0, Vec::len))
-                .map(|k| col(&|r| self.carried(r, k)))
-                .collect();
+            let carried =
+                (0..self.carry_at.first().map_or(0, Vec::len)).map(|k| col(&|r| self.carried(r, k))).collect();
             InputBatch {
                 first_row: base + first_row,
                 smiles: col(&|r| Some(r.key.as_str())),
@@ -255,14 +257,20 @@ impl JobInput {
     }
 }
 
-
 /// K-way merge of the upstream scans in key order, each key once (from the first job holding it).
 struct Merge<'s> {
     /// (upstream job index, its scan in one store), job-major.
     scans: Vec<(usize, Peekable<ProductScan<'s>>)>,
     /// Per upstream job index, the version read before a growth (see [`GrowthView`]); None:
     /// every key is new.
-    before: Option<Vec<u64>>,
+    before: Option<Vec<Option<u64>>>,
+}
+
+impl GrowthView {
+    /// Rows read before the growth: the first new key is this row.
+    pub fn rows_before(&self) -> u64 {
+        self.rows_before
+    }
 }
 
 /// One key of the merge: the key, the index of the upstream job that supplies its record (the
@@ -299,13 +307,15 @@ impl Iterator for Merge<'_> {
         let (i, key) = best?;
         let j = self.scans[i].0;
         let (_, rec) = self.scans[i].1.next()?.ok()?;
-        let read_then = |j: usize, since: u64| self.before.as_ref().is_some_and(|b| since <= b[j]);
+        let read_then = |j: usize, since: u64| self.before.as_ref().is_some_and(|b| b[j].is_some_and(|v| since <= v));
         // the job that supplied the key before the growth: the first holding it then
         let mut old_supplier = read_then(j, rec.since).then_some(j);
         for (k, scan) in &mut self.scans[i + 1..] {
             if matches!(scan.peek(), Some(Ok((key2, _))) if *key2 == key) {
                 if let Some(Ok((_, other))) = scan.next() {
-                    if old_supplier.is_none() && self.before.as_ref().is_some_and(|b| other.since <= b[*k]) {
+                    if old_supplier.is_none()
+                        && self.before.as_ref().is_some_and(|b| b[*k].is_some_and(|v| other.since <= v))
+                    {
                         old_supplier = Some(*k);
                     }
                 }

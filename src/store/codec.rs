@@ -278,7 +278,10 @@ mod tests {
         for v in [2, 3] {
             let mut older = expected[..expected.len() - 2].to_vec();
             older[0] = v;
-            assert_eq!(decode::<ProductRecord>(&older, "t").unwrap(), ProductRecord { since: 0, moved: 0, ..r.clone() });
+            assert_eq!(
+                decode::<ProductRecord>(&older, "t").unwrap(),
+                ProductRecord { since: 0, moved: 0, ..r.clone() }
+            );
         }
         // a version-3 record is never misread as version 4
         let mut as_v4 = expected[..expected.len() - 2].to_vec();

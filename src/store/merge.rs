@@ -184,12 +184,7 @@ mod tests {
             }
             r
         };
-        let want = ProductRecord {
-            occurrences: 20,
-            moved: 7,
-            parent_row: 7,
-            ..rec("Oc1ccc(Br)cc1", 0, 20, 1)
-        };
+        let want = ProductRecord { occurrences: 20, moved: 7, parent_row: 7, ..rec("Oc1ccc(Br)cc1", 0, 20, 1) };
         for order in [[&a, &b, &c], [&c, &b, &a], [&b, &c, &a]] {
             let ops: Vec<&[u8]> = order.iter().map(|v| v.as_slice()).chain([d.as_slice()]).collect();
             assert_eq!(fold(&ops), want);

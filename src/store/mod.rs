@@ -33,7 +33,8 @@ pub use consistency::{Damage, FileCheck};
 pub use open::{Durability, SharedCache, StoreOptions};
 pub use read::{ProductScan, RejectScan, StoreMemory};
 pub use records::{
-    Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RejectRecord, RowsHash, RuleInfo, UpstreamRead, UpstreamReads,
+    Counters, InputInfo, JobMeta, JobState, ProductRecord, Props, RejectRecord, RowsHash, RuleInfo, UpstreamRead,
+    UpstreamReads,
 };
 pub use verify::{CfCheck, VerifyStoreReport};
 pub use write::{JobBatch, RejectBatch, Supplied};

@@ -19,8 +19,8 @@ use super::merge::{occurrences_operand, provenance_operand};
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord, RowsHash};
 use super::schema::{
-    family_link_key_into, job_key, KEY_GENERATION, key_index_key, parents_cf, products_cf, reject_key, rejects_cf, rows_key, CF_KEYS,
-    FAMILY_END, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL, KEY_DROP_PREFIX,
+    family_link_key_into, job_key, key_index_key, parents_cf, products_cf, reject_key, rejects_cf, rows_key, CF_KEYS,
+    FAMILY_END, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL, KEY_DROP_PREFIX, KEY_GENERATION,
 };
 use super::{Db, Store};
 use crate::error::StoreError;

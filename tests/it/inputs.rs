@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::common::*;
+use arrow_array::cast::AsArray;
+use arrow_array::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 const CL: &str = "HALO_AROMATIC_CH__H__TO__Cl";
 
@@ -199,13 +202,38 @@ fn a_split_export_reads_back_as_an_input_like_the_job_itself() {
     let a = products(&store, d, folder.to_str().unwrap(), "fromfolder", &["--id-column", "source_id", "--no-props"]);
     let b = products(&store, d, &format!("job:{up}"), "fromjob", &["--no-props"]);
     assert_eq!(a, b);
-    // the same rows in the same order: identical CSV exports (ids, rows, sites included)
-    let csv = |name: &str| {
-        let out = d.join(format!("{name}.csv"));
-        run_ok(&["export", "--store", &store, "--job", &format!("{name}/{CL}"), "--output", out.to_str().unwrap()]);
-        std::fs::read(out).unwrap()
+    // the same rows in the same order: identical exports (ids, sites included), but for
+    // `source_row`: a row of the folder is its position there, a row of the job input the row
+    // of the original input molecule (#30: it does not shift when the upstream grows)
+    let table = |job: &str| -> Vec<RecordBatch> {
+        let out = d.join(format!("{}.parquet", job.replace('/', "_")));
+        run_ok(&["export", "--store", &store, "--job", job, "--output", out.to_str().unwrap()]);
+        let file = std::fs::File::open(out).unwrap();
+        ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().map(Result::unwrap).collect()
     };
-    assert_eq!(csv("fromfolder"), csv("fromjob"));
+    let without_rows = |mut batches: Vec<RecordBatch>| -> Vec<RecordBatch> {
+        for b in &mut batches {
+            b.remove_column(b.schema().index_of("source_row").unwrap());
+        }
+        batches
+    };
+    let from_job = table(&format!("fromjob/{CL}"));
+    assert_eq!(without_rows(table(&format!("fromfolder/{CL}"))), without_rows(from_job.clone()));
+    let column = |batches: &[RecordBatch], name: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        for b in batches {
+            let col = arrow_cast::cast(b.column_by_name(name).unwrap(), &arrow_schema::DataType::Utf8).unwrap();
+            out.extend(col.as_string::<i32>().iter().map(|v| v.unwrap().to_owned()));
+        }
+        out
+    };
+    let upstream = table(&up);
+    let root_row: BTreeMap<String, String> =
+        column(&upstream, "smiles").into_iter().zip(column(&upstream, "source_row")).collect();
+    let parents = column(&from_job, "source_smiles");
+    for (parent, row) in parents.iter().zip(column(&from_job, "source_row")) {
+        assert_eq!(root_row[parent], row, "{parent}");
+    }
     // a part missing from the folder: refused, naming the manifest
     let part = std::fs::read_dir(&folder).unwrap().flatten().find(|e| e.file_name() != "manifest.json").unwrap();
     std::fs::remove_file(part.path()).unwrap();
