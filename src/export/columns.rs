@@ -110,7 +110,13 @@ pub const COLUMNS: &[Column] = &[
     col!("source_smiles", Utf8, false, "SMILES of the first parent (input order) that produced the product", |r| {
         Value::Str(Some(&r.record.parent_smiles))
     }),
-    col!("source_row", UInt64, false, "0-based input row of that parent", |r| Value::U64(Some(r.record.parent_row))),
+    col!(
+        "source_row",
+        UInt64,
+        false,
+        "0-based input row of that parent (a chained step: of the original input molecule it came from)",
+        |r| Value::U64(Some(r.record.parent_row))
+    ),
     col!("source_id", Utf8, true, "value of the input id column for that parent, if one was given", |r| Value::Str(
         r.record.parent_id.as_deref()
     )),

@@ -37,7 +37,8 @@ pub use records::{
     UpstreamReads,
 };
 pub use verify::{CfCheck, VerifyStoreReport};
-pub use write::{JobBatch, RejectBatch, Supplied};
+pub(crate) use write::Supplied;
+pub use write::{JobBatch, RejectBatch};
 
 use crate::error::StoreError;
 

@@ -28,10 +28,12 @@ impl From<crate::chem::MolProps> for Props {
 }
 
 /// One distinct product of a job, keyed by its canonical SMILES.
-/// Provenance is that of the first (parent, site) in input order that produced it.
+/// Provenance is that of the first (parent, site) in input order that produced it: the lowest
+/// row of a file input, the smallest parent key of a job input (whose rows are in key order).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductRecord {
-    /// 0-based row of the parent in the input file.
+    /// 0-based row of the parent in the input file; for a job input, the row of the original
+    /// input molecule the parent came from (carried down like its id).
     pub parent_row: u64,
     /// Value of the input's id column for that row, when one was given.
     pub parent_id: Option<String>,
@@ -296,7 +298,7 @@ impl JobMeta {
 impl JobMeta {
     /// Whether the job grows from upstream keys new since it last read them: a product it
     /// holds may then have been made from a smaller parent key (`store/merge.rs`).
-    pub fn grows_from_keys(&self) -> bool {
+    pub(crate) fn grows_from_keys(&self) -> bool {
         self.upstream.as_ref().is_some_and(|u| !u.before.is_empty())
     }
 }

@@ -36,7 +36,7 @@ pub struct RejectBatch<'a> {
 
 /// What an upstream key supplies to the products made from it (`Store::repair_provenance`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Supplied {
+pub(crate) struct Supplied {
     /// The upstream key (the products' parent).
     pub key: String,
     /// Its source row (the original input row it came from).
@@ -82,7 +82,7 @@ impl Store {
 
     /// A generation number never handed out before in this store (1, 2, ...): a new job's
     /// `born` and `version`, a growing job's new `version`. Synced before it is used.
-    pub fn next_generation(&self) -> Result<u64, StoreError> {
+    pub(crate) fn next_generation(&self) -> Result<u64, StoreError> {
         let meta = self.meta_cf()?;
         let last = match self.db.get_cf(&meta, KEY_GENERATION).map_err(|e| self.db_err("read generation", e))? {
             Some(v) => u64::from_le_bytes(v.as_slice().try_into().map_err(|_| StoreError::Invalid {
@@ -105,7 +105,7 @@ impl Store {
     /// carried cells), `moved` = the job's version: after an upstream product's own first
     /// provenance moved, or another upstream job supplies it. Idempotent (a kill part-way is
     /// repaired by running it again). Returns the products changed.
-    pub fn repair_provenance<E>(
+    pub(crate) fn repair_provenance<E>(
         &self,
         job: &JobMeta,
         supplied: impl Iterator<Item = Result<Supplied, E>>,
