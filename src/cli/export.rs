@@ -109,9 +109,9 @@ pub fn run(a: ExportArgs, out: &mut dyn Write) -> Result<ExitCode> {
 
 /// `--campaign`: every job of the campaign, one file each, plus the index.
 fn campaign(db: &Reader, path: &Path, a: &ExportArgs, opts: &ExportOptions, out: &mut dyn Write) -> Result<ExitCode> {
-    let (c, _, _) = xfstore::Campaign::load(path, a.rules_file.as_deref())?;
+    let (c, rules, _) = xfstore::Campaign::load(path, a.rules_file.as_deref())?;
     let started = std::time::Instant::now();
-    let index = export_campaign(db, &c, &a.output, &a.format, a.allow_incomplete, opts)?;
+    let index = export_campaign(db, &c, &rules, &a.output, &a.format, a.allow_incomplete, opts)?;
     for e in &index.jobs {
         writeln!(out, "  {} -> {} ({} rows{})", e.job, e.file, e.rows, if e.complete { "" } else { ", INCOMPLETE" })?;
     }

@@ -60,6 +60,28 @@ pub struct Row<'a> {
     pub smiles: &'a str,
     pub job: &'a JobMeta,
     pub record: &'a ProductRecord,
+    /// Its lineage, in a campaign export ([`CAMPAIGN_COLUMNS`]).
+    pub lineage: Option<&'a Lineage<'a>>,
+}
+
+/// What a campaign export adds to a product: where it comes from, along its first provenance.
+pub struct Lineage<'a> {
+    /// Halogens added since the original input molecule.
+    pub k: u32,
+    /// The halogen the job's rule adds (None: not a halogenation rule).
+    pub halogen: Option<&'a str>,
+    /// The original input molecule's SMILES, as in the input.
+    pub root_smiles: &'a str,
+}
+
+/// How a campaign export fills [`CAMPAIGN_COLUMNS`] and its carried columns for one job.
+pub(crate) struct CampaignCols<'a> {
+    /// Every carried column of the campaign's jobs (each file of the dataset has them all).
+    pub carry: &'a [String],
+    /// The halogen the job's rule adds.
+    pub halogen: Option<&'a str>,
+    /// A product's halogens added before this job's rule, and its original molecule's SMILES.
+    pub lineage: &'a dyn Fn(&ProductRecord) -> std::result::Result<(u32, String), String>,
 }
 
 /// A column's value in one row.
@@ -131,6 +153,31 @@ pub const COLUMNS: &[Column] = &[
     col!("RotB", UInt32, true, "rotatable bonds (strict)", |r| Value::U32(r.record.props.map(|p| p.rotb))),
 ];
 
+/// The columns a campaign export's Parquet dataset adds after [`COLUMNS`], before the carried
+/// ones (`export --campaign`: every file has them, so the dataset reads as one table).
+pub const CAMPAIGN_COLUMNS: &[Column] = &[
+    col!("k", UInt32, false, "halogens added since the original input molecule, along the first provenance", |r| {
+        Value::U32(r.lineage.map(|l| l.k))
+    }),
+    col!("halogen", Utf8, true, "the halogen the rule adds (F, Cl, Br, I); null for other rules", |r| Value::Str(
+        r.lineage.and_then(|l| l.halogen)
+    )),
+    col!("root_id", Utf8, true, "id of the original input molecule of the first provenance (as source_id)", |r| {
+        Value::Str(r.record.parent_id.as_deref())
+    }),
+    col!("root_smiles", Utf8, false, "SMILES of that original input molecule, as in the input", |r| Value::Str(
+        r.lineage.map(|l| l.root_smiles)
+    )),
+];
+
+/// Export schema of a campaign dataset's files: [`COLUMNS`], [`CAMPAIGN_COLUMNS`], then one
+/// nullable text column per carried column of the campaign.
+pub(crate) fn campaign_schema(carry_columns: &[String]) -> SchemaRef {
+    let fixed = COLUMNS.iter().chain(CAMPAIGN_COLUMNS).map(|c| Field::new(c.name, c.ty.data_type(), c.nullable));
+    let carried = carry_columns.iter().map(|c| Field::new(format!("{CARRIED_PREFIX}{c}"), DataType::Utf8, true));
+    Arc::new(Schema::new(fixed.chain(carried).collect::<Vec<_>>()))
+}
+
 /// Export schema of a job: the fixed columns, then one nullable text column per carried input
 /// column.
 pub fn job_schema(carry_columns: &[String]) -> SchemaRef {
@@ -139,16 +186,22 @@ pub fn job_schema(carry_columns: &[String]) -> SchemaRef {
     Arc::new(Schema::new(fixed.chain(carried).collect::<Vec<_>>()))
 }
 
-/// Checks that `found` is the fixed schema followed only by carried text columns.
+/// Checks that `found` is the fixed schema (a campaign dataset's: with [`CAMPAIGN_COLUMNS`])
+/// followed only by carried text columns.
 pub fn check_schema(found: &Schema) -> Result<(), String> {
-    let head_ok = found.fields().len() >= COLUMNS.len()
-        && found.fields().iter().zip(COLUMNS).all(|(a, c)| a.name() == c.name && *a.data_type() == c.ty.data_type());
-    if !head_ok {
+    let matches = |at: usize, cols: &[Column]| {
+        found.fields().len() >= at + cols.len()
+            && found.fields()[at..]
+                .iter()
+                .zip(cols)
+                .all(|(a, c)| a.name() == c.name && *a.data_type() == c.ty.data_type())
+    };
+    if !matches(0, COLUMNS) {
         return Err(format!("columns differ from the export's columns (schemas/products.parquet.json): {found:?}"));
     }
-    check_carried(
-        found.fields().iter().skip(COLUMNS.len()).map(|f| (f.name().as_str(), f.data_type() == &DataType::Utf8)),
-    )
+    let skip =
+        if matches(COLUMNS.len(), CAMPAIGN_COLUMNS) { COLUMNS.len() + CAMPAIGN_COLUMNS.len() } else { COLUMNS.len() };
+    check_carried(found.fields().iter().skip(skip).map(|f| (f.name().as_str(), f.data_type() == &DataType::Utf8)))
 }
 
 /// Checks a header of column names (CSV) against the export's columns.
@@ -220,16 +273,32 @@ pub(super) struct ColumnsBuilder<'j> {
     len: usize,
     fixed: Vec<Builder>,
     carried: Vec<StringBuilder>,
+    /// Per carried column of the schema, its index in the job's carried cells.
+    carry_at: Vec<Option<usize>>,
+    /// A campaign dataset's columns: how to fill them, their builders, the first error.
+    campaign: Option<(&'j CampaignCols<'j>, Vec<Builder>, Option<String>)>,
 }
 
 impl<'j> ColumnsBuilder<'j> {
     pub(super) fn new(job: &'j JobMeta) -> Self {
+        Self::with_campaign(job, None)
+    }
+
+    /// As [`ColumnsBuilder::new`], with a campaign dataset's columns when `campaign` is given.
+    pub(super) fn with_campaign(job: &'j JobMeta, campaign: Option<&'j CampaignCols<'j>>) -> Self {
+        let own = &job.input.carry_columns;
+        let (schema, carry) = match campaign {
+            Some(c) => (campaign_schema(c.carry), c.carry),
+            None => (job_schema(own), own.as_slice()),
+        };
         Self {
-            schema: job_schema(&job.input.carry_columns),
+            schema,
             job,
             len: 0,
             fixed: COLUMNS.iter().map(|c| Builder::new(c.ty)).collect(),
-            carried: job.input.carry_columns.iter().map(|_| StringBuilder::new()).collect(),
+            carried: carry.iter().map(|_| StringBuilder::new()).collect(),
+            carry_at: carry.iter().map(|c| own.iter().position(|o| o == c)).collect(),
+            campaign: campaign.map(|c| (c, CAMPAIGN_COLUMNS.iter().map(|c| Builder::new(c.ty)).collect(), None)),
         }
     }
 
@@ -243,21 +312,39 @@ impl<'j> ColumnsBuilder<'j> {
 
     pub(super) fn push(&mut self, smiles: &str, record: &ProductRecord) {
         self.len += 1;
-        let row = Row { smiles, job: self.job, record };
+        let row = Row { smiles, job: self.job, record, lineage: None };
         for (b, c) in self.fixed.iter_mut().zip(COLUMNS) {
             b.push((c.value)(&row));
         }
-        for (i, b) in self.carried.iter_mut().enumerate() {
-            b.append_option(record.carried.get(i).and_then(|v| v.as_deref()));
+        for (b, at) in self.carried.iter_mut().zip(&self.carry_at) {
+            b.append_option(at.and_then(|i| record.carried.get(i)?.as_deref()));
+        }
+        if let Some((cols, builders, error)) = &mut self.campaign {
+            let (k, root) = (cols.lineage)(record).unwrap_or_else(|e| {
+                error.get_or_insert(format!("{smiles}: {e}"));
+                (0, String::new())
+            });
+            let add = u32::from(cols.halogen.is_some());
+            let lineage = Lineage { k: k + add, halogen: cols.halogen, root_smiles: &root };
+            let row = Row { lineage: Some(&lineage), ..row };
+            for (b, c) in builders.iter_mut().zip(CAMPAIGN_COLUMNS) {
+                b.push((c.value)(&row));
+            }
         }
     }
 
     /// Takes the rows pushed so far as a record batch (the builders are reset).
     pub(super) fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         self.len = 0;
-        let fixed = self.fixed.iter_mut().map(Builder::finish);
-        let carried = self.carried.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef);
-        RecordBatch::try_new(self.schema.clone(), fixed.chain(carried).collect())
+        let mut arrays: Vec<ArrayRef> = self.fixed.iter_mut().map(Builder::finish).collect();
+        if let Some((_, builders, error)) = &mut self.campaign {
+            if let Some(e) = error.take() {
+                return Err(ArrowError::ExternalError(format!("lineage of {e}").into()));
+            }
+            arrays.extend(builders.iter_mut().map(Builder::finish));
+        }
+        arrays.extend(self.carried.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        RecordBatch::try_new(self.schema.clone(), arrays)
     }
 }
 

@@ -49,7 +49,7 @@ pub(super) fn export_folder(store: &Reader, job: &JobMeta, opts: &ExportOptions)
     let dest = &opts.output;
     write_folder(dest, job, |tmp| {
         let rows = store.scan_from(&job.id, &[])?;
-        write_parts(rows, job, opts, None, |i| tmp.join(format!("part-{i:05}.parquet")))
+        write_parts(rows, job, opts, None, |i| tmp.join(format!("part-{i:05}.parquet")), None)
     })
 }
 
@@ -62,7 +62,7 @@ pub(super) fn export_shards(shards: &[&ReadOnlyStore], job: &JobMeta, opts: &Exp
         let mut parts = Vec::with_capacity(shards.len());
         for (i, store) in shards.iter().enumerate() {
             let path = tmp.join(format!("part-{i:05}.parquet"));
-            parts.append(&mut write_parts(store.scan(&job.id)?, job, &one_part, None, |_| path.clone())?);
+            parts.append(&mut write_parts(store.scan(&job.id)?, job, &one_part, None, |_| path.clone(), None)?);
         }
         Ok(parts)
     })

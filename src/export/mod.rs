@@ -24,7 +24,8 @@ use crate::error::{ExportError, Result};
 use crate::publish::AtomicFile;
 use crate::reader::Reader;
 use crate::store::{JobMeta, JobState};
-pub use columns::{check_schema, job_schema, Column, ColumnType, COLUMNS};
+pub(crate) use columns::CampaignCols;
+pub use columns::{check_schema, job_schema, Column, ColumnType, CAMPAIGN_COLUMNS, COLUMNS};
 pub use folder::{verify_folder, Manifest, MANIFEST};
 pub use rejects::write_rejects;
 pub use text::{TextFormat, TextReport};
@@ -209,14 +210,40 @@ pub fn export(store: &Reader, job: &JobMeta, opts: &ExportOptions) -> Result<Exp
         let (rows, bytes) = parts.iter().fold((0, 0), |(r, b), p| (r + p.rows, b + p.bytes));
         return Ok(report(rows, bytes, parts.len()));
     }
+    let (rows, bytes) = write_one_file(store, job, opts, None)?;
+    Ok(report(rows, bytes, 1))
+}
+
+/// The job's products as one Parquet file at `opts.output` (atomically, validated); with the
+/// columns of a campaign dataset when `campaign` is given. (Rows, bytes).
+fn write_one_file(
+    store: &Reader,
+    job: &JobMeta,
+    opts: &ExportOptions,
+    campaign: Option<&CampaignCols<'_>>,
+) -> Result<(u64, u64)> {
+    let dest = &opts.output;
     let (target, file) = AtomicFile::create(dest)?;
     let tmp = target.temp_path().to_owned();
-    let parts = part::write_parts(store.scan_from(&job.id, &[])?, job, opts, Some(file), |_| tmp.clone())?;
+    let parts = part::write_parts(store.scan_from(&job.id, &[])?, job, opts, Some(file), |_| tmp.clone(), campaign)?;
     let rows = parts.iter().map(|p| p.rows).sum();
     // the part was already fsynced and validated against its own row count
     target.commit(|_| Ok(()))?;
-    let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
-    Ok(report(rows, bytes, 1))
+    Ok((rows, std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0)))
+}
+
+/// Exports `job` as one file of a campaign's Parquet dataset (`campaign`: its columns).
+pub(crate) fn export_in_campaign(
+    store: &Reader,
+    job: &JobMeta,
+    opts: &ExportOptions,
+    campaign: &CampaignCols<'_>,
+) -> Result<ExportReport> {
+    let started = Instant::now();
+    store.stores_of(&job.id)?;
+    let complete = check_complete(job, opts)?;
+    let (rows, bytes) = write_one_file(store, job, opts, Some(campaign))?;
+    Ok(ExportReport { rows, bytes, files: 1, elapsed_secs: started.elapsed().as_secs_f64(), complete })
 }
 
 /// Exports a partitioned job as a folder of one validated Parquet part per shard (its products

@@ -10,7 +10,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
-use super::columns::ColumnsBuilder;
+use super::columns::{CampaignCols, ColumnsBuilder};
 use super::{validate_file, ExportOptions};
 use crate::error::StoreError;
 use crate::error::{ExportError, Result};
@@ -72,15 +72,16 @@ impl Open {
 /// Streams the job's products into parts. `next_path(i)` names part `i`; a new part starts
 /// when the current one reaches `split_rows` rows or `split_bytes` bytes (0 = no limit).
 /// `first_file` is used for part 0 when given (the single-file export's temp file). `rows` are
-/// the job's products in key order.
+/// the job's products in key order; `campaign`: the columns of a campaign dataset too.
 pub(super) fn write_parts(
     rows: impl Iterator<Item = Result<(String, ProductRecord), StoreError>>,
     job: &JobMeta,
     opts: &ExportOptions,
     mut first_file: Option<File>,
     next_path: impl Fn(usize) -> PathBuf,
+    campaign: Option<&CampaignCols<'_>>,
 ) -> Result<Vec<Part>> {
-    let mut cols = ColumnsBuilder::new(job);
+    let mut cols = ColumnsBuilder::with_campaign(job, campaign);
     let schema: SchemaRef = cols.schema();
     let mut parts = Vec::new();
     let mut current: Option<Open> = None;

@@ -14,14 +14,31 @@ fn example() -> String {
     root().join("configs/campaign.example.yaml").to_str().unwrap().to_owned()
 }
 
-/// `export --campaign` of `store` into `out`: every file's bytes by name.
+/// `export --campaign` of `store` into `out`: every file's bytes by path inside `out` (the
+/// Hive partition folders included).
 fn export_files(store: &str, campaign: &str, out: &Path) -> BTreeMap<String, Vec<u8>> {
     run_ok(&["export", "--store", store, "--campaign", campaign, "--output", out.to_str().unwrap()]);
-    std::fs::read_dir(out)
-        .unwrap()
-        .flatten()
-        .map(|e| (e.file_name().into_string().unwrap(), std::fs::read(e.path()).unwrap()))
-        .collect()
+    let mut files = BTreeMap::new();
+    let mut todo = vec![out.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                todo.push(e.path());
+            } else {
+                let name = e.path().strip_prefix(out).unwrap().to_str().unwrap().to_owned();
+                files.insert(name, std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// The file of `job` in the campaign export `out`, as its index names it.
+fn export_file_of(out: &Path, job: &str) -> std::path::PathBuf {
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+    let entry = index["jobs"].as_array().unwrap().iter().find(|j| j["job"] == job).expect(job).clone();
+    out.join(entry["file"].as_str().unwrap())
 }
 
 /// Two exports of a campaign hold the same files, byte for byte (`what` says against what).
@@ -340,8 +357,8 @@ fn an_upstream_job_with_no_products_is_complete_and_the_campaign_goes_on() {
     assert!(run_ok(&["run", c, "--store", store]).contains("4 job(s)"));
     let out = d.join("out");
     run_ok(&["export", "--campaign", c, "--store", store, "--output", out.to_str().unwrap()]);
-    assert_eq!(read_export(&out.join("fg.x1.al__FG_PHENOL_OH__OH__TO__OMe.parquet")).len(), 0);
-    let single = read_export(&out.join("fg.x1.poly__FG_PHENOL_OH__OH__TO__OMe.parquet"));
+    assert_eq!(read_export(&export_file_of(&out, "fg.x1.al/FG_PHENOL_OH__OH__TO__OMe")).len(), 0);
+    let single = read_export(&export_file_of(&out, "fg.x1.poly/FG_PHENOL_OH__OH__TO__OMe"));
     assert!(!single.is_empty());
     // partitioned: the same campaign through the shell scheduler, stage by stage
     let run_dir = d.join("P");

@@ -84,11 +84,11 @@ fn a_partitioned_campaign_reads_as_the_store_of_the_same_campaign() {
     });
     let index = |e: &Path| std::fs::read_to_string(e.join("index.json")).unwrap();
     assert_eq!(index(&ea), index(&eb));
-    let files: Vec<String> = std::fs::read_dir(&ea)
-        .unwrap()
-        .map(|f| f.unwrap().file_name().into_string().unwrap())
-        .filter(|f| f.ends_with(".parquet"))
-        .collect();
+    // the Hive dataset's files, as the index names them
+    let doc: serde_json::Value = serde_json::from_str(&index(&ea)).unwrap();
+    let files: Vec<String> =
+        doc["jobs"].as_array().unwrap().iter().map(|j| j["file"].as_str().unwrap().to_owned()).collect();
+    assert!(files.iter().all(|f| f.starts_with("class=") && f.ends_with(".parquet")), "{files:?}");
     assert_eq!(files.len(), 92);
     let mut rows = 0;
     for f in &files {
@@ -162,7 +162,11 @@ fn a_partitioned_campaign_reads_as_the_store_of_the_same_campaign() {
         .lines()
         .take(4)
         .map(|l| l.split_whitespace().next().unwrap().to_owned())
-        .chain(read_export(&ea.join("x1.poly__HALO_AROMATIC_CH__H__TO__Cl.parquet")).into_keys().take(4))
+        .chain(
+            read_export(&ea.join("class=polyphenol/step=x1/rule=HALO_AROMATIC_CH__H__TO__Cl/part-x1.poly.parquet"))
+                .into_keys()
+                .take(4),
+        )
         .collect();
     let [a, b] = both.map(|st| {
         let mut args = vec!["query", "--store", s(st), "--json", "--parent"];

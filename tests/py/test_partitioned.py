@@ -122,6 +122,35 @@ def status_of(folder, kind):
     return summary
 
 
+def same_dataset(exports, index):
+    """#32 item 1: a campaign export is one Hive-partitioned dataset: DuckDB, polars and pyarrow
+    read each folder as one table with class, step and rule columns, the same rows as the index
+    says, the same counts per class x step x halogen in all three; the partitioned campaign's
+    dataset equals the single store's."""
+    import duckdb
+    import polars as pl
+    import pyarrow.dataset as ds
+    rows = sum(j["rows"] for j in index["jobs"])
+    counts = []
+    for e in exports:
+        con = duckdb.connect()
+        glob = f"{e}/**/*.parquet"
+        q = f"select class, step, halogen, k, count(*) from read_parquet('{glob}', hive_partitioning=true) group by all order by all"
+        by_duckdb = [tuple(r) for r in con.execute(q).fetchall()]
+        assert sum(r[-1] for r in by_duckdb) == rows
+        t = ds.dataset(e, format="parquet", partitioning="hive", exclude_invalid_files=True).to_table()
+        assert {"class", "step", "rule", "k", "halogen", "root_id", "root_smiles"} <= set(t.column_names)
+        assert t.num_rows == rows
+        df = pl.scan_parquet(glob, hive_partitioning=True).group_by("class", "step", "halogen", "k").len().collect()
+        by_polars = sorted((r["class"], r["step"], r["halogen"], r["k"], r["len"]) for r in df.iter_rows(named=True))
+        key = lambda r: tuple("" if v is None else str(v) for v in r)
+        assert sorted(by_duckdb, key=key) == sorted(by_polars, key=key)
+        # a halogenation step's rows name their halogen; k counts the steps: x1 1, x2 2
+        assert all((s != "x1" or (h is not None and k == 1)) and (s != "x2" or k == 2) for _, s, h, k, _ in by_duckdb)
+        counts.append(by_duckdb)
+    assert counts[0] == counts[1]
+
+
 def same_campaign(campaign, single, parted, tmp):
     """#29: a campaign folder built by Ray reads as the store `xfstore run` built: report --csv
     byte-equal, export --campaign Arrow-equal file by file, query --json equal (batch, by
@@ -135,8 +164,9 @@ def same_campaign(campaign, single, parted, tmp):
     for st, out in zip((single, parted), exports):
         xf("export", "--campaign", campaign, "--store", st, "--output", out)
     assert (exports[0] / "index.json").read_text() == (exports[1] / "index.json").read_text()
-    files = sorted(p.name for p in exports[0].glob("*.parquet"))
-    assert len(files) == 92
+    files = sorted(str(p.relative_to(exports[0])) for p in exports[0].rglob("*.parquet"))
+    assert len(files) == 92 and all(f.startswith("class=") for f in files)
+    same_dataset(exports, json.loads((exports[0] / "index.json").read_text()))
     queries = []
     for f in files:
         a, b = (pq.read_table(e / f) for e in exports)
@@ -147,7 +177,7 @@ def same_campaign(campaign, single, parted, tmp):
     assert answers[0].returncode == answers[1].returncode == 1
     assert answers[0].stdout == answers[1].stdout and answers[0].stdout.count('"found"') >= 90
     # parents: products of the first step (read by the later steps)
-    parents = [q for f in files if f.startswith("x1.") for q in pq.read_table(exports[0] / f).column("smiles").to_pylist()[:2]]
+    parents = [q for f in files if "/step=x1/" in f for q in pq.read_table(exports[0] / f).column("smiles").to_pylist()[:2]]
     answers = [xf("query", "--store", st, "--json", "--parent", *parents, check=False).stdout for st in (single, parted)]
     assert answers[0] == answers[1] and answers[0].count('"job"') >= 20
     import xfstore
