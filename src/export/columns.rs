@@ -411,6 +411,45 @@ mod tests {
         assert!(check_schema(&bad).is_err());
     }
 
+    /// A campaign dataset's batch: the campaign columns between the fixed and carried ones, the
+    /// campaign's carried columns mapped by name (absent from the job: null), and a schema
+    /// `check_schema` accepts; a lineage that fails fails the batch, naming the product.
+    #[test]
+    fn campaign_columns_build_and_validate() {
+        let job = job(&["k"]);
+        let carry = vec!["name".to_owned(), "k".to_owned()];
+        let ok = |_: &ProductRecord| Ok((1, "Oc1ccccc1".to_owned()));
+        let cols = CampaignCols { carry: &carry, halogen: Some("Cl"), lineage: &ok };
+        let mut b = ColumnsBuilder::with_campaign(&job, Some(&cols));
+        let mut rec = ProductRecord {
+            parent_row: 7,
+            parent_id: Some("P7".into()),
+            parent_smiles: "Oc1ccc(Cl)cc1".into(),
+            site_index: 1,
+            site_atoms: vec![3, 4],
+            occurrences: 2,
+            props: None,
+            carried: vec![Some("2".into())],
+            since: 0,
+            moved: 0,
+        };
+        b.push("Oc1ccc(Cl)cc1Cl", &rec);
+        rec.carried = vec![None];
+        b.push("Oc1cc(Cl)ccc1Cl", &rec);
+        let batch = b.finish().unwrap();
+        assert!(check_schema(&batch.schema()).is_ok());
+        let col = |name: &str| arrow_cast::display::array_value_to_string(batch.column_by_name(name).unwrap(), 0).unwrap();
+        assert_eq!((col("k"), col("halogen"), col("root_id"), col("root_smiles")), ("2".into(), "Cl".into(), "P7".into(), "Oc1ccccc1".into()));
+        assert_eq!((col("source_k"), batch.column_by_name("source_name").unwrap().null_count()), ("2".into(), 2));
+        let names: Vec<&str> = batch.schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(&names[COLUMNS.len()..], ["k", "halogen", "root_id", "root_smiles", "source_name", "source_k"]);
+        let broken = |_: &ProductRecord| Err("parent not found".to_owned());
+        let cols = CampaignCols { carry: &carry, halogen: None, lineage: &broken };
+        let mut b = ColumnsBuilder::with_campaign(&job, Some(&cols));
+        b.push("CCl", &rec);
+        assert!(b.finish().unwrap_err().to_string().contains("CCl: parent not found"));
+    }
+
     /// `schemas/products.parquet.json`, as derived from [`COLUMNS`] (one field per line).
     fn schema_document() -> String {
         #[derive(serde::Serialize)]
@@ -426,15 +465,20 @@ mod tests {
         }
         let description = "Schema of the files written by `xfstore export` (generated from src/export/columns.rs; a \
                            test keeps it current). One row per distinct product of a job; carried input columns \
-                           follow as nullable utf8 columns named source_<COL>.";
-        let fields: Vec<String> = COLUMNS
-            .iter()
-            .map(|c| json(&FieldDoc { name: c.name, ty: c.ty.name(), nullable: c.nullable, doc: c.doc }))
-            .collect();
+                           follow as nullable utf8 columns named source_<COL>. The files of a campaign's Parquet \
+                           dataset (`export --campaign`) have campaign_fields between the two, and every carried \
+                           column of the campaign.";
+        let fields = |cols: &[Column]| -> String {
+            cols.iter()
+                .map(|c| json(&FieldDoc { name: c.name, ty: c.ty.name(), nullable: c.nullable, doc: c.doc }))
+                .collect::<Vec<_>>()
+                .join(",\n    ")
+        };
         format!(
-            "{{\n  \"title\": \"xfstore product export (Parquet)\",\n  \"description\": {},\n  \"version\": 1,\n  \"fields\": [\n    {}\n  ]\n}}\n",
+            "{{\n  \"title\": \"xfstore product export (Parquet)\",\n  \"description\": {},\n  \"version\": 2,\n  \"fields\": [\n    {}\n  ],\n  \"campaign_fields\": [\n    {}\n  ]\n}}\n",
             json(&description),
-            fields.join(",\n    ")
+            fields(COLUMNS),
+            fields(CAMPAIGN_COLUMNS)
         )
     }
 
