@@ -311,6 +311,14 @@ pub enum IngestError {
     /// No rule was given.
     #[error("no rule given: pass --rule NAME (repeatable)")]
     NoRule,
+    /// A property filter cannot run as asked.
+    #[error("keep {keep:?}: {reason}")]
+    Keep {
+        /// The filter.
+        keep: String,
+        /// Why not.
+        reason: &'static str,
+    },
     /// A recorded product stream (the writer benchmark's input) could not be written or read.
     #[error("product stream {path}: {detail}")]
     Stream {

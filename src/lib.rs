@@ -84,6 +84,7 @@ mod export;
 mod failpoint;
 mod ingest;
 mod input;
+mod keep;
 mod partition;
 mod publish;
 mod query;
@@ -114,6 +115,7 @@ pub use ingest::{
     WritePath, DEFAULT_BATCH_ROWS, DEFAULT_SMILES_COLUMN,
 };
 pub use input::{InputBatch, InputColumns, InputFile, InputFormat, InputSpec};
+pub use keep::{Keep, KEEP_PROPERTIES};
 pub use partition::{
     is_partitioned_campaign, map_unit, plan as plan_partitioned, plan_campaign, reduce_partition, shard_done,
     unit_done, BuildId, CampaignPlan, MapReport, Plan, PlanInput, PlanOptions, PlanRule, PlanUnit, ReduceReport,

@@ -83,6 +83,9 @@ pub struct StepDef {
     /// the class), or a list mixing both; or `{by_class: LEVEL}`: each stream's class's rules at
     /// that level of the class configuration.
     pub rules: RuleSelection,
+    /// Keep only the products whose properties satisfy this predicate ([`crate::Keep`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<String>,
 }
 
 /// Which rules a step applies.
@@ -149,7 +152,12 @@ mod tests {
                 id_column: Some("i".into()),
                 carry: vec!["c".into()],
             }],
-            steps: vec![StepDef { name: "s".into(), from: vec!["a".into()], rules: RuleSelection::List(vec![]) }],
+            steps: vec![StepDef {
+                name: "s".into(),
+                from: vec!["a".into()],
+                rules: RuleSelection::List(vec![]),
+                keep: Some("MW <= 600".into()),
+            }],
         };
         let v = serde_json::to_value(&file).unwrap();
         let p = &schema["properties"];

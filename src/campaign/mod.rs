@@ -141,6 +141,7 @@ pub(crate) fn stream_options(c: &Campaign, s: &Stream, opts: &RunOptions) -> Ing
     let mut o = IngestOptions::new(s.input_spec(), s.rules.clone());
     o.input_key = Some(s.key.clone());
     o.rule_settings = s.rule_settings.clone();
+    o.keep = s.keep.clone();
     o.budget = opts.budget;
     o.batch_rows = opts.batch_rows;
     o.with_props = !(opts.no_props || c.file.options.no_props);
@@ -191,10 +192,11 @@ pub(crate) fn stream_done(store: &ReadOnlyStore, rules: &RuleSet, s: &Stream) ->
 /// The hash of rule `name` as stream `s` applies it (with its class's cap and sugar mask).
 fn rule_hash(rules: &RuleSet, s: &Stream, name: &str) -> Result<u64> {
     let rule = rules.get(name)?;
-    Ok(match s.rule_settings.get(name) {
-        Some(settings) => rule.variant(settings.cap, settings.sugar_mask)?.info().hash,
-        None => rule.info().hash,
-    })
+    let rule = match s.rule_settings.get(name) {
+        Some(settings) => rule.variant(settings.cap, settings.sugar_mask)?,
+        None => rule.clone(),
+    };
+    Ok(rule.keeping(s.keep.as_ref()).info().hash)
 }
 
 /// The fingerprint of the upstream `jobs` as they are now; None while one does not exist yet.

@@ -15,6 +15,7 @@ use super::file::{CampaignFile, InputDef, RuleSelection, IN_SCOPE};
 use crate::error::CampaignError;
 use crate::ingest::RuleSettings;
 use crate::input::{InputColumns, InputFile, InputFormat, InputSpec};
+use crate::keep::Keep;
 use crate::rules::RuleSet;
 
 /// Compound classes known whatever the rule file says (those of the replaced pipeline).
@@ -59,6 +60,8 @@ pub struct Stream {
     pub rules: Vec<String>,
     /// Site caps and sugar masks of the class configuration, by rule name (`by_class` steps).
     pub rule_settings: BTreeMap<String, RuleSettings>,
+    /// The step's property filter, if any.
+    pub keep: Option<Keep>,
 }
 
 impl Stream {
@@ -151,6 +154,9 @@ impl Campaign {
         for s in &file.steps {
             if !valid_name(&s.name) {
                 problems.push(format!("step {:?}: a name is letters, digits, `_` and `-` only", s.name));
+            }
+            if let Some(Err(e)) = s.keep.as_deref().map(Keep::parse) {
+                problems.push(format!("step {:?}: keep: {e}", s.name));
             }
             if let Some(kind) = names.insert(&s.name, "step") {
                 problems.push(format!("step {:?}: the name is already used by an {kind}", s.name));
@@ -387,6 +393,7 @@ fn expand(
                     source,
                     rules: selected,
                     rule_settings,
+                    keep: step.keep.as_deref().and_then(|k| Keep::parse(k).ok()),
                 });
             }
         }

@@ -35,15 +35,17 @@ pub struct ReportRow {
     pub unique: u64,
     /// Matches the sugar mask kept from being transformed.
     pub masked_sites: u64,
+    /// Products the step's property filter dropped.
+    pub filtered: u64,
 }
 
 /// The report's columns, in CSV order.
-pub const REPORT_COLUMNS: [&str; 10] =
-    ["class", "step", "rule", "halogen", "jobs", "complete", "rows", "products", "unique", "masked_sites"];
+pub const REPORT_COLUMNS: [&str; 11] =
+    ["class", "step", "rule", "halogen", "jobs", "complete", "rows", "products", "unique", "masked_sites", "filtered"];
 
 impl ReportRow {
     /// The row's values in [`REPORT_COLUMNS`] order.
-    pub fn values(&self) -> [String; 10] {
+    pub fn values(&self) -> [String; 11] {
         [
             self.class.clone(),
             self.step.clone(),
@@ -55,6 +57,7 @@ impl ReportRow {
             self.products.to_string(),
             self.unique.to_string(),
             self.masked_sites.to_string(),
+            self.filtered.to_string(),
         ]
     }
 }
@@ -94,6 +97,7 @@ pub fn report(store: &Reader, c: &Campaign, rules: &RuleSet) -> Result<Vec<Repor
                 row.products += m.counters.site_products;
                 row.unique += m.counters.unique_products;
                 row.masked_sites += m.counters.masked_sites;
+                row.filtered += m.counters.filtered;
             }
         }
     }

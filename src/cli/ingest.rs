@@ -192,10 +192,13 @@ pub(super) fn print_report(r: &IngestReport, out: &mut dyn Write) -> std::io::Re
             n => format!(" (resumed at row {n})"),
         };
         let failed = c.failed.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
-        let masked = match c.masked_sites {
+        let mut masked = match c.masked_sites {
             0 => String::new(),
             n => format!(", {n} sites masked"),
         };
+        if c.filtered > 0 {
+            masked.push_str(&format!(", {} filtered by keep", c.filtered));
+        }
         writeln!(
             out,
             "ingest {}{resumed}: {} inputs, {} failed [{}], {} without site, {} products ({} unsanitizable{masked}), {} unique",

@@ -74,6 +74,10 @@ pub struct Lineage<'a> {
     pub root_smiles: &'a str,
 }
 
+/// A product's halogens added before its job's rule and its original molecule's SMILES, or why
+/// they cannot be found.
+pub(crate) type LineageFn<'a> = dyn Fn(&ProductRecord) -> std::result::Result<(u32, String), String> + 'a;
+
 /// How a campaign export fills [`CAMPAIGN_COLUMNS`] and its carried columns for one job.
 pub(crate) struct CampaignCols<'a> {
     /// Every carried column of the campaign's jobs (each file of the dataset has them all).
@@ -81,7 +85,7 @@ pub(crate) struct CampaignCols<'a> {
     /// The halogen the job's rule adds.
     pub halogen: Option<&'a str>,
     /// A product's halogens added before this job's rule, and its original molecule's SMILES.
-    pub lineage: &'a dyn Fn(&ProductRecord) -> std::result::Result<(u32, String), String>,
+    pub lineage: &'a LineageFn<'a>,
 }
 
 /// A column's value in one row.
@@ -438,8 +442,12 @@ mod tests {
         b.push("Oc1cc(Cl)ccc1Cl", &rec);
         let batch = b.finish().unwrap();
         assert!(check_schema(&batch.schema()).is_ok());
-        let col = |name: &str| arrow_cast::display::array_value_to_string(batch.column_by_name(name).unwrap(), 0).unwrap();
-        assert_eq!((col("k"), col("halogen"), col("root_id"), col("root_smiles")), ("2".into(), "Cl".into(), "P7".into(), "Oc1ccccc1".into()));
+        let col =
+            |name: &str| arrow_cast::display::array_value_to_string(batch.column_by_name(name).unwrap(), 0).unwrap();
+        assert_eq!(
+            (col("k"), col("halogen"), col("root_id"), col("root_smiles")),
+            ("2".into(), "Cl".into(), "P7".into(), "Oc1ccccc1".into())
+        );
         assert_eq!((col("source_k"), batch.column_by_name("source_name").unwrap().null_count()), ("2".into(), 2));
         let names: Vec<&str> = batch.schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(&names[COLUMNS.len()..], ["k", "halogen", "root_id", "root_smiles", "source_name", "source_k"]);

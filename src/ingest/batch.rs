@@ -16,7 +16,7 @@ use crate::chem::{PickledMol, PropsMode, SiteOutcome};
 use crate::error::Result;
 use crate::input::InputBatch;
 use crate::rules::Rule;
-use crate::store::{Counters, ProductRecord, RejectRecord, Store};
+use crate::store::{Counters, ProductRecord, Props, RejectRecord, Store};
 use crate::transform::{transform_row_with, Reject, RowMols, RowOptions, Transformed};
 
 /// What a batch adds to one job.
@@ -31,6 +31,35 @@ pub struct JobDelta {
     pub novel: Option<Vec<bool>>,
     /// Product key -> its index in `products`.
     index: HashMap<String, usize>,
+}
+
+impl JobDelta {
+    /// Drops the products at `dropped` (indices at or after `first_new`, the current chunk's;
+    /// ascending) that a property filter rejected: counted as `filtered` (their occurrences),
+    /// out of the products, their verdicts (`verdicts`, from `first_new`) and the parent links.
+    /// Returns their keys.
+    fn drop_filtered(&mut self, first_new: usize, dropped: &[usize], verdicts: &mut Vec<bool>) -> Vec<String> {
+        let mut keys = Vec::with_capacity(dropped.len());
+        let mut keep_mask = vec![true; self.products.len() - first_new];
+        for &k in dropped {
+            keep_mask[k - first_new] = false;
+            self.counters.filtered += self.products[k].1.occurrences;
+            keys.push(self.products[k].0.clone());
+        }
+        let tail = self.products.split_off(first_new);
+        self.products.extend(tail.into_iter().zip(&keep_mask).filter(|(_, k)| **k).map(|(p, _)| p));
+        let mut mask = keep_mask.iter();
+        verdicts.retain(|_| *mask.next().unwrap_or(&true));
+        for key in &keys {
+            self.index.remove(key);
+        }
+        for (i, (key, _)) in self.products.iter().enumerate().skip(first_new) {
+            self.index.insert(key.clone(), i);
+        }
+        let gone: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
+        self.parent_links.retain(|(_, product)| !gone.contains(product.as_str()));
+        keys
+    }
 }
 
 /// A transformed batch, ready to commit.
@@ -186,6 +215,9 @@ pub struct BatchBuilder {
     rejected: Vec<(u64, RejectRecord)>,
     end_row: u64,
     offsets: Vec<u64>,
+    /// Keep only the products whose properties satisfy this (computed properties only: a product
+    /// the store holds already passed it).
+    keep: Option<crate::Keep>,
     /// Per job: products the store holds get properties too (a job growing from new upstream
     /// keys: its first provenance may move to this batch's parent, whose product molecule
     /// then gives the properties, `store/merge.rs`; their last bits depend on the molecule's
@@ -200,7 +232,21 @@ impl BatchBuilder {
         let jobs =
             offsets.iter().map(|_| JobDelta { novel: with_novelty.then(Vec::new), ..JobDelta::default() }).collect();
         let props_for_known = vec![false; offsets.len()];
-        Self { jobs, props_computed: 0, rejected: Vec::new(), end_row: 0, offsets: offsets.to_vec(), props_for_known }
+        Self {
+            jobs,
+            props_computed: 0,
+            rejected: Vec::new(),
+            end_row: 0,
+            offsets: offsets.to_vec(),
+            props_for_known,
+            keep: None,
+        }
+    }
+
+    /// Keep only the products whose computed properties satisfy `keep`.
+    pub fn keep(mut self, keep: Option<crate::Keep>) -> Self {
+        self.keep = keep;
+        self
     }
 
     /// Per job, whether products the store already holds get properties too.
@@ -219,7 +265,7 @@ impl BatchBuilder {
             let first_new = delta.products.len();
             let sources = fold_job(delta, &chunk, j, self.offsets[j]);
             let keys: Vec<&str> = delta.products[first_new..].iter().map(|(k, _)| k.as_str()).collect();
-            let verdicts = match novelty.as_mut() {
+            let mut verdicts = match novelty.as_mut() {
                 Some((check, store)) => check.classify(store, j, &keys)?,
                 // no store to ask (a partitioned run's map step): every product new to the
                 // batch is new, and gets its properties now, from its first provenance
@@ -240,8 +286,21 @@ impl BatchBuilder {
                 let props: Vec<(usize, Option<crate::chem::MolProps>)> =
                     todo.into_par_iter().map(|(k, mol)| (k, mol.props().ok())).collect();
                 self.props_computed += props.len() as u64;
+                let mut dropped = Vec::new();
                 for (k, p) in props {
-                    delta.products[k].1.props = p.map(Into::into);
+                    let p: Option<Props> = p.map(Into::into);
+                    if let (Some(keep), Some(p)) = (&self.keep, &p) {
+                        if !keep.keeps(p) {
+                            dropped.push(k);
+                        }
+                    }
+                    delta.products[k].1.props = p;
+                }
+                if !dropped.is_empty() {
+                    let forgotten = delta.drop_filtered(first_new, &dropped, &mut verdicts);
+                    if let Some((check, _)) = novelty.as_mut() {
+                        check.forget(j, &forgotten);
+                    }
                 }
             }
             if novelty.is_some() {

@@ -92,6 +92,9 @@ pub struct IngestOptions {
     /// How products reach the store (the default is the fast one; the other is kept for
     /// comparison).
     pub(crate) write_path: WritePath,
+    /// Keep only the products whose properties satisfy this predicate (a campaign step's
+    /// `keep:`); the others are counted (`filtered`), not stored.
+    pub(crate) keep: Option<crate::Keep>,
     /// Shared with another thread: asks the run to stop at the next batch (what was committed
     /// stays; the job resumes from there) and reports its progress. None: run to the end.
     pub(crate) control: Option<std::sync::Arc<RunControl>>,
@@ -175,6 +178,7 @@ impl IngestOptions {
             progress: false,
             write_path: WritePath::Blind,
             control: None,
+            keep: None,
         }
     }
 
@@ -294,6 +298,12 @@ impl IngestOptions {
     /// How products reach the store.
     pub fn write_path(mut self, write_path: WritePath) -> Self {
         self.write_path = write_path;
+        self
+    }
+
+    /// Keep only the products whose properties satisfy `keep` (needs properties).
+    pub fn keep(mut self, keep: Option<crate::Keep>) -> Self {
+        self.keep = keep;
         self
     }
 
@@ -463,13 +473,26 @@ impl<'r> IngestPlan<'r> {
         if opts.rules.is_empty() {
             return Err(IngestError::NoRule.into());
         }
+        if let Some(k) = &opts.keep {
+            let reason = if !opts.with_props {
+                Some("filters on properties: run with properties")
+            } else if opts.write_path != WritePath::Blind {
+                Some("runs on the default write path only")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(IngestError::Keep { keep: k.text().to_owned(), reason }.into());
+            }
+        }
         let mut rules: Vec<Rule> = Vec::with_capacity(opts.rules.len());
         for n in &opts.rules {
             let r = rule_set.get(n)?;
-            rules.push(match opts.rule_settings.get(n) {
+            let rule = match opts.rule_settings.get(n) {
                 Some(s) => r.variant(s.cap, s.sugar_mask)?,
                 None => r.clone(),
-            });
+            };
+            rules.push(rule.keeping(opts.keep.as_ref()));
         }
         let cols = InputColumns {
             smiles: opts.smiles_column.clone(),

@@ -67,6 +67,14 @@ impl<'a> Novelty<'a> {
         Ok(verdicts)
     }
 
+    /// Keys of job `job` classified new in the batch being assembled that it will not write (a
+    /// property filter dropped them): new again if they come back.
+    pub fn forget(&mut self, job: usize, keys: &[String]) {
+        for k in keys {
+            self.current[job].remove(k.as_str());
+        }
+    }
+
     /// The batch being assembled is complete and goes to the writer as batch `seq`.
     pub fn seal(&mut self) {
         let sets = std::mem::replace(&mut self.current, self.jobs.iter().map(|_| HashSet::new()).collect());

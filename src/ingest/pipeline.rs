@@ -118,8 +118,11 @@ impl Pipeline<'_> {
             let Some(target) = flow.wait_for_room() else {
                 return Ok(()); // the writer is gone; its error is reported by run()
             };
-            let (mut builder, mut rows, mut load) =
-                (BatchBuilder::new(self.resumed, blind).props_for_known(self.growing), 0usize, Load::default());
+            let (mut builder, mut rows, mut load) = (
+                BatchBuilder::new(self.resumed, blind).props_for_known(self.growing).keep(self.opts.keep.clone()),
+                0usize,
+                Load::default(),
+            );
             // One chunk of lookahead: chunk k is folded (novelty reads) while chunk k + 1 is
             // transformed, so the cores do not wait for the fold: +2-3% on MOSES without
             // properties. Not with properties computed in the fold: there it measured 7% slower

@@ -154,6 +154,7 @@ struct CountersView<'a> {
     product_failed: u64,
     unique_products: u64,
     masked_sites: u64,
+    filtered: u64,
 }
 
 impl<'a> From<&'a Counters> for CountersView<'a> {
@@ -166,6 +167,7 @@ impl<'a> From<&'a Counters> for CountersView<'a> {
             product_failed: c.product_failed,
             unique_products: c.unique_products,
             masked_sites: c.masked_sites,
+            filtered: c.filtered,
         }
     }
 }

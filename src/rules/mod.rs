@@ -54,6 +54,21 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// This rule with its products filtered by `keep`: another hash (a job never resumes or
+    /// grows under another filter, and a changed filter is a changed rule).
+    pub fn keeping(&self, keep: Option<&crate::Keep>) -> Rule {
+        match keep {
+            None => self.clone(),
+            Some(k) => {
+                let mut h = xxhash_rust::xxh3::Xxh3::new();
+                h.update(&self.hash.to_le_bytes());
+                h.update(b"keep\0");
+                h.update(k.text().as_bytes());
+                Rule { hash: h.digest(), ..self.clone() }
+            }
+        }
+    }
+
     /// The rule as a job records it (name, label, family, SMIRKS, hash).
     pub fn info(&self) -> crate::store::RuleInfo {
         crate::store::RuleInfo {

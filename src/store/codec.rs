@@ -88,6 +88,17 @@ mod v3 {
     }
 
     #[derive(Deserialize)]
+    pub(super) struct Counters {
+        pub(super) inputs: u64,
+        pub(super) failed: std::collections::BTreeMap<String, u64>,
+        pub(super) no_site: u64,
+        pub(super) site_products: u64,
+        pub(super) product_failed: u64,
+        pub(super) unique_products: u64,
+        pub(super) masked_sites: u64,
+    }
+
+    #[derive(Deserialize)]
     pub(super) struct JobMeta {
         pub(super) id: String,
         pub(super) input_key: String,
@@ -111,7 +122,16 @@ mod v3 {
                 rule: m.rule,
                 rdkit_version: m.rdkit_version,
                 offset: m.offset,
-                counters: m.counters,
+                counters: super::Counters {
+                    inputs: m.counters.inputs,
+                    failed: m.counters.failed,
+                    no_site: m.counters.no_site,
+                    site_products: m.counters.site_products,
+                    product_failed: m.counters.product_failed,
+                    unique_products: m.counters.unique_products,
+                    masked_sites: m.counters.masked_sites,
+                    filtered: 0,
+                },
                 state: m.state,
                 busy_secs: m.busy_secs,
                 created_unix: m.created_unix,
@@ -163,7 +183,7 @@ mod v2 {
                 rule: m.rule,
                 rdkit_version: m.rdkit_version,
                 offset: m.offset,
-                counters: super::Counters {
+                counters: super::v3::Counters {
                     inputs: c.inputs,
                     failed: c.failed,
                     no_site: c.no_site,
@@ -310,9 +330,16 @@ mod tests {
         };
         let v4 = encode(&meta);
         assert_eq!(decode::<JobMeta>(&v4, "t").unwrap(), meta);
-        // version 3: the same fields without born, version and upstream (0, 0, None: 3 bytes)
+        // version 3: the same fields without the filtered counter (the last one, 0 here) and
+        // without born, version and upstream (0, 0, None: the last 3 bytes)
         assert_eq!(&v4[v4.len() - 3..], &[0, 0, 0]);
+        let filtered_at = {
+            let seven =
+                encode(&JobMeta { counters: Counters { filtered: 7, ..meta.counters.clone() }, ..meta.clone() });
+            seven.iter().zip(&v4).position(|(x, y)| x != y).unwrap()
+        };
         let mut v3 = v4[..v4.len() - 3].to_vec();
+        v3.remove(filtered_at);
         v3[0] = 3;
         assert_eq!(decode::<JobMeta>(&v3, "t").unwrap(), meta);
         // version 2: also without the masked_sites varint (the last counter)
@@ -321,6 +348,7 @@ mod tests {
             let a = encode(&JobMeta { counters: zero, ..meta.clone() });
             let at = a.iter().zip(&v4).position(|(x, y)| x != y).unwrap();
             let mut b = a[..a.len() - 3].to_vec();
+            b.remove(filtered_at);
             b.remove(at);
             b[0] = 2;
             b

@@ -159,6 +159,9 @@ pub struct Counters {
     /// Matches the rule's sugar mask kept from being transformed (0 without a mask). Added in
     /// codec version 3; records of version 2 read as 0.
     pub masked_sites: u64,
+    /// Products (one per parent x site) a step's property filter (`keep:`) dropped: not stored.
+    /// Codec version 4; older records read as 0.
+    pub filtered: u64,
 }
 
 #[cfg(test)]
@@ -314,5 +317,6 @@ impl Counters {
         self.site_products += d.site_products;
         self.product_failed += d.product_failed;
         self.masked_sites += d.masked_sites;
+        self.filtered += d.filtered;
     }
 }

@@ -214,7 +214,7 @@ fn a_class_configured_campaign_equals_its_streams_by_hand() {
     // the report adds up to the job counters, per class x step x rule x halogen
     let csv = run_ok(&["report", "--store", s, "--campaign", c, "--csv", "-"]);
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("class,step,rule,halogen,jobs,complete,rows,products,unique,masked_sites"));
+    assert_eq!(lines.next(), Some("class,step,rule,halogen,jobs,complete,rows,products,unique,masked_sites,filtered"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 7, "{csv}");
     let br = rows.iter().find(|r| r[1] == "k1" && r[2] == "HALO_AROMATIC_CH__H__TO__{X}" && r[3] == "Br").unwrap();
