@@ -195,8 +195,8 @@ struct Lineage<'a> {
     cache: RefCell<HashMap<(String, String), (u32, String)>>,
 }
 
-/// Most parents a campaign export keeps followed (~100 bytes each).
-const LINEAGE_CACHE: usize = 1 << 18;
+/// Most parents a campaign export keeps followed (~250 bytes each with their keys: ~16 MiB).
+const LINEAGE_CACHE: usize = 1 << 16;
 
 impl Lineage<'_> {
     /// The halogen rule `name` adds, if any.

@@ -650,9 +650,9 @@ fn run(
 /// Before a job reading other jobs reads the keys new since it last read them: its products
 /// made from an old key take the values that key supplies now (another upstream job may supply
 /// it, or its own first provenance moved to a new, smaller parent). Only at the growth's
-/// start (offset at the old rows); idempotent, so a kill part-way repeats it.
+/// start (a partial job at its old rows); idempotent, so a kill part-way repeats it.
 fn repair_before_growth(store: &Store, input: &InputFile, meta: &JobMeta, view: &GrowthView) -> Result<()> {
-    if meta.upstream.as_ref().is_none_or(|u| meta.offset != u.rows_before) {
+    if meta.state == JobState::Complete || meta.upstream.as_ref().is_none_or(|u| meta.offset != u.rows_before) {
         return Ok(());
     }
     store.repair_provenance(meta, input.resupplied(Some(store), view)?)?;
