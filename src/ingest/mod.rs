@@ -584,13 +584,13 @@ fn run(
     // per kind: a rule added to a step reads every key, its step's other jobs only the new ones.
     let mut groups: Vec<(Option<GrowthView>, Vec<usize>)> = Vec::new();
     for (i, m) in metas.iter().enumerate() {
-        if let Some(view) = m.upstream.as_ref().and_then(|u| input.growth_view(u)) {
-            repair_before_growth(store, input, m, &view)?;
+        let view = m.upstream.as_ref().and_then(|u| input.growth_view(u));
+        if let Some(view) = &view {
+            repair_before_growth(store, input, m, view)?;
         }
         if m.offset >= rows_total && !matches!(source, Source::Replay(_)) {
             continue; // complete jobs need no work; a replay replays all
         }
-        let view = m.upstream.as_ref().and_then(|u| input.growth_view(u));
         match groups.iter_mut().find(|(v, _)| *v == view) {
             Some((_, jobs)) => jobs.push(i),
             None => groups.push((view, vec![i])),
