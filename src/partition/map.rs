@@ -116,7 +116,7 @@ fn map_into(
     let rules: Vec<&Rule> = ingest.rules().iter().collect();
     let row_opts = ingest.options().row_options();
     let mode = if plan.with_props { PropsMode::Later } else { PropsMode::None };
-    let mut builder = BatchBuilder::new(&vec![0; rules.len()], false);
+    let mut builder = BatchBuilder::new(&vec![0; rules.len()], false).keep(ingest.options().keep.clone());
     let limit = budget.bytes() / 2;
     let mut held = 0u64;
     let chunk_rows = CHUNK_ROWS_PER_THREAD * rayon::current_num_threads();

@@ -113,6 +113,9 @@ pub struct Plan {
     pub with_props: bool,
     /// Rows with more heavy atoms are rejected as `too_large`.
     pub max_heavy_atoms: u32,
+    /// The step's property filter (`keep:`), as written; part of each rule's hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<String>,
     /// The units, in input order.
     pub units: Vec<PlanUnit>,
 }
@@ -182,11 +185,6 @@ pub(super) fn plan_in(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path, may_gr
         })?),
         None => None,
     };
-    if let Some(k) = &ingest.keep {
-        // a plan records the options its map steps run with; a filter is not among them yet
-        let reason = "is not supported by partitioned runs yet: run the campaign with `xfstore run`";
-        return Err(crate::error::IngestError::Keep { keep: k.text().to_owned(), reason }.into());
-    }
     let checked = match &upstream {
         Some(u) => IngestPlan::new_sharded(rule_set, ingest.clone(), open_shards(u)?)?,
         None => IngestPlan::new(rule_set, ingest.clone())?,
@@ -224,6 +222,7 @@ pub(super) fn plan_in(rule_set: &RuleSet, opts: &PlanOptions, dir: &Path, may_gr
         rules_file,
         rules,
         with_props: ingest.with_props,
+        keep: ingest.keep.as_ref().map(|k| k.text().to_owned()),
         max_heavy_atoms: ingest.max_heavy_atoms,
         units,
     };
@@ -375,6 +374,9 @@ impl Plan {
         o.carry_columns = info.carry_columns.clone();
         o.with_props = self.with_props;
         o.max_heavy_atoms = self.max_heavy_atoms;
+        // parsed when planned; were it not to parse now, the rules' hashes (which include the
+        // filter) would differ from the plan's and the map step would refuse them
+        o.keep = self.keep.as_deref().and_then(|k| crate::Keep::parse(k).ok());
         o.rule_settings = self
             .rules
             .iter()
