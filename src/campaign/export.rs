@@ -217,11 +217,10 @@ impl Lineage<'_> {
         let up = self.c.streams.iter().find(|u| &u.key == key).ok_or_else(|| CampaignError::Export {
             reason: format!("stream {} reads {key}, which the campaign does not have", s.key),
         })?;
-        for id in jobs {
+        for (id, rule) in jobs.iter().zip(&up.rules) {
             let Some(parent) = self.store.store_for(id, &rec.parent_smiles)?.product(id, &rec.parent_smiles)? else {
                 continue;
             };
-            let rule = id.rsplit('/').next().unwrap_or(id);
             let (k, root) = self.above(up, &parent)?;
             let found = (k + u32::from(self.halogen(rule)?.is_some()), root);
             let mut cache = self.cache.borrow_mut();

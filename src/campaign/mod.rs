@@ -201,6 +201,11 @@ fn rule_hash(rules: &RuleSet, s: &Stream, name: &str) -> Result<u64> {
 
 /// The fingerprint of the upstream `jobs` as they are now; None while one does not exist yet.
 fn upstream_now(store: &ReadOnlyStore, jobs: &[String]) -> Result<Option<u64>> {
+    Ok(upstream_jobs(store, jobs)?.map(|up| upstream_fingerprint(&up)))
+}
+
+/// The records of the upstream `jobs`; None while one does not exist yet.
+fn upstream_jobs(store: &ReadOnlyStore, jobs: &[String]) -> Result<Option<Vec<JobMeta>>> {
     let mut up = Vec::with_capacity(jobs.len());
     for id in jobs {
         match store.job(id)? {
@@ -208,7 +213,7 @@ fn upstream_now(store: &ReadOnlyStore, jobs: &[String]) -> Result<Option<u64>> {
             None => return Ok(None),
         }
     }
-    Ok(Some(upstream_fingerprint(&up)))
+    Ok(Some(up))
 }
 
 /// Whether some job of `s` (a chained stream) was made from its upstream jobs as they were
@@ -219,12 +224,9 @@ fn upstream_now(store: &ReadOnlyStore, jobs: &[String]) -> Result<Option<u64>> {
 /// reads the new keys only.
 fn upstream_changed(store: &ReadOnlyStore, s: &Stream) -> Result<bool> {
     let StreamSource::Stream { jobs, .. } = &s.source else { return Ok(false) };
-    let Some(now) = upstream_now(store, jobs)? else { return Ok(false) };
-    let mut reads = Vec::with_capacity(jobs.len());
-    for id in jobs {
-        let Some(m) = store.job(id)? else { return Ok(false) };
-        reads.push(UpstreamRead { job: m.id, born: m.born, version: m.version });
-    }
+    let Some(up) = upstream_jobs(store, jobs)? else { return Ok(false) };
+    let now = upstream_fingerprint(&up);
+    let reads: Vec<UpstreamRead> = up.iter().map(UpstreamRead::from).collect();
     for id in s.jobs() {
         if store.job(&id)?.is_some_and(|m| m.input.footer_hash != now && !grows_from(&m, &reads)) {
             return Ok(true);

@@ -166,11 +166,10 @@ fn stream_next(
             for id in up_jobs {
                 // a job not made yet is made in this run: new to every job reading it
                 reads.push(match store.job(id)? {
-                    Some(m) => UpstreamRead { job: m.id, born: m.born, version: m.version },
+                    Some(m) => UpstreamRead::from(&m),
                     None => UpstreamRead { job: id.clone(), born: u64::MAX, version: 0 },
                 });
             }
-            let reads = Some(reads);
             let mut out = Vec::with_capacity(ids.len());
             for ((id, meta), name) in ids.into_iter().zip(metas).zip(&s.rules) {
                 let next = match meta {
@@ -178,9 +177,7 @@ fn stream_next(
                     Some(m) if m.rule.hash != rule_hash(rules, s, name)? => {
                         changed("the rule definition", format!("smirks was {:?}", m.rule.smirks), opts)
                     }
-                    Some(m) if reads.as_ref().is_some_and(|r| grows_from(&m, r)) => {
-                        JobNext::GrowUpstream { from: m.input.rows }
-                    }
+                    Some(m) if grows_from(&m, &reads) => JobNext::GrowUpstream { from: m.input.rows },
                     Some(_) => JobNext::Redo { why: format!("its upstream {upstream} changed since it was made") },
                 };
                 out.push((id, next));

@@ -136,10 +136,7 @@ impl JobInput {
                 });
             }
         }
-        let now = metas[..jobs.len()]
-            .iter()
-            .map(|m| UpstreamRead { job: m.id.clone(), born: m.born, version: m.version })
-            .collect();
+        let now = metas[..jobs.len()].iter().map(UpstreamRead::from).collect();
         let input = JobInput { jobs: jobs.to_vec(), carry_at, shards: Vec::new(), now };
         let mut rows = 0u64;
         for item in input.merge_over(stores, None)? {
@@ -307,15 +304,14 @@ impl Iterator for Merge<'_> {
         let (i, key) = best?;
         let j = self.scans[i].0;
         let (_, rec) = self.scans[i].1.next()?.ok()?;
-        let read_then = |j: usize, since: u64| self.before.as_ref().is_some_and(|b| b[j].is_some_and(|v| since <= v));
+        let before = &self.before;
+        let read_then = |j: usize, since: u64| before.as_ref().is_some_and(|b| b[j].is_some_and(|v| since <= v));
         // the job that supplied the key before the growth: the first holding it then
         let mut old_supplier = read_then(j, rec.since).then_some(j);
         for (k, scan) in &mut self.scans[i + 1..] {
             if matches!(scan.peek(), Some(Ok((key2, _))) if *key2 == key) {
                 if let Some(Ok((_, other))) = scan.next() {
-                    if old_supplier.is_none()
-                        && self.before.as_ref().is_some_and(|b| b[*k].is_some_and(|v| other.since <= v))
-                    {
+                    if old_supplier.is_none() && read_then(*k, other.since) {
                         old_supplier = Some(*k);
                     }
                 }

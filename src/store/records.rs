@@ -269,6 +269,13 @@ pub struct UpstreamRead {
     pub version: u64,
 }
 
+impl From<&JobMeta> for UpstreamRead {
+    /// The job as a job reading it now records it.
+    fn from(m: &JobMeta) -> Self {
+        Self { job: m.id.clone(), born: m.born, version: m.version }
+    }
+}
+
 impl JobMeta {
     /// A job that has committed nothing yet (offset 0, partial), created at `now_unix`.
     pub fn fresh(

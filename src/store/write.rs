@@ -62,6 +62,18 @@ pub struct JobBatch<'a> {
     pub novel: Option<Vec<bool>>,
 }
 
+impl JobBatch<'_> {
+    /// Stamps the batch's products with the job's version (`since`, `moved`); returns whether
+    /// the job grows from new upstream keys (its known products then get provenance operands).
+    fn stamp(&mut self) -> bool {
+        let version = self.meta.version;
+        for (_, rec) in &mut self.products {
+            (rec.since, rec.moved) = (version, version);
+        }
+        self.meta.grows_from_keys()
+    }
+}
+
 impl Store {
     /// Creates the job's product column family if needed and records the job's metadata.
     pub fn register_job(&self, meta: &JobMeta) -> Result<(), StoreError> {
@@ -168,9 +180,8 @@ impl Store {
             let cf = self.products_cf(&job.meta.id)?;
             let existing = self.db.batched_multi_get_cf(&cf, job.products.iter().map(|(k, _)| k.as_bytes()), false);
             let mut new_keys = 0u64;
-            let (version, growing) = (job.meta.version, job.meta.grows_from_keys());
+            let growing = job.stamp();
             for ((key, mut rec), old) in job.products.drain(..).zip(existing) {
-                (rec.since, rec.moved) = (version, version);
                 match old.map_err(|e| self.db_err("read product", e))? {
                     Some(bytes) => {
                         let mut prev: ProductRecord = decode(&bytes, key.as_str())?;
@@ -243,10 +254,7 @@ impl Store {
             links.sort_unstable();
             links.dedup();
             job.meta.counters.unique_products += novel.iter().filter(|n| **n).count() as u64;
-            let (version, growing) = (job.meta.version, job.meta.grows_from_keys());
-            for (_, rec) in &mut job.products {
-                (rec.since, rec.moved) = (version, version);
-            }
+            let growing = job.stamp();
             let mut order: Vec<(&str, usize)> =
                 job.products.iter().enumerate().map(|(i, (key, _))| (key.as_str(), i)).collect();
             order.sort_unstable();
