@@ -19,7 +19,7 @@
 //! - Reading any folder xfstore builds (a store, a partitioned run, a partitioned campaign) as
 //!   one store: [`Reader`] (its [`StoreKind`]), which queries, exports, reports and the
 //!   Python module all read through;
-//! - Query: [`lookup`], [`lookup_stream`], [`products_of_parent`], [`status`],
+//! - Query: [`lookup`], [`lookup_stream`], [`products_of_parent`], [`lineage`], [`descendants`], [`status`],
 //!   [`status_document`];
 //! - Partitioned runs (one ingest over many processes or machines): [`plan_partitioned`] ->
 //!   [`map_unit`] per unit -> [`reduce_partition`] per partition, read back through a
@@ -120,6 +120,10 @@ pub use partition::{
     is_partitioned_campaign, map_unit, plan as plan_partitioned, plan_campaign, reduce_partition, shard_done,
     unit_done, BuildId, CampaignPlan, MapReport, Plan, PlanInput, PlanOptions, PlanRule, PlanUnit, ReduceReport,
     ShardDone, ShardJob, ShardedJob, ShardedStatus, ShardedStore, UnitDone, DEFAULT_UNIT_ROWS,
+};
+pub use query::{
+    descendants, descendants_batch, lineage, lineage_batch, Descendant, Descendants, Lineage, LineagePath, LineageStep,
+    RootRow, DEFAULT_MAX_PATHS,
 };
 pub use query::{
     lookup, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, status, status_document,

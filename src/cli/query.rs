@@ -11,7 +11,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use xfstore::internal::{to_json_line, to_text};
 use xfstore::{
-    lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, Query, QueryOutcome, Reader,
+    descendants, lineage, lookup_query, lookup_stream, parse_query_line, products_of_parent, select_jobs, Descendants,
+    Lineage, Query, QueryOutcome, Reader, DEFAULT_MAX_PATHS,
 };
 
 use super::{exit, StoreArg};
@@ -37,6 +38,17 @@ pub struct QueryArgs {
     /// Treat each SMILES as a PARENT and list the products made from it.
     #[arg(long, conflicts_with = "file")]
     parent: bool,
+    /// Treat each SMILES as a PRODUCT and print every path from an original input molecule to
+    /// it (rules, intermediate products, the original rows and ids).
+    #[arg(long, conflicts_with_all = ["file", "parent"])]
+    lineage: bool,
+    /// Treat each query as an input id (or, when no input row has that id, a SMILES) and list
+    /// everything made from its molecule across all steps.
+    #[arg(long, conflicts_with_all = ["file", "parent", "lineage"])]
+    descendants: bool,
+    /// Most paths a --lineage lists (it says when it cut them).
+    #[arg(long, default_value_t = DEFAULT_MAX_PATHS)]
+    max_paths: usize,
     /// Look queries up one after another on one thread (default for a file: parallel).
     #[arg(long)]
     sequential: bool,
@@ -59,6 +71,21 @@ pub fn run(a: QueryArgs, out: &mut dyn Write) -> Result<ExitCode> {
             write!(out, "{}", to_text(o))
         }
     };
+    if a.lineage || a.descendants {
+        let mut found = true;
+        for q in &queries {
+            found &= if a.lineage {
+                let l = lineage(&db, &q.smiles, a.max_paths)?;
+                print_lineage(out, &l, json)?;
+                !l.paths.is_empty()
+            } else {
+                let d = descendants(&db, &q.smiles)?;
+                print_descendants(out, &d, json)?;
+                !d.products.is_empty()
+            };
+        }
+        return Ok(exit(found));
+    }
     if a.parent {
         for q in &queries {
             print(&products_of_parent(&db, &jobs, &q.smiles)?)?;
@@ -104,4 +131,44 @@ fn report_timing(n: u64, total: Duration, latencies: &mut [Duration]) {
         eprint!(", latency p50 {:.1} us, p99 {:.1} us", at(0.50).as_secs_f64() * 1e6, at(0.99).as_secs_f64() * 1e6);
     }
     eprintln!();
+}
+
+/// A lineage as text (a block per path) or one JSON line.
+fn print_lineage(out: &mut dyn Write, l: &Lineage, json: bool) -> Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string(l)?)?;
+        return Ok(());
+    }
+    let cut = if l.truncated { " (cut at --max-paths)" } else { "" };
+    writeln!(out, "{} -> {}: {} path(s){cut}", l.query, l.canonical, l.paths.len())?;
+    for (i, p) in l.paths.iter().enumerate() {
+        let rows: Vec<String> = p
+            .rows
+            .iter()
+            .map(|r| match &r.id {
+                Some(id) => format!("row {} id {id}", r.row),
+                None => format!("row {}", r.row),
+            })
+            .collect();
+        writeln!(out, "  path {}: {} (input {}: {})", i + 1, p.root, p.input, rows.join(", "))?;
+        for (k, s) in p.steps.iter().enumerate() {
+            writeln!(out, "    {}. {} [{}] -> {}", k + 1, s.rule, s.job, s.product)?;
+        }
+    }
+    Ok(())
+}
+
+/// Descendants as text (a header line, then `depth job rule parent product` per line, tab
+/// separated) or one JSON line.
+fn print_descendants(out: &mut dyn Write, d: &Descendants, json: bool) -> Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string(d)?)?;
+        return Ok(());
+    }
+    writeln!(out, "# {} (by {}): {} product(s) from {}", d.query, d.by, d.products.len(), d.molecules.join(", "))?;
+    writeln!(out, "depth\tjob\trule\tparent\tproduct")?;
+    for p in &d.products {
+        writeln!(out, "{}\t{}\t{}\t{}\t{}", p.depth, p.job, p.rule, p.parent, p.product)?;
+    }
+    Ok(())
 }

@@ -26,6 +26,8 @@ pub struct JobDelta {
     pub products: Vec<(String, ProductRecord)>,
     /// (canonical parent, product) pairs for the parent index, one per distinct pair of a row.
     pub parent_links: Vec<(String, String)>,
+    /// Root rows for the lineage index (a file input's rows that made products).
+    pub roots: Vec<crate::store::RootRow>,
     /// Per product (same order), whether its key is new to the store; None without a novelty
     /// check (the commit then reads the keys).
     pub novel: Option<Vec<bool>>,
@@ -358,6 +360,9 @@ fn fold_job(delta: &mut JobDelta, chunk: &Chunk, job: usize, offset: u64) -> Vec
         let links_from = delta.parent_links.len();
         if sites.is_empty() {
             c.no_site += 1;
+        }
+        if let Some(p) = parent.filter(|_| batch.source_rows.is_none()) {
+            delta.roots.push((p.clone(), row, batch.id(i).filter(|id| !id.is_empty())));
         }
         for (site_index, site) in sites.iter().enumerate() {
             match site {

@@ -217,6 +217,7 @@ impl Pipeline<'_> {
                     meta,
                     products: delta.products,
                     parent_links: delta.parent_links,
+                    roots: delta.roots,
                     novel: delta.novel,
                 });
             }

@@ -17,7 +17,7 @@ use super::files::read_marker;
 use super::layout::{unit_dir, RUN_FILE, UNIT_DONE};
 use super::partition_of;
 use super::plan::{BuildId, Plan};
-use super::runfile::{self, RunRecord, KIND_LINK, KIND_PRODUCT, KIND_REJECT};
+use super::runfile::{self, RunRecord, KIND_LINK, KIND_PRODUCT, KIND_REJECT, KIND_ROOT};
 use crate::budget::MemoryBudget;
 use crate::chem::PropsMode;
 use crate::error::{PartitionError, Result};
@@ -155,6 +155,19 @@ fn map_into(
             let partition = partition_of(product.as_bytes(), p);
             let key = parent_link_key(&parent, &product);
             records.push(RunRecord { partition, kind: KIND_LINK, job, key, value: Vec::new() });
+        }
+        for (parent, row, id) in delta.roots {
+            let partition = partition_of(parent.as_bytes(), p);
+            let mut key = parent.into_bytes();
+            key.push(0);
+            key.extend_from_slice(&row.to_be_bytes());
+            records.push(RunRecord {
+                partition,
+                kind: KIND_ROOT,
+                job,
+                key,
+                value: id.unwrap_or_default().into_bytes(),
+            });
         }
     }
     for (row, rec) in prepared.rejected {

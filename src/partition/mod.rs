@@ -43,8 +43,8 @@ pub use sharded::{ShardedJob, ShardedStatus, ShardedStore};
 /// so steps refuse plans of the other kind.
 pub const PARTITION_SEED: u64 = 0x7866_7374_6f72_6531;
 
-/// Version of the run-file layout (`runfile.rs`).
-pub const RUN_FORMAT: u32 = 1;
+/// Version of the run-file layout (`runfile.rs`). 2: root rows (`KIND_ROOT`, the lineage index).
+pub const RUN_FORMAT: u32 = 2;
 
 /// The partition of a key among `partitions`: xxh3-64 of the key's bytes (the canonical SMILES
 /// of a product, the row number of a rejected row as u64 big-endian) with [`PARTITION_SEED`],

@@ -24,13 +24,14 @@ use super::files::read_marker;
 use super::layout::{shard_dir, unit_dir, RUN_FILE, SHARD_DONE};
 use super::map::{unit_done, UnitDone};
 use super::plan::{BuildId, Plan};
-use super::runfile::{Cursor, KIND_LINK, KIND_PRODUCT, KIND_REJECT};
+use super::runfile::{Cursor, KIND_LINK, KIND_PRODUCT, KIND_REJECT, KIND_ROOT};
 use crate::budget::MemoryBudget;
 use crate::error::{PartitionError, Result};
 use crate::ingest::job::now_unix;
 use crate::publish::{host, publish_new_folder, write_json_synced};
 use crate::store::{
-    decode, Durability, JobBatch, JobMeta, JobState, ProductRecord, RejectBatch, RejectRecord, Store, StoreOptions,
+    decode, Durability, JobBatch, JobMeta, JobState, ProductRecord, RejectBatch, RejectRecord, RootRow, Store,
+    StoreOptions,
 };
 
 /// Products (or links, or rejects) per bulk-load commit.
@@ -155,6 +156,7 @@ fn shard_metas(plan: &Plan) -> Vec<JobMeta> {
 struct Pending {
     products: Vec<(String, ProductRecord)>,
     links: Vec<(String, String)>,
+    roots: Vec<RootRow>,
     rejects: Vec<(u64, RejectRecord)>,
 }
 
@@ -196,7 +198,13 @@ impl<'a> Shard<'a> {
                 meta.state = JobState::Complete;
                 meta.busy_secs = started.elapsed().as_secs_f64();
                 meta.updated_unix = now_unix();
-                JobBatch { meta, products: Vec::new(), parent_links: Vec::new(), novel: Some(Vec::new()) }
+                JobBatch {
+                    meta,
+                    products: Vec::new(),
+                    parent_links: Vec::new(),
+                    roots: Vec::new(),
+                    novel: Some(Vec::new()),
+                }
             })
             .collect();
         self.store.commit(&mut finals, RejectBatch { input_key: &plan.input.key, rows: &[] })?;
@@ -223,7 +231,8 @@ impl<'a> Shard<'a> {
     fn flush(&mut self, job: usize, pending: &mut Pending) -> Result<()> {
         let products = std::mem::take(&mut pending.products);
         let links = std::mem::take(&mut pending.links);
-        if !products.is_empty() || !links.is_empty() {
+        let roots = std::mem::take(&mut pending.roots);
+        if !products.is_empty() || !links.is_empty() || !roots.is_empty() {
             let meta = &mut self.metas[job];
             let occurrences: u64 = products.iter().map(|(_, r)| r.occurrences).sum();
             meta.counters.site_products += occurrences;
@@ -232,7 +241,7 @@ impl<'a> Shard<'a> {
             let novel = Some(vec![true; products.len()]);
             let before = meta.counters.unique_products;
             self.store.commit(
-                &mut [JobBatch { meta, products, parent_links: links, novel }],
+                &mut [JobBatch { meta, products, parent_links: links, roots, novel }],
                 RejectBatch { input_key: self.input_key, rows: &[] },
             )?;
             self.jobs[job].unique_products += self.metas[job].counters.unique_products - before;
@@ -297,7 +306,7 @@ fn build_shard(
                 heap.push(Reverse((k, j, key.to_vec(), i)));
             }
         }
-        if pending.products.len() + pending.links.len() + pending.rejects.len() >= FLUSH_ROWS {
+        if pending.products.len() + pending.links.len() + pending.roots.len() + pending.rejects.len() >= FLUSH_ROWS {
             shard.flush(job as usize, &mut pending)?;
         }
     }
@@ -315,7 +324,7 @@ fn run_err(cursor: &Cursor, reason: impl Into<String>) -> crate::Error {
 
 /// Folds one key held by the units `holders` (in unit order, the first the lowest) into the
 /// rows waiting for the next commit: a product keeps the first unit's record with every unit's
-/// occurrences summed; a parent link and a rejected row are taken once.
+/// occurrences summed; a parent link, a root row and a rejected row are taken once.
 fn merge_row(kind: u8, key: Vec<u8>, holders: &[usize], cursors: &[Cursor], pending: &mut Pending) -> Result<()> {
     let first = &cursors[holders[0]];
     // a value that does not decode: the run file is damaged (named, with the codec's reason)
@@ -339,6 +348,17 @@ fn merge_row(kind: u8, key: Vec<u8>, holders: &[usize], cursors: &[Cursor], pend
                 return Err(run_err(first, "a parent link key is not parent NUL product"));
             };
             pending.links.push((parent.to_owned(), product.to_owned()));
+        }
+        KIND_ROOT => {
+            let split = key.len().checked_sub(9).filter(|&at| key[at] == 0);
+            let parent = split.and_then(|at| String::from_utf8(key[..at].to_vec()).ok());
+            let (Some(at), Some(parent)) = (split, parent) else {
+                return Err(run_err(first, "a root row key is not molecule NUL row"));
+            };
+            let row = u64::from_be_bytes(key[at + 1..].try_into().expect("8 bytes"));
+            let id = String::from_utf8(first.value().to_vec())
+                .map_err(|_| run_err(first, "a root row's id is not UTF-8"))?;
+            pending.roots.push((parent, row, Some(id).filter(|id| !id.is_empty())));
         }
         KIND_REJECT => {
             let row = <[u8; 8]>::try_from(key.as_slice())

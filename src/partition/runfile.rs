@@ -28,6 +28,9 @@ pub const KIND_PRODUCT: u8 = 0;
 pub const KIND_LINK: u8 = 1;
 /// A rejected input row (key: row u64 BE; value: codec(RejectRecord); job 0).
 pub const KIND_REJECT: u8 = 2;
+/// A root row of a file-input job (key: canonical molecule, NUL, row u64 BE; value: its id,
+/// UTF-8, empty without one), in its molecule's partition.
+pub const KIND_ROOT: u8 = 3;
 
 const META_ROW_GROUPS: &str = "xfstore.run.row_groups";
 const META_ROWS: &str = "xfstore.run.rows";

@@ -7,12 +7,17 @@
 mod batch;
 mod format;
 mod json;
+mod lineage;
 mod status;
 
 pub use batch::{lookup_query, lookup_stream, parse_query_line, Query};
 
 pub use format::to_text;
 pub use json::{status_document, status_json, status_summary, to_json_line};
+pub use lineage::{
+    descendants, descendants_batch, lineage, lineage_batch, Descendant, Descendants, Lineage, LineagePath, LineageStep,
+    RootRow, DEFAULT_MAX_PATHS,
+};
 pub use status::{status, JobStatus, RunState, StoreStatus};
 
 use std::collections::BTreeSet;

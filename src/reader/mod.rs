@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, StoreError};
+use crate::input::InputSpec;
 use crate::partition::{is_partitioned, is_partitioned_campaign, CampaignPlan, ShardedStore};
 use crate::store::{JobMeta, ReadOnlyStore, SharedCache, Store, StoreOptions};
 pub(crate) use scan::MergedScan;
@@ -175,6 +176,17 @@ impl Reader {
                 None => Ok(None),
             },
             _ => Ok(self.single().expect("a store").job(id)?),
+        }
+    }
+
+    /// What `job` reads: a file, or other jobs (`job:`; in a partitioned campaign, the jobs of
+    /// its upstream run, as planned).
+    pub(crate) fn input_spec(&self, job: &JobMeta) -> Result<InputSpec> {
+        match &self.inner {
+            Inner::Sharded { runs, job_run } => {
+                Ok(InputSpec::parse(&runs[self.run_of(job_run, &job.id)?].plan().input.spec))
+            }
+            _ => Ok(InputSpec::parse(&job.input.path)),
         }
     }
 

@@ -38,7 +38,7 @@ pub use records::{
 };
 pub use verify::{CfCheck, VerifyStoreReport};
 pub(crate) use write::Supplied;
-pub use write::{JobBatch, RejectBatch};
+pub use write::{JobBatch, RejectBatch, RootRow};
 
 use crate::error::StoreError;
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use rocksdb::{BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Options};
 
 use super::schema::{
-    pending_drop_key, CF_META, FORMAT_VERSION, KEY_FORMAT_VERSION, KEY_INDEX_VERSION, KEY_RDKIT_VERSION,
+    pending_drop_key, CF_META, FORMAT_VERSION, KEY_FORMAT_VERSION, KEY_INDEX_VERSION, KEY_LINEAGE, KEY_RDKIT_VERSION,
     LINKS_IN_PRODUCTS_VERSION,
 };
 use super::{Db, ReadOnlyStore, Store};
@@ -252,7 +252,8 @@ pub(super) fn open_writer(path: &Path, so: &StoreOptions) -> Result<Store, Store
 impl Store {
     /// Brings a store of an older format to [`FORMAT_VERSION`] (readers take it as it is): the
     /// key index built (before 4), the parent links moved into the products families (before
-    /// 5). Each step is idempotent and the version is written, synced, only after them all, so
+    /// 5). A store older than 7 keeps no lineage index for the families it has (`KEY_LINEAGE`
+    /// stays absent: lineage queries refuse it). Each step is idempotent and the version is written, synced, only after them all, so
     /// a kill leaves an old store the next writer upgrades again; the families the move
     /// emptied are dropped after that, as pending drops (a kill leaves them to the next open).
     fn upgrade(&mut self) -> Result<(), StoreError> {
@@ -407,6 +408,7 @@ impl ReadOnlyStore {
                 let mut batch = rocksdb::WriteBatch::default();
                 batch.put_cf(&meta, KEY_FORMAT_VERSION, FORMAT_VERSION.to_le_bytes());
                 batch.put_cf(&meta, KEY_RDKIT_VERSION, crate::chem::rdkit_version().as_bytes());
+                batch.put_cf(&meta, KEY_LINEAGE, []);
                 self.db.write(batch).map_err(|e| self.db_err("initialise store", e))?;
                 Ok(FORMAT_VERSION)
             }
@@ -485,7 +487,13 @@ mod tests {
                     let mut meta = JobMeta::for_test(id);
                     store.register_job(&meta).unwrap();
                     let products = vec![("COc1ccccc1".to_owned(), product())];
-                    let batch = JobBatch { meta: &mut meta, products, parent_links: vec![], novel: Some(vec![true]) };
+                    let batch = JobBatch {
+                        meta: &mut meta,
+                        products,
+                        parent_links: vec![],
+                        roots: vec![],
+                        novel: Some(vec![true]),
+                    };
                     store.commit(&mut [batch], RejectBatch { input_key: "in", rows: &[] }).unwrap();
                 }
                 assert_eq!(store.jobs_holding("COc1ccccc1").unwrap(), Some(vec!["in/A".into(), "in/B".into()]));
@@ -507,7 +515,7 @@ mod tests {
             assert_eq!(store.jobs_holding("CCO").unwrap(), Some(vec![]));
             assert_eq!(store.jobs_holding("COc1ccccc").unwrap(), Some(vec![]), "a prefix is another key");
         }
-        assert_eq!(FORMAT_VERSION, 6);
+        assert_eq!(FORMAT_VERSION, 7);
     }
 
     /// The column families a store holds: one products family per job (format 5), no
@@ -544,7 +552,8 @@ mod tests {
                     ("Oc1ccccc1".to_owned(), "COc1ccccc1".to_owned()),
                     ("Oc1ccc(O)cc1".to_owned(), "COc1ccc(O)cc1".to_owned()),
                 ];
-                let batch = JobBatch { meta: &mut meta, products, parent_links, novel: Some(vec![true, true]) };
+                let batch =
+                    JobBatch { meta: &mut meta, products, parent_links, roots: vec![], novel: Some(vec![true, true]) };
                 store.commit(&mut [batch], RejectBatch { input_key: "in", rows: &[] }).unwrap();
             }
             assert!(families(&path).iter().all(|f| !f.starts_with("parents/")), "{:?}", families(&path));

@@ -7,8 +7,9 @@ use rocksdb::{BoundColumnFamily, DBIteratorWithThreadMode, IteratorMode, ReadOpt
 use super::codec::decode;
 use super::records::{JobMeta, ProductRecord, RejectRecord, RowsHash};
 use super::schema::{
-    family_link_key_into, job_key, key_index_key, parent_link_key, parents_cf, products_cf, rejects_cf, rows_key,
-    CF_KEYS, FIRST_PRODUCT_KEY, KEY_INDEX_VERSION, KEY_JOB_PREFIX, LINKS_IN_PRODUCTS_VERSION,
+    family_link_key_into, family_reverse_link_key_into, family_root_key_into, job_key, key_index_key, parent_link_key,
+    parents_cf, products_cf, rejects_cf, rows_key, CF_KEYS, FIRST_PRODUCT_KEY, KEY_INDEX_VERSION, KEY_JOB_PREFIX,
+    KEY_LINEAGE, LINKS_IN_PRODUCTS_VERSION, ROOTS_END, ROOTS_START,
 };
 use super::{Db, ReadOnlyStore};
 use crate::error::StoreError;
@@ -189,6 +190,61 @@ impl ReadOnlyStore {
         Ok(out)
     }
 
+    /// Whether every job family has the lineage index (the store was made at format 7 or
+    /// later; see `schema.rs`).
+    pub fn has_lineage(&self) -> Result<bool, StoreError> {
+        let meta = self.meta_cf()?;
+        Ok(self.db.get_pinned_cf(&meta, KEY_LINEAGE).map_err(|e| self.db_err("read meta", e))?.is_some())
+    }
+
+    /// Canonical SMILES of every parent `job` made the product `canonical_product` from, in
+    /// key order (the lineage index: every distinct parent, not only the first provenance).
+    pub fn parents_of_product(&self, job: &str, canonical_product: &str) -> Result<Vec<String>, StoreError> {
+        let mut prefix = Vec::new();
+        family_reverse_link_key_into(&mut prefix, canonical_product, "");
+        let found = self.scan_prefix(job, &prefix, |parent, _| String::from_utf8_lossy(parent).into_owned())?;
+        Ok(found)
+    }
+
+    /// The input rows (row, id) of a file-input `job` whose molecule is `canonical_molecule`
+    /// and made products, in row order (the lineage index's root rows).
+    pub fn root_rows(&self, job: &str, canonical_molecule: &str) -> Result<Vec<(u64, Option<String>)>, StoreError> {
+        let mut prefix = Vec::new();
+        family_root_key_into(&mut prefix, canonical_molecule, 0);
+        prefix.truncate(prefix.len() - 8);
+        self.scan_prefix(job, &prefix, |row, id| (row_of(row), id_of(id)))
+    }
+
+    /// The root rows of a file-input `job` whose id is `id`: (canonical molecule, row), in
+    /// molecule order. Scans the job's root rows (one per input row that made a product).
+    pub fn root_rows_with_id(&self, job: &str, id: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut out = Vec::new();
+        let cf = self.products_cf(job)?;
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(ROOTS_END);
+        for item in self.db.iterator_cf_opt(&cf, opts, IteratorMode::From(ROOTS_START, rocksdb::Direction::Forward)) {
+            let (k, v) = item.map_err(|e| self.db_err("scan root rows", e))?;
+            if v.as_ref() != id.as_bytes() || k.len() < ROOTS_START.len() + 9 {
+                continue;
+            }
+            let (molecule, row) = k[ROOTS_START.len()..].split_at(k.len() - ROOTS_START.len() - 9);
+            out.push((String::from_utf8_lossy(molecule).into_owned(), row_of(&row[1..])));
+        }
+        Ok(out)
+    }
+
+    /// `f(rest of key, value)` of every key of `job`'s family starting with `prefix`.
+    fn scan_prefix<T>(&self, job: &str, prefix: &[u8], f: impl Fn(&[u8], &[u8]) -> T) -> Result<Vec<T>, StoreError> {
+        let cf = self.products_cf(job)?;
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(&cf, IteratorMode::From(prefix, rocksdb::Direction::Forward)) {
+            let (k, v) = item.map_err(|e| self.db_err("scan lineage index", e))?;
+            let Some(rest) = k.strip_prefix(prefix) else { break };
+            out.push(f(rest, &v));
+        }
+        Ok(out)
+    }
+
     pub(super) fn parents_cf(&self, job: &str) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
         self.db.cf_handle(&parents_cf(job)).ok_or_else(|| StoreError::UnknownJob {
             job: format!("parent index of {job}"),
@@ -288,4 +344,14 @@ impl Iterator for RejectScan<'_> {
             Ok((row, rec))
         }))
     }
+}
+
+/// A root row's number from its 8 big-endian key bytes (0 if damaged: never written so).
+fn row_of(bytes: &[u8]) -> u64 {
+    bytes.try_into().map_or(0, u64::from_be_bytes)
+}
+
+/// A root row's id from its value (none when empty).
+fn id_of(bytes: &[u8]) -> Option<String> {
+    (!bytes.is_empty()).then(|| String::from_utf8_lossy(bytes).into_owned())
 }

@@ -3,6 +3,8 @@
 //! ```text
 //! CF "meta"                    (one per store)
 //!   "format_version"        -> u32 little-endian            (FORMAT_VERSION)
+//!   "lineage"               -> empty                        (every job family has the lineage
+//!                              keys below: the store was made at format 7 or later)
 //!   "generation"            -> u64 little-endian            (the last generation handed out:
 //!                              a job's `born` and `version`, `Store::next_generation`)
 //!   "rdkit_version"         -> UTF-8 string                 (RDKit that made the keys)
@@ -22,6 +24,11 @@
 //!   0x00 <canonical parent> 0x00 <canonical product> -> empty  (parent index, in the same
 //!                              file or WriteBatch as the products; between the sentinel and
 //!                              the first product key, so product scans never see it)
+//!   0x00 0x00 <canonical product> 0x00 <canonical parent> -> empty  (the same links by product:
+//!                              the lineage index, written with them; format 7)
+//!   0x00 0x01 <canonical parent> 0x00 <row: u64 big-endian> -> UTF-8 id  (a file-input job's
+//!                              root rows: each input row whose molecule made a product of the
+//!                              job, so a lineage names every original row; format 7)
 //! CF "keys"                    (one per store: which jobs hold a product key)
 //!   <canonical SMILES> 0x00 <job id> -> empty               (written with the job's first
 //!                              record of the key; may outlive a dropped job, so a reader
@@ -32,7 +39,10 @@
 //! Changing any layout here means bumping [`FORMAT_VERSION`]; changing a record's fields means
 //! bumping the codec version in `codec.rs`.
 
-/// Version of the store layout described above. 6: provenance merge operands (0xFE) and the
+/// Version of the store layout described above. 7: the lineage index (links by product, root
+/// rows of file-input jobs; #32); a version-6 store is read as is and marked 7 when opened for
+/// writing, without the `lineage` key (its older families lack the index: lineage queries on it
+/// are refused with a clear message). 6: provenance merge operands (0xFE) and the
 /// `generation` counter (growth of jobs reading jobs, #30); a version-5 store is read as is and
 /// marked 6 when opened for writing (its records read with version 0, its chained jobs are
 /// redone, not grown, when their upstream changes). 5: the parent index lives in the job's
@@ -44,7 +54,7 @@
 /// operands (the blind write path); a version-2 store is read as is and marked 3 when opened
 /// for writing. 2: records in the postcard codec (codec version 2); 1 was bincode and is
 /// refused with a clear message.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 
 /// First version whose `keys` family is complete.
 pub const KEY_INDEX_VERSION: u32 = 4;
@@ -70,6 +80,8 @@ pub const CF_REJECTS_PREFIX: &str = "rejects/";
 pub const KEY_FORMAT_VERSION: &[u8] = b"format_version";
 pub const KEY_RDKIT_VERSION: &[u8] = b"rdkit_version";
 pub const KEY_GENERATION: &[u8] = b"generation";
+/// Meta key present when every job family of the store has the lineage index.
+pub const KEY_LINEAGE: &[u8] = b"lineage";
 pub const KEY_JOB_PREFIX: &[u8] = b"job/";
 /// Reserved key of a products family: the job record as of the family's last bulk-loaded batch
 /// (the commit point of the bulk-load protocol, `write.rs`). No SMILES starts with a NUL.
@@ -132,6 +144,33 @@ pub fn family_link_key_into(out: &mut Vec<u8>, parent: &str, product: &str) {
     out.extend_from_slice(product.as_bytes());
 }
 
+/// Key of a link by product in a products family (the lineage index): two NULs, product, NUL,
+/// parent, into `out` (cleared first). `\0\0` sorts after the sentinel and before every
+/// `\0 <parent>` link (a SMILES never starts with a byte below `#`).
+pub fn family_reverse_link_key_into(out: &mut Vec<u8>, product: &str, parent: &str) {
+    out.clear();
+    out.extend_from_slice(b"\0\0");
+    out.extend_from_slice(product.as_bytes());
+    out.push(0);
+    out.extend_from_slice(parent.as_bytes());
+}
+
+/// Key of a root row in a products family: `\0\x01`, the row's canonical molecule, NUL, the
+/// row big-endian (so a molecule's rows list in input order), into `out` (cleared first). Its
+/// value is the row's id.
+pub fn family_root_key_into(out: &mut Vec<u8>, parent: &str, row: u64) {
+    out.clear();
+    out.extend_from_slice(b"\0\x01");
+    out.extend_from_slice(parent.as_bytes());
+    out.push(0);
+    out.extend_from_slice(&row.to_be_bytes());
+}
+
+/// Where the root rows of a products family start and end.
+pub const ROOTS_START: &[u8] = b"\0\x01";
+/// Just past the root rows.
+pub const ROOTS_END: &[u8] = b"\0\x02";
+
 /// Key-index entry: product, a NUL separator (never in SMILES), job id. A product's entries
 /// are exactly the keys in `[product 0x00, product 0x01)`.
 pub fn key_index_key(product: &[u8], job: &str) -> Vec<u8> {
@@ -171,5 +210,13 @@ mod tests {
         family_link_key_into(&mut k, "C", "CO");
         assert_eq!(k, b"\0C\0CO".to_vec());
         assert!(KEY_BATCH_SENTINEL < k.as_slice() && k.as_slice() < FIRST_PRODUCT_KEY);
+        let (mut r, mut root) = (Vec::new(), Vec::new());
+        family_reverse_link_key_into(&mut r, "CO", "C");
+        family_root_key_into(&mut root, "C", 258);
+        assert_eq!(r, b"\0\0CO\0C".to_vec());
+        assert_eq!(root, b"\0\x01C\0\0\0\0\0\0\0\x01\x02".to_vec());
+        // sentinel < links by product < root rows < links by parent < products
+        assert!(KEY_BATCH_SENTINEL < r.as_slice() && r.as_slice() < ROOTS_START);
+        assert!(ROOTS_START < root.as_slice() && root.as_slice() < ROOTS_END && ROOTS_END < k.as_slice());
     }
 }

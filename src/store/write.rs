@@ -19,8 +19,9 @@ use super::merge::{occurrences_operand, provenance_operand};
 use super::open::Durability;
 use super::records::{JobMeta, ProductRecord, RejectRecord, RowsHash};
 use super::schema::{
-    family_link_key_into, job_key, key_index_key, parents_cf, products_cf, reject_key, rejects_cf, rows_key, CF_KEYS,
-    FAMILY_END, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL, KEY_DROP_PREFIX, KEY_GENERATION,
+    family_link_key_into, family_reverse_link_key_into, family_root_key_into, job_key, key_index_key, parents_cf,
+    products_cf, reject_key, rejects_cf, rows_key, CF_KEYS, FAMILY_END, FIRST_PRODUCT_KEY, KEY_BATCH_SENTINEL,
+    KEY_DROP_PREFIX, KEY_GENERATION,
 };
 use super::{Db, Store};
 use crate::error::StoreError;
@@ -47,6 +48,29 @@ pub(crate) struct Supplied {
     pub carried: Vec<Option<String>>,
 }
 
+/// An input row whose molecule made products of a file-input job: (canonical molecule, input
+/// row, id).
+pub type RootRow = (String, u64, Option<String>);
+
+/// The lineage-index keys and values of a batch's links and root rows, sorted by key (links by
+/// product, then root rows; all sort before the links by parent).
+fn lineage_keys(links: &[(String, String)], roots: &[RootRow]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::with_capacity(links.len() + roots.len());
+    for (parent, product) in links {
+        let mut k = Vec::new();
+        family_reverse_link_key_into(&mut k, product, parent);
+        out.push((k, Vec::new()));
+    }
+    for (parent, row, id) in roots {
+        let mut k = Vec::new();
+        family_root_key_into(&mut k, parent, *row);
+        out.push((k, id.clone().unwrap_or_default().into_bytes()));
+    }
+    out.sort_unstable();
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
 /// What one input batch adds to one job.
 pub struct JobBatch<'a> {
     /// The job's metadata after this batch (offset, counters); `unique_products` is updated by
@@ -55,8 +79,11 @@ pub struct JobBatch<'a> {
     /// Products of the batch, already merged per key (occurrences summed, first provenance
     /// kept), in first-seen order.
     pub products: Vec<(String, ProductRecord)>,
-    /// (canonical parent, product) links for the parent index.
+    /// (canonical parent, product) links for the parent index (and the lineage index).
     pub parent_links: Vec<(String, String)>,
+    /// Root rows of a file-input job's batch: (canonical molecule, input row, id) of each row
+    /// that made a product (the lineage index; empty for a job input).
+    pub roots: Vec<RootRow>,
     /// Per product (same order), whether its key is new to the job's family (the blind path,
     /// committed by bulk load). None: unknown, the commit reads the keys (read-modify-write).
     pub novel: Option<Vec<bool>>,
@@ -199,6 +226,10 @@ impl Store {
                 batch.put_cf(&cf, key.as_bytes(), encode(&rec));
             }
             job.meta.counters.unique_products += new_keys;
+            for (key, value) in lineage_keys(&job.parent_links, &job.roots) {
+                batch.put_cf(&cf, key, value);
+            }
+            job.roots.clear();
             let mut link = Vec::new();
             for (parent, product) in job.parent_links.drain(..) {
                 family_link_key_into(&mut link, &parent, &product);
@@ -253,6 +284,7 @@ impl Store {
             let mut links = std::mem::take(&mut job.parent_links);
             links.sort_unstable();
             links.dedup();
+            let lineage = lineage_keys(&links, &std::mem::take(&mut job.roots));
             job.meta.counters.unique_products += novel.iter().filter(|n| **n).count() as u64;
             let growing = job.stamp();
             let mut order: Vec<(&str, usize)> =
@@ -263,6 +295,9 @@ impl Store {
                 let mut value = Vec::with_capacity(256);
                 encode_into(&mut value, &*job.meta);
                 sst.put(KEY_BATCH_SENTINEL, &value)?;
+                for (key, id) in &lineage {
+                    sst.put(key, id)?;
+                }
                 let mut link = Vec::new();
                 for (parent, product) in &links {
                     family_link_key_into(&mut link, parent, product);
