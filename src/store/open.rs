@@ -456,6 +456,34 @@ mod tests {
         }
     }
 
+    /// A store made before format 7 has families without the lineage index: the writer marks
+    /// it 7 but leaves `lineage` unset, and a lineage query refuses it with a clear message
+    /// (no silently partial answer).
+    #[test]
+    fn a_store_older_than_the_lineage_index_is_refused_by_lineage_queries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        {
+            let store = Store::open(&path, &StoreOptions::default()).unwrap();
+            assert!(store.has_lineage().unwrap(), "a new store has the index");
+            let meta = store.meta_cf().unwrap();
+            store.db.put_cf(&meta, KEY_FORMAT_VERSION, 6u32.to_le_bytes()).unwrap();
+            store.db.delete_cf(&meta, KEY_LINEAGE).unwrap();
+        }
+        let store = Store::open(&path, &StoreOptions::default()).unwrap();
+        assert_eq!(store.reader.version, FORMAT_VERSION);
+        assert!(!store.has_lineage().unwrap(), "an upgraded store does not claim the index");
+        drop(store);
+        let reader = crate::reader::Reader::open(&path).unwrap();
+        for err in [
+            crate::query::lineage(&reader, "Oc1ccccc1", 10).err().unwrap(),
+            crate::query::descendants(&reader, "Oc1ccccc1").err().unwrap(),
+        ] {
+            let msg = err.to_string();
+            assert!(msg.contains("before the lineage index (format 7)") && msg.contains("new store"), "{msg}");
+        }
+    }
+
     fn product() -> ProductRecord {
         ProductRecord {
             parent_row: 0,

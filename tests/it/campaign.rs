@@ -756,6 +756,10 @@ fn chained_steps_grow_from_new_upstream_products_and_end_as_a_clean_run() {
     let clean = d.join("clean").to_str().unwrap().to_owned();
     run_ok(&["run", c, "--store", &clean]);
     same_files(&got, &export(&clean, "clean-export"), &format!("grown, after {kills} kills, from a clean run"));
+    // #32: the lineage index grows as it is rebuilt (every product's paths, every id's descendants)
+    let ids: Vec<&str> = grown.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
+    let paths = same_lineage(&store, &clean, &ids);
+    assert!(paths > 1000, "{paths} paths");
 }
 
 /// Copies the folder `from` (a closed store) to `to`, recursively.

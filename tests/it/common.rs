@@ -167,3 +167,33 @@ pub const PHENOL_V2000: &str = "phenol
   1  7  1  0
 M  END
 ";
+
+/// #32 item 3: two folders answer the same lineage for every product of every job of `a` and
+/// the same descendants for every id in `ids` (`query --lineage / --descendants --json`, byte
+/// equal), and the answers are not empty. Returns the number of paths compared.
+pub fn same_lineage(a: &str, b: &str, ids: &[&str]) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let mut products = Vec::new();
+    for job in status_json(a)["jobs"].as_array().unwrap() {
+        let id = job["id"].as_str().unwrap();
+        let out = dir.path().join("p.smi");
+        run_ok(&["export", "--store", a, "--job", id, "--output", out.to_str().unwrap()]);
+        let text = std::fs::read_to_string(&out).unwrap();
+        products.extend(text.lines().map(|l| l.split('\t').next().unwrap().to_owned()));
+    }
+    products.sort();
+    products.dedup();
+    let ask = |store: &str, flag: &str, queries: &[String]| {
+        let mut args = vec!["query", "--store", store, flag, "--json"];
+        args.extend(queries.iter().map(String::as_str));
+        let out = run(&args);
+        // 1: some query found nothing (an id whose products were all filtered)
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{flag}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let got = ask(a, "--lineage", &products);
+    assert_eq!(got, ask(b, "--lineage", &products), "lineage of {} products differs", products.len());
+    let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    assert_eq!(ask(a, "--descendants", &ids), ask(b, "--descendants", &ids), "descendants differ");
+    got.matches("\"steps\"").count()
+}

@@ -219,4 +219,9 @@ fn a_filtered_partitioned_campaign_equals_the_single_store() {
         let f = j["file"].as_str().unwrap();
         assert!(table(&ea.join(f)) == table(&eb.join(f)), "{f}: exports differ");
     }
+    // #32: the same lineage (paths, original rows and ids) and descendants from the shards
+    let text = std::fs::read_to_string(&poly).unwrap();
+    let ids: Vec<&str> = text.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
+    let paths = same_lineage(s(&store), s(&parted), &ids);
+    assert!(paths > 300, "{paths} paths");
 }

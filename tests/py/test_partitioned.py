@@ -189,6 +189,14 @@ def same_campaign(campaign, single, parted, tmp):
         hits = [[(h.job, h.smiles, h.occurrences) for h in r] for r in a.lookup_many(queries)]
         assert hits == [[(h.job, h.smiles, h.occurrences) for h in r] for r in b.lookup_many(queries)]
         assert [a.products_of_parent(q) is None for q in parents] == [b.products_of_parent(q) is None for q in parents]
+        # #32: the same lineage (every path, original rows and ids) and descendants
+        for q in queries[::4]:
+            la = a.lineage(q)
+            assert la.num_rows > 0 and la.equals(b.lineage(q)), q
+        ids = {i for f in files if "/step=x1/" in f for i in pq.read_table(exports[0] / f).column("source_id").to_pylist()[:2]}
+        for i in sorted(x for x in ids if x):
+            da = a.descendants(i)
+            assert da.num_rows > 0 and da.equals(b.descendants(i)), i
 
 
 def cluster(nodes=2):

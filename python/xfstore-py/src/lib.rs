@@ -323,6 +323,28 @@ impl Store {
         outcome(py, o, true)
     }
 
+    /// Every path from an original input molecule to the product `smiles` (any spelling) as a
+    /// `pyarrow.Table`: a row per step (`path`, `step`, `job`, `rule`, `parent`, `product`),
+    /// with the path's `root_smiles`, `root_input` and the original `root_rows` / `root_ids`.
+    /// Empty when no job holds the product; at most `max_paths` paths.
+    #[pyo3(signature = (smiles, *, max_paths = xfstore::DEFAULT_MAX_PATHS))]
+    fn lineage<'py>(&self, py: Python<'py>, smiles: String, max_paths: usize) -> PyResult<Bound<'py, PyAny>> {
+        let batch = self.with(|s| {
+            py.detach(|| xfstore::lineage(s.read(), &smiles, max_paths).and_then(|l| xfstore::lineage_batch(&l))).py()
+        })?;
+        table(py, batch)
+    }
+
+    /// Everything made from `query` across all steps as a `pyarrow.Table` (`depth`, `job`,
+    /// `rule`, `parent`, `product`): the molecule of the input rows whose id is `query`, or
+    /// (no row has that id) the molecule `query` as a SMILES wherever it is a parent.
+    fn descendants<'py>(&self, py: Python<'py>, query: String) -> PyResult<Bound<'py, PyAny>> {
+        let batch = self.with(|s| {
+            py.detach(|| xfstore::descendants(s.read(), &query).and_then(|d| xfstore::descendants_batch(&d))).py()
+        })?;
+        table(py, batch)
+    }
+
     /// The folder's status as a dict (schemas/status.schema.json): its `kind` says which view
     /// (a store's jobs, as `xfstore status --json` prints them; a partitioned run's progress;
     /// a partitioned campaign's runs and the streams waiting for their upstream).
@@ -667,4 +689,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CampaignError", py.get_type::<CampaignError>())?;
     m.add("PartitionError", py.get_type::<PartitionError>())?;
     Ok(())
+}
+
+/// One record batch as a `pyarrow.Table`, through the Arrow C stream interface.
+fn table<'py>(py: Python<'py>, batch: arrow_array::RecordBatch) -> PyResult<Bound<'py, PyAny>> {
+    let schema = batch.schema();
+    let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+    let mut stream = FFI_ArrowArrayStream::new(Box::new(reader));
+    // pyarrow moves the stream out of `stream` (marking it released)
+    let address = std::ptr::addr_of_mut!(stream) as usize;
+    let pa = py.import("pyarrow")?;
+    pa.getattr("RecordBatchReader")?.call_method1("_import_from_c", (address,))?.call_method0("read_all")
 }

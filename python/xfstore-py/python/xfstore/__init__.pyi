@@ -57,6 +57,12 @@ class Store:
         self, parent: str, *, job: Optional[str] = None, rule: Optional[str] = None
     ) -> Optional[list[Product]]:
         """Products made from a parent (any spelling), via the parent index."""
+    def lineage(self, smiles: str, *, max_paths: int = 10000) -> pyarrow.Table:
+        """Every path from an original input molecule to the product: a row per step (path,
+        step, job, rule, parent, product, root_smiles, root_input, root_rows, root_ids)."""
+    def descendants(self, query: str) -> pyarrow.Table:
+        """Everything made from the input rows with id ``query`` (or the SMILES ``query``)
+        across all steps: depth, job, rule, parent, product."""
     def status(self) -> dict[str, Any]:
         """What ``xfstore status --json`` prints (schemas/status.schema.json; ``kind`` is
         ``store``, ``partitioned_run`` or ``partitioned_campaign``)."""
