@@ -29,17 +29,18 @@ use std::str::FromStr;
 /// index, its WriteBatch entry, allocator rounding.
 pub const PRODUCT_FIXED_BYTES: u64 = 512;
 /// Copies of a product's SMILES held while in flight: transform outcome, dedup-index key,
-/// record key, WriteBatch key (the parent link is counted with the parent).
-pub const PRODUCT_SMILES_COPIES: u64 = 4;
-/// Copies of the parent's SMILES per product: the record, its encoding in the WriteBatch and the
-/// (canonical parent, product) link.
-pub const PARENT_SMILES_COPIES: u64 = 3;
+/// record key, WriteBatch key, and the lineage key of its parent link built at commit (the
+/// link itself is counted with the parent).
+pub const PRODUCT_SMILES_COPIES: u64 = 5;
+/// Copies of the parent's SMILES per product: the record, its encoding in the WriteBatch, the
+/// (canonical parent, product) link and its lineage key (links by product, `store/schema.rs`).
+pub const PARENT_SMILES_COPIES: u64 = 4;
 /// Fixed bytes one input row costs while in flight (its outcome), whether it yields or not.
 pub const ROW_FIXED_BYTES: u64 = 64;
 
 /// Bytes one product of `product_len` SMILES bytes, made from a parent of `parent_len` SMILES
 /// bytes, holds while in flight. With flavonoid-sized SMILES (~60 characters) this is ~1 KiB;
-/// a 57-OH tannin's product (~600 characters, same parent length) holds ~4.7 KiB.
+/// a 57-OH tannin's product (~600 characters, same parent length) holds ~5.8 KiB.
 pub fn product_in_flight_bytes(product_len: usize, parent_len: usize) -> u64 {
     PRODUCT_FIXED_BYTES + PRODUCT_SMILES_COPIES * product_len as u64 + PARENT_SMILES_COPIES * parent_len as u64
 }
