@@ -108,7 +108,7 @@ pub use error::{
 pub use export::{
     export, export_shard_parts, provenance, verify as verify_export, verify_folder, verify_text, write_rejects, Column,
     ColumnType, ExportOptions, ExportReport, Format, Manifest, ProductBatches, TextFormat, TextReport, VerifyReport,
-    CAMPAIGN_COLUMNS, COLUMNS, DEFAULT_ROW_GROUP_ROWS,
+    CAMPAIGN_COLUMNS, COLUMNS, DEFAULT_ROW_GROUP_ROWS, INCHIKEY_COLUMNS,
 };
 pub use ingest::{
     ingest, job_id, CommitPoint, IngestOptions, IngestPlan, IngestReport, JobReport, RuleSettings, RunControl,

@@ -4,7 +4,10 @@
 #
 #   - Debian packages: the C++ toolchain, RDKit 2022.09 headers/libs, Boost headers (not pulled
 #     by librdkit-dev), RocksDB 7.8 (linked by the rocksdb crate, see ARCHITECTURE.md), libclang
-#     (bindgen in librocksdb-sys), RDKit's Python bindings (reference oracle) and test data.
+#     (bindgen in librocksdb-sys), the IUPAC InChI library (InChIKeys), RDKit's Python bindings
+#     (reference oracle) and test data.
+#   - A second venv, target/py-inchi, without system site-packages: RDKit's current PyPI wheel,
+#     built with InChI (Debian's is not), the reference of the InChIKey test only.
 #   - A Python venv in target/py on Debian's python3 with system site-packages (so it sees
 #     python3-rdkit) plus pinned pyarrow and duckdb (real Parquet readers for the tests), ray,
 #     xxhash and pytest, and the Ray driver of partitioned runs (python/xfstore_ray, editable;
@@ -12,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(g++ make pkg-config librdkit-dev libboost-dev librocksdb-dev clang libclang-dev
+APT_PKGS=(g++ make pkg-config librdkit-dev libboost-dev librocksdb-dev libinchi-dev clang libclang-dev
   python3 python3-venv python3-wheel python3-yaml python3-rdkit python3-pandas rdkit-data)
 # pyarrow 17 is the newest that accepts the numpy 1.24 python3-rdkit is built against.
 # ray schedules partitioned runs (python/xfstore_ray; its tests start a local multi-node
@@ -55,6 +58,15 @@ if ! "$PY" -c "$PY_IMPORTS" >/dev/null 2>&1; then
   "$PY" -m pip install -q --disable-pip-version-check "${PY_PKGS[@]}"
 fi
 "$PY" -c "$PY_IMPORTS" || { echo "setup: Python test dependencies unusable" >&2; exit 1; }
+# RDKit's PyPI wheel in a venv of its own (it must not shadow Debian's RDKit, the oracle of
+# every other test): the reference InChIKeys (tests/py/test_inchikey.py)
+INCHI_PY=target/py-inchi/bin/python
+if ! "$INCHI_PY" -c "from rdkit import Chem; Chem.MolToInchiKey" >/dev/null 2>&1; then
+  echo "setup: installing RDKit's PyPI wheel (rdkit==2026.9.1) into target/py-inchi" >&2
+  rm -rf target/py-inchi
+  /usr/bin/python3 -m venv target/py-inchi
+  "$INCHI_PY" -m pip install -q --disable-pip-version-check rdkit==2026.9.1
+fi
 # the Ray driver of partitioned runs, editable (the repository's code is what runs)
 if ! "$PY" -c "import xfstore_ray" >/dev/null 2>&1; then
   echo "setup: installing the Ray driver python/xfstore_ray into target/py" >&2

@@ -2,7 +2,7 @@
 //!
 //! Everything `unsafe` in the crate lives in this file. The safe wrappers in
 //! [`crate::chem`] own the `UniquePtr`s and expose only safe methods. The C++ side is
-//! `src/chem/cpp/bridge.{h,cc}`, compiled by `build.rs` against `/usr/include/rdkit` with
+//! `src/chem/cpp/bridge.{h,cc}` and `src/chem/cpp/inchi.cc` (the IUPAC InChI library), compiled by `build.rs` against `/usr/include/rdkit` with
 //! `-DRDK_BUILD_THREADSAFE_SSS` (Debian built RDKit with it; it changes a class layout).
 
 #[cxx::bridge(namespace = "xfstore_ffi")]
@@ -42,6 +42,15 @@ pub(crate) mod bridge {
         pickle: Vec<u8>,
     }
 
+    /// A molecule's standard InChI and InChIKey (`ok` false: the library made none; `message`
+    /// says why, or warns).
+    struct InchiResult {
+        ok: bool,
+        inchi: String,
+        key: String,
+        message: String,
+    }
+
     /// Every transformed site of one molecule, and how many the mask kept from being matched.
     struct SiteRun {
         sites: Vec<SiteProduct>,
@@ -72,6 +81,7 @@ pub(crate) mod bridge {
         fn mol_num_atoms(mol: &Molecule) -> u32;
         fn mol_sugar_mask(mol: &Molecule) -> Result<Vec<u32>>;
         fn smiles_to_molblock(smiles: &str) -> Result<String>;
+        fn mol_inchi(mol: &Molecule) -> Result<InchiResult>;
 
         fn pattern_from_smarts(smarts: &str) -> Result<UniquePtr<Pattern>>;
         fn pattern_count_matches(pattern: &Pattern, mol: &Molecule) -> Result<u32>;

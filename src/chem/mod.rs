@@ -95,6 +95,17 @@ impl Molecule {
         ffi::bridge::mol_to_smiles(self.as_ref()).map_err(|e| ChemError::Rdkit(e.what().to_owned()))
     }
 
+    /// Standard InChIKey (IUPAC InChI library, stereo from the molecule's chiral tags and
+    /// double-bond stereo as 0D parities); an error names the library's reason.
+    pub fn inchikey(&self) -> Result<String, ChemError> {
+        let r = ffi::bridge::mol_inchi(self.as_ref()).map_err(|e| ChemError::Rdkit(e.what().to_owned()))?;
+        if r.ok {
+            Ok(r.key)
+        } else {
+            Err(ChemError::Rdkit(format!("InChI: {}", if r.message.is_empty() { "no InChI made" } else { &r.message })))
+        }
+    }
+
     /// MW, TPSA, HBD, HBA, cLogP, RotB.
     pub fn props(&self) -> Result<MolProps, ChemError> {
         ffi::bridge::mol_props(self.as_ref()).map_err(|e| ChemError::Rdkit(e.what().to_owned()))
@@ -209,6 +220,44 @@ pub fn canonicalize(smiles: &str) -> Result<String, ChemError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// InChIKeys as RDKit's own MolToInchiKey gives them (its PyPI wheel 2026.09.1, printed by
+    /// `target/py-inchi/bin/python`): tetrahedral centres with 4 neighbours, an implicit H or a
+    /// lone pair (both parities), double bonds both ways, charges, isotopes, a steroid.
+    #[test]
+    fn inchikeys_equal_rdkits_on_stereo_cases() {
+        let cases = [
+            ("C[C@H](N)C(=O)O", "QNAYBMKLOCPYGJ-REOHCLBHSA-N"),
+            ("C[C@@H](N)C(=O)O", "QNAYBMKLOCPYGJ-UWTATZPHSA-N"),
+            ("N[C@@H](C)C(=O)O", "QNAYBMKLOCPYGJ-REOHCLBHSA-N"),
+            ("F/C=C/F", "WFLOTYSKFUPZQB-OWOJBTEDSA-N"),
+            ("F/C=C\\F", "WFLOTYSKFUPZQB-UPHRSURJSA-N"),
+            ("OC[C@H]1O[C@@H](O)[C@H](O)[C@@H](O)[C@@H]1O", "WQZGKKKJIJFFOK-VFUOTHLCSA-N"),
+            ("C[C@H]1[C@H](OC2=C(C1=O)C(=CC(=C2Cl)O)O)C3=CC=C(C=C3)O", "ZOHPKYIJNNAJAJ-MLXNANBUSA-N"),
+            ("[NH4+]", "QGZKDVFQNNGYKY-UHFFFAOYSA-O"),
+            ("CC(=O)[O-]", "QTBSBXVTEAMEQO-UHFFFAOYSA-M"),
+            ("[2H]C([2H])([2H])O", "OKKJLVBELUTLKV-FIBGUPNXSA-N"),
+            ("C[S@](=O)c1ccccc1", "JXTGICXCHWMCPM-VIFPVBQESA-N"),
+            ("C[C@](F)(Cl)Br", "IUEOVIJFFFDZTG-UWTATZPHSA-N"),
+            ("C[C@@]1(O)CCC[C@H]1N", "KKBCPZUWBKCECT-PHDIDXHHSA-N"),
+            ("F[C@H]1CC[C@@H](F)CC1", "XVITVIOGDRQODF-OLQVQODUSA-N"),
+            ("C/C=C(/C)C(F)=C(C)/C", "STTXDVYMNHPLQS-ALCCZGGFSA-N"),
+            ("O=C1C=C[C@@]2(C)[C@H]3CC[C@@]4(C)[C@@H](O)CC[C@H]4[C@@H]3CCC2=C1", "RSIHSRDYCUFFLA-XREYTECCSA-N"),
+            // halogen oxides, which RDKit's sanitization charge-separates (inchi.cc joins
+            // perchlorate back, as RDKit's wrapper does; the others stay separated, as there)
+            ("[O-]Cl(=O)(=O)=O", "VLTRZXGMWDSKGL-UHFFFAOYSA-M"),
+            ("C[NH3+].[O-]Cl(=O)(=O)=O", "UTGIWXUFDNQZEG-UHFFFAOYSA-N"),
+            ("[O-]Cl(=O)=O", "TYJXBNGPLHOYOB-UHFFFAOYSA-N"),
+            ("COCl(=O)(=O)=O", "NHZLDRXCSVFATE-UHFFFAOYSA-N"),
+            ("O=I(=O)(=O)[O-]", "XOYUQZOQLOSQSZ-UHFFFAOYSA-N"),
+            ("[O-][Br+2]([O-])[O-]", "KYHSUUVXZLFMQS-UHFFFAOYSA-N"),
+            ("OCl(=O)(=O)=O", "VLTRZXGMWDSKGL-UHFFFAOYSA-N"),
+            ("c1ccccc1I(=O)=O", "BDOLQESNFGCNSC-UHFFFAOYSA-N"),
+        ];
+        for (smiles, key) in cases {
+            assert_eq!(Molecule::from_smiles(smiles).unwrap().inchikey().unwrap(), key, "{smiles}");
+        }
+    }
 
     #[test]
     fn kekule_and_aromatic_spellings_agree() {

@@ -62,6 +62,8 @@ pub struct Row<'a> {
     pub record: &'a ProductRecord,
     /// Its lineage, in a campaign export ([`CAMPAIGN_COLUMNS`]).
     pub lineage: Option<&'a Lineage<'a>>,
+    /// Its InChIKey and its first parent's, in an export asked for them ([`INCHIKEY_COLUMNS`]).
+    pub inchikeys: Option<(Option<&'a str>, Option<&'a str>)>,
 }
 
 /// What a campaign export adds to a product: where it comes from, along its first provenance.
@@ -174,10 +176,29 @@ pub const CAMPAIGN_COLUMNS: &[Column] = &[
     )),
 ];
 
-/// Export schema of a campaign dataset's files: [`COLUMNS`], [`CAMPAIGN_COLUMNS`], then one
-/// nullable text column per carried column of the campaign.
-pub(crate) fn campaign_schema(carry_columns: &[String]) -> SchemaRef {
-    let fixed = COLUMNS.iter().chain(CAMPAIGN_COLUMNS).map(|c| Field::new(c.name, c.ty.data_type(), c.nullable));
+/// The columns an export asked for InChIKeys adds (`export --inchikey`), after [`COLUMNS`] (and
+/// [`CAMPAIGN_COLUMNS`]), before the carried ones. Computed at export from the stored molecule
+/// by the IUPAC InChI library (standard InChI, stereo from the molecule); null where the library
+/// makes none (counted in the export's report).
+pub const INCHIKEY_COLUMNS: &[Column] = &[
+    col!("inchikey", Utf8, true, "standard InChIKey of the product (IUPAC InChI library, export --inchikey)", |r| {
+        Value::Str(r.inchikeys.and_then(|k| k.0))
+    }),
+    col!(
+        "parent_inchikey",
+        Utf8,
+        true,
+        "standard InChIKey of source_smiles, the first parent (export --inchikey)",
+        |r| { Value::Str(r.inchikeys.and_then(|k| k.1)) }
+    ),
+];
+
+/// Export schema: [`COLUMNS`], [`CAMPAIGN_COLUMNS`] in a campaign dataset, [`INCHIKEY_COLUMNS`]
+/// when asked, then one nullable text column per carried column.
+pub(crate) fn schema_of(carry_columns: &[String], campaign: bool, inchikey: bool) -> SchemaRef {
+    let groups: [&[Column]; 3] =
+        [COLUMNS, if campaign { CAMPAIGN_COLUMNS } else { &[] }, if inchikey { INCHIKEY_COLUMNS } else { &[] }];
+    let fixed = groups.into_iter().flatten().map(|c| Field::new(c.name, c.ty.data_type(), c.nullable));
     let carried = carry_columns.iter().map(|c| Field::new(format!("{CARRIED_PREFIX}{c}"), DataType::Utf8, true));
     Arc::new(Schema::new(fixed.chain(carried).collect::<Vec<_>>()))
 }
@@ -185,9 +206,7 @@ pub(crate) fn campaign_schema(carry_columns: &[String]) -> SchemaRef {
 /// Export schema of a job: the fixed columns, then one nullable text column per carried input
 /// column.
 pub fn job_schema(carry_columns: &[String]) -> SchemaRef {
-    let fixed = COLUMNS.iter().map(|c| Field::new(c.name, c.ty.data_type(), c.nullable));
-    let carried = carry_columns.iter().map(|c| Field::new(format!("{CARRIED_PREFIX}{c}"), DataType::Utf8, true));
-    Arc::new(Schema::new(fixed.chain(carried).collect::<Vec<_>>()))
+    schema_of(carry_columns, false, false)
 }
 
 /// Checks that `found` is the fixed schema (a campaign dataset's: with [`CAMPAIGN_COLUMNS`])
@@ -203,8 +222,12 @@ pub fn check_schema(found: &Schema) -> Result<(), String> {
     if !matches(0, COLUMNS) {
         return Err(format!("columns differ from the export's columns (schemas/products.parquet.json): {found:?}"));
     }
-    let skip =
-        if matches(COLUMNS.len(), CAMPAIGN_COLUMNS) { COLUMNS.len() + CAMPAIGN_COLUMNS.len() } else { COLUMNS.len() };
+    let mut skip = COLUMNS.len();
+    for optional in [CAMPAIGN_COLUMNS, INCHIKEY_COLUMNS] {
+        if matches(skip, optional) {
+            skip += optional.len();
+        }
+    }
     check_carried(found.fields().iter().skip(skip).map(|f| (f.name().as_str(), f.data_type() == &DataType::Utf8)))
 }
 
@@ -215,7 +238,11 @@ pub fn check_header<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), Stri
     if !head_ok {
         return Err(format!("header differs from the export's columns: {names:?}"));
     }
-    check_carried(names[COLUMNS.len()..].iter().map(|n| (*n, true)))
+    let mut skip = COLUMNS.len();
+    if names[skip..].iter().zip(INCHIKEY_COLUMNS).filter(|(n, c)| **n == c.name).count() == INCHIKEY_COLUMNS.len() {
+        skip += INCHIKEY_COLUMNS.len();
+    }
+    check_carried(names[skip..].iter().map(|n| (*n, true)))
 }
 
 fn check_carried<'a>(mut extra: impl Iterator<Item = (&'a str, bool)>) -> Result<(), String> {
@@ -281,6 +308,25 @@ pub(super) struct ColumnsBuilder<'j> {
     carry_at: Vec<Option<usize>>,
     /// A campaign dataset's columns: how to fill them, their builders, the first error.
     campaign: Option<(&'j CampaignCols<'j>, Vec<Builder>, Option<String>)>,
+    /// The InChIKey columns, when asked for.
+    inchi: Option<InchiCols>,
+}
+
+/// The InChIKey columns of an export: their builders, the first parents' keys computed so far
+/// (a parent has several products; emptied when full), and the count of keys the library could
+/// not make.
+struct InchiCols {
+    builders: Vec<Builder>,
+    parents: std::collections::HashMap<String, Option<String>>,
+    failed: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Most parents' InChIKeys an export keeps (~150 bytes each).
+const PARENT_KEYS_CACHE: usize = 1 << 16;
+
+/// A molecule's standard InChIKey from its SMILES; None when RDKit or the InChI library fails.
+fn inchikey_of(smiles: &str) -> Option<String> {
+    crate::chem::Molecule::from_smiles(smiles).ok()?.inchikey().ok()
 }
 
 impl<'j> ColumnsBuilder<'j> {
@@ -292,7 +338,7 @@ impl<'j> ColumnsBuilder<'j> {
     pub(super) fn with_campaign(job: &'j JobMeta, campaign: Option<&'j CampaignCols<'j>>) -> Self {
         let own = &job.input.carry_columns;
         let (schema, carry) = match campaign {
-            Some(c) => (campaign_schema(c.carry), c.carry),
+            Some(c) => (schema_of(c.carry, true, false), c.carry),
             None => (job_schema(own), own.as_slice()),
         };
         Self {
@@ -303,7 +349,24 @@ impl<'j> ColumnsBuilder<'j> {
             carried: carry.iter().map(|_| StringBuilder::new()).collect(),
             carry_at: carry.iter().map(|c| own.iter().position(|o| o == c)).collect(),
             campaign: campaign.map(|c| (c, CAMPAIGN_COLUMNS.iter().map(|c| Builder::new(c.ty)).collect(), None)),
+            inchi: None,
         }
+    }
+
+    /// With the [`INCHIKEY_COLUMNS`] when `failed` is given (products whose key the library
+    /// could not make are counted there).
+    pub(super) fn inchikeys(mut self, failed: Option<Arc<std::sync::atomic::AtomicU64>>) -> Self {
+        if let Some(failed) = failed {
+            let carry = &self.job.input.carry_columns;
+            let carry: Vec<String> = match self.campaign {
+                Some((c, _, _)) => c.carry.to_vec(),
+                None => carry.clone(),
+            };
+            self.schema = schema_of(&carry, self.campaign.is_some(), true);
+            let builders = INCHIKEY_COLUMNS.iter().map(|c| Builder::new(c.ty)).collect();
+            self.inchi = Some(InchiCols { builders, parents: Default::default(), failed });
+        }
+        self
     }
 
     pub(super) fn schema(&self) -> SchemaRef {
@@ -316,7 +379,7 @@ impl<'j> ColumnsBuilder<'j> {
 
     pub(super) fn push(&mut self, smiles: &str, record: &ProductRecord) {
         self.len += 1;
-        let row = Row { smiles, job: self.job, record, lineage: None };
+        let row = Row { smiles, job: self.job, record, lineage: None, inchikeys: None };
         for (b, c) in self.fixed.iter_mut().zip(COLUMNS) {
             b.push((c.value)(&row));
         }
@@ -335,6 +398,23 @@ impl<'j> ColumnsBuilder<'j> {
                 b.push((c.value)(&row));
             }
         }
+        if let Some(inchi) = &mut self.inchi {
+            let own = inchikey_of(smiles);
+            if inchi.parents.len() >= PARENT_KEYS_CACHE {
+                inchi.parents.clear();
+            }
+            let parent = inchi
+                .parents
+                .entry(record.parent_smiles.clone())
+                .or_insert_with(|| inchikey_of(&record.parent_smiles))
+                .clone();
+            let missing = u64::from(own.is_none()) + u64::from(parent.is_none());
+            inchi.failed.fetch_add(missing, std::sync::atomic::Ordering::Relaxed);
+            let row = Row { inchikeys: Some((own.as_deref(), parent.as_deref())), ..row };
+            for (b, c) in inchi.builders.iter_mut().zip(INCHIKEY_COLUMNS) {
+                b.push((c.value)(&row));
+            }
+        }
     }
 
     /// Takes the rows pushed so far as a record batch (the builders are reset).
@@ -346,6 +426,9 @@ impl<'j> ColumnsBuilder<'j> {
                 return Err(ArrowError::ExternalError(format!("lineage of {e}").into()));
             }
             arrays.extend(builders.iter_mut().map(Builder::finish));
+        }
+        if let Some(inchi) = &mut self.inchi {
+            arrays.extend(inchi.builders.iter_mut().map(Builder::finish));
         }
         arrays.extend(self.carried.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         RecordBatch::try_new(self.schema.clone(), arrays)
@@ -458,6 +541,49 @@ mod tests {
         assert!(b.finish().unwrap_err().to_string().contains("CCl: parent not found"));
     }
 
+    /// The InChIKey columns: after the campaign ones, before the carried ones; keys from the
+    /// InChI library (phenol's and anisole's, as RDKit's MolToInchiKey gives them); a molecule
+    /// the library refuses is null and counted; the schema and a CSV header validate.
+    #[test]
+    fn inchikey_columns_build_and_validate() {
+        let job = job(&["k"]);
+        let carry = vec!["k".to_owned()];
+        let ok = |_: &ProductRecord| Ok((0, "Oc1ccccc1".to_owned()));
+        let cols = CampaignCols { carry: &carry, halogen: None, lineage: &ok };
+        let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut b = ColumnsBuilder::with_campaign(&job, Some(&cols)).inchikeys(Some(failed.clone()));
+        let mut rec = ProductRecord {
+            parent_row: 0,
+            parent_id: None,
+            parent_smiles: "Oc1ccccc1".into(),
+            site_index: 0,
+            site_atoms: vec![6],
+            occurrences: 1,
+            props: None,
+            carried: vec![None],
+            since: 0,
+            moved: 0,
+        };
+        b.push("COc1ccccc1", &rec);
+        rec.parent_smiles = "not a molecule".into();
+        b.push("COc1ccccc1", &rec);
+        let batch = b.finish().unwrap();
+        assert!(check_schema(&batch.schema()).is_ok());
+        let names: Vec<&str> = batch.schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(&names[COLUMNS.len() + CAMPAIGN_COLUMNS.len()..], ["inchikey", "parent_inchikey", "source_k"]);
+        let cell =
+            |name: &str, i| arrow_cast::display::array_value_to_string(batch.column_by_name(name).unwrap(), i).unwrap();
+        assert_eq!(cell("inchikey", 0), "RDOXTESZEPMUJZ-UHFFFAOYSA-N");
+        assert_eq!(cell("parent_inchikey", 0), "ISWSIDIOOBJBQZ-UHFFFAOYSA-N");
+        assert!(batch.column_by_name("parent_inchikey").unwrap().is_null(1));
+        assert_eq!(failed.load(std::sync::atomic::Ordering::Relaxed), 1);
+        let mut plain = ColumnsBuilder::new(&job).inchikeys(Some(failed));
+        plain.push("COc1ccccc1", &rec);
+        let batch = plain.finish().unwrap();
+        assert!(check_schema(&batch.schema()).is_ok());
+        assert!(check_header(batch.schema().fields().iter().map(|f| f.name().as_str())).is_ok());
+    }
+
     /// `schemas/products.parquet.json`, as derived from [`COLUMNS`] (one field per line).
     fn schema_document() -> String {
         #[derive(serde::Serialize)]
@@ -475,7 +601,8 @@ mod tests {
                            test keeps it current). One row per distinct product of a job; carried input columns \
                            follow as nullable utf8 columns named source_<COL>. The files of a campaign's Parquet \
                            dataset (`export --campaign`) have campaign_fields between the two, and every carried \
-                           column of the campaign.";
+                           column of the campaign. An export asked for InChIKeys (`--inchikey`) has inchikey_fields \
+                           after those, before the carried columns.";
         let fields = |cols: &[Column]| -> String {
             cols.iter()
                 .map(|c| json(&FieldDoc { name: c.name, ty: c.ty.name(), nullable: c.nullable, doc: c.doc }))
@@ -483,10 +610,11 @@ mod tests {
                 .join(",\n    ")
         };
         format!(
-            "{{\n  \"title\": \"xfstore product export (Parquet)\",\n  \"description\": {},\n  \"version\": 2,\n  \"fields\": [\n    {}\n  ],\n  \"campaign_fields\": [\n    {}\n  ]\n}}\n",
+            "{{\n  \"title\": \"xfstore product export (Parquet)\",\n  \"description\": {},\n  \"version\": 2,\n  \"fields\": [\n    {}\n  ],\n  \"campaign_fields\": [\n    {}\n  ],\n  \"inchikey_fields\": [\n    {}\n  ]\n}}\n",
             json(&description),
             fields(COLUMNS),
-            fields(CAMPAIGN_COLUMNS)
+            fields(CAMPAIGN_COLUMNS),
+            fields(INCHIKEY_COLUMNS)
         )
     }
 

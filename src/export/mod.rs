@@ -25,7 +25,7 @@ use crate::publish::AtomicFile;
 use crate::reader::Reader;
 use crate::store::{JobMeta, JobState};
 pub(crate) use columns::CampaignCols;
-pub use columns::{check_schema, job_schema, Column, ColumnType, CAMPAIGN_COLUMNS, COLUMNS};
+pub use columns::{check_schema, job_schema, Column, ColumnType, CAMPAIGN_COLUMNS, COLUMNS, INCHIKEY_COLUMNS};
 pub use folder::{verify_folder, Manifest, MANIFEST};
 pub use rejects::write_rejects;
 pub use text::{TextFormat, TextReport};
@@ -104,6 +104,11 @@ pub struct ExportOptions {
     pub(crate) split_bytes: u64,
     /// Export a job that is not complete (its footer says so); refused otherwise.
     pub(crate) allow_incomplete: bool,
+    /// Add the InChIKey columns ([`columns::INCHIKEY_COLUMNS`]).
+    pub(crate) inchikey: bool,
+    /// Products (and parents) whose InChIKey the library could not make, over every file written
+    /// with these options.
+    pub(crate) inchikey_failed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ExportOptions {
@@ -119,7 +124,28 @@ impl ExportOptions {
             split_rows: 0,
             split_bytes: 0,
             allow_incomplete: false,
+            inchikey: false,
+            inchikey_failed: Default::default(),
         }
+    }
+
+    /// Add `inchikey` and `parent_inchikey` columns (standard InChIKeys from the IUPAC InChI
+    /// library, computed as the products are written; the SMILES format has no columns and
+    /// refuses it).
+    pub fn inchikey(mut self, inchikey: bool) -> Self {
+        self.inchikey = inchikey;
+        self
+    }
+
+    /// InChIKeys the library could not make so far, over every file written with these
+    /// options (a campaign export's files share them).
+    pub fn inchikey_failed(&self) -> u64 {
+        self.inchikey_failed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The InChIKey failure counter when the InChIKey columns are asked for.
+    pub(crate) fn inchikey_counter(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicU64>> {
+        self.inchikey.then(|| self.inchikey_failed.clone())
     }
     /// Rows per record batch handed to the writer.
     pub fn batch_rows(mut self, batch_rows: usize) -> Self {
@@ -177,6 +203,9 @@ pub struct ExportReport {
     pub elapsed_secs: f64,
     /// Whether the job was complete in the snapshot exported.
     pub complete: bool,
+    /// InChIKeys (of products and of their first parents) the library could not make, left
+    /// null (`--inchikey`; 0 otherwise).
+    pub inchikey_failed: u64,
 }
 
 /// Exports all products of `job` to `opts.output`.
@@ -196,11 +225,20 @@ pub fn export(store: &Reader, job: &JobMeta, opts: &ExportOptions) -> Result<Exp
         files,
         elapsed_secs: started.elapsed().as_secs_f64(),
         complete,
+        inchikey_failed: opts.inchikey_failed.load(std::sync::atomic::Ordering::Relaxed),
     };
     if let Format::Text(f) = opts.format {
+        if opts.inchikey && f == TextFormat::Smi {
+            return Err(ExportError::Validation {
+                path: dest.clone(),
+                reason: "--inchikey: a SMILES file has no columns; export Parquet, CSV or SDF".into(),
+            }
+            .into());
+        }
+        let keys = opts.inchikey_counter();
         let rows = match f {
-            TextFormat::Sdf | TextFormat::SdfGz => sdf::export_sdf(store, job, dest, f == TextFormat::SdfGz)?,
-            _ => text::export_text(store, job, dest, f)?,
+            TextFormat::Sdf | TextFormat::SdfGz => sdf::export_sdf(store, job, dest, f == TextFormat::SdfGz, keys)?,
+            _ => text::export_text(store, job, dest, f, keys)?,
         };
         let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
         return Ok(report(rows, bytes, 1));
@@ -243,7 +281,14 @@ pub(crate) fn export_in_campaign(
     store.stores_of(&job.id)?;
     let complete = check_complete(job, opts)?;
     let (rows, bytes) = write_one_file(store, job, opts, Some(campaign))?;
-    Ok(ExportReport { rows, bytes, files: 1, elapsed_secs: started.elapsed().as_secs_f64(), complete })
+    Ok(ExportReport {
+        rows,
+        bytes,
+        files: 1,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        complete,
+        inchikey_failed: opts.inchikey_failed.load(std::sync::atomic::Ordering::Relaxed),
+    })
 }
 
 /// Exports a partitioned job as a folder of one validated Parquet part per shard (its products
@@ -260,6 +305,7 @@ pub fn export_shard_parts(store: &Reader, job: &JobMeta, opts: &ExportOptions) -
         files: parts.len(),
         elapsed_secs: started.elapsed().as_secs_f64(),
         complete,
+        inchikey_failed: opts.inchikey_failed.load(std::sync::atomic::Ordering::Relaxed),
     })
 }
 

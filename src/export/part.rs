@@ -81,7 +81,7 @@ pub(super) fn write_parts(
     next_path: impl Fn(usize) -> PathBuf,
     campaign: Option<&CampaignCols<'_>>,
 ) -> Result<Vec<Part>> {
-    let mut cols = ColumnsBuilder::with_campaign(job, campaign);
+    let mut cols = ColumnsBuilder::with_campaign(job, campaign).inchikeys(opts.inchikey_counter());
     let schema: SchemaRef = cols.schema();
     let mut parts = Vec::new();
     let mut current: Option<Open> = None;

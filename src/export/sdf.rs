@@ -30,7 +30,13 @@ const SDF_BATCH: usize = 2048;
 
 /// Writes all products of `job` to `dest` as SDF (gzip-compressed with `gzip`); returns the
 /// record count.
-pub(super) fn export_sdf(store: &Reader, job: &JobMeta, dest: &Path, gzip: bool) -> Result<u64> {
+pub(super) fn export_sdf(
+    store: &Reader,
+    job: &JobMeta,
+    dest: &Path,
+    gzip: bool,
+    inchikeys: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+) -> Result<u64> {
     let (target, file) = AtomicFile::create(dest)?;
     let buffered = BufWriter::with_capacity(1 << 20, file);
     let mut w: Box<dyn Write> = if gzip {
@@ -39,7 +45,7 @@ pub(super) fn export_sdf(store: &Reader, job: &JobMeta, dest: &Path, gzip: bool)
         Box::new(buffered)
     };
     let mut rows = 0u64;
-    let mut cols = ColumnsBuilder::new(job);
+    let mut cols = ColumnsBuilder::new(job).inchikeys(inchikeys);
     let mut batch: Vec<(String, String)> = Vec::with_capacity(SDF_BATCH);
     let mut scan = store.scan_from(&job.id, &[])?;
     loop {

@@ -49,7 +49,15 @@ const READ_CHUNK: usize = 1 << 20;
 const CSV_BATCH_ROWS: usize = 8192;
 
 /// Writes all products of `job` to `dest` as CSV or SMILES (SDF: `sdf.rs`); returns the row count.
-pub(super) fn export_text(store: &Reader, job: &JobMeta, dest: &Path, format: TextFormat) -> Result<u64> {
+/// Writes `job`'s products as SMILES or CSV; `inchikeys`: the InChIKey columns (CSV), failures
+/// counted there.
+pub(super) fn export_text(
+    store: &Reader,
+    job: &JobMeta,
+    dest: &Path,
+    format: TextFormat,
+    inchikeys: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+) -> Result<u64> {
     let io = |context: &'static str| move |source| ExportError::Io { path: dest.into(), context, source };
     let csv_err = |source: arrow_schema::ArrowError| ExportError::Csv { path: dest.into(), source };
     let (target, file) = AtomicFile::create(dest)?;
@@ -65,7 +73,7 @@ pub(super) fn export_text(store: &Reader, job: &JobMeta, dest: &Path, format: Te
         }
         TextFormat::Sdf | TextFormat::SdfGz => unreachable!("written by sdf.rs"),
         TextFormat::Csv => {
-            let mut cols = ColumnsBuilder::new(job);
+            let mut cols = ColumnsBuilder::new(job).inchikeys(inchikeys);
             let mut csv = arrow_csv::WriterBuilder::new().with_header(true).build(&mut w);
             let flush = |cols: &mut ColumnsBuilder, csv: &mut arrow_csv::Writer<_>| -> Result<(), ExportError> {
                 let batch = cols.finish().map_err(csv_err)?;

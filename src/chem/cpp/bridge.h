@@ -32,6 +32,7 @@ struct ParseStatus;
 struct SiteProduct;
 struct SiteRun;
 struct MolProps;
+struct InchiResult;
 
 // Owns one RDKit molecule. Used by one thread at a time (RDKit caches properties lazily).
 class Molecule {
@@ -70,6 +71,8 @@ MolProps pickle_props(rust::Slice<const uint8_t> pickle);
 uint32_t mol_num_atoms(const Molecule &mol);
 rust::Vec<uint32_t> mol_sugar_mask(const Molecule &mol);
 rust::String smiles_to_molblock(rust::Str smiles);
+// Standard InChI and InChIKey (src/chem/cpp/inchi.cc).
+InchiResult mol_inchi(const Molecule &mol);
 
 std::unique_ptr<Pattern> pattern_from_smarts(rust::Str smarts);
 uint32_t pattern_count_matches(const Pattern &pattern, const Molecule &mol);
