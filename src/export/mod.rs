@@ -330,13 +330,23 @@ pub struct ProductBatches {
     batch_rows: usize,
     /// The key to resume from (the last key read, plus a NUL byte: the next possible key).
     next: Option<Vec<u8>>,
+    /// With the InChIKey columns: the count of keys the library could not make (left null).
+    inchikeys: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl ProductBatches {
     /// Batches of `job`'s products from `store`.
     pub fn new(store: std::sync::Arc<Reader>, job: JobMeta, batch_rows: usize) -> Self {
         let schema = job_schema(&job.input.carry_columns);
-        Self { store, job, schema, batch_rows: batch_rows.max(1), next: Some(Vec::new()) }
+        Self { store, job, schema, batch_rows: batch_rows.max(1), next: Some(Vec::new()), inchikeys: None }
+    }
+
+    /// With `inchikey` and `parent_inchikey` columns (as `export --inchikey`).
+    pub fn with_inchikeys(mut self) -> Self {
+        let failed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        self.schema = columns::ColumnsBuilder::new(&self.job).inchikeys(Some(failed.clone())).schema();
+        self.inchikeys = Some(failed);
+        self
     }
 
     /// The batches' schema.
@@ -345,7 +355,7 @@ impl ProductBatches {
     }
 
     fn next_batch(&mut self, from: &[u8]) -> Result<Option<arrow_array::RecordBatch>> {
-        let mut cols = columns::ColumnsBuilder::new(&self.job);
+        let mut cols = columns::ColumnsBuilder::new(&self.job).inchikeys(self.inchikeys.clone());
         let mut last = None;
         for item in self.store.scan_from(&self.job.id, from)?.take(self.batch_rows) {
             let (smiles, rec) = item?;

@@ -112,6 +112,12 @@ def test_inchikey_columns_in_every_format_and_the_campaign_dataset(tmp_path):
     assert all(len(k) == 27 and len(p) == 27 for _, k, p in pq_rows)
     sdf = (tmp_path / "a.sdf").read_text()
     assert sdf.count("> <inchikey>") == len(pq_rows)
+    # the Python module's stream, asked for them, says the same
+    import xfstore
+    with xfstore.Store(str(store)) as st:
+        t = st.products(rule="FG_PHENOL_OH__OH__TO__OMe", inchikey=True, batch_rows=7).read_all()
+        assert sorted(zip(*(t.column(c).to_pylist() for c in ("smiles", "inchikey", "parent_inchikey")))) == pq_rows
+        assert "inchikey" not in st.products(rule="FG_PHENOL_OH__OH__TO__OMe").schema.names
     # without --inchikey: no such columns
     xf("export", "--store", store, *rule, "--output", tmp_path / "b.parquet")
     assert "inchikey" not in pq.read_schema(tmp_path / "b.parquet").names

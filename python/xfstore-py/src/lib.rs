@@ -364,7 +364,7 @@ impl Store {
     /// `pyarrow.RecordBatchReader` of the export schema, in key order, read through the Arrow
     /// C stream interface: pandas (`.read_pandas()`), polars (`pl.from_arrow`) and DuckDB read
     /// it directly. The job must be complete unless `allow_incomplete`.
-    #[pyo3(signature = (job = None, *, rule = None, batch_rows = 65536, allow_incomplete = false))]
+    #[pyo3(signature = (job = None, *, rule = None, batch_rows = 65536, allow_incomplete = false, inchikey = false))]
     fn products<'py>(
         &self,
         py: Python<'py>,
@@ -372,6 +372,7 @@ impl Store {
         rule: Option<String>,
         batch_rows: usize,
         allow_incomplete: bool,
+        inchikey: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (jobs, reader) =
             self.with(|s| Ok((Self::jobs_for(s.read(), job.as_deref(), rule.as_deref())?, s.reader.clone())))?;
@@ -390,6 +391,7 @@ impl Store {
             ));
         }
         let batches = ProductBatches::new(reader, meta, batch_rows);
+        let batches = if inchikey { batches.with_inchikeys() } else { batches };
         let schema = batches.schema();
         let reader = RecordBatchIterator::new(batches, schema);
         let mut stream = FFI_ArrowArrayStream::new(Box::new(reader));

@@ -76,8 +76,10 @@ class Store:
         rule: Optional[str] = None,
         batch_rows: int = 65536,
         allow_incomplete: bool = False,
+        inchikey: bool = False,
     ) -> pyarrow.RecordBatchReader:
-        """A job's products in the export schema, streamed through the Arrow C stream interface."""
+        """A job's products in the export schema, streamed through the Arrow C stream interface
+        (with ``inchikey`` and ``parent_inchikey`` columns when ``inchikey``, as ``export --inchikey``)."""
     def compact(self) -> None:
         """Rewrite the store's files (needs read_only=False)."""
     def close(self) -> None:
