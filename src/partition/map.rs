@@ -26,7 +26,7 @@ use crate::ingest::flow::CHUNK_ROWS_PER_THREAD;
 use crate::ingest::DEFAULT_BATCH_ROWS;
 use crate::publish::{host, publish_new_folder, write_json_synced};
 use crate::rules::Rule;
-use crate::store::schema::parent_link_key;
+use crate::store::schema::{parent_link_key, root_row_key};
 use crate::store::{encode, Counters};
 
 /// A finished unit: what its map step found (the folder's done marker).
@@ -158,9 +158,7 @@ fn map_into(
         }
         for (parent, row, id) in delta.roots {
             let partition = partition_of(parent.as_bytes(), p);
-            let mut key = parent.into_bytes();
-            key.push(0);
-            key.extend_from_slice(&row.to_be_bytes());
+            let key = root_row_key(&parent, row);
             records.push(RunRecord {
                 partition,
                 kind: KIND_ROOT,

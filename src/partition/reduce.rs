@@ -29,6 +29,7 @@ use crate::budget::MemoryBudget;
 use crate::error::{PartitionError, Result};
 use crate::ingest::job::now_unix;
 use crate::publish::{host, publish_new_folder, write_json_synced};
+use crate::store::schema::split_root_row_key;
 use crate::store::{
     decode, Durability, JobBatch, JobMeta, JobState, ProductRecord, RejectBatch, RejectRecord, RootRow, Store,
     StoreOptions,
@@ -350,12 +351,10 @@ fn merge_row(kind: u8, key: Vec<u8>, holders: &[usize], cursors: &[Cursor], pend
             pending.links.push((parent.to_owned(), product.to_owned()));
         }
         KIND_ROOT => {
-            let split = key.len().checked_sub(9).filter(|&at| key[at] == 0);
-            let parent = split.and_then(|at| String::from_utf8(key[..at].to_vec()).ok());
-            let (Some(at), Some(parent)) = (split, parent) else {
+            let Some((parent, row)) = split_root_row_key(&key) else {
                 return Err(run_err(first, "a root row key is not molecule NUL row"));
             };
-            let row = u64::from_be_bytes(key[at + 1..].try_into().expect("8 bytes"));
+            let parent = parent.to_owned();
             let id = String::from_utf8(first.value().to_vec())
                 .map_err(|_| run_err(first, "a root row's id is not UTF-8"))?;
             pending.roots.push((parent, row, Some(id).filter(|id| !id.is_empty())));

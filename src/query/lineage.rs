@@ -147,11 +147,15 @@ type Partial = (String, String, Vec<LineageStep>);
 /// `max_paths` of them.
 pub fn lineage(store: &Reader, smiles: &str, max_paths: usize) -> Result<Lineage> {
     let jobs = Jobs::load(store)?;
-    let canonical = match store.jobs_holding(smiles)? {
-        Some(h) if !h.is_empty() => smiles.to_owned(),
-        _ => canonicalize(smiles)?,
+    // a stored spelling is its own key (no RDKit), as in `lookup`
+    let (canonical, holding) = match store.jobs_holding(smiles)? {
+        Some(h) if !h.is_empty() => (smiles.to_owned(), h),
+        _ => {
+            let canonical = canonicalize(smiles)?;
+            let holding = store.jobs_holding(&canonical)?.unwrap_or_default();
+            (canonical, holding)
+        }
     };
-    let holding = store.jobs_holding(&canonical)?.unwrap_or_default();
     let mut climb = Climb { store, jobs: &jobs, memo: HashMap::new(), max: max_paths, truncated: false };
     let mut partials: Vec<Partial> = Vec::new();
     for job in holding.iter().filter(|j| jobs.meta.contains_key(*j)) {

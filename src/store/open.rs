@@ -253,9 +253,10 @@ impl Store {
     /// Brings a store of an older format to [`FORMAT_VERSION`] (readers take it as it is): the
     /// key index built (before 4), the parent links moved into the products families (before
     /// 5). A store older than 7 keeps no lineage index for the families it has (`KEY_LINEAGE`
-    /// stays absent: lineage queries refuse it). Each step is idempotent and the version is written, synced, only after them all, so
-    /// a kill leaves an old store the next writer upgrades again; the families the move
-    /// emptied are dropped after that, as pending drops (a kill leaves them to the next open).
+    /// stays absent: lineage queries refuse it). Each step is idempotent and the version is
+    /// written, synced, only after them all, so a kill leaves an old store the next writer
+    /// upgrades again; the families the move emptied are dropped after that, as pending drops
+    /// (a kill leaves them to the next open).
     fn upgrade(&mut self) -> Result<(), StoreError> {
         if self.reader.version >= FORMAT_VERSION {
             return Ok(());

@@ -8,8 +8,8 @@ use super::codec::decode;
 use super::records::{JobMeta, ProductRecord, RejectRecord, RowsHash};
 use super::schema::{
     family_link_key_into, family_reverse_link_key_into, family_root_key_into, job_key, key_index_key, parent_link_key,
-    parents_cf, products_cf, rejects_cf, rows_key, CF_KEYS, FIRST_PRODUCT_KEY, KEY_INDEX_VERSION, KEY_JOB_PREFIX,
-    KEY_LINEAGE, LINKS_IN_PRODUCTS_VERSION, ROOTS_END, ROOTS_START,
+    parents_cf, products_cf, rejects_cf, rows_key, split_root_row_key, CF_KEYS, FIRST_PRODUCT_KEY, KEY_INDEX_VERSION,
+    KEY_JOB_PREFIX, KEY_LINEAGE, LINKS_IN_PRODUCTS_VERSION, ROOTS_END, ROOTS_START,
 };
 use super::{Db, ReadOnlyStore};
 use crate::error::StoreError;
@@ -180,14 +180,7 @@ impl ReadOnlyStore {
         } else {
             (self.parents_cf(job)?, parent_link_key(canonical_parent, ""))
         };
-        let mut out = Vec::new();
-        let iter = self.db.iterator_cf(&cf, IteratorMode::From(&prefix, rocksdb::Direction::Forward));
-        for item in iter {
-            let (k, _) = item.map_err(|e| self.db_err("scan parent index", e))?;
-            let Some(product) = k.strip_prefix(prefix.as_slice()) else { break };
-            out.push(String::from_utf8_lossy(product).into_owned());
-        }
-        Ok(out)
+        self.scan_prefix(&cf, &prefix, |product, _| String::from_utf8_lossy(product).into_owned())
     }
 
     /// Whether every job family has the lineage index (the store was made at format 7 or
@@ -202,8 +195,7 @@ impl ReadOnlyStore {
     pub fn parents_of_product(&self, job: &str, canonical_product: &str) -> Result<Vec<String>, StoreError> {
         let mut prefix = Vec::new();
         family_reverse_link_key_into(&mut prefix, canonical_product, "");
-        let found = self.scan_prefix(job, &prefix, |parent, _| String::from_utf8_lossy(parent).into_owned())?;
-        Ok(found)
+        self.scan_prefix(&self.products_cf(job)?, &prefix, |parent, _| String::from_utf8_lossy(parent).into_owned())
     }
 
     /// The input rows (row, id) of a file-input `job` whose molecule is `canonical_molecule`
@@ -211,8 +203,8 @@ impl ReadOnlyStore {
     pub fn root_rows(&self, job: &str, canonical_molecule: &str) -> Result<Vec<(u64, Option<String>)>, StoreError> {
         let mut prefix = Vec::new();
         family_root_key_into(&mut prefix, canonical_molecule, 0);
-        prefix.truncate(prefix.len() - 8);
-        self.scan_prefix(job, &prefix, |row, id| (row_of(row), id_of(id)))
+        prefix.truncate(prefix.len() - 8); // molecule, NUL: then the row
+        self.scan_prefix(&self.products_cf(job)?, &prefix, |row, id| (row_of(row), id_of(id)))
     }
 
     /// The root rows of a file-input `job` whose id is `id`: (canonical molecule, row), in
@@ -224,21 +216,26 @@ impl ReadOnlyStore {
         opts.set_iterate_upper_bound(ROOTS_END);
         for item in self.db.iterator_cf_opt(&cf, opts, IteratorMode::From(ROOTS_START, rocksdb::Direction::Forward)) {
             let (k, v) = item.map_err(|e| self.db_err("scan root rows", e))?;
-            if v.as_ref() != id.as_bytes() || k.len() < ROOTS_START.len() + 9 {
+            if v.as_ref() != id.as_bytes() {
                 continue;
             }
-            let (molecule, row) = k[ROOTS_START.len()..].split_at(k.len() - ROOTS_START.len() - 9);
-            out.push((String::from_utf8_lossy(molecule).into_owned(), row_of(&row[1..])));
+            if let Some((molecule, row)) = k.strip_prefix(ROOTS_START).and_then(split_root_row_key) {
+                out.push((molecule.to_owned(), row));
+            }
         }
         Ok(out)
     }
 
-    /// `f(rest of key, value)` of every key of `job`'s family starting with `prefix`.
-    fn scan_prefix<T>(&self, job: &str, prefix: &[u8], f: impl Fn(&[u8], &[u8]) -> T) -> Result<Vec<T>, StoreError> {
-        let cf = self.products_cf(job)?;
+    /// `f(rest of key, value)` of every key of family `cf` starting with `prefix`, in key order.
+    fn scan_prefix<T>(
+        &self,
+        cf: &Arc<BoundColumnFamily<'_>>,
+        prefix: &[u8],
+        f: impl Fn(&[u8], &[u8]) -> T,
+    ) -> Result<Vec<T>, StoreError> {
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(&cf, IteratorMode::From(prefix, rocksdb::Direction::Forward)) {
-            let (k, v) = item.map_err(|e| self.db_err("scan lineage index", e))?;
+        for item in self.db.iterator_cf(cf, IteratorMode::From(prefix, rocksdb::Direction::Forward)) {
+            let (k, v) = item.map_err(|e| self.db_err("scan index", e))?;
             let Some(rest) = k.strip_prefix(prefix) else { break };
             out.push(f(rest, &v));
         }

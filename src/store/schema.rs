@@ -155,15 +155,31 @@ pub fn family_reverse_link_key_into(out: &mut Vec<u8>, product: &str, parent: &s
     out.extend_from_slice(parent.as_bytes());
 }
 
-/// Key of a root row in a products family: `\0\x01`, the row's canonical molecule, NUL, the
-/// row big-endian (so a molecule's rows list in input order), into `out` (cleared first). Its
-/// value is the row's id.
-pub fn family_root_key_into(out: &mut Vec<u8>, parent: &str, row: u64) {
+/// A root row as (molecule, row) bytes: the row's canonical molecule, NUL, the row big-endian
+/// (so a molecule's rows list in input order). The key of a root row in a partition's run file,
+/// and, after [`ROOTS_START`], in a products family ([`family_root_key_into`]); its value is the
+/// row's id.
+pub fn root_row_key(molecule: &str, row: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(molecule.len() + 9);
+    k.extend_from_slice(molecule.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&row.to_be_bytes());
+    k
+}
+
+/// The (molecule, row) of a [`root_row_key`]; None if it is not one.
+pub fn split_root_row_key(key: &[u8]) -> Option<(&str, u64)> {
+    let at = key.len().checked_sub(9).filter(|&at| key[at] == 0)?;
+    let row = u64::from_be_bytes(key[at + 1..].try_into().ok()?);
+    Some((std::str::from_utf8(&key[..at]).ok()?, row))
+}
+
+/// Key of a root row in a products family: [`ROOTS_START`] then [`root_row_key`], into `out`
+/// (cleared first).
+pub fn family_root_key_into(out: &mut Vec<u8>, molecule: &str, row: u64) {
     out.clear();
-    out.extend_from_slice(b"\0\x01");
-    out.extend_from_slice(parent.as_bytes());
-    out.push(0);
-    out.extend_from_slice(&row.to_be_bytes());
+    out.extend_from_slice(ROOTS_START);
+    out.extend_from_slice(&root_row_key(molecule, row));
 }
 
 /// Where the root rows of a products family start and end.
@@ -218,5 +234,7 @@ mod tests {
         // sentinel < links by product < root rows < links by parent < products
         assert!(KEY_BATCH_SENTINEL < r.as_slice() && r.as_slice() < ROOTS_START);
         assert!(ROOTS_START < root.as_slice() && root.as_slice() < ROOTS_END && ROOTS_END < k.as_slice());
+        assert_eq!(split_root_row_key(&root[ROOTS_START.len()..]), Some(("C", 258)));
+        assert_eq!(split_root_row_key(b"C\0\0"), None);
     }
 }
