@@ -552,18 +552,7 @@ mod tests {
         let cols = CampaignCols { carry: &carry, halogen: None, lineage: &ok };
         let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut b = ColumnsBuilder::with_campaign(&job, Some(&cols)).inchikeys(Some(failed.clone()));
-        let mut rec = ProductRecord {
-            parent_row: 0,
-            parent_id: None,
-            parent_smiles: "Oc1ccccc1".into(),
-            site_index: 0,
-            site_atoms: vec![6],
-            occurrences: 1,
-            props: None,
-            carried: vec![None],
-            since: 0,
-            moved: 0,
-        };
+        let mut rec = ProductRecord { carried: vec![None], ..ProductRecord::for_test() };
         b.push("COc1ccccc1", &rec);
         rec.parent_smiles = "not a molecule".into();
         b.push("COc1ccccc1", &rec);

@@ -486,18 +486,7 @@ mod tests {
     }
 
     fn product() -> ProductRecord {
-        ProductRecord {
-            parent_row: 0,
-            parent_id: None,
-            parent_smiles: "Oc1ccccc1".into(),
-            site_index: 0,
-            site_atoms: vec![6],
-            occurrences: 1,
-            props: None,
-            carried: vec![],
-            since: 0,
-            moved: 0,
-        }
+        ProductRecord::for_test()
     }
 
     /// Versions 2 and 3 have no key index: readers take them as they are (a lookup asks every

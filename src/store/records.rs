@@ -165,6 +165,26 @@ pub struct Counters {
 }
 
 #[cfg(test)]
+impl ProductRecord {
+    /// Anisole as made from phenol's oxygen (site 0, atom 6), once, without properties or
+    /// carried cells, for tests.
+    pub(crate) fn for_test() -> Self {
+        ProductRecord {
+            parent_row: 0,
+            parent_id: None,
+            parent_smiles: "Oc1ccccc1".into(),
+            site_index: 0,
+            site_atoms: vec![6],
+            occurrences: 1,
+            props: None,
+            carried: vec![],
+            since: 0,
+            moved: 0,
+        }
+    }
+}
+
+#[cfg(test)]
 impl JobMeta {
     /// A fresh job of input `in` (`in.smi`, 2 rows) and rule `R`, for tests of the store.
     pub(crate) fn for_test(id: &str) -> Self {
