@@ -218,7 +218,7 @@ impl Lineage<'_> {
             reason: format!("stream {} reads {key}, which the campaign does not have", s.key),
         })?;
         for (id, rule) in jobs.iter().zip(&up.rules) {
-            let Some(parent) = self.store.store_for(id, &rec.parent_smiles)?.product(id, &rec.parent_smiles)? else {
+            let Some(parent) = self.store.product(id, &rec.parent_smiles)? else {
                 continue;
             };
             let (k, root) = self.above(up, &parent)?;

@@ -357,12 +357,8 @@ impl<'j> ColumnsBuilder<'j> {
     /// could not make are counted there).
     pub(super) fn inchikeys(mut self, failed: Option<Arc<std::sync::atomic::AtomicU64>>) -> Self {
         if let Some(failed) = failed {
-            let carry = &self.job.input.carry_columns;
-            let carry: Vec<String> = match self.campaign {
-                Some((c, _, _)) => c.carry.to_vec(),
-                None => carry.clone(),
-            };
-            self.schema = schema_of(&carry, self.campaign.is_some(), true);
+            let carry = self.campaign.as_ref().map_or(self.job.input.carry_columns.as_slice(), |(c, _, _)| c.carry);
+            self.schema = schema_of(carry, self.campaign.is_some(), true);
             let builders = INCHIKEY_COLUMNS.iter().map(|c| Builder::new(c.ty)).collect();
             self.inchi = Some(InchiCols { builders, parents: Default::default(), failed });
         }

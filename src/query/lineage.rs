@@ -159,7 +159,7 @@ pub fn lineage(store: &Reader, smiles: &str, max_paths: usize) -> Result<Lineage
     let mut climb = Climb { store, jobs: &jobs, memo: HashMap::new(), max: max_paths, truncated: false };
     let mut partials: Vec<Partial> = Vec::new();
     for job in holding.iter().filter(|j| jobs.meta.contains_key(*j)) {
-        if store.store_for(job, &canonical)?.product(job, &canonical)?.is_some() {
+        if store.product(job, &canonical)?.is_some() {
             partials.extend(climb.paths_to(job, &canonical)?.iter().cloned());
         }
     }
@@ -217,7 +217,7 @@ impl Climb<'_> {
             Some(ups) => {
                 for parent in parents {
                     for up in &ups {
-                        if self.store.store_for(up, &parent)?.product(up, &parent)?.is_none() {
+                        if self.store.product(up, &parent)?.is_none() {
                             continue;
                         }
                         for (top, root, steps) in self.paths_to(up, &parent)?.iter() {
@@ -277,12 +277,18 @@ pub fn descendants(store: &Reader, query: &str) -> Result<Descendants> {
             for shard in store.stores_of(&job)? {
                 made.extend(shard.products_of_parent(&job, &parent)?);
             }
+            let rule = jobs.rule(&job);
             for product in made {
                 for down in downstream.get(job.as_str()).into_iter().flatten() {
                     next.push(((*down).to_owned(), product.clone()));
                 }
-                let rule = jobs.rule(&job);
-                products.insert(Descendant { depth, job: job.clone(), rule, parent: parent.clone(), product });
+                products.insert(Descendant {
+                    depth,
+                    job: job.clone(),
+                    rule: rule.clone(),
+                    parent: parent.clone(),
+                    product,
+                });
             }
         }
         level = next;

@@ -175,7 +175,7 @@ fn collect_hits(
         if holding.is_some_and(|h| !h.contains(&job.id)) {
             continue;
         }
-        if let Some(record) = store.store_for(&job.id, canonical)?.product(&job.id, canonical)? {
+        if let Some(record) = store.product(&job.id, canonical)? {
             hits.push(hit(job, canonical.to_owned(), record));
         }
     }

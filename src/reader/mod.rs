@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Result, StoreError};
 use crate::input::InputSpec;
 use crate::partition::{is_partitioned, is_partitioned_campaign, CampaignPlan, ShardedStore};
-use crate::store::{JobMeta, ReadOnlyStore, SharedCache, Store, StoreOptions};
+use crate::store::{JobMeta, ProductRecord, ReadOnlyStore, SharedCache, Store, StoreOptions};
 pub(crate) use scan::MergedScan;
 
 /// What kind of folder a [`Reader`] opened.
@@ -200,6 +200,12 @@ impl Reader {
             }
             _ => Ok(self.single().expect("a store")),
         }
+    }
+
+    /// The record of `canonical` in job `job` (in its partition's shard), None if the job does
+    /// not hold it.
+    pub(crate) fn product(&self, job: &str, canonical: &str) -> Result<Option<ProductRecord>> {
+        Ok(self.store_for(job, canonical)?.product(job, canonical)?)
     }
 
     /// The jobs that may hold this canonical SMILES, from the key index of each store that can

@@ -28,6 +28,18 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Runs `campaign` partitioned into `dir` by the shell fallback (3 partitions, 2 at a time,
+/// units of `unit_rows` rows).
+fn partitioned_run(dir: &Path, campaign: &str, unit_rows: &str) {
+    let ran = Command::new("bash")
+        .arg(root().join("tools/partitioned_run.sh"))
+        .args([s(dir), "-j", "2", "--", campaign, "--partitions", "3", "--unit-rows", unit_rows])
+        .env("XFSTORE", env!("CARGO_BIN_EXE_xfstore"))
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+}
+
 #[test]
 fn a_partitioned_campaign_reads_as_the_store_of_the_same_campaign() {
     let dir = tempfile::tempdir().unwrap();
@@ -36,13 +48,7 @@ fn a_partitioned_campaign_reads_as_the_store_of_the_same_campaign() {
     let c = s(&campaign);
     let (store, parted) = (d.join("S"), d.join("P"));
     run_ok(&["run", c, "--store", s(&store)]);
-    let ran = Command::new("bash")
-        .arg(root().join("tools/partitioned_run.sh"))
-        .args([s(&parted), "-j", "2", "--", c, "--partitions", "3", "--unit-rows", "200"])
-        .env("XFSTORE", env!("CARGO_BIN_EXE_xfstore"))
-        .output()
-        .unwrap();
-    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    partitioned_run(&parted, c, "200");
     let both = [&store, &parted];
 
     // verify --store checks every shard of the campaign folder
@@ -196,13 +202,7 @@ fn a_filtered_partitioned_campaign_equals_the_single_store() {
     let c = s(&campaign);
     let (store, parted) = (d.join("S"), d.join("P"));
     run_ok(&["run", c, "--store", s(&store)]);
-    let ran = Command::new("bash")
-        .arg(root().join("tools/partitioned_run.sh"))
-        .args([s(&parted), "-j", "2", "--", c, "--partitions", "3", "--unit-rows", "7"])
-        .env("XFSTORE", env!("CARGO_BIN_EXE_xfstore"))
-        .output()
-        .unwrap();
-    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    partitioned_run(&parted, c, "7");
     let [a, b] = [&store, &parted].map(|st| run_ok(&["report", "--campaign", c, "--store", s(st), "--csv", "-"]));
     assert_eq!(a, b, "report --csv differs");
     let filtered: u64 = a.lines().skip(1).map(|l| l.rsplit(',').next().unwrap().parse::<u64>().unwrap()).sum();
